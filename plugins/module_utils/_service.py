@@ -1,0 +1,678 @@
+# Private module_util: control the YBA services (yba-ctl, systemd units, Replicated) and find the platform process.
+#
+# This is the ONE place that answers "is the platform process running, what is its pid, is it stopped
+# (SIGSTOP) or a zombie". Backends are small objects over an injectable command runner so the systemd
+# and Replicated paths are unit-tested against recorded command outputs.
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import time
+import typing as t
+from dataclasses import dataclass, field
+
+PLATFORM = "yb-platform"
+POSTGRES = "postgres"
+PROMETHEUS = "prometheus"
+SERVICES = (POSTGRES, PROMETHEUS, PLATFORM)  # also the start order: the metadata DB before the platform
+
+# Normalised service states.
+RUNNING = "running"
+STOPPED = "stopped"
+FAILED = "failed"
+NOT_INSTALLED = "not-installed"
+UNMANAGED = "unmanaged"
+UNKNOWN = "unknown"
+
+# Java command-line markers of the YBA platform process (Play start script, its config file, its main class).
+_PLATFORM_MARKERS = (
+    re.compile(r"yugaware/bin/yugaware$"),
+    re.compile(r"^-Dconfig\.file=.*yb-platform\.conf$"),
+    re.compile(r"^play\.core\.server\.ProdServerStart$"),
+    re.compile(r"(^|/)yb-platform(\.py)?$"),
+    re.compile(r"^ybalab\.platform(\.\w+)*$"),  # the lab's platform simulator (python -m ybalab.platform...)
+)
+
+
+class ServiceError(Exception):
+    """A service command failed or the service could not be controlled."""
+
+
+@dataclass
+class CmdResult:
+    argv: t.List[str]
+    rc: int
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+
+    @property
+    def command(self) -> str:
+        return " ".join(shlex.quote(a) for a in self.argv)
+
+    def summary(self) -> str:
+        if self.timed_out:
+            return "%s timed out" % self.command
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return "%s exited %d%s" % (self.command, self.rc, (": " + text[-1]) if text else "")
+
+
+Runner = t.Callable[[t.List[str], t.Optional[float]], CmdResult]
+
+
+def run_command(argv: t.List[str], timeout: t.Optional[float] = None) -> CmdResult:
+    """Run a command without a shell; never raises (a missing binary is rc 127, a timeout rc 124)."""
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=timeout, check=False, close_fds=True)
+    except FileNotFoundError as exc:
+        return CmdResult(list(argv), 127, "", str(exc))
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
+        return CmdResult(list(argv), 124, out, "timed out after %ss" % timeout, timed_out=True)
+    except OSError as exc:
+        return CmdResult(list(argv), 126, "", str(exc))
+    return CmdResult(list(argv), proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                     proc.stderr.decode("utf-8", "replace"))
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    state: str
+    raw: str = ""
+    pid: t.Optional[int] = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == RUNNING
+
+    def as_dict(self) -> t.Dict[str, t.Any]:
+        return {"name": self.name, "state": self.state, "raw": self.raw, "pid": self.pid}
+
+
+# --------------------------------------------------------------------------- parsers (pure)
+
+_YBACTL_STATES = (
+    ("Not managed by yba installer", UNMANAGED),
+    ("Not Installed", NOT_INSTALLED),
+    ("Unlicensed", FAILED),
+    ("Running", RUNNING),
+    ("Stopped", STOPPED),
+    ("Errored", FAILED),
+)
+
+
+def _ybactl_state(text: str) -> t.Optional[t.Tuple[str, str]]:
+    low = text.strip().lower()
+    for label, state in _YBACTL_STATES:
+        if low.startswith(label.lower()):
+            return label, state
+    return None
+
+
+def parse_ybactl_status(text: str) -> t.Dict[str, ServiceStatus]:
+    """Parse the ``Services:`` table of ``yba-ctl status``.
+
+    Column sets differ across versions (2.18: ``Log File Locations``; later ``Binary Directory``,
+    ``Since``), so the table is not parsed strictly: a row is a line whose first cell is a service
+    name, and its state is the first cell that reads as a yba-ctl status string.
+    """
+    found: t.Dict[str, ServiceStatus] = {}
+    for line in text.splitlines():
+        if "|" not in line:
+            continue
+        cells = [c.strip() for c in line.split("|")]
+        name = cells[0]
+        if name not in SERVICES:
+            continue
+        state = None
+        for cell in cells[1:]:
+            state = _ybactl_state(cell)
+            if state:
+                break
+        label, norm = state if state else (cells[-1], UNKNOWN)
+        found[name] = ServiceStatus(name, norm, label)
+    return found
+
+
+def parse_systemctl_show(text: str) -> t.Dict[str, str]:
+    """``Key=Value`` lines of ``systemctl show -p ...`` (one unit) into a dict."""
+    props: t.Dict[str, str] = {}
+    for line in text.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            props[key.strip()] = value.strip()
+    return props
+
+
+def systemd_state(name: str, props: t.Mapping[str, str]) -> ServiceStatus:
+    """Normalise systemd's LoadState/ActiveState/SubState/MainPID of one unit."""
+    load = props.get("LoadState", "")
+    active = props.get("ActiveState", "")
+    sub = props.get("SubState", "")
+    try:
+        pid: t.Optional[int] = int(props.get("MainPID", "0")) or None
+    except ValueError:
+        pid = None
+    raw = "%s/%s/%s" % (load or "?", active or "?", sub or "?")
+    if load == "not-found":
+        return ServiceStatus(name, NOT_INSTALLED, raw)
+    if active in ("active", "reloading") and sub in ("running", "start", "reload", "exited", ""):
+        return ServiceStatus(name, RUNNING, raw, pid)
+    if active == "activating":
+        # auto-restart after a crash (Restart=always) or start-pre: not serving yet
+        return ServiceStatus(name, FAILED if sub == "auto-restart" else STOPPED, raw, pid)
+    if active == "failed":
+        return ServiceStatus(name, FAILED, raw)
+    if active in ("inactive", "deactivating"):
+        return ServiceStatus(name, STOPPED, raw)
+    return ServiceStatus(name, UNKNOWN, raw, pid)
+
+
+def parse_replicated_app_status(text: str) -> t.Dict[str, t.Any]:
+    """``replicatedctl app status`` prints a JSON list with one object per app (State, DesiredState...)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ServiceError("cannot parse 'replicatedctl app status' output: %s" % text.strip()[:200])
+    if isinstance(data, list):
+        data = data[0] if data else {}
+    if not isinstance(data, dict):
+        raise ServiceError("unexpected 'replicatedctl app status' output: %s" % text.strip()[:200])
+    return data
+
+
+def parse_docker_inspect(text: str) -> t.Dict[str, t.Tuple[str, int]]:
+    """Lines ``<name> <status> <pid>`` from ``docker inspect --format '{{.Name}} {{.State.Status}} {{.State.Pid}}'``."""
+    found: t.Dict[str, t.Tuple[str, int]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 3:
+            try:
+                found[parts[0].lstrip("/")] = (parts[1], int(parts[2]))
+            except ValueError:
+                continue
+    return found
+
+
+# --------------------------------------------------------------------------- backends
+
+class Backend:
+    """Controls the YBA services of one install type."""
+
+    name = "none"
+    per_service = True  # False: start/stop act on the whole application (Replicated)
+
+    def __init__(self, runner: Runner = run_command, command_timeout: float = 300.0) -> None:
+        self.runner = runner
+        self.command_timeout = command_timeout
+        self.history: t.List[CmdResult] = []
+
+    def _run(self, argv: t.List[str], timeout: t.Optional[float] = None, check: bool = True) -> CmdResult:
+        limit = self.command_timeout if timeout is None else min(timeout, self.command_timeout)
+        result = self.runner(argv, max(limit, 1.0))
+        self.history.append(result)
+        if check and (result.rc != 0 or result.timed_out):
+            raise ServiceError(result.summary())
+        return result
+
+    def status(self, services: t.Sequence[str]) -> t.Dict[str, ServiceStatus]:
+        raise NotImplementedError
+
+    def command(self, action: str, service: str) -> t.List[str]:
+        """The argv that performs ``action`` (start, stop, restart) on ``service``."""
+        raise NotImplementedError
+
+    def act(self, action: str, service: str, timeout: t.Optional[float] = None) -> CmdResult:
+        return self._run(self.command(action, service), timeout)
+
+
+class YbaCtlBackend(Backend):
+    """yba-installer hosts: ``yba-ctl status|start|stop|restart [service]`` (from the installed path)."""
+
+    name = "yba-ctl"
+
+    def __init__(self, yba_ctl: str, runner: Runner = run_command, command_timeout: float = 300.0) -> None:
+        super().__init__(runner, command_timeout)
+        self.yba_ctl = yba_ctl
+
+    def status(self, services: t.Sequence[str]) -> t.Dict[str, ServiceStatus]:
+        result = self._run([self.yba_ctl, "status"], timeout=60, check=False)
+        if result.timed_out or result.rc == 127:
+            raise ServiceError(result.summary())
+        found = parse_ybactl_status(result.stdout)
+        if not found and result.rc != 0:
+            raise ServiceError(result.summary())
+        return {s: found.get(s, ServiceStatus(s, UNKNOWN, "not listed by yba-ctl status")) for s in services}
+
+    def command(self, action: str, service: str) -> t.List[str]:
+        return [self.yba_ctl, action, service]
+
+
+class SystemdBackend(Backend):
+    """Plain systemd units yb-platform, postgres, prometheus (``systemctl``)."""
+
+    name = "systemd"
+
+    def __init__(self, systemctl: str = "systemctl", runner: Runner = run_command,
+                 command_timeout: float = 300.0) -> None:
+        super().__init__(runner, command_timeout)
+        self.systemctl = systemctl
+
+    def status(self, services: t.Sequence[str]) -> t.Dict[str, ServiceStatus]:
+        found: t.Dict[str, ServiceStatus] = {}
+        for service in services:
+            result = self._run([self.systemctl, "show", "-p", "LoadState", "-p", "ActiveState", "-p", "SubState",
+                                "-p", "MainPID", service + ".service"], timeout=60, check=False)
+            if result.rc != 0:
+                raise ServiceError(result.summary())
+            found[service] = systemd_state(service, parse_systemctl_show(result.stdout))
+        return found
+
+    def command(self, action: str, service: str) -> t.List[str]:
+        return [self.systemctl, action, service + ".service"]
+
+    def daemon_reload(self) -> CmdResult:
+        return self._run([self.systemctl, "daemon-reload"], timeout=60)
+
+
+class ReplicatedBackend(Backend):
+    """Legacy Replicated installs: the app is stopped and started as a whole (``replicatedctl app``)."""
+
+    name = "replicated"
+    per_service = False
+    CONTAINERS = {PLATFORM: "yugaware", POSTGRES: "postgres", PROMETHEUS: "prometheus"}
+
+    def __init__(self, replicatedctl: str = "replicatedctl", docker: str = "docker", runner: Runner = run_command,
+                 command_timeout: float = 900.0, poll_interval: float = 2.0,
+                 sleep: t.Callable[[float], None] = time.sleep, clock: t.Callable[[], float] = time.monotonic) -> None:
+        super().__init__(runner, command_timeout)
+        self.replicatedctl = replicatedctl
+        self.docker = docker
+        self.poll_interval = poll_interval
+        self.sleep = sleep
+        self.clock = clock
+
+    def app_state(self) -> t.Dict[str, t.Any]:
+        return parse_replicated_app_status(self._run([self.replicatedctl, "app", "status"], timeout=60).stdout)
+
+    def status(self, services: t.Sequence[str]) -> t.Dict[str, ServiceStatus]:
+        app = self.app_state()
+        app_state = str(app.get("State", "unknown")).lower()
+        names = [self.CONTAINERS[s] for s in services]
+        inspect = self._run([self.docker, "inspect", "--format", "{{.Name}} {{.State.Status}} {{.State.Pid}}"]
+                            + names, timeout=60, check=False)
+        containers = parse_docker_inspect(inspect.stdout)
+        found: t.Dict[str, ServiceStatus] = {}
+        for service in services:
+            cstate, pid = containers.get(self.CONTAINERS[service], ("missing", 0))
+            raw = "app %s, container %s" % (app_state, cstate)
+            if app_state == "started" and cstate == "running":
+                found[service] = ServiceStatus(service, RUNNING, raw, pid or None)
+            elif cstate in ("restarting", "dead") or app_state == "failed":
+                found[service] = ServiceStatus(service, FAILED, raw)
+            else:
+                found[service] = ServiceStatus(service, STOPPED, raw)
+        return found
+
+    def command(self, action: str, service: str) -> t.List[str]:
+        return [self.replicatedctl, "app", action]
+
+    def _wait_app(self, want: str, timeout: float) -> None:
+        deadline = self.clock() + timeout
+        while True:
+            state = self.app_state()
+            if str(state.get("State", "")).lower() == want and not state.get("IsTransitioning"):
+                return
+            if self.clock() >= deadline:
+                raise ServiceError("Replicated app did not reach state %r within %ss (State=%s)"
+                                   % (want, int(timeout), state.get("State")))
+            self.sleep(self.poll_interval)
+
+    def act(self, action: str, service: str, timeout: t.Optional[float] = None) -> CmdResult:
+        budget = self.command_timeout if timeout is None else timeout
+        start = self.clock()
+        if action == "restart":
+            self._run([self.replicatedctl, "app", "stop"], budget)
+            self._wait_app("stopped", max(budget - (self.clock() - start), 1.0))
+            action = "start"
+        result = self._run([self.replicatedctl, "app", action], max(budget - (self.clock() - start), 1.0))
+        return result
+
+
+def select_backend(install_type: str, yba_ctl_bin: t.Optional[str] = None, backend: str = "auto",
+                   runner: Runner = run_command, which: t.Optional[t.Callable[[str], t.Optional[str]]] = None,
+                   command_timeout: float = 300.0) -> Backend:
+    """Choose the backend from the detected install type (or the user's explicit choice).
+
+    Raises ServiceError with a clear message when there is no way to control the services.
+    """
+    which = which or _which
+    if backend == "auto":
+        if install_type == "yba-installer":
+            backend = "yba-ctl" if yba_ctl_bin and os.access(yba_ctl_bin, os.X_OK) else "systemd"
+        elif install_type == "replicated":
+            backend = "replicated"
+        else:
+            raise ServiceError("no YBA install found on this host (install type %r): cannot control its services"
+                               % install_type)
+    if backend == "yba-ctl":
+        if not yba_ctl_bin or not os.access(yba_ctl_bin, os.X_OK):
+            raise ServiceError("yba-ctl not found or not executable at %s" % yba_ctl_bin)
+        return YbaCtlBackend(yba_ctl_bin, runner, command_timeout)
+    if backend == "systemd":
+        systemctl = which("systemctl")
+        if not systemctl:
+            raise ServiceError("neither yba-ctl nor systemctl is available: no way to control the YBA services")
+        return SystemdBackend(systemctl, runner, command_timeout)
+    if backend == "replicated":
+        ctl = which("replicatedctl")
+        if not ctl:
+            raise ServiceError("Replicated install detected but replicatedctl is not on PATH")
+        return ReplicatedBackend(ctl, which("docker") or "docker", runner, max(command_timeout, 900.0))
+    raise ServiceError("unknown service backend %r" % backend)
+
+
+def _which(name: str) -> t.Optional[str]:
+    for directory in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(os.pathsep) + [
+            "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def systemd_running(proc_root: str = "/proc") -> bool:
+    """True when systemd is PID 1 (``/run/systemd/system`` exists), i.e. systemctl can work."""
+    del proc_root
+    return os.path.isdir("/run/systemd/system")
+
+
+# --------------------------------------------------------------------------- the platform process
+
+@dataclass
+class ProcessInfo:
+    pid: int
+    state: str  # /proc/<pid>/stat state letter: R S D T t Z X I
+    cmdline: t.List[str] = field(default_factory=list)
+    rss_bytes: t.Optional[int] = None
+    start_ticks: t.Optional[int] = None
+    java_opts: t.Optional[str] = None
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in ("Z", "X")
+
+    @property
+    def stopped(self) -> bool:
+        """Stopped by a signal (SIGSTOP/SIGTSTP) or traced: it accepts TCP connections but never answers."""
+        return self.state in ("T", "t")
+
+    def age_seconds(self, proc_root: str = "/proc") -> t.Optional[float]:
+        if self.start_ticks is None:
+            return None
+        try:
+            with open(os.path.join(proc_root, "uptime"), encoding="ascii") as handle:
+                uptime = float(handle.read().split()[0])
+            hertz = os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+        return max(uptime - self.start_ticks / float(hertz), 0.0)
+
+    def as_dict(self) -> t.Dict[str, t.Any]:
+        return {"pid": self.pid, "state": self.state, "stopped": self.stopped, "rss_bytes": self.rss_bytes,
+                "cmdline": self.cmdline}
+
+
+def parse_proc_stat(text: str) -> t.Tuple[str, t.Optional[int]]:
+    """State letter and start time (clock ticks after boot) from ``/proc/<pid>/stat``."""
+    # comm may contain spaces and parentheses: split after the LAST ')'
+    rest = text[text.rfind(")") + 2:].split()
+    state = rest[0] if rest else "?"
+    try:
+        start = int(rest[19])
+    except (IndexError, ValueError):
+        start = None
+    return state, start
+
+
+def parse_proc_status_rss(text: str) -> t.Optional[int]:
+    match = re.search(r"^VmRSS:\s+(\d+)\s+kB", text, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else None
+
+
+def is_platform_cmdline(argv: t.Sequence[str], exec_paths: t.Sequence[str] = ()) -> bool:
+    """True for the command line of the YBA platform (the Play app 'yugaware', or the unit's ExecStart)."""
+    if any(arg in exec_paths for arg in argv[:3]):
+        return True
+    return any(marker.search(arg) for arg in argv for marker in _PLATFORM_MARKERS)
+
+
+def unit_exec_start(unit_text: str) -> t.List[str]:
+    """argv of the last non-empty ExecStart= of a unit file (prefixes such as ``-``/``@`` stripped)."""
+    argv: t.List[str] = []
+    text = re.sub(r"\\\n", " ", unit_text)
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("ExecStart="):
+            value = line[len("ExecStart="):].strip().lstrip("-@:+!")
+            if value:
+                try:
+                    argv = shlex.split(value)
+                except ValueError:
+                    argv = value.split()
+    return argv
+
+
+def _read(path: str, binary: bool = False) -> t.Any:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    return data if binary else data.decode("utf-8", "replace")
+
+
+def read_process(pid: int, proc_root: str = "/proc") -> t.Optional[ProcessInfo]:
+    """Read what we need of one process; None when it does not exist (or vanished meanwhile)."""
+    base = os.path.join(proc_root, str(pid))
+    stat = _read(os.path.join(base, "stat"))
+    if stat is None:
+        return None
+    state, start = parse_proc_stat(stat)
+    cmd = _read(os.path.join(base, "cmdline"), binary=True) or b""
+    argv = [a.decode("utf-8", "replace") for a in cmd.split(b"\0") if a]
+    status = _read(os.path.join(base, "status")) or ""
+    environ = _read(os.path.join(base, "environ"), binary=True) or b""
+    java_opts = None
+    for item in environ.split(b"\0"):
+        if item.startswith(b"JAVA_OPTS="):
+            java_opts = item[len(b"JAVA_OPTS="):].decode("utf-8", "replace")
+    return ProcessInfo(pid, state, argv, parse_proc_status_rss(status), start, java_opts)
+
+
+def read_pid_file(path: str) -> t.Optional[int]:
+    text = _read(path)
+    if not text:
+        return None
+    match = re.match(r"\s*(\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def find_platform_process(proc_root: str = "/proc", hint_pids: t.Sequence[t.Optional[int]] = (),
+                          pid_files: t.Sequence[str] = (),
+                          exec_paths: t.Sequence[str] = ()) -> t.Optional[ProcessInfo]:
+    """The live YBA platform process, or None.
+
+    Tries, in order: pids a backend reported (systemd MainPID, the container's pid), pid files, then a
+    scan of ``proc_root`` for a platform command line (``exec_paths``: the unit's ExecStart binary, as
+    an extra marker). A candidate must not be a zombie; in a scan the largest RSS wins (the JVM, not a
+    wrapper script).
+    """
+    for pid in list(hint_pids) + [read_pid_file(p) for p in pid_files]:
+        if not pid:
+            continue
+        info = read_process(pid, proc_root)
+        if info and info.alive and (pid in hint_pids or is_platform_cmdline(info.cmdline, exec_paths)):
+            return info
+    try:
+        entries = [e for e in os.listdir(proc_root) if e.isdigit()]
+    except OSError:
+        return None
+    matches: t.List[ProcessInfo] = []
+    own = os.getpid()
+    for entry in entries:
+        pid = int(entry)
+        if pid == own:
+            continue
+        raw = _read(os.path.join(proc_root, entry, "cmdline"), binary=True)
+        if not raw:
+            continue
+        argv = [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+        if not is_platform_cmdline(argv, exec_paths):
+            continue
+        info = read_process(pid, proc_root)
+        if info and info.alive:
+            matches.append(info)
+    if not matches:
+        return None
+    # a java child of the platform's start script: prefer the process with the largest RSS (the JVM)
+    matches.sort(key=lambda p: (p.rss_bytes or 0, -(p.start_ticks or 0)), reverse=True)
+    return matches[0]
+
+
+def process_alive(pid: int, proc_root: str = "/proc") -> bool:
+    info = read_process(pid, proc_root)
+    return bool(info and info.alive)
+
+
+# --------------------------------------------------------------------------- planning (pure)
+
+@dataclass
+class Action:
+    action: str  # start | stop | restart
+    service: str
+    reason: str
+
+    def as_dict(self) -> t.Dict[str, str]:
+        return {"action": self.action, "service": self.service, "reason": self.reason}
+
+
+def order_services(services: t.Iterable[str], stopping: bool = False) -> t.List[str]:
+    wanted = [s for s in SERVICES if s in set(services)]
+    return list(reversed(wanted)) if stopping else wanted
+
+
+def plan_actions(state: str, services: t.Sequence[str], statuses: t.Mapping[str, ServiceStatus],
+                 platform_problem: t.Optional[str] = None) -> t.List[Action]:
+    """What to do to reach ``state``. Pure.
+
+    ``platform_problem`` names why the running platform is unhealthy (hung, failing probe), or None.
+    Start order: postgres, prometheus, yb-platform (after a disk-full crash the platform needs its DB);
+    stop order is the reverse. ``healthy`` restarts only what is down or (the platform) unhealthy.
+    """
+    actions: t.List[Action] = []
+    if state == "stopped":
+        for service in order_services(services, stopping=True):
+            st = statuses[service]
+            if st.state in (RUNNING, FAILED, UNKNOWN):
+                actions.append(Action("stop", service, "is %s" % st.raw))
+        return actions
+    for service in order_services(services):
+        st = statuses[service]
+        if st.state in (NOT_INSTALLED, UNMANAGED):
+            continue
+        if state == "restarted":
+            actions.append(Action("restart", service, "restart requested"))
+        elif not st.running:
+            actions.append(Action("restart" if st.state == FAILED else "start", service, "is %s" % st.raw))
+        elif state == "healthy" and service == PLATFORM and platform_problem:
+            actions.append(Action("restart", service, platform_problem))
+    return actions
+
+
+def backoff_delays(max_delay: float, base: float = 0.5) -> t.Iterator[float]:
+    """Capped exponential delays 0.5, 1, 2, 4 ... max_delay (jitter is the caller's business)."""
+    delay = base
+    while True:
+        yield min(delay, max_delay)
+        delay *= 2
+
+
+# --------------------------------------------------------------------------- health of the platform API
+
+@dataclass
+class Health:
+    healthy: bool
+    failed_check: t.Optional[str] = None  # app_version | auth | None
+    message: str = ""
+    version: t.Optional[str] = None
+    latency_ms: t.Optional[float] = None
+    hung: bool = False  # answered nothing within the probe timeout (accepts TCP, never answers)
+    refused: bool = False  # nothing listening
+    auth_rejected: bool = False  # 401/403: a credentials problem a restart does not fix
+
+    def as_dict(self) -> t.Dict[str, t.Any]:
+        return {"healthy": self.healthy, "failed_check": self.failed_check, "message": self.message,
+                "version": self.version, "latency_ms": self.latency_ms, "hung": self.hung}
+
+
+def probe_health(client: t.Any, timeout: float, auth_path: str = "/api/v1/customers") -> Health:
+    """One health probe: ``GET /api/v1/app_version`` answers 200 with a version, then an authenticated call.
+
+    ``client`` is a ``_api.YBAClient``; no retries here (the caller's wait loop retries). Never raises
+    for an API failure: the result names the failed check.
+    """
+    from ansible_collections.yba.remediation.plugins.module_utils import _api  # pylint: disable=import-outside-toplevel
+
+    try:
+        answer = client.app_version(timeout=timeout, retries=0)
+    except _api.YBATimeout as err:
+        return Health(False, "app_version", "no answer within %.1f s (hung): %s" % (timeout, err.message), hung=True)
+    except _api.YBAUnreachable as err:
+        return Health(False, "app_version", "not answering: %s" % err.message, refused=True)
+    except _api.YBAError as err:
+        return Health(False, "app_version", str(err))
+    version = answer.get("version")
+    if not version:
+        return Health(False, "app_version", "GET /api/v1/app_version answered without a version",
+                      latency_ms=answer.get("latency_ms"))
+    try:
+        client.get(auth_path, timeout=timeout, retries=0)
+    except _api.YBAAuthError as err:
+        return Health(False, "auth", str(err), version, answer.get("latency_ms"), auth_rejected=True)
+    except _api.YBATimeout as err:
+        return Health(False, "auth", "authenticated call: no answer within %.1f s (hung): %s"
+                      % (timeout, err.message), version, answer.get("latency_ms"), hung=True)
+    except _api.YBAError as err:
+        return Health(False, "auth", "authenticated call failed: %s" % err, version, answer.get("latency_ms"))
+    return Health(True, None, "app_version %s and an authenticated call answered" % version, version,
+                  answer.get("latency_ms"))
+
+
+def wait_healthy(probe: t.Callable[[float], Health], wait_timeout: float, probe_timeout: float,
+                 max_delay: float = 15.0, clock: t.Callable[[], float] = time.monotonic,
+                 sleep: t.Callable[[float], None] = time.sleep) -> t.Tuple[Health, int, float]:
+    """Probe until healthy or ``wait_timeout`` seconds have passed; returns (last health, probes, waited).
+
+    The bound is real: a probe never gets more time than is left, and no sleep outlasts the deadline.
+    An auth rejection stops the wait at once (waiting does not fix a token).
+    """
+    start = clock()
+    deadline = start + wait_timeout
+    delays = backoff_delays(max(max_delay, 0.5))
+    attempts = 0
+    while True:
+        remaining = deadline - clock()
+        health = probe(max(min(probe_timeout, remaining), 0.5))
+        attempts += 1
+        if health.healthy or health.auth_rejected:
+            return health, attempts, clock() - start
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return health, attempts, clock() - start
+        sleep(min(next(delays), remaining))
