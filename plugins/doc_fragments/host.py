@@ -1,0 +1,16 @@
+# -*- coding: utf-8 -*-
+# Documentation fragment of yba.remediation: the option shared by every module that runs on the YBA host.
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  host_root:
+    description:
+      - Directory under which the YBA host's filesystem is seen. Every absolute host path the module
+        reads or writes (for example C(/opt/yba-ctl/yba-ctl.yml)) is taken relative to it.
+      - Keep the default V(/) on a real YBA host; a lab or a mounted image of a host uses its prefix.
+    type: path
+    default: /
+"""
