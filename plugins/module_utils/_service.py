@@ -351,7 +351,7 @@ def select_backend(install_type: str, yba_ctl_bin: t.Optional[str] = None, backe
 
     Raises ServiceError with a clear message when there is no way to control the services.
     """
-    which = which or _which
+    which = which or find_executable
     if backend == "auto":
         if install_type == "yba-installer":
             backend = "yba-ctl" if yba_ctl_bin and os.access(yba_ctl_bin, os.X_OK) else "systemd"
@@ -377,7 +377,8 @@ def select_backend(install_type: str, yba_ctl_bin: t.Optional[str] = None, backe
     raise ServiceError("unknown service backend %r" % backend)
 
 
-def _which(name: str) -> t.Optional[str]:
+def find_executable(name: str) -> t.Optional[str]:
+    """Path of an executable on PATH or in the usual system directories, or None."""
     for directory in os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(os.pathsep) + [
             "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]:
         path = os.path.join(directory, name)

@@ -1,0 +1,3 @@
+"""yba-remediation: run the yba.remediation playbooks through ansible-runner."""
+
+__version__ = "1.0.0"

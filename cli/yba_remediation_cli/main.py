@@ -1,0 +1,157 @@
+"""Command line: `yba-remediation run <playbook> ...` and `yba-remediation list`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from yba_remediation_cli import __version__
+from yba_remediation_cli.errors import UsageError
+from yba_remediation_cli.extravars import parse_extra_vars
+from yba_remediation_cli.locate import find_collection_root, list_playbooks, resolve_inventories, resolve_playbook
+from yba_remediation_cli.summary import RunTracker, build_summary, secret_values
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="yba-remediation", description="Run the yba.remediation playbooks through ansible-runner.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run a playbook (a name such as diagnose, an FQCN or a path)")
+    run.add_argument("playbook")
+    run.add_argument("--check", action="store_true", help="check mode: change nothing, predict changes")
+    run.add_argument("--diff", action="store_true", help="show before/after differences")
+    run.add_argument("--limit", "-l", help="limit the run to these hosts or groups")
+    run.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
+                     help="key=value, @file (YAML/JSON) or inline JSON; repeatable")
+    run.add_argument("-i", "--inventory", action="append", metavar="INVENTORY",
+                     help="inventory path (default: inventory/lab of the collection); repeatable")
+    run.add_argument("--summary", metavar="FILE", help="where to write the JSON run summary "
+                     "(default: run-records/<time>-<playbook>.json in the checkout)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no live progress, only the result line")
+    run.add_argument("--forks", type=int, help="parallel hosts (ansible-playbook --forks)")
+    sub.add_parser("list", help="list the playbooks with their description")
+    return parser
+
+
+def runner_environment(root: Path) -> dict[str, str]:
+    """Environment for ansible-playbook: this interpreter's bin first on PATH and the collection on the search path."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {"PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    collections = []
+    if root.parts[-3:] == ("ansible_collections", "yba", "remediation"):
+        collections.append(str(root.parents[2]))
+    else:
+        build = root / ".build" / "collections"
+        link = build / "ansible_collections" / "yba" / "remediation"
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(root)
+        collections.append(str(build))
+    existing = os.environ.get("ANSIBLE_COLLECTIONS_PATH")
+    collections += existing.split(os.pathsep) if existing else ["~/.ansible/collections", "/usr/share/ansible/collections"]
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(collections)
+    if (root / "ansible.cfg").is_file() and "ANSIBLE_CONFIG" not in os.environ:
+        env["ANSIBLE_CONFIG"] = str(root / "ansible.cfg")
+    return env
+
+
+def default_summary_path(root: Path, playbook: Path, started: dt.datetime) -> Path:
+    base = root / "run-records" if os.access(root, os.W_OK) else Path.cwd() / "run-records"
+    return base / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{playbook.stem}.json"
+
+
+def _tail(path: Path, lines: int = 30) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def command_run(args: argparse.Namespace) -> int:
+    import ansible_runner  # imported late: `list` and usage errors stay fast
+
+    root = find_collection_root()
+    playbook = resolve_playbook(root, args.playbook)
+    inventories = resolve_inventories(root, args.inventory)
+    extra_vars = parse_extra_vars(args.extra_vars)
+    if args.forks is not None and args.forks < 1:
+        raise UsageError("--forks must be at least 1")
+    started = dt.datetime.now(dt.timezone.utc)
+    summary_path = Path(args.summary).expanduser() if args.summary else default_summary_path(root, playbook, started)
+    tracker = RunTracker(None if args.quiet else sys.stdout, secret_values(extra_vars, dict(os.environ)))
+    cmdline = " ".join(flag for flag, on in (("--check", args.check), ("--diff", args.diff)) if on)
+    private_dir = tempfile.mkdtemp(prefix="yba-remediation-")
+    clock = time.monotonic()
+    try:
+        result = ansible_runner.run(
+            private_data_dir=private_dir,
+            project_dir=str(root),
+            playbook=str(playbook),
+            inventory=inventories,
+            extravars=extra_vars or None,
+            limit=args.limit,
+            forks=args.forks,
+            cmdline=cmdline or None,
+            envvars=runner_environment(root),
+            suppress_env_files=True,
+            quiet=True,
+            event_handler=tracker,
+        )
+        meta: dict[str, Any] = {
+            "playbook": str(playbook), "inventory": inventories, "check": args.check, "diff": args.diff,
+            "limit": args.limit, "extra_vars": extra_vars, "started": started.isoformat(timespec="seconds"),
+            "duration_s": round(time.monotonic() - clock, 3),
+        }
+        stdout_file = Path(private_dir) / "artifacts" / result.config.ident / "stdout"
+        summary = build_summary(tracker, meta, result.status, result.rc, lambda: _tail(stdout_file))
+    finally:
+        shutil.rmtree(private_dir, ignore_errors=True)
+    summary_path.parent.mkdir(parents=True, exist_ok=True)
+    summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    verdict = "OK" if summary["ok"] else "FAILED"
+    print(f"{verdict}: {playbook.stem} status={summary['status']} rc={summary['rc']} "
+          f"duration={summary['duration_s']}s summary={summary_path}")
+    if not summary["ok"] and not args.quiet:
+        for line in summary.get("stdout_tail", [])[-10:]:
+            print(f"  | {line}", file=sys.stderr)
+    return EXIT_OK if summary["ok"] else EXIT_FAILED
+
+
+def command_list() -> int:
+    root = find_collection_root()
+    books = list_playbooks(root)
+    width = max((len(name) for name, _ in books), default=0)
+    for name, description in books:
+        print(f"{name.ljust(width)}  {description}")
+    if not books:
+        print(f"no playbooks in {root / 'playbooks'}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            return command_list()
+        return command_run(args)
+    except UsageError as exc:
+        print(f"yba-remediation: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("yba-remediation: interrupted", file=sys.stderr)
+        return 130

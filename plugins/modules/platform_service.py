@@ -1,0 +1,412 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Module of yba.remediation: bring the YBA platform (and postgres, prometheus) to a state; restart only when needed.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: platform_service
+short_description: Start, stop, restart or heal the YugabyteDB Anywhere platform services
+version_added: 1.0.0
+description:
+  - Brings the YBA platform service C(yb-platform) and, where asked, C(postgres) and C(prometheus) to a
+    desired state on the YBA host.
+  - O(state=healthy) restarts the platform ONLY when it is down, hung (the API accepts connections but
+    does not answer within O(probe_timeout)), its process is stopped by a signal, or it fails its health
+    probe; otherwise it changes nothing. Restarting C(yb-platform) is also YBA's supported way to
+    reconcile stuck tasks and C(In Progress) backups.
+  - The health probe is C(GET /api/v1/app_version) answering 200 with a version, then an authenticated
+    call (C(GET /api/v1/customers)) with O(yba_api_token). The wait for health is bounded by O(wait_timeout)
+    and probes back off up to O(backoff_max_delay).
+  - The backend follows the detected install type. yba-installer hosts use C(yba-ctl start|stop|restart
+    <service>) from the installed path, plain systemd hosts use C(systemctl), Replicated hosts use
+    C(replicatedctl app stop|start) (the whole application).
+  - Order matters after a disk-full crash. Services start C(postgres) first and C(yb-platform) last, and
+    stop in reverse. When the platform must be started or restarted and its bundled metadata DB
+    C(postgres) is down, postgres is started first even when O(services) does not name it.
+  - Runs on the YBA host (with become). The API probe goes from the host to O(yba_url).
+author:
+  - YBA remediation maintainers
+extends_documentation_fragment:
+  - yba.remediation.api
+  - yba.remediation.host
+  - yba.remediation.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Observes the services and probes the API, then reports whether a start, stop or restart would
+        happen (RV(actions)) without running it.
+  diff_mode:
+    support: full
+    details:
+      - Shows the state of each service before and after.
+  idempotent:
+    support: full
+    details:
+      - O(state=restarted) always restarts and reports a change, like M(ansible.builtin.service).
+options:
+  state:
+    description:
+      - V(healthy) restarts the platform only when it is down, hung or failing the health probe, and starts
+        other listed services that are down.
+      - V(started) starts what is not running and waits for the platform's health. It does not restart a
+        running but unhealthy platform.
+      - V(restarted) always restarts the listed services.
+      - V(stopped) stops the listed services (yb-platform first).
+    type: str
+    choices: [healthy, started, restarted, stopped]
+    default: healthy
+  services:
+    description:
+      - Services to act on.
+      - On Replicated installs, any start or restart acts on the whole application.
+    type: list
+    elements: str
+    choices: [yb-platform, postgres, prometheus]
+    default: [yb-platform]
+  backend:
+    description:
+      - How to control the services. V(auto) picks it from the detected install type (C(yba-ctl) when
+        it is installed, else C(systemctl); C(replicatedctl) on Replicated installs).
+    type: str
+    choices: [auto, yba-ctl, systemd, replicated]
+    default: auto
+  wait:
+    description:
+      - Wait for the platform to pass its health probe after starting or restarting it (and check it
+        before reporting success).
+      - Always true for O(state=healthy).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Upper bound in seconds of the whole operation. This covers the service commands and the wait for
+        health.
+      - YBA itself waits up to 300 s for the platform after a restart (Replicated 900 s).
+    type: float
+    default: 300
+  probe_timeout:
+    description:
+      - Seconds one health request may take before the platform counts as hung.
+    type: float
+    default: 10
+notes:
+  - The API options O(yba_url) and O(yba_api_token) are required for every state but V(stopped). The
+    platform is probed from the YBA host, so O(yba_url) must be reachable from it (for example
+    V(https://localhost)).
+  - A wrong token fails the module at once without a restart, because restarting does not fix credentials.
+  - O(customer_uuid) is accepted for symmetry with the other API modules and is not used.
+seealso:
+  - module: yba.remediation.platform_heap
+"""
+
+EXAMPLES = r"""
+- name: Restart the platform only if it is down, hung or unhealthy (postgres first if it crashed)
+  yba.remediation.platform_service:
+    state: healthy
+    services: [postgres, yb-platform]
+    yba_url: https://localhost
+    yba_api_token: "{{ yba_api_token }}"
+    ca_path: /opt/yugabyte/data/yba-installer/certs/ca.pem
+  become: true
+
+- name: Restart the platform to reconcile stuck tasks and In Progress backups
+  yba.remediation.platform_service:
+    state: restarted
+    wait_timeout: 600
+  become: true
+
+- name: Stop the platform
+  yba.remediation.platform_service:
+    state: stopped
+  become: true
+"""
+
+RETURN = r"""
+actions:
+  description: Service actions taken (or, in check mode, that would be taken), in order, with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{action: restart, service: yb-platform, reason: "hung: no answer within 10.0 s"}]
+commands:
+  description: Commands run (or, in check mode, that would run).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/usr/bin/yba-ctl restart yb-platform"]
+backend:
+  description: The backend used (C(yba-ctl), C(systemd) or C(replicated)).
+  returned: always
+  type: str
+  sample: yba-ctl
+services:
+  description: State of each observed service after the run (before it, in check mode).
+  returned: always
+  type: dict
+  sample: {yb-platform: {name: yb-platform, state: running, raw: Running, pid: 4242}}
+platform:
+  description: The platform process before and after (pid, whether it was stopped by a signal, RSS).
+  returned: always
+  type: dict
+  sample: {pid_before: 4100, pid_after: 4242, stopped_before: true, rss_bytes: 812000000}
+health_before:
+  description: The health probe before any action (not run when the platform was not running).
+  returned: when the platform is observed
+  type: dict
+  sample: {healthy: false, failed_check: app_version, message: "no answer within 10.0 s (hung)", hung: true}
+health:
+  description: The health probe at the end (the failing check when the platform did not become healthy).
+  returned: when the platform is observed
+  type: dict
+  sample: {healthy: true, failed_check: null, version: 2.18.1.0-b84, latency_ms: 12.5}
+failed_check:
+  description: Which check failed at the end (V(app_version), V(auth), V(process)), or null.
+  returned: always
+  type: str
+  sample: app_version
+version_before:
+  description: Platform version reported by the API before the run (null when it did not answer).
+  returned: always
+  type: str
+  sample: 2.18.1.0-b84
+version_after:
+  description: Platform version reported by the API after the run.
+  returned: always
+  type: str
+  sample: 2.18.1.0-b84
+downtime_seconds:
+  description: Seconds from the first platform stop/start/restart command until it passed the health probe
+    (0 when the platform was not touched).
+  returned: always
+  type: float
+  sample: 7.4
+elapsed_seconds:
+  description: Duration of the whole run.
+  returned: always
+  type: float
+  sample: 9.1
+"""
+
+import time
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.yba.remediation.plugins.module_utils import _api, _layout, _service
+
+STATES = ("healthy", "started", "restarted", "stopped")
+
+
+def argument_spec() -> t.Dict[str, t.Any]:
+    spec = _api.api_argument_spec()
+    spec.update(
+        host_root=dict(type="path", default="/"),
+        state=dict(type="str", default="healthy", choices=list(STATES)),
+        services=dict(type="list", elements="str", default=[_service.PLATFORM], choices=list(_service.SERVICES)),
+        backend=dict(type="str", default="auto", choices=["auto", "yba-ctl", "systemd", "replicated"]),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="float", default=300),
+        probe_timeout=dict(type="float", default=10),
+    )
+    return spec
+
+
+def validate(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    """The one message for bad input, or None. Pure."""
+    for name in ("wait_timeout", "probe_timeout", "request_timeout"):
+        if params.get(name) is not None and params[name] <= 0:
+            return "%s must be a positive number of seconds, got %s" % (name, params[name])
+    if params.get("backoff_max_delay") is not None and params["backoff_max_delay"] < 0:
+        return "backoff_max_delay must not be negative, got %s" % params["backoff_max_delay"]
+    if not params.get("services"):
+        return "services must name at least one of: %s" % ", ".join(_service.SERVICES)
+    if params["state"] != "stopped" and _service.PLATFORM in params["services"]:
+        if not params.get("yba_url"):
+            return "yba_url is required to probe the platform's health (or set YBA_URL)"
+        if not params.get("yba_api_token"):
+            return "yba_api_token is required for the authenticated health check (or set YBA_API_TOKEN)"
+    return None
+
+
+class PlatformService:
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.p = module.params
+        self.start = time.monotonic()
+        self.deadline = self.start + float(self.p["wait_timeout"])
+        self.result: t.Dict[str, t.Any] = dict(changed=False, actions=[], commands=[], failed_check=None,
+                                               version_before=None, version_after=None, downtime_seconds=0.0)
+        try:
+            self.layout = _layout.detect(self.p["host_root"])
+        except ValueError as err:
+            module.fail_json(msg=str(err))
+        try:
+            self.backend = _service.select_backend(self.layout.install_type, self.layout.yba_ctl_bin,
+                                                   self.p["backend"], command_timeout=float(self.p["wait_timeout"]))
+        except _service.ServiceError as err:
+            module.fail_json(msg=str(err))
+        self.result["backend"] = self.backend.name
+        self.client = None
+        if self.p["state"] != "stopped" and _service.PLATFORM in self.p["services"]:
+            self.client = _api.YBAClient.from_module(module, retries=0)
+        self.services = list(self.p["services"])
+        self.observed = list(self.services)
+        if _service.PLATFORM in self.services and self.p["state"] != "stopped" and \
+                _service.POSTGRES not in self.observed and not self.layout.postgres_external:
+            self.observed.append(_service.POSTGRES)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def fail(self, msg: str, **extra: t.Any) -> None:
+        self.result.update(extra)
+        self.result["elapsed_seconds"] = round(time.monotonic() - self.start, 2)
+        self.module.fail_json(msg=msg, **self.result)
+
+    def statuses(self) -> t.Dict[str, _service.ServiceStatus]:
+        try:
+            return self.backend.status(self.observed)
+        except _service.ServiceError as err:
+            self.fail("cannot read the state of the YBA services with %s: %s" % (self.backend.name, err))
+            raise  # unreachable
+
+    def process(self, statuses: t.Mapping[str, _service.ServiceStatus]) -> t.Optional[_service.ProcessInfo]:
+        st = statuses.get(_service.PLATFORM)
+        hint = [st.pid] if st and st.pid else []
+        exec_paths: t.List[str] = []
+        if self.layout.platform_unit:
+            try:
+                with open(self.layout.platform_unit, encoding="utf-8", errors="replace") as handle:
+                    argv = _service.unit_exec_start(handle.read())
+            except OSError:
+                argv = []
+            if argv:
+                exec_paths = [argv[0], self.layout.host_path(argv[0])]
+        return _service.find_platform_process(hint_pids=hint, exec_paths=exec_paths)
+
+    def probe(self, timeout: float) -> _service.Health:
+        return _service.probe_health(self.client, timeout)
+
+    def run(self) -> None:
+        state = self.p["state"]
+        before = self.statuses()
+        proc_before = self.process(before) if _service.PLATFORM in self.services else None
+        health_before = None
+        problem = None
+        platform_up = _service.PLATFORM in before and before[_service.PLATFORM].running
+        if self.client is not None and platform_up:
+            health_before = self.probe(min(float(self.p["probe_timeout"]), max(self.remaining(), 0.5)))
+            self.result["health_before"] = health_before.as_dict()
+            self.result["version_before"] = health_before.version
+            if health_before.auth_rejected:
+                self.fail("the platform answered but rejected yba_api_token (%s); a restart would not fix "
+                          "that" % health_before.message, failed_check="auth")
+            if not health_before.healthy:
+                problem = ("hung: %s" % health_before.message) if health_before.hung else \
+                    "failing its health probe (%s): %s" % (health_before.failed_check, health_before.message)
+        if proc_before is not None and proc_before.stopped and platform_up:
+            problem = "hung: process %d is stopped by a signal (state %s)%s" % (
+                proc_before.pid, proc_before.state, ("; " + problem) if problem else "")
+        actions = _service.plan_actions(state, self.services, before, problem)
+        actions = self.with_postgres_first(actions, before)
+        self.result["actions"] = [a.as_dict() for a in actions]
+        self.result["commands"] = [" ".join(self.backend.command(a.action, a.service)) for a in actions]
+        self.result["changed"] = bool(actions)
+        platform_info: t.Dict[str, t.Any] = {
+            "pid_before": proc_before.pid if proc_before else None,
+            "stopped_before": bool(proc_before and proc_before.stopped),
+        }
+        self.result["platform"] = platform_info
+        self.result["diff"] = {"before": {s: before[s].state for s in self.services}}
+        if self.module.check_mode:
+            self.result["services"] = {s: st.as_dict() for s, st in before.items()}
+            after_guess = {s: (_service.STOPPED if state == "stopped" else _service.RUNNING)
+                           if any(a.service == s for a in actions) else before[s].state for s in self.services}
+            self.result["diff"]["after"] = after_guess
+            self.result["health"] = self.result.get("health_before")
+            self.finish()
+        downtime_start = None
+        for action in actions:
+            if self.remaining() <= 0:
+                self.fail("wait_timeout (%ss) ran out before '%s %s'" % (self.p["wait_timeout"], action.action,
+                                                                         action.service), failed_check="timeout")
+            if action.service == _service.PLATFORM and downtime_start is None:
+                downtime_start = time.monotonic()
+            try:
+                self.backend.act(action.action, action.service, timeout=self.remaining())
+            except _service.ServiceError as err:
+                self.result["commands_run"] = [r.summary() for r in self.backend.history]
+                self.fail("'%s %s' failed: %s" % (action.action, action.service, err), failed_check="process")
+        health = health_before
+        needs_wait = self.client is not None and (state == "healthy" or (self.p["wait"] and state != "stopped"))
+        if needs_wait and (actions or health is None or not health.healthy):
+            health, probes, _waited = _service.wait_healthy(
+                self.probe, max(self.remaining(), 0.5), float(self.p["probe_timeout"]),
+                float(self.p["backoff_max_delay"]))
+            self.result["probes"] = probes
+        after = self.statuses() if actions else before
+        proc_after = self.process(after) if _service.PLATFORM in self.services else None
+        platform_info.update(pid_after=proc_after.pid if proc_after else None,
+                             rss_bytes=proc_after.rss_bytes if proc_after else None,
+                             stopped_after=bool(proc_after and proc_after.stopped))
+        self.result["services"] = {s: st.as_dict() for s, st in after.items()}
+        self.result["diff"]["after"] = {s: after[s].state for s in self.services}
+        if health is not None:
+            self.result["health"] = health.as_dict()
+            self.result["version_after"] = health.version
+        if downtime_start is not None and health is not None and health.healthy:
+            self.result["downtime_seconds"] = round(time.monotonic() - downtime_start, 2)
+        self.check_post(state, actions, after, proc_before, proc_after, health)
+        self.finish()
+
+    def with_postgres_first(self, actions: t.List[_service.Action],
+                            before: t.Mapping[str, _service.ServiceStatus]) -> t.List[_service.Action]:
+        """The platform cannot start without its metadata DB: start a bundled postgres that is down first."""
+        touches_platform = any(a.service == _service.PLATFORM and a.action in ("start", "restart") for a in actions)
+        pg = before.get(_service.POSTGRES)
+        if not touches_platform or pg is None or pg.running or pg.state in (_service.NOT_INSTALLED, _service.UNMANAGED):
+            return actions
+        if any(a.service == _service.POSTGRES for a in actions):
+            return actions
+        return [_service.Action("start", _service.POSTGRES, "is %s and yb-platform needs its metadata DB" % pg.raw)] \
+            + actions
+
+    def check_post(self, state: str, actions: t.List[_service.Action], after: t.Mapping[str, _service.ServiceStatus],
+                   proc_before: t.Optional[_service.ProcessInfo], proc_after: t.Optional[_service.ProcessInfo],
+                   health: t.Optional[_service.Health]) -> None:
+        if state == "stopped":
+            running = [s for s in self.services if after[s].running]
+            if running:
+                self.fail("still running after stop: %s" % ", ".join(running), failed_check="process")
+            return
+        restarted = any(a.service == _service.PLATFORM and a.action == "restart" for a in actions)
+        if restarted and proc_before and proc_after and proc_before.pid == proc_after.pid:
+            self.fail("the platform process %d survived the restart (state %s)" % (proc_after.pid, proc_after.state),
+                      failed_check="process")
+        down = [s for s in self.services if after[s].state not in (_service.RUNNING, _service.NOT_INSTALLED,
+                                                                    _service.UNMANAGED)]
+        if down:
+            self.fail("not running after %s: %s" % (state, ", ".join("%s (%s)" % (s, after[s].raw) for s in down)),
+                      failed_check="process")
+        if health is not None and not health.healthy and (state == "healthy" or self.p["wait"]):
+            self.fail("yb-platform is not healthy after %.0f s: %s check failed: %s" % (
+                time.monotonic() - self.start, health.failed_check, health.message), failed_check=health.failed_check)
+
+    def finish(self) -> None:
+        self.result["elapsed_seconds"] = round(time.monotonic() - self.start, 2)
+        if not self.module._diff:
+            self.result.pop("diff", None)
+        self.module.exit_json(**self.result)
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    error = validate(module.params)
+    if error:
+        module.fail_json(msg=error)
+    PlatformService(module).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Test orchestration: run the named stages (default: all), keep going after a failure, print a summary, exit non-zero
+# if any stage failed. The lab is brought up for the stages that need it and ALWAYS brought down again.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${YBA_VENV:-$REPO/.venv}"
+export PATH="$VENV/bin:$PATH"
+export YBA_LAB_DIR="${YBA_LAB_DIR:-/tmp/yba-lab}"
+export ANSIBLE_COLLECTIONS_PATH="$REPO/.build/collections"
+export ANSIBLE_SSH_ARGS="${ANSIBLE_SSH_ARGS:--o ControlMaster=no}"
+export PYTHONDONTWRITEBYTECODE=1
+COLLECTION="$REPO/.build/collections/ansible_collections/yba/remediation"
+ALL_STAGES=(sanity units lint build docs changelog lab-up lab-tests integration)
+LAB_STAGES=" lab-tests integration "
+
+cd "$REPO" || exit 1
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a silent pass.
+run_pytest() {
+    python -m pytest -p no:cacheprovider "$@"
+    local rc=$?
+    [ "$rc" -eq 5 ] && echo "pytest collected no tests in: $*" >&2
+    return "$rc"
+}
+
+lab() { PYTHONPATH="$REPO/tests/lab${PYTHONPATH:+:$PYTHONPATH}" python -m ybalab "$@"; }
+
+stage_sanity() { "$REPO/scripts/sanity.sh"; }
+
+stage_units() {
+    local paths=(cli/tests)
+    [ -d tests/unit ] && paths=(tests/unit "${paths[@]}")
+    run_pytest -q "${paths[@]}"
+}
+
+stage_lint() {
+    ansible-lint --offline --profile production --nocolor
+}
+
+stage_build() {
+    mkdir -p .build/dist && ansible-galaxy collection build --force --output-path .build/dist "$COLLECTION"
+}
+
+# Every module must render with ansible-doc (catches broken DOCUMENTATION that sanity cannot see at import time).
+stage_docs() {
+    local module name failed=0 count=0
+    for module in plugins/modules/*.py; do
+        [ -e "$module" ] || continue
+        name="$(basename "$module" .py)"
+        [ "$name" = "__init__" ] && continue
+        count=$((count + 1))
+        if ! ansible-doc -t module "yba.remediation.$name" >/dev/null; then
+            echo "ansible-doc failed for yba.remediation.$name" >&2
+            failed=1
+        fi
+    done
+    echo "ansible-doc rendered $count module(s)"
+    ansible-doc -l yba.remediation >/dev/null || failed=1
+    return "$failed"
+}
+
+stage_changelog() { antsibull-changelog lint; }
+
+stage_lab-up() {
+    if [ -f "$YBA_LAB_DIR/lab.json" ] && lab status >/dev/null 2>&1; then
+        echo "lab already up in $YBA_LAB_DIR: taking it down first for a clean start"
+        lab down
+    fi
+    lab up
+}
+
+stage_lab-tests() { run_pytest -q tests/lab/tests; }
+
+stage_integration() { run_pytest -v tests/integration; }
+
+stage_bench() {
+    local bench ran=0 failed=0
+    for bench in benchmarks/bench_*.py benchmarks/*.sh; do
+        [ -e "$bench" ] || continue
+        ran=1
+        case "$bench" in
+            *.py) python "$bench" || failed=1 ;;
+            *) bash "$bench" || failed=1 ;;
+        esac
+    done
+    [ "$ran" -eq 1 ] || echo "no benchmarks yet (benchmarks/bench_*.py)"
+    return "$failed"
+}
+
+LAB_STARTED=0
+teardown() {
+    if [ "$LAB_STARTED" -eq 1 ]; then
+        echo "== lab down ($YBA_LAB_DIR)"
+        lab down || echo "lab down FAILED: inspect $YBA_LAB_DIR" >&2
+        LAB_STARTED=0
+    fi
+}
+trap teardown EXIT
+trap 'teardown; exit 130' INT TERM
+
+stages=("$@")
+[ "${#stages[@]}" -eq 0 ] && stages=(all)
+[ "${stages[0]}" = "all" ] && stages=("${ALL_STAGES[@]}")
+
+declare -a results=()
+overall=0
+lab_ok=1
+total_start=$SECONDS
+for stage in "${stages[@]}"; do
+    if ! declare -F "stage_$stage" >/dev/null; then
+        echo "unknown stage: $stage (known: ${ALL_STAGES[*]} bench)" >&2
+        exit 2
+    fi
+    if [[ "$LAB_STAGES" == *" $stage "* ]] && [ "$lab_ok" -eq 0 ]; then
+        results+=("$(printf '%-12s NOT RUN (lab up failed)' "$stage")")
+        overall=1
+        continue
+    fi
+    echo "== $stage"
+    start=$SECONDS
+    [ "$stage" = "lab-up" ] && LAB_STARTED=1
+    "stage_$stage"
+    rc=$?
+    elapsed=$((SECONDS - start))
+    if [ "$rc" -eq 0 ]; then
+        results+=("$(printf '%-12s ok      %4ss' "$stage" "$elapsed")")
+    else
+        results+=("$(printf '%-12s FAILED  %4ss (exit %s)' "$stage" "$elapsed" "$rc")")
+        overall=1
+        [ "$stage" = "lab-up" ] && lab_ok=0
+    fi
+done
+teardown
+
+echo
+echo "== summary ($((SECONDS - total_start))s)"
+printf '  %s\n' "${results[@]}"
+if [ "$overall" -ne 0 ]; then
+    echo "RESULT: FAILED"
+else
+    echo "RESULT: passed"
+fi
+exit "$overall"

@@ -1,0 +1,72 @@
+# Unit tests of _heap: sizes, the systemd drop-in, unit environments, heap figures from metrics and the process.
+from __future__ import annotations
+
+import os
+import typing as t
+
+import pytest
+
+from ansible_collections.yba.remediation.plugins.module_utils import _heap as h, _service
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "service")
+
+
+@pytest.mark.parametrize("text,size", [("4g", 4 << 30), ("4G", 4 << 30), ("4096m", 4 << 30), ("512M", 512 << 20),
+                                       ("1073741824", 1 << 30), ("2gb", 2 << 30)])
+def test_parse_size(text: str, size: int) -> None:
+    assert h.parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "4x", "-1g", "four", "4.5g"])
+def test_parse_size_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a JVM heap size"):
+        h.parse_size(text)
+
+
+def test_format_size() -> None:
+    assert [h.format_size(x) for x in (4 << 30, 1536 << 20, 1000)] == ["4g", "1536m", "1000"]
+
+
+def test_heap_flags_last_wins() -> None:
+    assert h.heap_flags(["-Xmx1g", "-J-Xmx2g", "-Xms512m", "-XX:+UseG1GC"]) == {"max": 2 << 30, "initial": 512 << 20}
+
+
+def test_unit_environment_accumulates_and_resets() -> None:
+    unit = ('[Unit]\nEnvironment="IGNORED=1"\n[Service]\nEnvironment="JAVA_HOME=/j" "JAVA_OPTS=-Dhttp.proxyHost=p -Xmx1g"\n'
+            'Environment=A=1\n')
+    assert h.unit_environment(unit) == {"JAVA_HOME": "/j", "JAVA_OPTS": "-Dhttp.proxyHost=p -Xmx1g", "A": "1"}
+    assert h.unit_environment(unit + "Environment=\nEnvironment=B=2\n") == {"B": "2"}
+
+
+def test_render_dropin_keeps_other_opts_and_round_trips() -> None:
+    text = h.render_dropin("-Dhttp.proxyHost=proxy -Xmx1g -Xms1g", 4 << 30, 2 << 30)
+    assert text.startswith("# Managed by yba.remediation.platform_heap")
+    assert "YBA has no official heap setting" in text
+    assert h.unit_environment(text)["JAVA_OPTS"] == "-Dhttp.proxyHost=proxy -Xms2g -Xmx4g"
+    assert h.render_dropin("", 4096 << 20) == h.render_dropin("", 4 << 30)
+
+
+def test_inherited_java_opts(tmp_path: t.Any) -> None:
+    unit = tmp_path / "yb-platform.service"
+    unit.write_text('[Service]\nEnvironment="JAVA_OPTS=-Dfrom.unit=1"\nExecStart=/x\n')
+    d = tmp_path / "yb-platform.service.d"
+    d.mkdir()
+    (d / "10-proxy.conf").write_text('[Service]\nEnvironment="JAVA_OPTS=-Dproxy=1 -Xmx1g"\n')
+    (d / "99-yba-remediation-heap.conf").write_text('[Service]\nEnvironment="JAVA_OPTS=-Xmx8g"\n')
+    (d / "zz-override.conf").write_text('[Service]\nEnvironment="JAVA_OPTS=-Xmx512m"\n')
+    opts, later = h.inherited_java_opts(str(unit), h.DEFAULT_DROPIN)
+    assert opts == "-Dproxy=1 -Xmx1g"
+    assert later == [str(d / "zz-override.conf")]
+
+
+def test_heap_from_metrics_and_report() -> None:
+    with open(os.path.join(FIXTURES, "prometheus_metrics.txt"), encoding="utf-8") as handle:
+        metrics = handle.read()
+    assert h.heap_from_metrics(metrics) == {"used": 1932735283, "committed": 2147483648, "max": 2147483648}
+    micrometer = 'jvm_memory_used_bytes{area="heap",id="G1 Eden Space"} 100\njvm_memory_used_bytes{area="heap",id="G1 Old Gen"} 300\n'
+    assert h.heap_from_metrics(micrometer)["used"] == 400
+    proc = _service.ProcessInfo(42, "S", ["python", "yugaware", "-Xmx2g"], rss_bytes=3 << 30, java_opts="-Xmx2g")
+    report = h.heap_report(proc, metrics)
+    assert report["xmx_bytes"] == 2 << 30 and report["heap_used_percent"] == 90.0
+    assert report["source"] == ["process", "metrics"]
+    assert h.heap_report(None, None)["heap_used_percent"] is None

@@ -1,0 +1,309 @@
+# Unit tests of _service: yba-ctl/systemd/Replicated backends against recorded outputs, process detection, health.
+from __future__ import annotations
+
+import os
+import typing as t
+
+import pytest
+
+from ansible_collections.yba.remediation.plugins.module_utils import _api, _service as s
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "service")
+
+
+def fixture(name: str) -> str:
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+class FakeRunner:
+    """Answers commands from a script of (argv prefix, CmdResult fields) and records every call."""
+
+    def __init__(self, script: t.List[t.Tuple[t.List[str], int, str]]) -> None:
+        self.script = list(script)
+        self.calls: t.List[t.List[str]] = []
+
+    def __call__(self, argv: t.List[str], timeout: t.Optional[float] = None) -> s.CmdResult:
+        self.calls.append(list(argv))
+        for i, (prefix, rc, out) in enumerate(self.script):
+            if argv[:len(prefix)] == prefix:
+                del self.script[i]
+                return s.CmdResult(list(argv), rc, out, "" if rc == 0 else "boom")
+        raise AssertionError("unexpected command %r" % argv)
+
+
+# --------------------------------------------------------------------------- yba-ctl
+
+def test_parse_ybactl_status_218() -> None:
+    found = s.parse_ybactl_status(fixture("ybactl_status_2.18.txt"))
+    assert {k: v.state for k, v in found.items()} == {
+        "postgres": s.RUNNING, "prometheus": s.RUNNING, "yb-platform": s.STOPPED}
+
+
+def test_parse_ybactl_status_220_more_columns() -> None:
+    found = s.parse_ybactl_status(fixture("ybactl_status_2.20.txt"))
+    assert found["postgres"].state == s.STOPPED
+    assert found["prometheus"].state == s.RUNNING
+    assert found["yb-platform"].state == s.FAILED
+    assert found["yb-platform"].raw == "Errored"
+
+
+def test_ybactl_backend_status_and_commands() -> None:
+    runner = FakeRunner([(["/usr/bin/yba-ctl", "status"], 0, fixture("ybactl_status_2.18.txt")),
+                         (["/usr/bin/yba-ctl", "restart", "yb-platform"], 0, "")])
+    backend = s.YbaCtlBackend("/usr/bin/yba-ctl", runner)
+    status = backend.status(["yb-platform", "postgres"])
+    assert not status["yb-platform"].running and status["postgres"].running
+    backend.act("restart", "yb-platform")
+    assert runner.calls[-1] == ["/usr/bin/yba-ctl", "restart", "yb-platform"]
+
+
+def test_ybactl_backend_command_failure_is_service_error() -> None:
+    runner = FakeRunner([(["/usr/bin/yba-ctl", "start"], 1, "")])
+    with pytest.raises(s.ServiceError, match="yba-ctl start yb-platform exited 1: boom"):
+        s.YbaCtlBackend("/usr/bin/yba-ctl", runner).act("start", "yb-platform")
+
+
+def test_ybactl_missing_binary() -> None:
+    runner = FakeRunner([(["/nope/yba-ctl", "status"], 127, "")])
+    with pytest.raises(s.ServiceError, match="exited 127"):
+        s.YbaCtlBackend("/nope/yba-ctl", runner).status(["yb-platform"])
+
+
+# --------------------------------------------------------------------------- systemd
+
+@pytest.mark.parametrize("name,state,pid", [
+    ("systemctl_show_running.txt", s.RUNNING, 21873),
+    ("systemctl_show_failed.txt", s.FAILED, None),
+    ("systemctl_show_auto_restart.txt", s.FAILED, None),
+    ("systemctl_show_inactive.txt", s.STOPPED, None),
+    ("systemctl_show_not_found.txt", s.NOT_INSTALLED, None),
+])
+def test_systemd_states(name: str, state: str, pid: t.Optional[int]) -> None:
+    runner = FakeRunner([(["systemctl", "show"], 0, fixture(name))])
+    status = s.SystemdBackend("systemctl", runner).status(["yb-platform"])["yb-platform"]
+    assert (status.state, status.pid) == (state, pid)
+    assert runner.calls[0][-1] == "yb-platform.service"
+
+
+def test_systemd_commands_and_daemon_reload() -> None:
+    runner = FakeRunner([(["systemctl", "restart", "postgres.service"], 0, ""),
+                         (["systemctl", "daemon-reload"], 0, "")])
+    backend = s.SystemdBackend("systemctl", runner)
+    backend.act("restart", "postgres")
+    backend.daemon_reload()
+    assert runner.calls == [["systemctl", "restart", "postgres.service"], ["systemctl", "daemon-reload"]]
+
+
+# --------------------------------------------------------------------------- Replicated
+
+def test_replicated_status() -> None:
+    runner = FakeRunner([(["replicatedctl", "app", "status"], 0, fixture("replicatedctl_app_status_started.json")),
+                         (["docker", "inspect"], 0, fixture("docker_inspect_running.txt"))])
+    status = s.ReplicatedBackend("replicatedctl", "docker", runner).status(["yb-platform", "postgres"])
+    assert status["yb-platform"].state == s.RUNNING and status["yb-platform"].pid == 30411
+    assert status["postgres"].running
+
+
+def test_replicated_status_restarting_container_is_failed() -> None:
+    runner = FakeRunner([(["replicatedctl", "app", "status"], 0, fixture("replicatedctl_app_status_started.json")),
+                         (["docker", "inspect"], 1, fixture("docker_inspect_restarting.txt"))])
+    status = s.ReplicatedBackend("replicatedctl", "docker", runner).status(["yb-platform", "prometheus"])
+    assert status["yb-platform"].state == s.FAILED
+    assert status["prometheus"].state == s.STOPPED  # missing container
+
+
+def test_replicated_restart_stops_waits_and_starts_the_app() -> None:
+    runner = FakeRunner([
+        (["replicatedctl", "app", "stop"], 0, ""),
+        (["replicatedctl", "app", "status"], 0, fixture("replicatedctl_app_status_stopping.json")),
+        (["replicatedctl", "app", "status"], 0, fixture("replicatedctl_app_status_stopped.json")),
+        (["replicatedctl", "app", "start"], 0, ""),
+    ])
+    sleeps: t.List[float] = []
+    backend = s.ReplicatedBackend("replicatedctl", "docker", runner, sleep=sleeps.append, poll_interval=2)
+    assert not backend.per_service
+    backend.act("restart", "yb-platform")
+    assert [c[-1] for c in runner.calls] == ["stop", "status", "status", "start"]
+    assert sleeps == [2]
+
+
+def test_replicated_garbage_output() -> None:
+    runner = FakeRunner([(["replicatedctl", "app", "status"], 0, "Error: replicated is not running")])
+    with pytest.raises(s.ServiceError, match="cannot parse 'replicatedctl app status'"):
+        s.ReplicatedBackend("replicatedctl", "docker", runner).status(["yb-platform"])
+
+
+# --------------------------------------------------------------------------- backend selection
+
+def test_select_backend_unknown_install() -> None:
+    with pytest.raises(s.ServiceError, match="no YBA install found on this host"):
+        s.select_backend("unknown", None)
+
+
+def test_select_backend_falls_back_to_systemd_then_fails_clearly(tmp_path: t.Any) -> None:
+    backend = s.select_backend("yba-installer", str(tmp_path / "missing"), which=lambda n: "/bin/systemctl")
+    assert backend.name == "systemd"
+    with pytest.raises(s.ServiceError, match="neither yba-ctl nor systemctl is available"):
+        s.select_backend("yba-installer", str(tmp_path / "missing"), which=lambda n: None)
+
+
+def test_select_backend_ybactl(tmp_path: t.Any) -> None:
+    ctl = tmp_path / "yba-ctl"
+    ctl.write_text("#!/bin/sh\n")
+    ctl.chmod(0o755)
+    assert s.select_backend("yba-installer", str(ctl)).name == "yba-ctl"
+    with pytest.raises(s.ServiceError, match="replicatedctl is not on PATH"):
+        s.select_backend("replicated", None, which=lambda n: None)
+
+
+# --------------------------------------------------------------------------- planning
+
+def st(**states: str) -> t.Dict[str, s.ServiceStatus]:
+    return {k.replace("_", "-"): s.ServiceStatus(k.replace("_", "-"), v, v) for k, v in states.items()}
+
+
+def test_plan_healthy_does_nothing_when_all_is_well() -> None:
+    assert s.plan_actions("healthy", ["postgres", "yb-platform"], st(postgres=s.RUNNING, yb_platform=s.RUNNING)) == []
+
+
+def test_plan_healthy_restarts_hung_platform_only() -> None:
+    actions = s.plan_actions("healthy", ["postgres", "yb-platform"], st(postgres=s.RUNNING, yb_platform=s.RUNNING),
+                             "hung: no answer")
+    assert [(a.action, a.service) for a in actions] == [("restart", "yb-platform")]
+
+
+def test_plan_postgres_before_platform_after_crash() -> None:
+    actions = s.plan_actions("healthy", ["yb-platform", "postgres"], st(postgres=s.STOPPED, yb_platform=s.FAILED))
+    assert [(a.action, a.service) for a in actions] == [("start", "postgres"), ("restart", "yb-platform")]
+
+
+def test_plan_stopped_reverse_order_and_restarted() -> None:
+    both = st(postgres=s.RUNNING, prometheus=s.RUNNING, yb_platform=s.RUNNING)
+    stop = s.plan_actions("stopped", ["postgres", "prometheus", "yb-platform"], both)
+    assert [a.service for a in stop] == ["yb-platform", "prometheus", "postgres"]
+    restart = s.plan_actions("restarted", ["yb-platform", "postgres"], both)
+    assert [(a.action, a.service) for a in restart] == [("restart", "postgres"), ("restart", "yb-platform")]
+    assert s.plan_actions("started", ["yb-platform"], both, "hung") == []
+
+
+# --------------------------------------------------------------------------- processes
+
+def test_parse_proc_stat_with_odd_comm() -> None:
+    text = "4242 (java (x) y) T 1 4242 4242 0 -1 4194560 1 0 0 0 5 3 0 0 20 0 40 0 987654 123 456"
+    assert s.parse_proc_stat(text) == ("T", 987654)
+
+
+def test_is_platform_cmdline() -> None:
+    assert s.is_platform_cmdline(["/usr/bin/python3", "/opt/yugabyte/software/active/yb-platform/yugaware/bin/yugaware",
+                                  "-Dconfig.file=/x/yb-platform.conf"])
+    assert s.is_platform_cmdline(["java", "-Xmx2g", "play.core.server.ProdServerStart"])
+    assert s.is_platform_cmdline(["/srv/run-me"], exec_paths=["/srv/run-me"])
+    assert not s.is_platform_cmdline(["/usr/bin/python3", "-m", "http.server"])
+
+
+def _fake_proc(root: t.Any, pid: int, state: str, argv: t.List[str], rss_kb: int, env: bytes = b"") -> None:
+    d = root / str(pid)
+    d.mkdir()
+    (d / "stat").write_text("%d (x) %s 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0" % (pid, state, pid * 10))
+    (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+    (d / "status").write_text("Name:\tx\nVmRSS:\t  %d kB\n" % rss_kb)
+    (d / "environ").write_bytes(env)
+
+
+def test_find_platform_process_scan_hint_and_zombie(tmp_path: t.Any) -> None:
+    launcher = "/opt/yugabyte/software/active/yb-platform/yugaware/bin/yugaware"
+    _fake_proc(tmp_path, 100, "S", ["bash", launcher], 2000)
+    _fake_proc(tmp_path, 101, "T", ["java", "-Xmx2g", "-Dconfig.file=/c/yb-platform.conf"], 900000,
+               b"A=1\0JAVA_OPTS=-Xmx2g\0")
+    _fake_proc(tmp_path, 102, "Z", ["java", launcher], 0)
+    _fake_proc(tmp_path, 103, "S", ["sshd"], 5000)
+    found = s.find_platform_process(str(tmp_path))
+    assert found is not None and found.pid == 101 and found.stopped and found.rss_bytes == 900000 * 1024
+    assert found.java_opts == "-Xmx2g"
+    assert s.find_platform_process(str(tmp_path), hint_pids=[103]).pid == 103
+    assert s.find_platform_process(str(tmp_path), hint_pids=[102]).pid == 101  # zombie skipped
+    assert s.read_process(999, str(tmp_path)) is None
+
+
+def test_unit_exec_start() -> None:
+    unit = "[Service]\nExecStart=/opt/y/yugaware/bin/yugaware \\\n  -Dhttps.port=443\nRestart=always\n"
+    assert s.unit_exec_start(unit) == ["/opt/y/yugaware/bin/yugaware", "-Dhttps.port=443"]
+
+
+# --------------------------------------------------------------------------- health
+
+class FakeClient:
+    def __init__(self, version: t.Any = None, auth: t.Any = None) -> None:
+        self.version = version
+        self.auth = auth
+
+    def app_version(self, timeout: float, retries: int = 0) -> t.Dict[str, t.Any]:
+        if isinstance(self.version, Exception):
+            raise self.version
+        return {"version": self.version, "latency_ms": 3.0}
+
+    def get(self, path: str, timeout: float, retries: int = 0) -> t.Any:
+        if isinstance(self.auth, Exception):
+            raise self.auth
+        return [{"uuid": "c"}]
+
+
+def test_probe_health_cases() -> None:
+    ok = s.probe_health(FakeClient("2.18.1.0-b84"), 5)
+    assert ok.healthy and ok.version == "2.18.1.0-b84"
+    hung = s.probe_health(FakeClient(_api.YBATimeout("no answer within 5.0 s")), 5)
+    assert (hung.healthy, hung.failed_check, hung.hung) == (False, "app_version", True)
+    down = s.probe_health(FakeClient(_api.YBAUnreachable("connection refused")), 5)
+    assert down.refused and "not answering" in down.message
+    noversion = s.probe_health(FakeClient(None), 5)
+    assert noversion.failed_check == "app_version" and "without a version" in noversion.message
+    auth = s.probe_health(FakeClient("2.18", _api.YBAAuthError("bad token", status=401)), 5)
+    assert (auth.failed_check, auth.auth_rejected) == ("auth", True)
+    err500 = s.probe_health(FakeClient("2.18", _api.YBAError("db down", status=500)), 5)
+    assert err500.failed_check == "auth" and not err500.auth_rejected
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, delay: float) -> None:
+        assert delay >= 0
+        self.now += delay
+
+
+def test_wait_healthy_is_bounded_by_wait_timeout() -> None:
+    clock = Clock()
+    timeouts: t.List[float] = []
+
+    def probe(timeout: float) -> s.Health:
+        timeouts.append(timeout)
+        clock.now += timeout  # a hung platform uses the whole probe timeout
+        return s.Health(False, "app_version", "hung", hung=True)
+
+    health, probes, waited = s.wait_healthy(probe, 30, 10, max_delay=4, clock=clock, sleep=clock.sleep)
+    assert not health.healthy and waited <= 30.5
+    assert all(x <= 10 for x in timeouts) and probes >= 2
+
+
+def test_wait_healthy_returns_when_healthy_with_capped_backoff() -> None:
+    clock = Clock()
+    answers = iter([s.Health(False, "app_version", "refused", refused=True)] * 5 + [s.Health(True, version="v")])
+    delays: t.List[float] = []
+
+    def sleep(delay: float) -> None:
+        delays.append(delay)
+        clock.now += delay
+
+    health, probes, _w = s.wait_healthy(lambda timeout: next(answers), 300, 10, max_delay=2, clock=clock, sleep=sleep)
+    assert health.healthy and probes == 6
+    assert delays == [0.5, 1, 2, 2, 2]
+
+
+def test_wait_healthy_stops_on_auth_rejection() -> None:
+    health, probes, _w = s.wait_healthy(lambda timeout: s.Health(False, "auth", "401", auth_rejected=True), 300, 10)
+    assert probes == 1 and health.auth_rejected
