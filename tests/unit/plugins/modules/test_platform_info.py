@@ -1,0 +1,64 @@
+# Unit tests of platform_info: version parsing, the platform state summary, and a run on a fake host tree.
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.yba.remediation.plugins.modules import platform_info
+
+
+def test_parse_ybactl_version():
+    text = "YBA Installer: 2.18.1.0-b84\nYugabyteDB Anywhere: 2.18.1.0-b84\n"
+    assert platform_info.parse_ybactl_version(text) == {"yba_ctl": "2.18.1.0-b84", "yba": "2.18.1.0-b84"}
+    assert platform_info.parse_ybactl_version("garbage") == {"yba_ctl": None, "yba": None}
+
+
+UP = {"running": True, "stopped": False, "age_seconds": 3600}
+DOWN = {"running": False}
+
+
+@pytest.mark.parametrize("process,api,expected", [
+    (UP, {"healthy": True, "reachable": True}, "running"),
+    (DOWN, {"healthy": True, "reachable": True}, "running"),
+    (UP, {"healthy": False, "reachable": True, "hung": False}, "degraded"),
+    (UP, {"healthy": False, "reachable": False, "hung": True}, "hung"),
+    (dict(UP, stopped=True), {"healthy": False, "reachable": False, "hung": False}, "hung"),
+    (dict(UP, age_seconds=10), {"healthy": False, "reachable": False, "hung": False}, "starting"),
+    (UP, {"healthy": False, "reachable": False, "hung": False}, "hung"),
+    (DOWN, {"healthy": False, "reachable": False, "hung": False}, "down"),
+    (DOWN, {"healthy": False, "reachable": False, "hung": True}, "hung"),
+])
+def test_classify(process, api, expected):
+    assert platform_info.classify(process, api) == expected
+
+
+def test_run_on_fake_tree(tmp_path, capsys):
+    root = tmp_path
+    (root / "opt/yba-ctl").mkdir(parents=True)
+    (root / "opt/yba-ctl/yba-ctl.yml").write_text("installRoot: /opt/yugabyte\nplatform:\n  port: 9\n")
+    (root / "opt/yugabyte/data/logs").mkdir(parents=True)
+    (root / "opt/yugabyte/data/logs/application.log").write_bytes(b"x" * 8192)
+    args = dict(host_root=str(root), probe_timeout=0.5, yba_url="http://127.0.0.1:9")
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            platform_info.main()
+    out = json.loads(capsys.readouterr().out)
+    facts = out["platform"]
+    assert out["changed"] is False
+    assert facts["install_type"] == "yba-installer"
+    assert facts["markers"]["/opt/yba-ctl/yba-ctl.yml"] is True
+    assert facts["layout"]["install_root"] == "/opt/yugabyte"
+    assert facts["disk"]["volume"]["path"] == "/opt/yugabyte"
+    assert facts["disk"]["by_category"]["logs"] >= 8192
+    assert facts["api"]["reachable"] is False
+    assert facts["state"] in ("down", "hung", "running", "starting")  # the host running the tests may run anything
+
+
+def test_bad_probe_timeout(tmp_path, capsys):
+    with patch_module_args(dict(host_root=str(tmp_path), probe_timeout=0)):
+        with pytest.raises(SystemExit):
+            platform_info.main()
+    assert json.loads(capsys.readouterr().out)["msg"] == "probe_timeout must be more than 0 seconds, got 0.0"
