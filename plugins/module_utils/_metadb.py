@@ -1,0 +1,660 @@
+# Private module_util: inspect and repair YBA's metadata DB (yugaware) through the host's own psql/pg_dump.
+#
+# No Python driver is needed on the YBA host: every query is ONE psql invocation that returns JSON
+# (``-XAt -v ON_ERROR_STOP=1``), so a large table never costs one round trip per row. The SQL builders
+# and the planner are pure functions (unit-tested directly); ``Psql`` runs them through a runner
+# callable (AnsibleModule.run_command in modules, subprocess in tests and the benchmark).
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import typing as t
+from dataclasses import dataclass, field
+
+# Backup and task states as YBA stores them (FACTS.md section 3). "In Progress" has a space.
+STALE_BACKUP_STATES = ("In Progress", "Stopping", "DeleteInProgress")
+INCOMPLETE_TASK_STATES = ("Created", "Initializing", "Running", "Abort")
+EXPIRABLE_STATES = ("Completed", "Failed", "Stopped", "Skipped")
+REPAIR_KINDS = ("reindex", "stale_tasks", "stale_backups", "vacuum")  # also the order they run in
+PLATFORM_RESTARTED = "Platform restarted."
+AMCHECK_GUC = "yba_remediation.amcheck"
+
+Runner = t.Callable[[t.List[str], str, t.Dict[str, str]], t.Tuple[int, str, str]]
+
+
+class MetadbError(Exception):
+    """One clear, secret-free message about why the metadata DB could not be used."""
+
+
+def metadb_argument_spec() -> t.Dict[str, t.Any]:
+    """Connection options shared by metadb_info and metadb_repair (doc fragment yba.remediation.metadb)."""
+    return dict(
+        host_root=dict(type="path", default="/"),
+        login_host=dict(type="str", default="localhost"),
+        login_port=dict(type="int"),
+        login_user=dict(type="str", default="postgres"),
+        login_password=dict(type="str", no_log=True),
+        login_db=dict(type="str", default="yugaware"),
+        psql_path=dict(type="path"),
+        connect_timeout=dict(type="int", default=10),
+    )
+
+
+# --------------------------------------------------------------------------- SQL helpers (pure)
+
+def quote_ident(name: str) -> str:
+    return '"%s"' % name.replace('"', '""')
+
+
+def quote_literal(value: str) -> str:
+    return "'%s'" % value.replace("'", "''")
+
+
+def sql_list(values: t.Iterable[str]) -> str:
+    return "(%s)" % ", ".join(quote_literal(v) for v in values)
+
+
+def qualified(name: str) -> str:
+    """``schema.name`` (as returned by the info query) quoted for SQL."""
+    schema, _, rel = name.rpartition(".")
+    return "%s.%s" % (quote_ident(schema or "public"), quote_ident(rel))
+
+
+# Reads go to the heap, the authority, while an index may be corrupt.
+SESSION_SQL = "SET jit = off;\nSET enable_indexscan = off;\nSET enable_indexonlyscan = off;\nSET enable_bitmapscan = off;\n"
+
+
+def live_task_condition(alias: str, stale_age: int, stale_tasks_repaired: bool) -> str:
+    """SQL condition: task row ``alias`` is a live (incomplete) task.
+
+    When the stale_tasks repair runs in the same run, an incomplete task older than ``stale_age`` is
+    not live: it is about to be marked Failure, so its backup is stale too (keeps the run idempotent).
+    """
+    cond = "%s.task_state IN %s" % (alias, sql_list(INCOMPLETE_TASK_STATES))
+    if stale_tasks_repaired:
+        cond += " AND %s.update_time >= now() - interval '%d seconds'" % (alias, int(stale_age))
+    return cond
+
+
+def stale_backup_where(stale_age: int, stale_tasks_repaired: bool = False, alias: str = "b") -> str:
+    return ("%s.state IN %s AND NOT EXISTS (SELECT 1 FROM task_info t WHERE t.uuid = %s.task_uuid AND %s)"
+            % (alias, sql_list(STALE_BACKUP_STATES), alias,
+               live_task_condition("t", stale_age, stale_tasks_repaired)))
+
+
+def stale_tasks_cte(stale_age: int) -> str:
+    """CTE ``stale(uuid, top)``: incomplete top-level tasks not updated for ``stale_age`` seconds,
+    their incomplete subtasks, and incomplete subtasks whose parent is gone or already finished."""
+    inc = sql_list(INCOMPLETE_TASK_STATES)
+    return (
+        "WITH RECURSIVE stale(uuid, top) AS (\n"
+        "  SELECT ti.uuid, ti.parent_uuid IS NULL FROM task_info ti\n"
+        "   WHERE ti.task_state IN {inc} AND ti.update_time < now() - interval '{age} seconds'\n"
+        "     AND (ti.parent_uuid IS NULL OR NOT EXISTS (SELECT 1 FROM task_info p\n"
+        "          WHERE p.uuid = ti.parent_uuid AND p.task_state IN {inc}))\n"
+        "  UNION\n"
+        "  SELECT c.uuid, false FROM task_info c JOIN stale s ON c.parent_uuid = s.uuid\n"
+        "   WHERE c.task_state IN {inc}\n"
+        ")"
+    ).format(inc=inc, age=int(stale_age))
+
+
+# --------------------------------------------------------------------------- info SQL (pure)
+
+def amcheck_sql(install: bool, heapallindexed: bool) -> str:
+    """A DO block that runs bt_index_check on every valid btree index of the public schema, catching
+    each index's error, and leaves the JSON result in a session setting (read by the info query).
+    A DO block changes nothing but the session setting (and installs amcheck only when asked)."""
+    return r"""DO $amcheck$
+DECLARE
+  ext_schema text;
+  installed boolean := false;
+  idx record;
+  corrupt jsonb := '[]'::jsonb;
+  n integer := 0;
+BEGIN
+  SELECT n.nspname INTO ext_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+   WHERE e.extname = 'amcheck';
+  IF ext_schema IS NULL AND %(install)s THEN
+    BEGIN
+      CREATE EXTENSION IF NOT EXISTS amcheck;
+      installed := true;
+      SELECT n.nspname INTO ext_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+       WHERE e.extname = 'amcheck';
+    EXCEPTION WHEN OTHERS THEN
+      PERFORM set_config('%(guc)s', json_build_object('checked', false, 'reason',
+        'could not install the amcheck extension: ' || SQLERRM, 'indexes_checked', 0,
+        'corrupt', '[]'::json, 'installed', false)::text, false);
+      RETURN;
+    END;
+  END IF;
+  IF ext_schema IS NULL THEN
+    PERFORM set_config('%(guc)s', json_build_object('checked', false, 'reason',
+      'the amcheck extension is not installed in this database (set install_amcheck=true to install it)',
+      'indexes_checked', 0, 'corrupt', '[]'::json, 'installed', false)::text, false);
+    RETURN;
+  END IF;
+  FOR idx IN
+    SELECT c.oid, n.nspname || '.' || c.relname AS index_name, tn.nspname || '.' || t.relname AS table_name
+      FROM pg_index i
+      JOIN pg_class c ON c.oid = i.indexrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_class t ON t.oid = i.indrelid
+      JOIN pg_namespace tn ON tn.oid = t.relnamespace
+      JOIN pg_am am ON am.oid = c.relam
+     WHERE am.amname = 'btree' AND tn.nspname = 'public' AND c.relpersistence <> 't'
+       AND i.indisvalid AND i.indisready
+     ORDER BY 2
+  LOOP
+    BEGIN
+      EXECUTE format('SELECT %%I.bt_index_check(index => $1, heapallindexed => $2)', ext_schema)
+        USING idx.oid, %(heap)s;
+    EXCEPTION WHEN OTHERS THEN
+      corrupt := corrupt || jsonb_build_object('index', idx.index_name, 'table', idx.table_name,
+                                               'error', SQLERRM);
+    END;
+    n := n + 1;
+  END LOOP;
+  PERFORM set_config('%(guc)s', json_build_object('checked', true, 'reason', NULL, 'indexes_checked', n,
+    'corrupt', corrupt, 'installed', installed)::text, false);
+END
+$amcheck$;
+""" % {"install": "true" if install else "false", "heap": "true" if heapallindexed else "false",
+       "guc": AMCHECK_GUC}
+
+
+def _age(expr: str) -> str:
+    return "floor(extract(epoch FROM now() - %s))::bigint" % expr
+
+
+def info_sql(stale_age: int = 3600, sample_size: int = 10, amcheck: bool = True, install_amcheck: bool = False,
+             heapallindexed: bool = False) -> str:
+    """The whole read-only inspection: one psql invocation, one JSON line on stdout."""
+    n = int(sample_size)
+    stale = stale_backup_where(stale_age)
+    live = "b.state IN %s AND NOT (%s)" % (sql_list(STALE_BACKUP_STATES), stale_backup_where(stale_age))
+    expired = "b.expiry < now() AND b.state IN %s" % sql_list(EXPIRABLE_STATES)
+    orphan_u = "b.universe_uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM universe u WHERE u.universe_uuid = b.universe_uuid)"
+    orphan_s = ("b.storage_config_uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customer_config cc "
+                "WHERE cc.config_uuid = b.storage_config_uuid)")
+    btime = "coalesce(b.completion_time, b.update_time, b.create_time)"
+    parts = [SESSION_SQL]
+    if amcheck:
+        parts.append(amcheck_sql(install_amcheck, heapallindexed))
+    amcheck_expr = ("coalesce(current_setting('%s', true), '{}')::json" % AMCHECK_GUC if amcheck else
+                    "json_build_object('checked', false, 'reason', 'amcheck disabled (amcheck=false)', "
+                    "'indexes_checked', 0, 'corrupt', '[]'::json, 'installed', false)")
+
+    def sched(status: str) -> str:
+        return ("(SELECT json_build_object('count', count(*), 'sample', coalesce((SELECT json_agg(x) FROM ("
+                "SELECT s2.schedule_uuid AS uuid, s2.schedule_name AS name, s2.failure_count FROM schedule s2 "
+                "WHERE s2.status = %s ORDER BY s2.failure_count DESC, s2.schedule_name LIMIT %d) x), '[]'::json)) "
+                "FROM schedule s WHERE s.status = %s)" % (quote_literal(status), n, quote_literal(status)))
+
+    parts.append("""SELECT json_build_object(
+ 'reachable', true,
+ 'error', NULL,
+ 'server_version', current_setting('server_version'),
+ 'database_size_bytes', pg_database_size(current_database()),
+ 'tables', (SELECT coalesce(json_agg(x ORDER BY x.size_bytes DESC), '[]'::json) FROM (
+    SELECT st.relname AS name, pg_total_relation_size(st.relid) AS size_bytes, st.n_live_tup AS live_tuples,
+           st.n_dead_tup AS dead_tuples,
+           CASE WHEN st.n_live_tup + st.n_dead_tup = 0 THEN 0
+                ELSE round(st.n_dead_tup::numeric / (st.n_live_tup + st.n_dead_tup), 4) END AS dead_ratio
+      FROM pg_stat_user_tables st WHERE st.schemaname = 'public') x),
+ 'amcheck', {amcheck},
+ 'failed_migrations', (SELECT coalesce(json_agg(json_build_object('version', version, 'description', description,
+    'script', script) ORDER BY installed_rank), '[]'::json) FROM schema_version WHERE NOT success),
+ 'stale_backups', (SELECT json_build_object('count', count(*),
+    'oldest_age_seconds', {age_create},
+    'by_state', coalesce((SELECT json_object_agg(state, c) FROM (SELECT b.state, count(*) c FROM backup b
+                          WHERE {stale} GROUP BY b.state) y), '{{}}'::json),
+    'sample', coalesce((SELECT json_agg(x.backup_uuid) FROM (SELECT b.backup_uuid FROM backup b WHERE {stale}
+                        ORDER BY b.create_time LIMIT {n}) x), '[]'::json))
+    FROM backup b WHERE {stale}),
+ 'live_backups', (SELECT json_build_object('count', count(*),
+    'sample', coalesce((SELECT json_agg(x.backup_uuid) FROM (SELECT b.backup_uuid FROM backup b WHERE {live}
+                        ORDER BY b.create_time LIMIT {n}) x), '[]'::json))
+    FROM backup b WHERE {live}),
+ 'stale_tasks', (SELECT json_build_object('count', count(*), 'top_level', count(*) FILTER (WHERE s.top),
+    'oldest_age_seconds', {age_task},
+    'sample', coalesce((SELECT json_agg(x.uuid) FROM (SELECT s2.uuid FROM stale_t s2 JOIN task_info t2
+                        ON t2.uuid = s2.uuid ORDER BY s2.top DESC, t2.update_time LIMIT {n}) x), '[]'::json))
+    FROM stale_t s JOIN task_info ti ON ti.uuid = s.uuid),
+ 'schedules', json_build_object('paused', {paused}, 'error', {error}),
+ 'expired_not_deleted', (SELECT json_build_object('count', count(*),
+    'oldest_expiry_age_seconds', {age_expiry},
+    'sample', coalesce((SELECT json_agg(x.backup_uuid) FROM (SELECT b.backup_uuid FROM backup b WHERE {expired}
+                        ORDER BY b.expiry LIMIT {n}) x), '[]'::json))
+    FROM backup b WHERE {expired}),
+ 'orphans', (SELECT json_build_object('count', count(*),
+    'missing_universe', count(*) FILTER (WHERE {orphan_u}),
+    'missing_storage_config', count(*) FILTER (WHERE {orphan_s}),
+    'sample', coalesce((SELECT json_agg(x.backup_uuid) FROM (SELECT b.backup_uuid FROM backup b
+                        WHERE ({orphan_u}) OR ({orphan_s}) ORDER BY b.create_time LIMIT {n}) x), '[]'::json))
+    FROM backup b WHERE ({orphan_u}) OR ({orphan_s})),
+ 'backup_summary', (SELECT coalesce(json_agg(x ORDER BY x.universe_name), '[]'::json) FROM (
+    SELECT coalesce(u.universe_uuid, a.universe_uuid) AS universe_uuid,
+           coalesce(u.name, a.universe_name) AS universe_name,
+           a.last_completed_time, coalesce(a.failed_24h, 0) AS failed_24h, coalesce(a.in_progress, 0) AS in_progress
+      FROM universe u FULL JOIN (
+        SELECT b.universe_uuid, max(b.universe_name) AS universe_name,
+               max({btime}) FILTER (WHERE b.state = 'Completed') AS last_completed_time,
+               count(*) FILTER (WHERE b.state = 'Failed' AND {btime} > now() - interval '24 hours') AS failed_24h,
+               count(*) FILTER (WHERE b.state = 'In Progress') AS in_progress
+          FROM backup b WHERE b.universe_uuid IS NOT NULL GROUP BY b.universe_uuid) a
+        ON a.universe_uuid = u.universe_uuid) x)
+) FROM (SELECT 1) one
+""".format(amcheck=amcheck_expr, stale=stale, live=live, expired=expired, orphan_u=orphan_u, orphan_s=orphan_s,
+           btime=btime, n=n, paused=sched("Paused"), error=sched("Error"),
+           age_create=_age("min(b.create_time)"), age_task=_age("min(ti.update_time)"),
+           age_expiry=_age("min(b.expiry)")))
+    # the stale-task CTE is shared by two sub-selects: attach it to the final statement
+    cte = stale_tasks_cte(stale_age).replace("WITH RECURSIVE stale(", "WITH RECURSIVE stale_t(").replace(
+        "JOIN stale s ON", "JOIN stale_t s ON")
+    parts[-1] = cte + "\n" + parts[-1].rstrip() + ";\n"
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- repair planning (pure)
+
+@dataclass
+class Step:
+    """One repair kind: its statements run in ONE transaction (VACUUM: one statement per table)."""
+
+    kind: str
+    statements: t.List[str]
+    expected: t.Dict[str, t.Any] = field(default_factory=dict)
+    transactional: bool = True
+
+    def script(self, lock_timeout: int, isolation: str = "REPEATABLE READ") -> str:
+        lines = [SESSION_SQL.rstrip("\n")]
+        if self.transactional:
+            lines += ["BEGIN ISOLATION LEVEL %s;" % isolation,
+                      "SET LOCAL lock_timeout = '%ds';" % int(lock_timeout)]
+            lines += self.statements + ["COMMIT;"]
+        else:
+            lines += ["SET lock_timeout = '%ds';" % int(lock_timeout)] + self.statements
+        return "\n".join(lines) + "\n"
+
+
+def reindex_statements(corrupt: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[str]:
+    names = sorted({str(c["index"]) for c in corrupt})
+    return ["REINDEX INDEX %s;" % qualified(name) for name in names]
+
+
+def stale_tasks_statements(stale_age: int) -> t.List[str]:
+    cte = stale_tasks_cte(stale_age)
+    return [
+        # like CustomerTaskManager.failPendingTask: customer task completed, task (and subtasks) Failure
+        cte + "\nUPDATE customer_task ct SET completion_time = now() FROM stale s\n"
+              " WHERE s.top AND ct.task_uuid = s.uuid AND ct.completion_time IS NULL;",
+        cte + "\nUPDATE task_info ti SET task_state = 'Failure', update_time = now(),\n"
+              "  details = CASE WHEN jsonb_typeof(ti.details::jsonb) = 'object'\n"
+              "                  AND coalesce(jsonb_typeof(ti.details::jsonb -> 'errorString'), 'null') = 'null'\n"
+              "             THEN jsonb_set(ti.details::jsonb, '{errorString}', to_jsonb(%s::text))::text\n"
+              "             ELSE ti.details END\n"
+              " FROM stale s WHERE ti.uuid = s.uuid;" % quote_literal(PLATFORM_RESTARTED),
+    ]
+
+
+def stale_backups_statements(stale_age: int, stale_tasks_repaired: bool) -> t.List[str]:
+    return [
+        # like YBA start-up: a dead create/stop leaves the backup Failed; a dead delete is queued again
+        "UPDATE backup b SET state = CASE WHEN b.state = 'DeleteInProgress' THEN 'QueuedForDeletion'\n"
+        "                                 ELSE 'Failed' END, update_time = now()\n"
+        " WHERE %s;" % stale_backup_where(stale_age, stale_tasks_repaired),
+    ]
+
+
+def vacuum_statements(tables: t.Iterable[str]) -> t.List[str]:
+    return ["VACUUM (ANALYZE) %s;" % qualified(name if "." in name else "public." + name)
+            for name in sorted(set(tables))]
+
+
+def bloated_tables(tables: t.Sequence[t.Mapping[str, t.Any]], dead_ratio: float, min_dead: int) -> t.List[str]:
+    return sorted(str(x["name"]) for x in tables
+                  if int(x.get("dead_tuples") or 0) >= min_dead and float(x.get("dead_ratio") or 0) >= dead_ratio)
+
+
+def plan_sql(stale_age: int, repairs: t.Sequence[str]) -> str:
+    """Counts the planner needs (one psql call, one JSON line), cheaper than the full info query."""
+    sel = ["'tables', (SELECT coalesce(json_agg(json_build_object('name', relname, 'live_tuples', n_live_tup, "
+           "'dead_tuples', n_dead_tup, 'dead_ratio', CASE WHEN n_live_tup + n_dead_tup = 0 THEN 0 ELSE "
+           "round(n_dead_tup::numeric / (n_live_tup + n_dead_tup), 4) END)), '[]'::json) "
+           "FROM pg_stat_user_tables WHERE schemaname = 'public')"]
+    cte = ""
+    if "stale_tasks" in repairs:
+        cte = stale_tasks_cte(stale_age) + "\n"
+        sel.append("'stale_tasks', (SELECT json_build_object('count', count(*), 'top_level', "
+                   "count(*) FILTER (WHERE top)) FROM stale)")
+        sel.append("'stale_customer_tasks', (SELECT count(*) FROM customer_task ct JOIN stale s ON s.top "
+                   "AND ct.task_uuid = s.uuid WHERE ct.completion_time IS NULL)")
+    if "stale_backups" in repairs:
+        sel.append("'stale_backups', (SELECT json_build_object('count', coalesce(sum(c), 0), 'by_state', "
+                   "coalesce(json_object_agg(state, c), '{}'::json)) FROM (SELECT b.state, count(*) c FROM backup b "
+                   "WHERE %s GROUP BY b.state) y)" % stale_backup_where(stale_age, "stale_tasks" in repairs))
+    return cte + "SELECT json_build_object(%s);\n" % ",\n ".join(sel)
+
+
+def plan_repairs(facts: t.Mapping[str, t.Any], repairs: t.Sequence[str], stale_age: int,
+                 dead_ratio: float = 0.2, min_dead: int = 1000) -> t.List[Step]:
+    """Pure: the repair steps for ``facts`` (plan_sql output + ``amcheck`` from the info DO block).
+
+    Steps come in REPAIR_KINDS order; kinds with nothing to do are left out. VACUUM also covers the
+    tables the other steps rewrite, so a second run finds no bloat the first one made.
+    """
+    unknown = [r for r in repairs if r not in REPAIR_KINDS]
+    if unknown:
+        raise MetadbError("unknown repair(s) %s; choose from %s" % (", ".join(unknown), ", ".join(REPAIR_KINDS)))
+    steps: t.List[Step] = []
+    touched: t.List[str] = []
+    if "reindex" in repairs:
+        amcheck = facts.get("amcheck") or {}
+        if not amcheck.get("checked"):
+            raise MetadbError("cannot plan the reindex repair: amcheck did not run (%s)"
+                              % (amcheck.get("reason") or "unknown reason"))
+        if amcheck.get("corrupt"):
+            steps.append(Step("reindex", reindex_statements(amcheck["corrupt"]),
+                              {"indexes": sorted({c["index"] for c in amcheck["corrupt"]})}))
+    if "stale_tasks" in repairs:
+        st = facts.get("stale_tasks") or {}
+        if int(st.get("count") or 0):
+            steps.append(Step("stale_tasks", stale_tasks_statements(stale_age),
+                              {"task_info": int(st["count"]),
+                               "customer_task": int(facts.get("stale_customer_tasks") or 0)}))
+            touched += ["task_info", "customer_task"]
+    if "stale_backups" in repairs:
+        sb = facts.get("stale_backups") or {}
+        if int(sb.get("count") or 0):
+            steps.append(Step("stale_backups", stale_backups_statements(stale_age, "stale_tasks" in repairs),
+                              {"backup": int(sb["count"]), "by_state": dict(sb.get("by_state") or {})}))
+            touched.append("backup")
+    if "vacuum" in repairs:
+        bloated = bloated_tables(facts.get("tables") or [], dead_ratio, min_dead)
+        tables = sorted(set(bloated) | set(touched))
+        if tables:
+            steps.append(Step("vacuum", vacuum_statements(tables), {"tables": tables, "bloated": bloated},
+                              transactional=False))
+    return steps
+
+
+def parse_tags(out: str) -> t.List[t.Tuple[str, int]]:
+    """psql command tags (``UPDATE 12``, ``REINDEX``, ``VACUUM``) -> [(tag, rows)]."""
+    tags = []
+    for line in out.splitlines():
+        m = re.match(r"^(UPDATE|DELETE|INSERT 0|REINDEX|VACUUM|COMMIT|ROLLBACK|BEGIN|SET)(?: (\d+))?$", line.strip())
+        if m:
+            tags.append((m.group(1), int(m.group(2) or 0)))
+    return tags
+
+
+def step_counts(step: Step, out: str) -> t.Dict[str, t.Any]:
+    tags = parse_tags(out)
+    if step.transactional and (not tags or tags[-1][0] != "COMMIT"):
+        raise MetadbError("the %s repair did not commit (psql output: %s)" % (step.kind, out.strip()[-300:]))
+    rows = [n for tag, n in tags if tag == "UPDATE"]
+    if step.kind == "stale_tasks":
+        return {"customer_task": rows[0] if rows else 0, "task_info": rows[1] if len(rows) > 1 else 0}
+    if step.kind == "stale_backups":
+        return {"backup": rows[0] if rows else 0}
+    if step.kind == "reindex":
+        return {"indexes": len([1 for tag, _ in tags if tag == "REINDEX"])}
+    return {"tables": len([1 for tag, _ in tags if tag == "VACUUM"])}
+
+
+# --------------------------------------------------------------------------- errors and connection
+
+def classify_error(stderr: str, target: str, user: str) -> str:
+    """psql/libpq stderr -> one clear message (never includes a password; libpq never prints one)."""
+    text = " ".join(stderr.strip().split())
+    low = text.lower()
+    first = re.sub(r"^(psql|pg_dump|pg_restore): (error: )?", "", stderr.strip().splitlines()[0] if stderr.strip() else "")
+    if "password authentication failed" in low or "no password supplied" in low or (
+            "role" in low and "does not exist" in low) or "pg_hba.conf rejects" in low:
+        return "authentication to the metadata DB at %s failed for user %s: %s" % (target, user, first)
+    if "database" in low and "does not exist" in low:
+        return "the metadata DB at %s has no such database: %s" % (target, first)
+    if any(s in low for s in ("could not connect", "connection refused", "timeout expired",
+                              "could not translate host name", "no route to host", "server closed the connection",
+                              "connection to server")):
+        return "cannot connect to the metadata DB at %s: %s" % (target, first)
+    if "lock timeout" in low or "canceling statement due to lock timeout" in low:
+        return "a lock on the metadata DB at %s was not granted within lock_timeout: %s" % (target, first)
+    return "psql failed on the metadata DB at %s: %s" % (target, text[:500])
+
+
+@dataclass
+class Connection:
+    bin_dir: t.Optional[str]
+    psql: str
+    host: str
+    port: int
+    user: str
+    database: str
+    password: t.Optional[str] = None
+    passfile: t.Optional[str] = None
+    connect_timeout: int = 10
+
+    @property
+    def target(self) -> str:
+        return "%s:%d/%s" % (self.host, self.port, self.database)
+
+    def tool(self, name: str) -> str:
+        """pg_dump / pg_restore next to the psql in use (the host's own, same major version)."""
+        if self.bin_dir:
+            path = os.path.join(self.bin_dir, name)
+            if os.access(path, os.X_OK):
+                return path
+        found = shutil.which(name)
+        if not found:
+            raise MetadbError("%s not found next to %s nor on PATH" % (name, self.psql))
+        return found
+
+    def env(self) -> t.Dict[str, str]:
+        env = {"PGCONNECT_TIMEOUT": str(self.connect_timeout), "PGAPPNAME": "yba.remediation",
+               "PGOPTIONS": "", "PGSSLMODE": "prefer"}
+        if self.password is not None:
+            env["PGPASSWORD"] = self.password
+        if self.passfile:
+            env["PGPASSFILE"] = self.passfile
+        return env
+
+    def conn_args(self) -> t.List[str]:
+        return ["-h", self.host, "-p", str(self.port), "-U", self.user]
+
+
+def resolve_connection(params: t.Mapping[str, t.Any], layout: t.Any = None) -> Connection:
+    """Explicit options win; otherwise the install layout's pgsql/bin and postgres port; else PATH/5432."""
+    bin_dir = None
+    psql = params.get("psql_path")
+    if psql:
+        if os.path.isdir(psql):
+            bin_dir, psql = psql, os.path.join(psql, "psql")
+        else:
+            bin_dir = os.path.dirname(psql)
+    elif layout is not None and getattr(layout, "pgsql_bin", None) and os.access(
+            os.path.join(layout.pgsql_bin, "psql"), os.X_OK):
+        bin_dir = layout.pgsql_bin
+        psql = os.path.join(bin_dir, "psql")
+    else:
+        psql = shutil.which("psql") or ""
+    if not psql or not os.access(psql, os.X_OK):
+        raise MetadbError("psql not found (looked at %s); set psql_path" % (
+            psql or "the install layout's pgsql/bin and PATH"))
+    port = params.get("login_port") or (getattr(layout, "postgres_port", None) if layout is not None else None) or 5432
+    passfile = None
+    if params.get("login_password") is None and layout is not None:
+        candidate = getattr(layout, "pgpass_file", None)
+        if candidate and os.path.isfile(candidate):
+            passfile = candidate
+    return Connection(bin_dir=bin_dir, psql=psql, host=params.get("login_host") or "localhost", port=int(port),
+                      user=params.get("login_user") or "postgres", database=params.get("login_db") or "yugaware",
+                      password=params.get("login_password"), passfile=passfile,
+                      connect_timeout=int(params.get("connect_timeout") or 10))
+
+
+class Psql:
+    """Runs SQL scripts through the host's psql: one process per script, JSON out."""
+
+    def __init__(self, conn: Connection, runner: Runner) -> None:
+        self.conn = conn
+        self.runner = runner
+
+    def run(self, sql: str, quiet: bool = True) -> str:
+        args = [self.conn.psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + (["-q"] if quiet else []) + \
+            self.conn.conn_args() + ["-d", self.conn.database, "-f", "-"]
+        rc, out, err = self.runner(args, sql, self.conn.env())
+        if rc != 0:
+            raise MetadbError(classify_error(err or out or "psql exited with %d" % rc, self.conn.target, self.conn.user))
+        return out
+
+    def json(self, sql: str) -> t.Any:
+        out = self.run(sql)
+        if not out.strip():
+            raise MetadbError("psql returned no result from the metadata DB at %s" % self.conn.target)
+        try:
+            return json.loads(out)
+        except ValueError as exc:
+            raise MetadbError("unexpected psql output from the metadata DB at %s: %s" % (self.conn.target, exc))
+
+    def info(self, **kwargs: t.Any) -> t.Dict[str, t.Any]:
+        return self.json(info_sql(**kwargs))
+
+    def facts(self, repairs: t.Sequence[str], stale_age: int, install_amcheck: bool = False) -> t.Dict[str, t.Any]:
+        """What plan_repairs needs, in one psql call (amcheck only when reindex is asked for)."""
+        sql = SESSION_SQL
+        if "reindex" in repairs:
+            sql += amcheck_sql(install_amcheck, False)
+        plan = plan_sql(stale_age, repairs)
+        if "reindex" in repairs:
+            plan = plan.replace("SELECT json_build_object(",
+                                "SELECT json_build_object('amcheck', current_setting('%s', true)::json, " % AMCHECK_GUC, 1)
+        return self.json(sql + plan)
+
+    def apply(self, step: Step, lock_timeout: int) -> t.Tuple[str, t.Dict[str, t.Any]]:
+        script = step.script(lock_timeout)
+        out = self.run(script, quiet=False)
+        return script, step_counts(step, out)
+
+
+UNREACHABLE_KEYS = ("server_version", "database_size_bytes", "tables", "amcheck", "failed_migrations",
+                    "stale_backups", "live_backups", "stale_tasks", "schedules", "expired_not_deleted", "orphans",
+                    "backup_summary")
+
+
+def unreachable_info(error: str) -> t.Dict[str, t.Any]:
+    """The metadb result when the DB cannot be queried: same keys, empty values, so consumers need no guards."""
+    empty_sample = {"count": 0, "sample": []}
+    return {
+        "reachable": False, "error": error, "server_version": None, "database_size_bytes": None, "tables": [],
+        "amcheck": {"checked": False, "reason": error, "indexes_checked": 0, "corrupt": [], "installed": False},
+        "failed_migrations": [],
+        "stale_backups": {"count": 0, "oldest_age_seconds": None, "by_state": {}, "sample": []},
+        "live_backups": dict(empty_sample),
+        "stale_tasks": {"count": 0, "top_level": 0, "oldest_age_seconds": None, "sample": []},
+        "schedules": {"paused": dict(empty_sample), "error": dict(empty_sample)},
+        "expired_not_deleted": {"count": 0, "oldest_expiry_age_seconds": None, "sample": []},
+        "orphans": {"count": 0, "missing_universe": 0, "missing_storage_config": 0, "sample": []},
+        "backup_summary": [],
+        "findings": [],
+    }
+
+
+def findings(info: t.Mapping[str, t.Any], bloat_ratio: float = 0.2, bloat_min_dead: int = 1000) -> t.List[str]:
+    """Short human-readable list of what is wrong (pure)."""
+    out: t.List[str] = []
+    if not info.get("reachable"):
+        return ["metadata DB unreachable: %s" % info.get("error")]
+    am = info.get("amcheck") or {}
+    for c in am.get("corrupt") or []:
+        out.append("corrupt index %s on %s" % (c.get("index"), c.get("table")))
+    if not am.get("checked"):
+        out.append("indexes not checked: %s" % am.get("reason"))
+    for m in info.get("failed_migrations") or []:
+        out.append("failed migration %s (%s)" % (m.get("version"), m.get("script")))
+    for key, label in (("stale_backups", "backups in progress with no live task"),
+                       ("stale_tasks", "incomplete tasks not updated for too long"),
+                       ("expired_not_deleted", "expired backups not deleted"),
+                       ("orphans", "backups of missing universes or storage configs")):
+        count = (info.get(key) or {}).get("count") or 0
+        if count:
+            out.append("%d %s" % (count, label))
+    for status in ("paused", "error"):
+        count = ((info.get("schedules") or {}).get(status) or {}).get("count") or 0
+        if count:
+            out.append("%d schedules %s" % (count, status.capitalize()))
+    for name in bloated_tables(info.get("tables") or [], bloat_ratio, bloat_min_dead):
+        out.append("table %s is bloated (dead tuples)" % name)
+    return out
+
+
+# --------------------------------------------------------------------------- dump
+
+def free_bytes(path: str) -> int:
+    """Free bytes for an unprivileged writer at ``path`` or its nearest existing parent."""
+    probe = path
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    st = os.statvfs(probe)
+    return st.f_bavail * st.f_frsize
+
+
+DUMP_ESTIMATE_SQL = ("SELECT coalesce(sum(pg_table_size(c.oid)), 0) FROM pg_class c "
+                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                     "AND n.nspname NOT LIKE 'pg_toast%';\n")
+
+
+def dump_file_name(database: str, now: t.Optional[float] = None) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
+    return "%s-%s.dump" % (database, stamp)
+
+
+def check_dump_space(dump_dir: str, estimate: int, reserve: int) -> t.Tuple[bool, int, int]:
+    """(enough, free, needed): a custom-format dump is compressed, so the table data size is an upper bound."""
+    needed = int(estimate) + int(reserve)
+    free = free_bytes(dump_dir)
+    return free >= needed, free, needed
+
+
+def verify_listing(listing: str) -> int:
+    """Entries of ``pg_restore --list`` output; the yugaware backup table data must be among them."""
+    entries = [ln for ln in listing.splitlines() if ln.strip() and not ln.startswith(";")]
+    if not any(re.search(r"TABLE DATA \S+ backup ", ln) for ln in entries):
+        raise MetadbError("the dump's table of contents has no data for the backup table")
+    return len(entries)
+
+
+# --------------------------------------------------------------------------- is YBA writing these tables?
+
+def platform_process(layout: t.Any, proc_root: str = "/proc") -> t.Optional[t.Dict[str, t.Any]]:
+    """The running YBA platform of THIS host (the one under layout.install_root), or None.
+
+    Process detection is _service's (the one place for it); this only keeps the processes whose
+    command line points into this install, so another YBA tree on the same machine (labs) is ignored.
+    """
+    from ansible_collections.yba.remediation.plugins.module_utils import _service  # pylint: disable=import-outside-toplevel
+
+    root = os.path.realpath(getattr(layout, "install_root", None) or "/")
+    try:
+        entries = [e for e in os.listdir(proc_root) if e.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        if int(entry) == os.getpid():
+            continue
+        info = _service.read_process(int(entry), proc_root)
+        if not info or not info.alive or not _service.is_platform_cmdline(info.cmdline):
+            continue
+        if root != "/" and not any(arg.startswith(root + os.sep) or ("=" in arg and arg.split("=", 1)[1].startswith(
+                root + os.sep)) for arg in info.cmdline):
+            continue
+        return {"pid": info.pid, "state": info.state, "cmdline": info.cmdline[:6]}
+    return None

@@ -1,0 +1,211 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Module of yba.remediation: inspect YBA's metadata DB (yugaware) for what breaks backups, read-only.
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: metadb_info
+short_description: Inspect the YBA metadata database (yugaware) for damage that breaks backups
+version_added: 1.0.0
+description:
+  - Runs on the YBA host and queries the C(yugaware) PostgreSQL database through the host's own C(psql),
+    in one invocation, and returns what is wrong with it. Every finding comes with a count and a sample of ids.
+  - Reachability and server version; database and table sizes and dead-tuple bloat.
+  - C(amcheck) (C(bt_index_check)) on every btree index of the C(public) schema; a corrupt index is listed with its error.
+  - Flyway C(schema_version) rows with C(success = false).
+  - Backups C(In Progress), C(Stopping) or C(DeleteInProgress) with no live task (their C(task_info) row is
+    missing or finished), and the backups in those states that do have a live task.
+  - Incomplete C(task_info) rows (C(Created), C(Initializing), C(Running), C(Abort)) not updated for O(stale_age) seconds.
+  - Schedules C(Paused) or C(Error) with their failure counts; expired backups not yet deleted; backups whose
+    universe or storage config no longer exists; a per-universe backup summary.
+  - Reads go to the table heap (index scans are disabled in the session), so a corrupt index cannot skew the answers.
+  - A database that cannot be reached is not a module failure; RV(metadb.reachable=false) and RV(metadb.error) say why.
+author:
+  - yba.remediation contributors
+extends_documentation_fragment:
+  - yba.remediation.host
+  - yba.remediation.metadb
+  - yba.remediation.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module only reads, except with O(install_amcheck=true), which it does not do in check mode.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  stale_age:
+    description:
+      - Seconds without an update after which an incomplete task counts as stale.
+    type: int
+    default: 3600
+  sample_size:
+    description:
+      - How many ids each finding's C(sample) lists at most.
+    type: int
+    default: 10
+  amcheck:
+    description:
+      - Check every btree index with the C(amcheck) extension.
+    type: bool
+    default: true
+  install_amcheck:
+    description:
+      - Install the C(amcheck) extension (C(CREATE EXTENSION amcheck), shipped with PostgreSQL) when it is
+        missing. This is the only change this module can make; it reports RV(changed=true) when it does.
+    type: bool
+    default: false
+  heapallindexed:
+    description:
+      - Also verify that every heap tuple has an index entry (C(bt_index_check(heapallindexed => true))). Slower.
+    type: bool
+    default: false
+seealso:
+  - module: yba.remediation.metadb_repair
+"""
+
+EXAMPLES = r"""
+- name: Inspect the metadata DB of the YBA host
+  yba.remediation.metadb_info:
+  become: true
+  register: metadb
+
+- name: Show the corrupt indexes
+  ansible.builtin.debug:
+    msg: "{{ metadb.metadb.amcheck.corrupt | map(attribute='index') | list }}"
+
+- name: Inspect a database reached another way
+  yba.remediation.metadb_info:
+    login_host: 127.0.0.1
+    login_port: 5432
+    psql_path: /usr/lib/postgresql/15/bin/psql
+    install_amcheck: true
+"""
+
+RETURN = r"""
+metadb:
+  description: What the module found. When the database cannot be reached, every key is present with an empty value.
+  returned: always
+  type: dict
+  contains:
+    reachable:
+      description: Whether the query ran.
+      type: bool
+      sample: true
+    error:
+      description: Why the database could not be queried, else V(null).
+      type: str
+      sample: "cannot connect to the metadata DB at localhost:5432/yugaware: connection refused"
+    server_version:
+      description: PostgreSQL server version.
+      type: str
+      sample: "15.5"
+    database_size_bytes:
+      description: Size of the database.
+      type: int
+    tables:
+      description: Tables of the C(public) schema, largest first.
+      type: list
+      elements: dict
+      sample: [{"name": "backup", "size_bytes": 2269184, "live_tuples": 5000, "dead_tuples": 12, "dead_ratio": 0.0024}]
+    amcheck:
+      description: Index check result.
+      type: dict
+      sample: {"checked": true, "reason": null, "indexes_checked": 19, "installed": false,
+               "corrupt": [{"index": "public.ix_backup_customer_state", "table": "public.backup", "error": "..."}]}
+    failed_migrations:
+      description: Flyway rows that failed.
+      type: list
+      elements: dict
+      sample: [{"version": "231", "description": "add column", "script": "V231__add_column.sql"}]
+    stale_backups:
+      description: Backups in progress (or stopping, or deleting) with no live task.
+      type: dict
+      sample: {"count": 20, "oldest_age_seconds": 280000, "by_state": {"In Progress": 20}, "sample": ["uuid"]}
+    live_backups:
+      description: Backups in those states whose task is alive; a repair leaves them alone.
+      type: dict
+      sample: {"count": 1, "sample": ["uuid"]}
+    stale_tasks:
+      description: Incomplete tasks not updated for O(stale_age) seconds (C(top_level) counts the parents), with their subtasks.
+      type: dict
+      sample: {"count": 2, "top_level": 1, "oldest_age_seconds": 172800, "sample": ["uuid"]}
+    schedules:
+      description: Schedules C(Paused) (by YBA after repeated failures) and C(Error).
+      type: dict
+      sample: {"paused": {"count": 1, "sample": [{"uuid": "uuid", "name": "daily", "failure_count": 3}]},
+               "error": {"count": 0, "sample": []}}
+    expired_not_deleted:
+      description: Backups past their expiry in a state the garbage collector deletes, still present.
+      type: dict
+      sample: {"count": 120, "oldest_expiry_age_seconds": 86400, "sample": ["uuid"]}
+    orphans:
+      description: Backups whose universe or storage config no longer exists.
+      type: dict
+      sample: {"count": 0, "missing_universe": 0, "missing_storage_config": 0, "sample": []}
+    backup_summary:
+      description: Per universe, the last Completed backup time (as stored, UTC), Failed backups in 24 h, In Progress count.
+      type: list
+      elements: dict
+      sample: [{"universe_uuid": "uuid", "universe_name": "orders", "last_completed_time": "2024-01-28T02:00:00",
+                "failed_24h": 4, "in_progress": 1}]
+    findings:
+      description: One line per problem found, for people.
+      type: list
+      elements: str
+      sample: ["corrupt index public.ix_backup_customer_state on public.backup", "20 backups in progress with no live task"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.yba.remediation.plugins.module_utils import _metadb
+
+
+def module_runner(module: AnsibleModule) -> _metadb.Runner:
+    def run(args, data, env):
+        return module.run_command(args, data=data, environ_update=env, check_rc=False, binary_data=False)
+    return run
+
+
+def layout_for(host_root: str):
+    from ansible_collections.yba.remediation.plugins.module_utils import _layout  # pylint: disable=import-outside-toplevel
+    try:
+        return _layout.detect(host_root)
+    except ValueError:
+        return None
+
+
+def main() -> None:
+    spec = _metadb.metadb_argument_spec()
+    spec.update(
+        stale_age=dict(type="int", default=3600),
+        sample_size=dict(type="int", default=10),
+        amcheck=dict(type="bool", default=True),
+        install_amcheck=dict(type="bool", default=False),
+        heapallindexed=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    p = module.params
+    for name in ("stale_age", "sample_size", "connect_timeout"):
+        if p[name] < 0:
+            module.fail_json(msg="%s must be >= 0, got %d" % (name, p[name]))
+    layout = layout_for(p["host_root"])
+    if layout is None:
+        module.fail_json(msg="host_root %s is not a directory" % p["host_root"])
+    try:
+        conn = _metadb.resolve_connection(p, layout)
+        info = _metadb.Psql(conn, module_runner(module)).info(
+            stale_age=p["stale_age"], sample_size=p["sample_size"], amcheck=p["amcheck"],
+            install_amcheck=p["install_amcheck"] and not module.check_mode, heapallindexed=p["heapallindexed"])
+    except _metadb.MetadbError as exc:
+        info = _metadb.unreachable_info(str(exc))
+    changed = bool((info.get("amcheck") or {}).get("installed"))
+    if info.get("reachable"):
+        info["findings"] = _metadb.findings(info)
+    module.exit_json(changed=changed, metadb=info)
+
+
+if __name__ == "__main__":
+    main()
