@@ -1,0 +1,88 @@
+"""Command line of the lab: up, reset, status, down (see tests/lab/README.md)."""
+from __future__ import annotations
+
+import argparse
+import ssl
+import sys
+import urllib.request
+from typing import Any
+
+from ybalab import hosttree, labstate, scenarios, services
+from ybalab.labstate import SCENARIOS, LabError
+
+
+def _platform_status(state: dict[str, Any]) -> tuple[bool, str]:
+    url = state["platform"]["url"] + "/api/v1/app_version"
+    ctx = ssl.create_default_context(cafile=state["platform"]["ca_cert"])
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=ctx) as resp:
+            return True, f"{resp.status} {resp.read(200).decode(errors='replace').strip()}"
+    except Exception as exc:  # noqa: BLE001 - any failure is "down"
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+def status() -> int:
+    state = labstate.load()
+    if state is None:
+        print(f"lab: none at {labstate.lab_dir()}")
+        return 1
+    rows = []
+    pg = state["postgres"]
+    rows.append(("postgres", services.pg_running(state), f"127.0.0.1:{pg['port']} pid={services.pg_pid(state)}"))
+    s3 = state["s3"]
+    rows.append(("s3", services.s3_running(state), f"{s3['endpoint']} (dead endpoint {s3['dead_endpoint']})"))
+    ssh = state["ssh"]
+    rows.append(("sshd", services.sshd_running(state), f"{ssh['user']}@127.0.0.1:{ssh['port']}"))
+    root = state["host"]["root"]
+    try:
+        u = hosttree.usage(root)
+        mounted = state["host"]["mounted"]
+        ok = (not mounted) or __import__("os").path.ismount(root)
+        rows.append(("host", ok, f"{root} {'tmpfs' if mounted else 'plain dir'} {u['pct']:.1f}% used"))
+    except OSError as exc:
+        rows.append(("host", False, str(exc)))
+    up_, detail = _platform_status(state)
+    scen = state.get("scenario")
+    expected_down = scen in ("platform-hung", "platform-crashed")
+    if expected_down and not up_:
+        detail += f" (expected: scenario {scen})"
+    rows.append(("platform", up_ or expected_down, f"{state['platform']['url']} {detail}"))
+    bad = 0
+    for name, ok, text in rows:
+        print(f"{name:9} {'up  ' if ok else 'DOWN'} {text}")
+        bad += not ok
+    print(f"{'scenario':9} {scen}  lab.json {labstate.lab_json(state['dir'])}")
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="ybalab", description="The YBA incident lab (YBA_LAB_DIR selects the lab).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p_up = sub.add_parser("up", help="start everything (idempotent) and reset to a scenario")
+    p_up.add_argument("--scenario", default="incident", choices=SCENARIOS)
+    p_reset = sub.add_parser("reset", help="put the running lab into a scenario")
+    p_reset.add_argument("scenario", choices=SCENARIOS)
+    sub.add_parser("status", help="one line per component; exit 1 if something is down")
+    p_down = sub.add_parser("down", help="stop everything this lab started and unmount")
+    p_down.add_argument("--purge", action="store_true", help="also remove $YBA_LAB_DIR")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "up":
+            st = scenarios.up(args.scenario)
+            print(f"lab up: scenario {st['scenario']}, {labstate.lab_json(st['dir'])} (reset {st['reset_seconds']} s)")
+            return 0
+        if args.cmd == "reset":
+            st = scenarios.reset(args.scenario)
+            print(f"lab reset: scenario {st['scenario']} in {st['reset_seconds']} s")
+            return 0
+        if args.cmd == "status":
+            return status()
+        left = scenarios.down(purge=args.purge)
+        if left:
+            print(f"lab down, but processes still reference the lab dir: {left}", file=sys.stderr)
+            return 1
+        print("lab down")
+        return 0
+    except LabError as exc:
+        print(f"ybalab: {exc}", file=sys.stderr)
+        return 2

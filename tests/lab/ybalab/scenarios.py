@@ -1,0 +1,176 @@
+"""`up`, `reset <scenario>` and `down`: bring the lab's services up and put every part into a scenario's state."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from typing import Any
+
+from ybalab import faults, hosttree, labstate, seed, services
+from ybalab.labstate import SCENARIOS, LabError, notice
+
+PLATFORM_VERSION = hosttree.YBA_VERSION
+
+
+def _platform() -> Any:
+    try:
+        from ybalab.platform import lifecycle
+    except ImportError as exc:  # pragma: no cover - only before the platform package exists
+        notice(f"platform simulator unavailable ({exc}); continuing without it")
+        return None
+    return lifecycle
+
+
+def initial_state(d: str) -> dict[str, Any]:
+    used: set[int] = set()
+
+    def port() -> int:
+        p = labstate.free_port(used)
+        used.add(p)
+        return p
+
+    ids = seed.ids()
+    return {
+        "dir": d,
+        "scenario": None,
+        "created": int(time.time()),
+        "host": {"root": os.path.join(d, "host"), "mounted": False, "size_mb": hosttree.SIZE_MB,
+                 "install_root": "/opt/yugabyte", "yba_ctl_home": "/opt/yba-ctl", "yba_ctl": "/usr/bin/yba-ctl",
+                 "python": "/usr/bin/python3",
+                 "venv_python": os.path.join(labstate.VENV_BIN, "python"), "manifest": os.path.join(d, "host_manifest.json")},
+        "ssh": {"host": "127.0.0.1", "port": port(), "user": services.SSH_USER,
+                "key": os.path.join(d, "ssh", "id_ed25519"), "known_hosts": os.path.join(d, "ssh", "known_hosts"),
+                "host_key": os.path.join(d, "ssh", "ssh_host_ed25519_key")},
+        "postgres": {"host": "127.0.0.1", "port": port(), "user": "postgres", "database": "yugaware",
+                     "data_dir": os.path.join(d, "pgdata"), "bin_dir": labstate.PG_BIN,
+                     "socket_dir": os.path.join(d, "pgrun"), "log": os.path.join(d, "postgres.log")},
+        "s3": {"endpoint": "", "port": port(), "dead_endpoint": f"http://127.0.0.1:{port()}",
+               "bucket": "yba-backups", "region": "us-east-1",
+               "access_key": "AKIALAB" + services.new_secret(7).upper(), "secret_key": services.new_secret(20)},
+        "tls": {"ca_cert": os.path.join(d, "tls", "ca.pem"), "ca_key": os.path.join(d, "tls", "ca.key"),
+                "server_cert": os.path.join(d, "tls", "server.pem"),
+                "server_key": os.path.join(d, "tls", "server.key")},
+        "platform": {"url": f"https://127.0.0.1:{port()}", "token": services.new_secret(24),
+                     "customer_uuid": ids["customer_uuid"], "storage_config_uuid": ids["storage_config_uuid"],
+                     "universes": {u["name"]: u["uuid"] for u in ids["universes"]},
+                     "ca_cert": os.path.join(d, "tls", "ca.pem"), "cert": os.path.join(d, "tls", "server.pem"),
+                     "key": os.path.join(d, "tls", "server.key"),
+                     "pid_file": os.path.join(d, "platform.pid"), "log": os.path.join(d, "platform.log"),
+                     "version": PLATFORM_VERSION},
+    }
+
+
+def up(scenario: str = "incident") -> dict[str, Any]:
+    if scenario not in SCENARIOS:
+        raise LabError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    d = labstate.lab_dir()
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)  # postgres and ybaops must traverse it
+    parent = os.path.dirname(d)
+    if not os.stat(parent).st_mode & 0o001:
+        raise LabError(f"{parent} is not traversable by other users; choose another YBA_LAB_DIR")
+    state = labstate.load(d) or initial_state(d)
+    s3 = state["s3"]
+    s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
+    services.tls_ensure(state)
+    services.ensure_ssh_user()
+    services.pg_init(state)
+    services.pg_start(state)
+    services.s3_start(state)
+    services.sshd_start(state)
+    services.user_known_hosts_add(state)
+    hosttree.mount(state)
+    labstate.save(state)
+    return reset(scenario, state)
+
+
+def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    if scenario not in SCENARIOS:
+        raise LabError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    state = state or labstate.load()
+    if state is None:
+        raise LabError(f"no lab at {labstate.lab_dir()}: run `ybalab up` first")
+    t0 = time.monotonic()
+    lifecycle = _platform()
+    if lifecycle is not None:
+        lifecycle.stop(state)
+    for check, name in ((services.pg_running, "postgres"), (services.s3_running, "s3"),
+                        (services.sshd_running, "sshd")):
+        if not check(state):
+            raise LabError(f"{name} is not running: run `ybalab up`")
+    state["scenario"] = scenario
+    labstate.save(state)
+    seed.rebuild_db(state)
+    seed.seed(state, scenario)
+    services.s3_reset(state)
+    _seed_bucket(state)
+    hosttree.build(state, scenario)
+    if scenario != "healthy":
+        state["fault"] = {"corrupt_index": faults.corrupt_index(state)}
+    else:
+        state.pop("fault", None)
+    state.pop("platform_error", None)
+    state["reset_seconds"] = round(time.monotonic() - t0, 2)
+    labstate.save(state)
+    if lifecycle is not None:
+        try:
+            lifecycle.start(state)
+            if scenario == "platform-hung":
+                lifecycle.hang(state)
+            elif scenario == "platform-crashed":
+                lifecycle.crash(state)
+        except Exception as exc:  # noqa: BLE001 - the simulator's failure must not hide the rest of the lab
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            notice(f"platform did not start: {first} (see {state['platform']['log']}); "
+                   "`ybalab status` shows it DOWN")
+            state["platform_error"] = first
+            labstate.save(state)
+    return state
+
+
+def _seed_bucket(state: dict[str, Any]) -> None:
+    """Objects for the recent Completed backups (the last 4 days of them), so the bucket looks real."""
+    rows = services.psql(state, """
+SELECT backup_info::json->>'storageLocation', backup_uuid FROM backup
+WHERE state = 'Completed'
+  AND create_time > (SELECT max(create_time) FROM backup WHERE state = 'Completed') - interval '4 days';""",
+                         tuples=True).stdout.split()
+    s3 = services.s3_client(state)
+    bucket = state["s3"]["bucket"]
+    for line in rows:
+        loc, b = line.split("|")
+        prefix = loc.split(f"s3://{bucket}/", 1)[1]
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/multi-table-yugabyte/backup_metadata.json",
+                      Body=('{"backupUUID": "%s", "keyspace": "yugabyte"}' % b).encode())
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/multi-table-yugabyte/success", Body=b"")
+
+
+def down(purge: bool = False) -> list[int]:
+    d = labstate.lab_dir()
+    state = labstate.load(d)
+    if state is not None:
+        lifecycle = _platform()
+        if lifecycle is not None:
+            try:
+                from ybalab.platform import services as psvc
+                psvc.stop_all(state)
+            except Exception as exc:  # noqa: BLE001 - keep tearing down
+                notice(f"platform stop: {exc}")
+                try:
+                    lifecycle.stop(state)
+                except Exception:  # noqa: BLE001
+                    pass
+        services.sshd_stop(state)
+        services.user_known_hosts_remove(state)
+        services.s3_stop(state)
+        services.pg_stop(state)
+        hosttree.umount(state)
+    left = labstate.processes_referencing(d)
+    for pid in left:
+        labstate.kill_tree(pid, timeout=2)
+    left = [p for p in labstate.processes_referencing(d) if labstate.pid_alive(p)]
+    if purge and os.path.isdir(d):
+        if state is not None and os.path.ismount(state["host"]["root"]):
+            raise LabError(f"{state['host']['root']} is still mounted; not purging")
+        shutil.rmtree(d)
+    return left

@@ -1,0 +1,261 @@
+"""Set-based SQL that rebuilds the yugaware DB and seeds a scenario's metadata (customer, universes, backups...)."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from typing import Any
+
+from ybalab.labstate import LabError
+from ybalab.services import psql
+
+SCHEMA = os.path.join(os.path.dirname(__file__), "schema.sql")
+_NS = uuid.UUID("6f1c2a4e-3b5d-4e7f-9a1b-2c3d4e5f6a7b")
+
+CUSTOMER_CODE = "northgate"
+CUSTOMER_NAME = "Northgate"
+USER_EMAIL = "admin@northgate.example"
+DB_VERSION = "2.18.1.0-b84"          # what every universe runs; its release dir exists on the host
+UNUSED_DB_VERSION = "2.16.8.0-b12"   # a release no universe uses (incident disk content)
+UNIVERSES = ("northgate-payments", "northgate-ledger", "northgate-analytics", "northgate-staging")
+STORAGE_CONFIG_NAME = "s3-northgate-backups"
+BACKUP_PREFIX = "northgate"
+OWNER = "yba-lab"
+
+# Per scenario: how the backup history looks.
+HISTORY = {
+    "healthy": {"interval_hours": 24, "periods": 750, "retention_days": 1095, "last_completed_hours_ago": 3},
+    "incident": {"interval_hours": 6, "periods": 1248, "retention_days": 270, "last_completed_hours_ago": 73},
+}
+TASK_RETENTION_DAYS = 30  # installer's taskGC.task_retention_duration: older task rows are gone
+INCIDENT_FAILED_24H = 15
+INCIDENT_STALE_TASK_FAILED = 3
+INCIDENT_STALE_TASK_MISSING = 3
+INCIDENT_LIVE_IN_PROGRESS = 1
+INCIDENT_DISK_FULL_FAILED = 8
+
+
+def ids() -> dict[str, Any]:
+    """The stable identities of the lab's objects (the same across resets and labs)."""
+    u5 = lambda s: str(uuid.uuid5(_NS, s))  # noqa: E731
+    return {
+        "customer_uuid": u5("customer"),
+        "user_uuid": u5("user:admin"),
+        "storage_config_uuid": u5("storage:s3"),
+        "universes": [{"name": n, "uuid": u5(f"universe:{n}"), "schedule_uuid": u5(f"schedule:{n}"),
+                       "schedule_name": f"every-6h-{n}"} for n in UNIVERSES],
+    }
+
+
+def q(v: Any) -> str:
+    """An SQL literal."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def storage_data(state: dict[str, Any], scenario: str) -> dict[str, Any]:
+    s3 = state["s3"]
+    host = s3["dead_endpoint"] if scenario != "healthy" else s3["endpoint"]
+    return {
+        "BACKUP_LOCATION": f"s3://{s3['bucket']}/{BACKUP_PREFIX}",
+        "AWS_ACCESS_KEY_ID": s3["access_key"],
+        "AWS_SECRET_ACCESS_KEY": s3["secret_key"],
+        "AWS_HOST_BASE": host,
+        "PATH_STYLE_ACCESS": True,
+        "SIGNING_REGION": s3["region"],
+    }
+
+
+def encrypt(state: dict[str, Any], data: dict[str, Any]) -> str:
+    from ybalab.platform import crypto  # the platform engineer's at-rest encryption
+    return crypto.encrypt(state, data)
+
+
+def universe_details(u: dict[str, Any], i: int) -> str:
+    nodes = [{"nodeName": f"yb-prod-{u['name']}-n{k}", "nodeUuid": str(uuid.uuid5(_NS, f"node:{u['name']}:{k}")),
+              "cloudInfo": {"private_ip": f"10.20.{i}.{10 + k}", "cloud": "aws", "region": "us-east-1",
+                            "az": f"us-east-1{'abc'[k - 1]}"},
+              "state": "Live", "isMaster": True, "isTserver": True} for k in (1, 2, 3)]
+    return json.dumps({
+        "universeUUID": u["uuid"],
+        "nodePrefix": f"yb-prod-{u['name']}",
+        "clusters": [{"uuid": str(uuid.uuid5(_NS, f"cluster:{u['name']}")), "clusterType": "PRIMARY",
+                      "userIntent": {"universeName": u["name"], "ybSoftwareVersion": DB_VERSION, "numNodes": 3,
+                                     "replicationFactor": 3, "providerType": "aws", "regionList": [],
+                                     "instanceType": "c5.2xlarge", "enableYSQL": True, "enableYCQL": True,
+                                     "useTimeSync": True}}],
+        "nodeDetailsSet": nodes,
+        "updateInProgress": False, "updateSucceeded": True, "backupInProgress": False, "universePaused": False,
+        "ybcInstalled": True, "ybcSoftwareVersion": "2.0.0.0-b19",
+    }, sort_keys=True)
+
+
+def rebuild_db(state: dict[str, Any]) -> None:
+    """Drop and recreate yugaware from schema.sql, with amcheck installed."""
+    db = state["postgres"]["database"]
+    psql(state, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE);\nCREATE DATABASE "{db}";\n', db="postgres")
+    with open(SCHEMA, encoding="utf-8") as fh:
+        schema = fh.read()
+    psql(state, schema + "\nCREATE EXTENSION IF NOT EXISTS amcheck;\n")
+
+
+def seed_sql(state: dict[str, Any], scenario: str, storage_data_enc: str) -> str:
+    base = "healthy" if scenario == "healthy" else "incident"
+    h = HISTORY[base]
+    i = ids()
+    cust, cfg = i["customer_uuid"], i["storage_config_uuid"]
+    incident = base == "incident"
+    ret_ms = h["retention_days"] * 86400000
+    sql: list[str] = ["BEGIN;", "SET LOCAL client_min_messages = warning;"]
+    # Flyway history: every migration applied successfully.
+    sql.append(
+        "INSERT INTO schema_version SELECT g, g::text, 'migration ' || g, 'SQL', 'V' || g || '__migration.sql', "
+        "hashtext(g::text), 'postgres', now() - interval '500 days' + g * interval '1 day', 5 + g % 40, true "
+        "FROM generate_series(1, 265) g;")
+    sql.append(f"INSERT INTO customer (uuid, code, name, creation_date) VALUES ({q(cust)}, {q(CUSTOMER_CODE)}, "
+               f"{q(CUSTOMER_NAME)}, now() - interval '800 days');")
+    sql.append(f"INSERT INTO users (uuid, customer_uuid, email, role, api_token, creation_date) VALUES "
+               f"({q(i['user_uuid'])}, {q(cust)}, {q(USER_EMAIL)}, 'SuperAdmin', {q(state['platform']['token'])}, "
+               "now() - interval '800 days');")
+    sql.append(f"INSERT INTO customer_config (config_uuid, customer_uuid, type, name, config_name, data, state) "
+               f"VALUES ({q(cfg)}, {q(cust)}, 'STORAGE', 'S3', {q(STORAGE_CONFIG_NAME)}, {q(storage_data_enc)}, "
+               "'Active');")
+    sql.append("CREATE TEMP TABLE u_src (ord int, universe_uuid uuid, name text, sched uuid, sched_name text);")
+    for n, u in enumerate(i["universes"]):
+        sql.append(f"INSERT INTO universe (universe_uuid, customer_id, name, version, creation_date, "
+                   f"universe_details_json) SELECT {q(u['uuid'])}, id, {q(u['name'])}, 42, "
+                   f"now() - interval '780 days', {q(universe_details(u, n))} FROM customer WHERE uuid = {q(cust)};")
+        sql.append(f"INSERT INTO u_src VALUES ({n}, {q(u['uuid'])}, {q(u['name'])}, {q(u['schedule_uuid'])}, "
+                   f"{q(u['schedule_name'])});")
+    freq_ms = h["interval_hours"] * 3600000
+    params = lambda u: json.dumps({  # noqa: E731
+        "storageConfigUUID": cfg, "universeUUID": u["universe_uuid"], "customerUUID": cust,
+        "backupType": "PGSQL_TABLE_TYPE", "keyspaceTableList": [{"keyspace": "yugabyte", "tableNameList": []}],
+        "timeBeforeDelete": ret_ms, "expiryTimeUnit": "DAYS", "schedulingFrequency": freq_ms,
+        "frequencyTimeUnit": "HOURS", "scheduleName": u["sched_name"], "minNumBackupsToRetain": 3,
+        "backupCategory": "YB_CONTROLLER", "parallelism": 8})
+    for u in i["universes"]:
+        uu = {"universe_uuid": u["uuid"], "sched_name": u["schedule_name"]}
+        if incident:
+            status, fails, nxt = "Paused", 3, "now() - interval '5 hours'"
+        else:
+            status, fails, nxt = "Active", 0, f"now() + interval '{h['interval_hours'] - 3} hours'"
+        sql.append(f"INSERT INTO schedule (schedule_uuid, customer_uuid, owner_uuid, schedule_name, task_type, "
+                   f"task_params, frequency, frequency_time_unit, status, failure_count, next_schedule_task_time, "
+                   f"running_state, user_email) VALUES ({q(u['schedule_uuid'])}, {q(cust)}, {q(u['uuid'])}, "
+                   f"{q(u['schedule_name'])}, 'CreateBackup', {q(params(uu))}, {freq_ms}, 'HOURS', {q(status)}, "
+                   f"{fails}, {nxt}, false, {q(USER_EMAIL)});")
+    # The regular history: one scheduled YBC backup per universe per interval, mostly Completed.
+    loc = ("'s3://" + state["s3"]["bucket"] + "/" + BACKUP_PREFIX + "/univ-' || u.universe_uuid || "
+           "'/ybc_backup-' || to_char(x.ct, 'YYYY-MM-DD\"T\"HH24MISS') || '-' || left(x.id::text, 8)")
+    sql.append(f"""
+CREATE TEMP TABLE b_src AS
+SELECT x.id, x.tid, u.universe_uuid, u.name, u.sched, u.sched_name, x.ct,
+       x.ct + interval '1 minute' * (8 + (g * 7 + u.ord) % 17) AS done,
+       CASE WHEN g % 97 = 13 THEN 'Failed' ELSE 'Completed' END AS state,
+       {loc} AS loc, (40000000 + (g * 7919 + u.ord * 104729) % 9000000)::bigint AS size
+FROM u_src u CROSS JOIN generate_series(0, {h['periods'] - 1}) g
+CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, gen_random_uuid() AS tid,
+    now() - interval '{h['last_completed_hours_ago']} hours' - g * interval '{h['interval_hours']} hours'
+          - u.ord * interval '7 minutes' AS ct) x;
+ALTER TABLE b_src ADD COLUMN tstate text, ADD COLUMN tdetails text, ADD COLUMN no_task boolean DEFAULT false;""")
+    if incident:
+        sql.append(_incident_rows(state, loc))
+    sql.append(f"""
+INSERT INTO backup (backup_uuid, customer_uuid, universe_uuid, storage_config_uuid, universe_name, backup_info,
+    state, task_uuid, schedule_uuid, schedule_name, expiry, expiry_time_unit, create_time, update_time,
+    completion_time, category, version, base_backup_uuid, has_kms_history, retry_count)
+SELECT id, {q(cust)}, universe_uuid, {q(cfg)}, name,
+    json_build_object('storageConfigUUID', {q(cfg)}::uuid, 'universeUUID', universe_uuid,
+        'customerUuid', {q(cust)}::uuid, 'backupType', 'PGSQL_TABLE_TYPE', 'storageConfigType', 'S3',
+        'storageLocation', loc, 'fullBackup', true, 'backupUuid', id, 'baseBackupUUID', id,
+        'scheduleUUID', sched, 'scheduleName', sched_name, 'timeBeforeDelete', {ret_ms},
+        'expiryTimeUnit', 'DAYS', 'totalBackupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END,
+        'backupList', json_build_array(json_build_object('keyspace', 'yugabyte', 'storageConfigUUID', {q(cfg)}::uuid,
+            'storageLocation', loc || '/multi-table-yugabyte',
+            'backupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END)))::text,
+    state, tid, sched, sched_name,
+    CASE WHEN state IN ('Completed', 'Failed') THEN done + interval '{h['retention_days']} days' END, 'DAYS',
+    ct, CASE WHEN state = 'In Progress' THEN ct + interval '2 minutes' ELSE done END,
+    CASE WHEN state IN ('Completed', 'Failed') THEN done END,
+    'YB_CONTROLLER', 'V2', id, false, 0
+FROM b_src;""")
+    # Tasks younger than the task GC horizon. Failure details are set below for the incident rows.
+    err_hist = json.dumps({"errorString": "Failed to execute task CreateBackup, hit error:\n\n ybc backup failed: "
+                           "tablet leader not found for table yugabyte.ledger_entries (TIMED_OUT)"})
+    sql.append(f"""
+INSERT INTO task_info (uuid, parent_uuid, position, task_type, task_state, create_time, update_time, percent_done,
+    details, owner)
+SELECT tid, NULL, -1, 'CreateBackup', CASE state WHEN 'Completed' THEN 'Success' ELSE 'Failure' END, ct, done,
+    CASE state WHEN 'Completed' THEN 100 ELSE 35 END,
+    CASE state WHEN 'Completed' THEN json_build_object('universeUUID', universe_uuid, 'backupUuid', id)::text
+         ELSE {q(err_hist)} END, {q(OWNER)}
+FROM b_src WHERE ct > now() - interval '{TASK_RETENTION_DAYS} days' AND tstate IS NULL AND NOT no_task;
+INSERT INTO task_info (uuid, parent_uuid, position, task_type, task_state, create_time, update_time, percent_done,
+    details, owner)
+SELECT tid, NULL, -1, 'CreateBackup', tstate, ct, CASE WHEN tstate = 'Running' THEN now() ELSE done END,
+    CASE tstate WHEN 'Running' THEN 40 ELSE 20 END, tdetails, {q(OWNER)}
+FROM b_src WHERE tstate IS NOT NULL AND NOT no_task;
+INSERT INTO customer_task (customer_uuid, task_uuid, type, target_type, target_name, target_uuid, create_time,
+    completion_time, user_email)
+SELECT {q(cust)}, b.tid, 'Create', 'Backup', b.name, b.universe_uuid, b.ct,
+    CASE WHEN t.task_state IN ('Success', 'Failure') THEN t.update_time END,
+    CASE WHEN b.sched IS NULL THEN {q(USER_EMAIL)} END
+FROM b_src b JOIN task_info t ON t.uuid = b.tid;""")
+    sql.append("ANALYZE;")
+    sql.append("COMMIT;")
+    return "\n".join(sql)
+
+
+
+def _incident_rows(state: dict[str, Any], loc: str) -> str:
+    """The last three days of the incident: disk-full failures, stale and live In Progress, S3 failures."""
+    dead = state["s3"]["dead_endpoint"].split("//", 1)[1]
+    host, port = dead.rsplit(":", 1)
+    s3_err = json.dumps({
+        "errorString": (
+            "Failed to execute task {\"platformVersion\":\"2.18.1.0-b84\",\"sleepAfterMasterRestartMillis\":180000},"
+            " hit error:\n\n CreateBackup failed: com.amazonaws.SdkClientException: Unable to execute HTTP request: "
+            f"Connect to {host}:{port} [/{host}] failed: Connection refused (Connection refused)"),
+        "error": {"code": "INTERNAL_ERROR", "message": f"Connect to {host}:{port} failed: Connection refused"}})
+    disk_err = json.dumps({
+        "errorString": ("Failed to execute task CreateBackup, hit error:\n\n java.io.IOException: No space left on "
+                        "device: /opt/yugabyte/data/yb-platform/backup_staging")})
+    stale_err = json.dumps({"errorString": "Failed to execute task CreateBackup, hit error:\n\n "
+                            "java.lang.OutOfMemoryError: Java heap space"})
+    running = json.dumps({"universeUUID": None, "progress": "Uploading tablet data"})
+    rows = [
+        # (how many, state, hours ago of the first, spacing hours, task state or None = no task row, details,
+        #  scheduled?)
+        (INCIDENT_DISK_FULL_FAILED, "Failed", 70.0, 5.0, "Failure", disk_err, True),
+        (INCIDENT_STALE_TASK_FAILED, "In Progress", 66.0, 12.0, "Failure", stale_err, True),
+        (INCIDENT_STALE_TASK_MISSING, "In Progress", 60.0, 11.0, "MISSING", None, True),
+        (INCIDENT_FAILED_24H - 3, "Failed", 23.0, 1.5, "Failure", s3_err, True),
+        (3, "Failed", 4.0, 1.0, "Failure", s3_err, False),
+        (INCIDENT_LIVE_IN_PROGRESS, "In Progress", 0.2, 0.0, "Running", running, False),
+    ]
+    out = []
+    for n, st, first, step, tstate, details, sched in rows:
+        out.append(f"""
+INSERT INTO b_src (id, tid, universe_uuid, name, sched, sched_name, ct, done, state, loc, size, tstate, tdetails,
+    no_task)
+SELECT x.id, x.tid, u.universe_uuid, u.name,
+    {'u.sched' if sched else 'NULL'}, {'u.sched_name' if sched else 'NULL'}, x.ct,
+    x.ct + interval '9 minutes', {q(st)}, {loc}, 0,
+    NULLIF({q(tstate)}, 'MISSING'), {q(details)}, {q(tstate == 'MISSING')}
+FROM generate_series(0, {n - 1}) g JOIN u_src u ON u.ord = g % 4
+CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, gen_random_uuid() AS tid,
+    now() - interval '1 hour' * ({first} - g * {step}) AS ct) x;""")
+    return "\n".join(out)
+
+
+def seed(state: dict[str, Any], scenario: str) -> None:
+    enc = encrypt(state, storage_data(state, scenario))
+    cp = psql(state, seed_sql(state, scenario, enc), check=False)
+    if cp.returncode != 0:
+        raise LabError(f"seeding {scenario} failed: {cp.stderr.strip()}")

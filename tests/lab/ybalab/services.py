@@ -1,0 +1,319 @@
+"""The lab's real services on loopback: PostgreSQL 15, moto S3, a private sshd (user ybaops) and the lab TLS CA."""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import time
+import urllib.request
+from typing import Any
+
+from ybalab.labstate import (
+    PG_BIN, VENV_BIN, LabError, free_port, kill_tree, notice, pid_alive, port_open, read_pid, run, wait_port,
+)
+
+SSH_USER = "ybaops"
+
+
+def _child_env(state: dict[str, Any]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["YBA_LAB_DIR"] = state["dir"]
+    return env
+
+
+# --------------------------------------------------------------------------------------------- PostgreSQL
+def pg_pid(state: dict[str, Any]) -> int | None:
+    return read_pid(os.path.join(state["postgres"]["data_dir"], "postmaster.pid"))
+
+
+def pg_running(state: dict[str, Any]) -> bool:
+    return pid_alive(pg_pid(state)) and port_open(state["postgres"]["port"])
+
+
+def pg_init(state: dict[str, Any]) -> None:
+    pg = state["postgres"]
+    data = pg["data_dir"]
+    if os.path.exists(os.path.join(data, "PG_VERSION")):
+        return
+    os.makedirs(data, exist_ok=True)
+    os.makedirs(pg["socket_dir"], exist_ok=True)
+    for p in (data, pg["socket_dir"]):
+        shutil.chown(p, "postgres", "postgres")
+        os.chmod(p, 0o700 if p == data else 0o755)
+    run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres",
+         "-A", "trust", "--no-sync", "-k", "-E", "UTF8", "--locale", "C"])
+    with open(os.path.join(data, "postgresql.conf"), "a", encoding="utf-8") as fh:
+        # A lab database: speed over durability.
+        fh.write(
+            "\n# ybalab\n"
+            f"listen_addresses = '127.0.0.1'\nport = {pg['port']}\n"
+            f"unix_socket_directories = '{pg['socket_dir']}'\n"
+            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            "shared_buffers = 32MB\nmax_connections = 60\n"
+            "logging_collector = off\nlog_min_messages = warning\n"
+        )
+
+
+def pg_start(state: dict[str, Any]) -> None:
+    pg = state["postgres"]
+    if pg_running(state):
+        return
+    os.makedirs(pg["socket_dir"], exist_ok=True)
+    shutil.chown(pg["socket_dir"], "postgres", "postgres")
+    log = pg["log"]
+    if not os.path.exists(log):
+        open(log, "a", encoding="utf-8").close()
+    shutil.chown(log, "postgres", "postgres")
+    run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "pg_ctl"), "-D", pg["data_dir"], "-l", log,
+         "-w", "-t", "30", "-o", f"-p {pg['port']}", "start"], cwd=state["dir"], env=_child_env(state))
+    if not wait_port(pg["port"], 15):
+        raise LabError(f"PostgreSQL did not listen on {pg['port']}; see {log}")
+
+
+def pg_stop(state: dict[str, Any]) -> None:
+    pg = state["postgres"]
+    pid = pg_pid(state)
+    if not pid_alive(pid):
+        return
+    subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "pg_ctl"), "-D", pg["data_dir"],
+                    "-m", "fast", "-w", "-t", "30", "stop"], check=False, capture_output=True, cwd="/")
+    kill_tree(pid)
+
+
+def psql(state: dict[str, Any], sql: str, db: str | None = None, *, tuples: bool = False,
+         check: bool = True) -> subprocess.CompletedProcess[str]:
+    pg = state["postgres"]
+    cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(pg["port"]), "-U", pg["user"],
+           "-d", db or pg["database"]]
+    if tuples:
+        cmd += ["-A", "-t"]
+    cp = subprocess.run(cmd, input=sql, text=True, capture_output=True, check=False)
+    if check and cp.returncode != 0:
+        raise LabError(f"psql failed: {cp.stderr.strip()}")
+    return cp
+
+
+# --------------------------------------------------------------------------------------------- S3 (moto)
+def s3_pid_file(state: dict[str, Any]) -> str:
+    return os.path.join(state["dir"], "moto.pid")
+
+
+def s3_running(state: dict[str, Any]) -> bool:
+    return pid_alive(read_pid(s3_pid_file(state))) and port_open(state["s3"]["port"])
+
+
+def s3_start(state: dict[str, Any]) -> None:
+    if s3_running(state):
+        return
+    s3 = state["s3"]
+    if port_open(s3["port"]):
+        s3["port"] = free_port()
+        s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
+    with open(os.path.join(state["dir"], "moto.log"), "ab") as log:
+        proc = subprocess.Popen([os.path.join(VENV_BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(s3["port"])],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=state["dir"],
+                                env=_child_env(state), start_new_session=True)
+    with open(s3_pid_file(state), "w", encoding="ascii") as fh:
+        fh.write(f"{proc.pid}\n")
+    if not wait_port(s3["port"], 20):
+        raise LabError(f"moto_server did not listen on {s3['port']}; see {state['dir']}/moto.log")
+
+
+def s3_stop(state: dict[str, Any]) -> None:
+    kill_tree(read_pid(s3_pid_file(state)))
+    try:
+        os.unlink(s3_pid_file(state))
+    except FileNotFoundError:
+        pass
+
+
+def s3_reset(state: dict[str, Any]) -> None:
+    """Wipe moto's state and recreate the bucket."""
+    s3 = state["s3"]
+    req = urllib.request.Request(f"{s3['endpoint']}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+    s3_client(state).create_bucket(Bucket=s3["bucket"])
+
+
+def s3_client(state: dict[str, Any]) -> Any:
+    import boto3  # the venv has it; imported lazily so `status`/`down` never need it
+    s3 = state["s3"]
+    return boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
+                        aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"])
+
+
+# --------------------------------------------------------------------------------------------- TLS
+def tls_ensure(state: dict[str, Any]) -> None:
+    """A lab CA and a server certificate for 127.0.0.1/localhost (the platform's HTTPS)."""
+    t = state["tls"]
+    if all(os.path.exists(t[k]) for k in ("ca_cert", "ca_key", "server_cert", "server_key")):
+        return
+    d = os.path.dirname(t["ca_cert"])
+    os.makedirs(d, exist_ok=True)
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", t["ca_key"], "-out", t["ca_cert"], "-days", "3650", "-subj", "/CN=YBA lab CA/O=ybalab",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+    csr = os.path.join(d, "server.csr")
+    ext = os.path.join(d, "server.ext")
+    with open(ext, "w", encoding="ascii") as fh:
+        fh.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                 "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", t["server_key"], "-out", csr, "-subj", "/CN=127.0.0.1/O=ybalab"])
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", t["ca_cert"], "-CAkey", t["ca_key"], "-CAcreateserial",
+         "-out", t["server_cert"], "-days", "825", "-extfile", ext])
+    for k in ("ca_key", "server_key"):
+        os.chmod(t[k], 0o600)
+    for k in ("ca_cert", "server_cert"):
+        os.chmod(t[k], 0o644)
+
+
+# --------------------------------------------------------------------------------------------- sshd
+def ensure_ssh_user() -> None:
+    """ybaops: a login user with NOPASSWD sudo so `become: true` is real."""
+    try:
+        pwd.getpwnam(SSH_USER)
+    except KeyError:
+        r = subprocess.run(["useradd", "-m", "-s", "/bin/bash", SSH_USER], capture_output=True, text=True, check=False)
+        if r.returncode not in (0, 9):  # 9: created concurrently by another lab
+            raise LabError(f"useradd {SSH_USER} failed: {r.stderr.strip()}")
+    # '!' would mean "locked" to sshd without PAM; '*' means "no password login", keys still work.
+    subprocess.run(["usermod", "-p", "*", SSH_USER], capture_output=True, check=False)
+    sudoers = f"/etc/sudoers.d/{SSH_USER}"
+    want = f"{SSH_USER} ALL=(ALL) NOPASSWD: ALL\n"
+    try:
+        with open(sudoers, encoding="utf-8") as fh:
+            if fh.read() == want:
+                return
+    except FileNotFoundError:
+        pass
+    tmp = f"{sudoers}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(want)
+    os.chmod(tmp, 0o440)
+    os.replace(tmp, sudoers)
+
+
+def sshd_pid_file(state: dict[str, Any]) -> str:
+    return os.path.join(state["dir"], "ssh", "sshd.pid")
+
+
+def sshd_running(state: dict[str, Any]) -> bool:
+    return pid_alive(read_pid(sshd_pid_file(state))) and port_open(state["ssh"]["port"])
+
+
+def _keygen(path: str, comment: str) -> None:
+    if not os.path.exists(path):
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path])
+
+
+def known_hosts_line(state: dict[str, Any]) -> str:
+    ssh = state["ssh"]
+    with open(ssh["host_key"] + ".pub", encoding="ascii") as fh:
+        keytype, key = fh.read().split()[:2]
+    return f"[127.0.0.1]:{ssh['port']} {keytype} {key}\n"
+
+
+def sshd_configure(state: dict[str, Any]) -> None:
+    ssh = state["ssh"]
+    d = os.path.dirname(ssh["key"])
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    os.makedirs("/run/sshd", exist_ok=True)
+    _keygen(ssh["host_key"], "ybalab-host")
+    _keygen(ssh["key"], "ybalab-client")
+    with open(ssh["key"] + ".pub", encoding="ascii") as fh:
+        pub = fh.read()
+    auth = os.path.join(d, "authorized_keys")
+    with open(auth, "w", encoding="ascii") as fh:
+        fh.write(pub)
+    os.chmod(auth, 0o644)
+    with open(ssh["known_hosts"], "w", encoding="ascii") as fh:
+        fh.write(known_hosts_line(state))
+    os.chmod(ssh["known_hosts"], 0o644)
+    cfg = os.path.join(d, "sshd_config")
+    with open(cfg, "w", encoding="ascii") as fh:
+        fh.write(
+            f"# ybalab private sshd\nPort {ssh['port']}\nListenAddress 127.0.0.1\n"
+            f"HostKey {ssh['host_key']}\nPidFile {sshd_pid_file(state)}\n"
+            f"AuthorizedKeysFile {auth}\nAllowUsers {SSH_USER}\n"
+            "PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "PermitRootLogin no\nUsePAM no\nStrictModes no\nUseDNS no\nPrintMotd no\nPrintLastLog no\n"
+            "MaxStartups 50:30:100\nMaxSessions 50\nClientAliveInterval 30\nClientAliveCountMax 4\n"
+            "LogLevel ERROR\nSubsystem sftp internal-sftp\n"
+        )
+
+
+def sshd_start(state: dict[str, Any]) -> None:
+    if sshd_running(state):
+        return
+    ssh = state["ssh"]
+    if port_open(ssh["port"]):
+        ssh["port"] = free_port()
+    sshd_configure(state)
+    cfg = os.path.join(os.path.dirname(ssh["key"]), "sshd_config")
+    log = os.path.join(state["dir"], "ssh", "sshd.log")
+    run(["/usr/sbin/sshd", "-t", "-f", cfg])
+    run(["/usr/sbin/sshd", "-f", cfg, "-E", log], cwd=state["dir"], env=_child_env(state))
+    if not wait_port(ssh["port"], 10):
+        raise LabError(f"sshd did not listen on {ssh['port']}; see {log}")
+    for _ in range(50):
+        if read_pid(sshd_pid_file(state)):
+            break
+        time.sleep(0.02)
+
+
+def sshd_stop(state: dict[str, Any]) -> None:
+    pid = read_pid(sshd_pid_file(state))
+    if pid_alive(pid):
+        kill_tree(pid)  # also ends open sessions (their sshd children)
+    try:
+        os.unlink(sshd_pid_file(state))
+    except FileNotFoundError:
+        pass
+
+
+# paramiko_ssh reads only ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts: keep our entry there while up.
+def _user_known_hosts() -> str:
+    return os.path.expanduser("~/.ssh/known_hosts")
+
+
+def _rewrite_user_known_hosts(port: int, line: str | None) -> None:
+    path = _user_known_hosts()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    prefix = f"[127.0.0.1]:{port} "
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = [ln for ln in fh if not ln.startswith(prefix)]
+    except FileNotFoundError:
+        lines = []
+    if line:
+        lines.append(line)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(lines)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def user_known_hosts_add(state: dict[str, Any]) -> None:
+    _rewrite_user_known_hosts(state["ssh"]["port"], known_hosts_line(state))
+
+
+def user_known_hosts_remove(state: dict[str, Any]) -> None:
+    try:
+        _rewrite_user_known_hosts(state["ssh"]["port"], None)
+    except OSError as exc:
+        notice(f"could not clean ~/.ssh/known_hosts: {exc}")
+
+
+def new_secret(n: int = 20) -> str:
+    return secrets.token_hex(n)
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True)
