@@ -1,0 +1,1028 @@
+"""Route handlers of the simulated YBA API (paths and bodies as in shared/yba/swagger.json), over yugaware.
+
+JSON conventions follow YBA's Jackson output: backup states by Java name (``InProgress``; the DB stores
+``In Progress``), time units in API form (``DAYS``; the DB stores ``Days``), times as
+``yyyy-MM-dd'T'HH:mm:ss'Z'`` (UTC). Errors are YBPError bodies ``{"success": false, "error": ...}``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid as uuidlib
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from . import crypto, paths, tasks
+
+LOG = logging.getLogger("yba.api")
+
+try:
+    import psycopg
+    from psycopg.rows import dict_row
+except ImportError:  # pragma: no cover - the lab venv has psycopg 3
+    psycopg = None  # type: ignore[assignment]
+
+UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+SEG = r"([^/]+)"
+
+# Backup states: Java/JSON name <-> stored value.
+STATE_TO_DB = {"InProgress": "In Progress"}
+STATE_FROM_DB = {"In Progress": "InProgress"}
+JAVA_STATES = ["InProgress", "Completed", "Failed", "Deleted", "Skipped", "FailedToDelete", "Stopping",
+               "Stopped", "QueuedForDeletion", "QueuedForForcedDeletion", "DeleteInProgress"]
+IN_PROGRESS_DB = ("In Progress", "QueuedForDeletion", "DeleteInProgress")
+TIME_UNITS = ["NANOSECONDS", "MICROSECONDS", "MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS",
+              "MONTHS", "YEARS"]
+TIME_UNIT_DB = tasks.TIME_UNIT_DB
+TIME_UNIT_API = {v.lower(): k for k, v in TIME_UNIT_DB.items()}
+SECRET_KEY_RE = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS|SAS)", re.I)
+GLOBAL_HEAP_DEFAULT = 1 << 30
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The yugaware database cannot be reached."""
+
+
+class ApiError(Exception):
+    """An error answered as a YBPError body."""
+
+    def __init__(self, status: int, error: Any, error_json: Any = None) -> None:
+        super().__init__(str(error))
+        self.status = status
+        self.error = error
+        self.error_json = error_json
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def fmt_time(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def parse_time(value: str, field: str) -> datetime:
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError):
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ApiError(400, f"Invalid {field}: {value}") from exc
+        if parsed.tzinfo:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        return parsed
+
+
+def check_uuid(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(UUID_RE, value):
+        raise ApiError(400, f"Invalid {what} UUID: {value}")
+    return value.lower()
+
+
+def mask_value(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    if len(value) <= 4:
+        return "*" * len(value)
+    return value[:2] + "*" * (len(value) - 4) + value[-2:]
+
+
+def mask_data(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out[key] = mask_data(value)
+        elif SECRET_KEY_RE.search(key) and key not in ("IAM_INSTANCE_PROFILE",):
+            out[key] = mask_value(value)
+        else:
+            out[key] = value
+    return out
+
+
+def unmask_data(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """Masked values sent back on edit mean "unchanged" (YBA's CommonUtils.unmaskConfig)."""
+    out = dict(new)
+    for key, value in new.items():
+        if key in old and isinstance(value, str) and "*" in value and value == mask_value(old[key]):
+            out[key] = old[key]
+        elif isinstance(value, dict) and isinstance(old.get(key), dict):
+            out[key] = unmask_data(value, old[key])
+    return out
+
+
+def time_unit_api(db_value: str | None, default: str = "DAYS") -> str:
+    if not db_value:
+        return default
+    if db_value.upper() in TIME_UNITS:
+        return db_value.upper()
+    return TIME_UNIT_API.get(db_value.lower(), default)
+
+
+class Platform:
+    """One simulated YBA instance: request routing, DB access, task workers."""
+
+    def __init__(self, state: dict[str, Any], conf: dict[str, str], version: str, heap_max: int,
+                 recorder: Any) -> None:
+        if psycopg is None:
+            raise DatabaseUnavailable("psycopg is not installed")
+        self.state = state
+        self.conf = conf
+        self.version = version
+        self.heap_max = heap_max
+        self.recorder = recorder
+        self.started = utcnow()
+        self.owner = "127.0.0.1"
+        self.workers = tasks.Workers(self)
+        self.routes: list[tuple[str, re.Pattern[str], Callable[..., Any], bool]] = []
+        c = "/api/v1/customers/" + SEG
+        for method, pattern, func, auth in [
+            ("GET", "/api/v1/app_version", self.app_version, False),
+            ("POST", "/api/v1/api_login", self.api_login, False),
+            ("GET", "/api/v1/prometheus_metrics", self.prometheus_metrics, False),
+            ("GET", "/api/v1/customers", self.list_customers, True),
+            ("GET", c, self.get_customer, True),
+            ("GET", c + "/universes", self.list_universes, True),
+            ("GET", c + "/universes/" + SEG, self.get_universe, True),
+            ("PUT", c + "/universes/" + SEG + "/update_backup_state", self.update_backup_state, True),
+            ("GET", c + "/universes/" + SEG + "/backups", self.list_universe_backups, True),
+            ("GET", c + "/configs", self.list_configs, True),
+            ("POST", c + "/configs", self.create_config, True),
+            ("PUT", c + "/configs/" + SEG, self.edit_config_v1, True),
+            ("PUT", c + "/configs/" + SEG + "/edit", self.edit_config_v2, True),
+            ("DELETE", c + "/configs/" + SEG, self.delete_config, True),
+            ("POST", c + "/backups", self.create_backup, True),
+            ("POST", c + "/backups/page", self.page_backups, True),
+            ("POST", c + "/backups/delete", self.delete_backups, True),
+            ("GET", c + "/backups/" + SEG, self.get_backup, True),
+            ("PUT", c + "/backups/" + SEG, self.edit_backup, True),
+            ("POST", c + "/backups/" + SEG + "/stop", self.stop_backup, True),
+            ("GET", c + "/tasks_list", self.tasks_list, True),
+            ("GET", c + "/tasks/" + SEG, self.task_status, True),
+            ("GET", c + "/tasks/" + SEG + "/failed_subtasks", self.failed_subtasks, True),
+            ("POST", c + "/schedules/page", self.page_schedules, True),
+            ("GET", c + "/schedules/" + SEG, self.get_schedule, True),
+            ("PUT", c + "/schedules/" + SEG, self.edit_schedule, True),
+        ]:
+            self.routes.append((method, re.compile("^" + pattern + "$"), func, auth))
+
+    # ------------------------------------------------------------------ plumbing
+    def connect(self) -> Any:
+        pg = self.state["postgres"]
+        try:
+            return psycopg.connect(host=pg.get("host", "127.0.0.1"), port=int(pg["port"]),
+                                   user=pg.get("user", "postgres"), dbname=pg.get("database", "yugaware"),
+                                   autocommit=True, connect_timeout=5, row_factory=dict_row)
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(str(exc).strip()) from exc
+
+    def startup(self) -> None:
+        with self.connect() as conn:
+            conn.execute("SELECT 1 FROM customer LIMIT 1")
+            tasks.reconcile(conn)
+
+    def served_routes(self) -> list[tuple[str, str]]:
+        """(method, swagger path template) of every route served (for the fidelity test)."""
+        names = iter(["cUUID"])
+        out = []
+        for method, regex, _func, _auth in self.routes:
+            template = regex.pattern[1:-1]
+            segs = template.split("/")
+            names = iter([])
+            rebuilt = []
+            prev = ""
+            for seg in segs:
+                if seg == SEG:
+                    rebuilt.append("{" + {"customers": "cUUID", "universes": "uniUUID", "configs": "configUUID",
+                                          "backups": "backupUUID", "tasks": "tUUID",
+                                          "schedules": "sUUID"}[prev] + "}")
+                else:
+                    rebuilt.append(seg)
+                prev = seg
+            del names
+            out.append((method, "/".join(rebuilt)))
+        return out
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
+               raw: bytes) -> tuple[int, Any, str | None]:
+        path = path.rstrip("/") or "/"
+        matched_path = False
+        for r_method, regex, func, auth in self.routes:
+            m = regex.match(path)
+            if not m:
+                continue
+            matched_path = True
+            if r_method != method:
+                continue
+            try:
+                body: Any = None
+                if raw:
+                    try:
+                        body = json.loads(raw)
+                    except ValueError:
+                        raise ApiError(400, "Invalid Json") from None
+                ctx: dict[str, Any] = {"query": query, "body": body, "method": method, "path": path}
+                if auth:
+                    with self.connect() as conn:
+                        ctx["user"] = self.authenticate(conn, headers)
+                result = func(ctx, *m.groups())
+                if isinstance(result, tuple):
+                    return result
+                return 200, result, None
+            except ApiError as err:
+                body = {"success": False, "httpMethod": method, "requestUri": path, "error": err.error}
+                if err.error_json is not None:
+                    body["errorJson"] = err.error_json
+                    body["error"] = json.dumps(err.error_json) if not isinstance(err.error, str) else err.error
+                return err.status, body, None
+            except DatabaseUnavailable as exc:
+                LOG.error("database unavailable: %s", exc)
+                return 500, {"success": False, "httpMethod": method, "requestUri": path,
+                             "error": f"Database error: {exc}"}, None
+            except Exception as exc:  # noqa: BLE001 - answer like YBA's error handler, never drop the request
+                LOG.exception("internal error on %s %s", method, path)
+                return 500, {"success": False, "httpMethod": method, "requestUri": path,
+                             "error": f"{type(exc).__name__}: {exc}"}, None
+        if matched_path:
+            return 405, {"success": False, "error": f"Method {method} not allowed on {path}"}, None
+        return 404, {"success": False, "httpMethod": method, "requestUri": path,
+                     "error": f"No route for {method} {path}"}, None
+
+    def authenticate(self, conn: Any, headers: Any) -> dict[str, Any]:
+        token = headers.get("X-AUTH-YW-API-TOKEN")
+        if not token:
+            raise ApiError(401, "Unable to authorize user")
+        user = conn.execute("SELECT * FROM users WHERE api_token = %s", (token,)).fetchone()
+        if not user:
+            raise ApiError(401, "Unable to authorize user")
+        return user
+
+    def customer(self, conn: Any, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        c_uuid = check_uuid(c_uuid, "Customer")
+        row = conn.execute("SELECT * FROM customer WHERE uuid = %s", (c_uuid,)).fetchone()
+        if not row:
+            raise ApiError(400, f"Invalid Customer UUID: {c_uuid}")
+        if str(ctx["user"]["customer_uuid"]) != str(row["uuid"]):
+            raise ApiError(403, "Unable to authorize user")
+        return row
+
+    def user_json(self, user: dict[str, Any]) -> dict[str, Any]:
+        return {"uuid": str(user["uuid"]), "customerUUID": str(user["customer_uuid"]), "email": user["email"],
+                "creationDate": fmt_time(user["creation_date"]), "role": user["role"], "isPrimary": True,
+                "userType": "local", "ldapSpecifiedRole": False, "timezone": ""}
+
+    def platform_url(self) -> str:
+        return self.state["platform"]["url"]
+
+    # ------------------------------------------------------------------ meta
+    def app_version(self, ctx: dict[str, Any]) -> dict[str, Any]:
+        return {"version": self.version}
+
+    def api_login(self, ctx: dict[str, Any]) -> dict[str, Any]:
+        body = ctx["body"] or {}
+        errors = {k: ["This field is required"] for k in ("email", "password") if not body.get(k)}
+        if errors:
+            raise ApiError(400, errors, errors)
+        expected = self.state["platform"].get("password")
+        with self.connect() as conn:
+            user = conn.execute("SELECT * FROM users WHERE lower(email) = lower(%s)", (body["email"],)).fetchone()
+            if not user or not expected or body["password"] != expected:
+                raise ApiError(401, "Invalid User Credentials.")
+            token = user["api_token"]
+            if not token:
+                token = str(uuidlib.uuid4())
+                conn.execute("UPDATE users SET api_token = %s WHERE uuid = %s", (token, user["uuid"]))
+        return {"apiToken": token, "apiTokenVersion": 1, "customerUUID": str(user["customer_uuid"]),
+                "userUUID": str(user["uuid"])}
+
+    def prometheus_metrics(self, ctx: dict[str, Any]) -> tuple[int, str, str]:
+        incident = self.state.get("scenario", "incident") != "healthy"
+        used = int(self.heap_max * (0.9 if incident and self.heap_max <= GLOBAL_HEAP_DEFAULT else 0.4))
+        lines = [
+            "# HELP jvm_memory_bytes_used Used bytes of a given JVM memory area.",
+            "# TYPE jvm_memory_bytes_used gauge",
+            f'jvm_memory_bytes_used{{area="heap",}} {float(used)!r}',
+            f'jvm_memory_bytes_used{{area="nonheap",}} {float(180 << 20)!r}',
+            "# HELP jvm_memory_bytes_committed Committed (bytes) of a given JVM memory area.",
+            "# TYPE jvm_memory_bytes_committed gauge",
+            f'jvm_memory_bytes_committed{{area="heap",}} {float(self.heap_max)!r}',
+            "# HELP jvm_memory_bytes_max Max (bytes) of a given JVM memory area.",
+            "# TYPE jvm_memory_bytes_max gauge",
+            f'jvm_memory_bytes_max{{area="heap",}} {float(self.heap_max)!r}',
+            f'jvm_memory_bytes_max{{area="nonheap",}} {-1.0!r}',
+            "# HELP ybp_delete_backup_failure Delete backup failure count",
+            "# TYPE ybp_delete_backup_failure gauge",
+            f"ybp_delete_backup_failure {float(self.workers.delete_failures)!r}",
+            "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.",
+            "# TYPE process_start_time_seconds gauge",
+            f"process_start_time_seconds {self.started.replace(tzinfo=timezone.utc).timestamp()!r}",
+        ]
+        return 200, "\n".join(lines) + "\n", "text/plain; version=0.0.4; charset=utf-8"
+
+    # ------------------------------------------------------------------ customers / universes
+    def list_customers(self, ctx: dict[str, Any]) -> list[dict[str, Any]]:
+        with self.connect() as conn:
+            rows = conn.execute("SELECT * FROM customer WHERE uuid = %s ORDER BY id",
+                                (ctx["user"]["customer_uuid"],)).fetchall()
+        return [{"uuid": str(r["uuid"]), "code": r["code"], "name": r["name"],
+                 "creationDate": fmt_time(r["creation_date"]), "customerId": r["id"]} for r in rows]
+
+    def get_customer(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            unis = conn.execute("SELECT universe_uuid FROM universe WHERE customer_id = %s ORDER BY name",
+                                (cust["id"],)).fetchall()
+        return {"uuid": str(cust["uuid"]), "code": cust["code"], "name": cust["name"],
+                "creationDate": fmt_time(cust["creation_date"]), "customerId": cust["id"],
+                "callhomeLevel": "MEDIUM", "universeUUIDs": [str(u["universe_uuid"]) for u in unis]}
+
+    def universe_details(self, row: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+        try:
+            details = json.loads(row["universe_details_json"] or "{}")
+        except ValueError:
+            details = {}
+        if not isinstance(details, dict):
+            details = {}
+        details.pop("universeConfig", None)
+        details.setdefault("universeUUID", str(row["universe_uuid"]))
+        details.setdefault("clusters", [])
+        details.setdefault("creatingUser", self.user_json(user))
+        details.setdefault("platformUrl", self.platform_url().split("://", 1)[-1])
+        details.setdefault("platformVersion", self.version)
+        details.setdefault("sleepAfterMasterRestartMillis", 180000)
+        details.setdefault("sleepAfterTServerRestartMillis", 180000)
+        details.setdefault("updateInProgress", False)
+        details.setdefault("updateSucceeded", True)
+        details.setdefault("universePaused", False)
+        details.setdefault("backupInProgress", False)
+        return details
+
+    @staticmethod
+    def universe_config(row: dict[str, Any]) -> dict[str, Any]:
+        try:
+            details = json.loads(row["universe_details_json"] or "{}")
+        except ValueError:
+            details = {}
+        conf = details.get("universeConfig") if isinstance(details, dict) else None
+        return dict(conf) if isinstance(conf, dict) else {}
+
+    def universe_json(self, row: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+        details = self.universe_details(row, user)
+        config = {"takeBackups": "true"}
+        config.update(self.universe_config(row))
+        return {"universeUUID": str(row["universe_uuid"]), "name": row["name"],
+                "creationDate": row["creation_date"].strftime("%a %b %d %H:%M:%S UTC %Y"),
+                "version": row["version"], "universeDetails": details, "universeConfig": config,
+                "allowedTasks": {"restricted": False, "taskIds": []}}
+
+    def get_universe_row(self, conn: Any, cust: dict[str, Any], u_uuid: str) -> dict[str, Any]:
+        u_uuid = check_uuid(u_uuid, "Universe")
+        row = conn.execute("SELECT * FROM universe WHERE universe_uuid = %s AND customer_id = %s",
+                           (u_uuid, cust["id"])).fetchone()
+        if not row:
+            raise ApiError(400, f"Cannot find universe {u_uuid}")
+        return row
+
+    def list_universes(self, ctx: dict[str, Any], c_uuid: str) -> list[dict[str, Any]]:
+        name = (ctx["query"].get("name") or [None])[0]
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            sql, args = "SELECT * FROM universe WHERE customer_id = %s", [cust["id"]]
+            if name:
+                sql += " AND name = %s"
+                args.append(name)
+            rows = conn.execute(sql + " ORDER BY name", args).fetchall()
+        return [self.universe_json(r, ctx["user"]) for r in rows]
+
+    def get_universe(self, ctx: dict[str, Any], c_uuid: str, u_uuid: str) -> dict[str, Any]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.get_universe_row(conn, cust, u_uuid)
+        return self.universe_json(row, ctx["user"])
+
+    def update_backup_state(self, ctx: dict[str, Any], c_uuid: str, u_uuid: str) -> dict[str, Any]:
+        raw = (ctx["query"].get("markActive") or [None])[0]
+        if raw not in ("true", "false"):
+            raise ApiError(400, "markActive query parameter must be true or false")
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.get_universe_row(conn, cust, u_uuid)
+            details = json.loads(row["universe_details_json"] or "{}")
+            conf = details.get("universeConfig") if isinstance(details.get("universeConfig"), dict) else {}
+            conf["takeBackups"] = raw
+            details["universeConfig"] = conf
+            conn.execute("UPDATE universe SET universe_details_json = %s WHERE universe_uuid = %s",
+                         (json.dumps(details), row["universe_uuid"]))
+        return {"success": True, "message": f"Set backup state to {raw}"}
+
+    # ------------------------------------------------------------------ storage configs
+    def config_row(self, conn: Any, cust: dict[str, Any], config_uuid: str) -> dict[str, Any]:
+        config_uuid = check_uuid(config_uuid, "StorageConfig")
+        row = conn.execute("SELECT * FROM customer_config WHERE config_uuid = %s AND customer_uuid = %s",
+                           (config_uuid, cust["uuid"])).fetchone()
+        if not row:
+            raise ApiError(400, f"Invalid StorageConfig UUID: {config_uuid}")
+        return row
+
+    def config_data(self, row: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return crypto.decrypt(self.state, row["data"])
+        except (crypto.DecryptionError, ValueError) as exc:
+            LOG.error("cannot decrypt customer_config %s: %s", row["config_uuid"], exc)
+            raise ApiError(500, f"Failed to decrypt config data of {row['config_uuid']}") from exc
+
+    def config_json(self, row: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        out = {"configUUID": str(row["config_uuid"]), "customerUUID": str(row["customer_uuid"]),
+               "configName": row["config_name"], "name": row["name"], "type": row["type"],
+               "state": row["state"], "data": mask_data(self.config_data(row))}
+        if extra:
+            out.update(extra)
+        return out
+
+    def list_configs(self, ctx: dict[str, Any], c_uuid: str) -> list[dict[str, Any]]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            rows = conn.execute("SELECT * FROM customer_config WHERE customer_uuid = %s ORDER BY config_name",
+                                (cust["uuid"],)).fetchall()
+            out = []
+            for row in rows:
+                unis = conn.execute(
+                    "SELECT u.universe_uuid, u.name, u.creation_date, u.universe_details_json FROM universe u "
+                    "WHERE u.universe_uuid IN (SELECT DISTINCT universe_uuid FROM backup "
+                    "WHERE storage_config_uuid = %s AND state <> 'Deleted') ORDER BY u.name",
+                    (row["config_uuid"],)).fetchall()
+                in_use = bool(conn.execute(
+                    "SELECT 1 FROM backup WHERE storage_config_uuid = %s AND state <> 'Deleted' LIMIT 1",
+                    (row["config_uuid"],)).fetchone()) or bool(conn.execute(
+                        "SELECT 1 FROM schedule WHERE customer_uuid = %s AND status = 'Active' "
+                        "AND task_params LIKE %s LIMIT 1",
+                        (cust["uuid"], f"%{row['config_uuid']}%")).fetchone())
+                subset = []
+                for u in unis:
+                    d = self.universe_details(u, ctx["user"])
+                    subset.append({"uuid": str(u["universe_uuid"]), "name": u["name"],
+                                   "creationDate": int(u["creation_date"].replace(tzinfo=timezone.utc)
+                                                       .timestamp() * 1000),
+                                   "universePaused": bool(d.get("universePaused")),
+                                   "updateInProgress": bool(d.get("updateInProgress")),
+                                   "updateSucceeded": bool(d.get("updateSucceeded", True))})
+                out.append(self.config_json(row, {"inUse": in_use, "universeDetails": subset}))
+        return out
+
+    def _validate_config_body(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "Invalid Json")
+        errors: dict[str, list[str]] = {}
+        for key in ("configName", "name", "type", "data"):
+            if body.get(key) in (None, ""):
+                errors[key] = ["This field is required"]
+        if body.get("type") not in (None, "STORAGE", "ALERTS", "CALLHOME", "PASSWORD_POLICY"):
+            errors["type"] = [f"Invalid value {body.get('type')}"]
+        if body.get("data") is not None and not isinstance(body.get("data"), dict):
+            errors["data"] = ["Invalid value"]
+        if errors:
+            raise ApiError(400, errors, errors)
+        return body
+
+    def _validate_storage(self, name: str, data: dict[str, Any]) -> None:
+        if name != "S3":
+            if name not in ("NFS", "GCS", "AZ"):
+                raise ApiError(400, {"name": ["Unsupported storage config name"]},
+                               {"name": [f"Unsupported storage config name {name}"]})
+            return
+        errors = tasks.validate_s3_config(data)
+        if errors:
+            raise ApiError(400, errors, errors)
+
+    def create_config(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        body = self._validate_config_body(ctx["body"])
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            dup = conn.execute("SELECT 1 FROM customer_config WHERE customer_uuid = %s AND config_name = %s",
+                               (cust["uuid"], body["configName"])).fetchone()
+            if dup:
+                raise ApiError(409, f"Configuration {body['configName']} already exists")
+            if body["type"] == "STORAGE":
+                self._validate_storage(body["name"], body["data"])
+            config_uuid = str(uuidlib.uuid4())
+            conn.execute(
+                "INSERT INTO customer_config (config_uuid, customer_uuid, type, name, config_name, data, state) "
+                "VALUES (%s, %s, %s, %s, %s, %s, 'Active')",
+                (config_uuid, cust["uuid"], body["type"], body["name"], body["configName"],
+                 crypto.encrypt(self.state, body["data"])))
+            row = conn.execute("SELECT * FROM customer_config WHERE config_uuid = %s", (config_uuid,)).fetchone()
+        return self.config_json(row)
+
+    def _edit_config(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str, v2: bool) -> dict[str, Any]:
+        body = self._validate_config_body(ctx["body"])
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.config_row(conn, cust, config_uuid)
+            if v2 and row["state"] == "QueuedForDeletion":
+                raise ApiError(400, f"Cannot edit config as it is queued for deletion.")
+            if body["name"] != row["name"] or body["type"] != row["type"]:
+                raise ApiError(400, "Cannot change the name or type of a config")
+            data = unmask_data(body["data"], self.config_data(row))
+            if row["type"] == "STORAGE":
+                self._validate_storage(row["name"], data)
+            conn.execute("UPDATE customer_config SET data = %s, config_name = %s WHERE config_uuid = %s",
+                         (crypto.encrypt(self.state, data), body["configName"], row["config_uuid"]))
+            row = conn.execute("SELECT * FROM customer_config WHERE config_uuid = %s",
+                               (row["config_uuid"],)).fetchone()
+        return self.config_json(row)
+
+    def edit_config_v1(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
+        return self._edit_config(ctx, c_uuid, config_uuid, v2=False)
+
+    def edit_config_v2(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
+        return self._edit_config(ctx, c_uuid, config_uuid, v2=True)
+
+    def delete_config(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
+        delete_backups = (ctx["query"].get("isDeleteBackups") or ["false"])[0] == "true"
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.config_row(conn, cust, config_uuid)
+            busy = conn.execute("SELECT 1 FROM backup WHERE storage_config_uuid = %s AND state = 'In Progress' "
+                                "LIMIT 1", (row["config_uuid"],)).fetchone()
+            if busy:
+                raise ApiError(409, f"Backup task associated with Configuration {row['config_uuid']} is in progress.")
+            used = conn.execute("SELECT schedule_name FROM schedule WHERE customer_uuid = %s AND "
+                                "status IN ('Active', 'Paused') AND task_params LIKE %s LIMIT 1",
+                                (cust["uuid"], f"%{row['config_uuid']}%")).fetchone()
+            if used:
+                raise ApiError(409, f"Configuration {row['config_name']} is used in scheduled backup.")
+            task_uuid = tasks.new_task(conn, cust, ctx["user"], "DeleteCustomerConfig", "Delete",
+                                       "Customer Configuration", row["config_name"], str(row["config_uuid"]),
+                                       {"customerUUID": str(cust["uuid"]), "configUUID": str(row["config_uuid"]),
+                                        "isDeleteBackups": delete_backups}, state="Running")
+            conn.execute("UPDATE customer_config SET state = 'QueuedForDeletion' WHERE config_uuid = %s",
+                         (row["config_uuid"],))
+            if delete_backups:
+                conn.execute("UPDATE backup SET state = 'QueuedForDeletion', update_time = now() "
+                             "WHERE storage_config_uuid = %s AND state IN ('Completed', 'Failed', 'Stopped', "
+                             "'Skipped', 'FailedToDelete')", (row["config_uuid"],))
+            conn.execute("DELETE FROM customer_config WHERE config_uuid = %s", (row["config_uuid"],))
+            tasks.finish_task(conn, task_uuid, "Success")
+        return {"taskUUID": task_uuid, "resourceUUID": str(row["config_uuid"])}
+
+    # ------------------------------------------------------------------ backups
+    def backup_row(self, conn: Any, cust: dict[str, Any], b_uuid: str) -> dict[str, Any]:
+        b_uuid = check_uuid(b_uuid, "Backup")
+        row = conn.execute("SELECT * FROM backup WHERE backup_uuid = %s AND customer_uuid = %s",
+                           (b_uuid, cust["uuid"])).fetchone()
+        if not row:
+            raise ApiError(400, f"Invalid customer: {cust['uuid']} or backup: {b_uuid}")
+        return row
+
+    def backup_info(self, row: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+        try:
+            info = json.loads(row["backup_info"] or "{}")
+        except ValueError:
+            info = {}
+        if not isinstance(info, dict):
+            info = {}
+        info.setdefault("creatingUser", self.user_json(user))
+        info.setdefault("platformUrl", self.platform_url().split("://", 1)[-1])
+        info.setdefault("platformVersion", self.version)
+        info.setdefault("sleepAfterMasterRestartMillis", 180000)
+        info.setdefault("sleepAfterTServerRestartMillis", 180000)
+        info.setdefault("storageConfigUUID", str(row["storage_config_uuid"]) if row["storage_config_uuid"] else None)
+        info.setdefault("timeTakenPartial", 0)
+        if info.get("storageConfigUUID") is None:
+            info.pop("storageConfigUUID")
+            info["storageConfigUUID"] = "00000000-0000-0000-0000-000000000000"
+        for sub in info.get("backupList") or []:
+            if isinstance(sub, dict):
+                for key in ("creatingUser", "platformUrl", "platformVersion", "sleepAfterMasterRestartMillis",
+                            "sleepAfterTServerRestartMillis", "storageConfigUUID", "timeTakenPartial"):
+                    sub.setdefault(key, info[key])
+        return info
+
+    @staticmethod
+    def java_state(db_state: str) -> str:
+        return STATE_FROM_DB.get(db_state, db_state)
+
+    def backup_json(self, row: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "backupUUID": str(row["backup_uuid"]), "customerUUID": str(row["customer_uuid"]),
+            "universeUUID": str(row["universe_uuid"]) if row["universe_uuid"] else None,
+            "universeName": row["universe_name"],
+            "storageConfigUUID": str(row["storage_config_uuid"]) if row["storage_config_uuid"] else None,
+            "state": self.java_state(row["state"]), "backupInfo": self.backup_info(row, user),
+            "taskUUID": str(row["task_uuid"]) if row["task_uuid"] else None,
+            "scheduleUUID": str(row["schedule_uuid"]) if row["schedule_uuid"] else None,
+            "scheduleName": row["schedule_name"], "expiry": fmt_time(row["expiry"]),
+            "expiryTimeUnit": time_unit_api(row["expiry_time_unit"]),
+            "createTime": fmt_time(row["create_time"]), "updateTime": fmt_time(row["update_time"]),
+            "completionTime": fmt_time(row["completion_time"]), "category": row["category"],
+            "version": row["version"], "baseBackupUUID": str(row["base_backup_uuid"]),
+            "hasKMSHistory": bool(row["has_kms_history"]),
+            "incrementalBackup": str(row["base_backup_uuid"]) != str(row["backup_uuid"]),
+            "parentBackup": str(row["base_backup_uuid"]) == str(row["backup_uuid"]),
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def backup_resp(self, row: dict[str, Any], user: dict[str, Any], config_types: dict[str, str],
+                    universes: set[str]) -> dict[str, Any]:
+        info = self.backup_info(row, user)
+        size = int(info.get("backupSizeInBytes") or 0)
+        response_list = []
+        for sub in info.get("backupList") or [info]:
+            if not isinstance(sub, dict):
+                continue
+            response_list.append({
+                "keyspace": sub.get("keyspace") or "yugabyte",
+                "allTables": not sub.get("tableNameList"),
+                "tablesList": list(sub.get("tableNameList") or []),
+                "tableUUIDList": list(sub.get("tableUUIDList") or []),
+                "backupSizeInBytes": int(sub.get("backupSizeInBytes") or 0),
+                "defaultLocation": sub.get("storageLocation") or info.get("storageLocation") or "",
+                "perRegionLocations": [],
+            })
+        cfg = str(row["storage_config_uuid"]) if row["storage_config_uuid"] else ""
+        common = {
+            "backupUUID": str(row["backup_uuid"]), "baseBackupUUID": str(row["base_backup_uuid"]),
+            "taskUUID": str(row["task_uuid"]) if row["task_uuid"] else "00000000-0000-0000-0000-000000000000",
+            "storageConfigUUID": cfg or "00000000-0000-0000-0000-000000000000",
+            "kmsConfigUUID": info.get("kmsConfigUUID") or "00000000-0000-0000-0000-000000000000",
+            "state": self.java_state(row["state"]), "sse": bool(info.get("sse", False)),
+            "tableByTableBackup": bool(info.get("tableByTableBackup", False)),
+            "totalBackupSizeInBytes": size, "responseList": response_list,
+            "createTime": fmt_time(row["create_time"]), "updateTime": fmt_time(row["update_time"]),
+            "completionTime": fmt_time(row["completion_time"]),
+        }
+        out = {
+            "commonBackupInfo": {k: v for k, v in common.items() if v is not None},
+            "customerUUID": str(row["customer_uuid"]),
+            "universeUUID": str(row["universe_uuid"]) if row["universe_uuid"] else "",
+            "universeName": row["universe_name"] or "",
+            "scheduleUUID": str(row["schedule_uuid"]) if row["schedule_uuid"] else
+            "00000000-0000-0000-0000-000000000000",
+            "scheduleName": row["schedule_name"] or "",
+            "onDemand": row["schedule_uuid"] is None,
+            "backupType": info.get("backupType") or "PGSQL_TABLE_TYPE",
+            "category": row["category"], "isFullBackup": True, "hasIncrementalBackups": False,
+            "isStorageConfigPresent": cfg in config_types,
+            "isUniversePresent": str(row["universe_uuid"]) in universes,
+            "lastBackupState": self.java_state(row["state"]),
+            "storageConfigType": config_types.get(cfg) or info.get("storageConfigType") or "S3",
+            "expiryTimeUnit": time_unit_api(row["expiry_time_unit"]), "fullChainSizeInBytes": size,
+            "useTablespaces": bool(info.get("useTablespaces", False)),
+        }
+        if row["expiry"]:
+            out["expiryTime"] = fmt_time(row["expiry"])
+        return out
+
+    def page_backups(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        body = ctx["body"] if isinstance(ctx["body"], dict) else {}
+        flt = body.get("filter") or {}
+        if not isinstance(flt, dict):
+            raise ApiError(400, "Invalid filter")
+        where, args = ["b.customer_uuid = %s", "b.backup_uuid = b.base_backup_uuid"], []
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            args.append(cust["uuid"])
+            states = flt.get("states") or []
+            for s in states:
+                if s not in JAVA_STATES:
+                    raise ApiError(400, f"Cannot deserialize value of type `BackupState` from String \"{s}\": "
+                                        f"not one of the values accepted for Enum class: [{', '.join(JAVA_STATES)}]")
+            if states:
+                where.append("b.state = ANY(%s)")
+                args.append([STATE_TO_DB.get(s, s) for s in states])
+            for key, column in (("universeUUIDList", "b.universe_uuid"),
+                                ("storageConfigUUIDList", "b.storage_config_uuid"),
+                                ("scheduleUUIDList", "b.schedule_uuid")):
+                values = flt.get(key) or []
+                if values:
+                    where.append(f"{column} = ANY(%s::uuid[])")
+                    args.append([check_uuid(v, key) for v in values])
+            if flt.get("universeNameList"):
+                where.append("b.universe_name = ANY(%s)")
+                args.append(list(flt["universeNameList"]))
+            if flt.get("keyspaceList"):
+                where.append("(" + " OR ".join(["b.backup_info LIKE %s"] * len(flt["keyspaceList"])) + ")")
+                args.extend([f'%"keyspace": "{k}"%' if False else f'%"{k}"%' for k in flt["keyspaceList"]])
+            if flt.get("dateRangeStart"):
+                where.append("b.create_time >= %s")
+                args.append(parse_time(flt["dateRangeStart"], "dateRangeStart"))
+            if flt.get("dateRangeEnd"):
+                where.append("b.create_time <= %s")
+                args.append(parse_time(flt["dateRangeEnd"], "dateRangeEnd"))
+            if flt.get("onlyShowDeletedUniverses"):
+                where.append("NOT EXISTS (SELECT 1 FROM universe u WHERE u.universe_uuid = b.universe_uuid)")
+            if flt.get("onlyShowDeletedConfigs"):
+                where.append("NOT EXISTS (SELECT 1 FROM customer_config c WHERE c.config_uuid = b.storage_config_uuid)")
+            direction = "ASC" if str(body.get("direction", "DESC")).upper() == "ASC" else "DESC"
+            if body.get("sortBy", "createTime") not in ("createTime",):
+                raise ApiError(400, f"Invalid sortBy: {body.get('sortBy')}")
+            offset = int(body.get("offset") or 0)
+            limit = int(body.get("limit") or 0)
+            if offset < 0 or limit < 0:
+                raise ApiError(400, "offset and limit must not be negative")
+            sql_where = " AND ".join(where)
+            sql = f"SELECT b.* FROM backup b WHERE {sql_where} ORDER BY b.create_time {direction}, b.backup_uuid"
+            page_args = list(args)
+            if limit:
+                sql += " LIMIT %s"
+                page_args.append(limit + 1)
+            if offset:
+                sql += " OFFSET %s"
+                page_args.append(offset)
+            rows = conn.execute(sql, page_args).fetchall()
+            total = None
+            if body.get("needTotalCount", True):
+                total = conn.execute(f"SELECT count(*) AS n FROM backup b WHERE {sql_where}", args).fetchone()["n"]
+            configs = {str(r["config_uuid"]): r["name"] for r in conn.execute(
+                "SELECT config_uuid, name FROM customer_config WHERE customer_uuid = %s", (cust["uuid"],))}
+            universes = {str(r["universe_uuid"]) for r in conn.execute(
+                "SELECT universe_uuid FROM universe WHERE customer_id = %s", (cust["id"],))}
+        has_next = bool(limit) and len(rows) > limit
+        rows = rows[:limit] if limit else rows
+        return {"entities": [self.backup_resp(r, ctx["user"], configs, universes) for r in rows],
+                "hasNext": has_next, "hasPrev": offset > 0,
+                "totalCount": int(total if total is not None else 0)}
+
+    def list_universe_backups(self, ctx: dict[str, Any], c_uuid: str, u_uuid: str) -> list[dict[str, Any]]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            uni = self.get_universe_row(conn, cust, u_uuid)
+            rows = conn.execute("SELECT * FROM backup WHERE customer_uuid = %s AND universe_uuid = %s "
+                                "ORDER BY create_time DESC", (cust["uuid"], uni["universe_uuid"])).fetchall()
+        return [self.backup_json(r, ctx["user"]) for r in rows]
+
+    def get_backup(self, ctx: dict[str, Any], c_uuid: str, b_uuid: str) -> dict[str, Any]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.backup_row(conn, cust, b_uuid)
+        return self.backup_json(row, ctx["user"])
+
+    def edit_backup(self, ctx: dict[str, Any], c_uuid: str, b_uuid: str) -> dict[str, Any]:
+        body = ctx["body"] if isinstance(ctx["body"], dict) else {}
+        millis = body.get("timeBeforeDeleteFromPresentInMillis", 0)
+        unit = body.get("expiryTimeUnit")
+        cfg = body.get("storageConfigUUID")
+        if not isinstance(millis, int) or isinstance(millis, bool):
+            raise ApiError(400, "timeBeforeDeleteFromPresentInMillis must be an integer")
+        if unit is not None and unit not in TIME_UNITS:
+            raise ApiError(400, f"Invalid expiryTimeUnit: {unit}")
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.backup_row(conn, cust, b_uuid)
+            if millis < 0 and cfg is None:
+                raise ApiError(400, "Please provide either a non negative expiry time or storage config to "
+                                    "edit backup")
+            if row["state"] in IN_PROGRESS_DB:
+                raise ApiError(400, "Cannot edit a backup that is in progress state")
+            if millis > 0 and unit is None:
+                raise ApiError(400, "Please provide a time unit for backup expiry")
+            if str(row["backup_uuid"]) != str(row["base_backup_uuid"]):
+                raise ApiError(400, "Cannot edit an incremental backup")
+            if cfg is not None:
+                existing = conn.execute("SELECT state FROM customer_config WHERE config_uuid = %s",
+                                        (row["storage_config_uuid"],)).fetchone() if row["storage_config_uuid"] else None
+                if existing and existing["state"] == "Active":
+                    raise ApiError(400, "Active storage config is already assigned to the backup")
+                new = self.config_row(conn, cust, cfg)
+                if new["type"] != "STORAGE":
+                    raise ApiError(400, f"Cannot assign {new['type']} type config in place of Storage Config")
+                if new["state"] != "Active":
+                    raise ApiError(400, "Cannot assign storage config which is not in Active state")
+                conn.execute("UPDATE backup SET storage_config_uuid = %s, update_time = now() "
+                             "WHERE backup_uuid = %s", (new["config_uuid"], row["backup_uuid"]))
+            if millis == 0 and cfg is None:
+                conn.execute("UPDATE backup SET expiry = NULL, update_time = now() WHERE backup_uuid = %s",
+                             (row["backup_uuid"],))
+            elif millis > 0:
+                conn.execute("UPDATE backup SET expiry = %s, expiry_time_unit = %s, update_time = now() "
+                             "WHERE backup_uuid = %s",
+                             (utcnow() + timedelta(milliseconds=millis), TIME_UNIT_DB[unit], row["backup_uuid"]))
+            row = self.backup_row(conn, cust, b_uuid)
+        return self.backup_json(row, ctx["user"])
+
+    def create_backup(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        body = ctx["body"] if isinstance(ctx["body"], dict) else None
+        if body is None:
+            raise ApiError(400, "Invalid Json")
+        errors = {k: ["This field is required"] for k in ("storageConfigUUID", "universeUUID")
+                  if not body.get(k)}
+        if errors:
+            raise ApiError(400, errors, errors)
+        if body.get("backupType") not in (None, "PGSQL_TABLE_TYPE", "YQL_TABLE_TYPE", "REDIS_TABLE_TYPE"):
+            raise ApiError(400, f"Invalid backupType: {body.get('backupType')}")
+        tbd = body.get("timeBeforeDelete", 0)
+        if not isinstance(tbd, int) or isinstance(tbd, bool) or tbd < 0:
+            raise ApiError(400, "timeBeforeDelete must be a non-negative integer")
+        unit = body.get("expiryTimeUnit") or "DAYS"
+        if unit not in TIME_UNITS:
+            raise ApiError(400, f"Invalid expiryTimeUnit: {unit}")
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            uni = self.get_universe_row(conn, cust, body["universeUUID"])
+            cfg = self.config_row(conn, cust, body["storageConfigUUID"])
+            if cfg["type"] != "STORAGE":
+                raise ApiError(400, f"Invalid StorageConfig UUID: {cfg['config_uuid']}")
+            if cfg["state"] != "Active":
+                raise ApiError(400, f"Cannot create backup as config is queued for deletion.")
+            details = self.universe_details(uni, ctx["user"])
+            if self.universe_config(uni).get("takeBackups", "true") == "false":
+                raise ApiError(400, "Taking backups on the universe is disabled")
+            if details.get("universePaused"):
+                raise ApiError(400, f"Cannot run Backup task since the universe {uni['universe_uuid']} is "
+                                    "currently paused.")
+            if details.get("updateInProgress"):
+                raise ApiError(409, f"Cannot run Backup task since the universe {uni['universe_uuid']} is "
+                                    "currently in a locked state.")
+            return self.workers.submit_backup(conn, cust, ctx["user"], uni, cfg, body, unit, tbd)
+
+    def delete_backups(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        body = ctx["body"] if isinstance(ctx["body"], dict) else {}
+        infos = body.get("deleteBackupInfos")
+        if not isinstance(infos, list) or not infos:
+            raise ApiError(400, {"deleteBackupInfos": ["This field is required"]},
+                           {"deleteBackupInfos": ["This field is required"]})
+        forced = bool(body.get("deleteForcefully", False))
+        task_uuids = []
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            rows = []
+            for info in infos:
+                if not isinstance(info, dict) or not info.get("backupUUID"):
+                    raise ApiError(400, "backupUUID is required")
+                rows.append(self.backup_row(conn, cust, info["backupUUID"]))
+            for row in rows:
+                if row["state"] in IN_PROGRESS_DB or row["state"] in ("Stopping", "QueuedForForcedDeletion"):
+                    LOG.info("Can not delete %s backup as it is still in progress", row["backup_uuid"])
+                    continue
+                if row["state"] == "Deleted":
+                    continue
+                task_uuids.append(self.workers.submit_delete(conn, cust, ctx["user"], row, forced))
+        return {"taskUUID": task_uuids}
+
+    def stop_backup(self, ctx: dict[str, Any], c_uuid: str, b_uuid: str) -> dict[str, Any]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.backup_row(conn, cust, b_uuid)
+            if row["state"] != "In Progress":
+                raise ApiError(400, f"The backup {row['backup_uuid']} you are trying to stop is not in progress.")
+            if not self.workers.stop(conn, row):
+                raise ApiError(400, f"The backup {row['backup_uuid']} you are trying to stop is not associated "
+                                    "with a running task.")
+        return {"success": True, "message": "Successfully stopped the backup process."}
+
+    # ------------------------------------------------------------------ tasks
+    def task_status(self, ctx: dict[str, Any], c_uuid: str, t_uuid: str) -> dict[str, Any]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            t_uuid = check_uuid(t_uuid, "Task")
+            ct = conn.execute("SELECT * FROM customer_task WHERE task_uuid = %s AND customer_uuid = %s",
+                              (t_uuid, cust["uuid"])).fetchone()
+            ti = conn.execute("SELECT * FROM task_info WHERE uuid = %s", (t_uuid,)).fetchone()
+        if not ct or not ti:
+            raise ApiError(400, f"Invalid Customer Task UUID: {t_uuid}")
+        return tasks.task_status_json(ct, ti)
+
+    def failed_subtasks(self, ctx: dict[str, Any], c_uuid: str, t_uuid: str) -> dict[str, Any]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            t_uuid = check_uuid(t_uuid, "Task")
+            ct = conn.execute("SELECT * FROM customer_task WHERE task_uuid = %s AND customer_uuid = %s",
+                              (t_uuid, cust["uuid"])).fetchone()
+            if not ct:
+                raise ApiError(400, f"Invalid Customer Task UUID: {t_uuid}")
+            rows = conn.execute("SELECT * FROM task_info WHERE (uuid = %s OR parent_uuid = %s) AND "
+                                "task_state = 'Failure' ORDER BY position", (t_uuid, t_uuid)).fetchall()
+        return {"failedSubTasks": [tasks.failed_subtask_json(r) for r in rows]}
+
+    def tasks_list(self, ctx: dict[str, Any], c_uuid: str) -> list[dict[str, Any]]:
+        u_uuid = (ctx["query"].get("uUUID") or [None])[0]
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            sql = ("SELECT ct.*, ti.task_state, ti.percent_done, ti.task_type, ti.details FROM customer_task ct "
+                   "JOIN task_info ti ON ti.uuid = ct.task_uuid WHERE ct.customer_uuid = %s")
+            args: list[Any] = [cust["uuid"]]
+            if u_uuid:
+                sql += " AND ct.target_uuid = %s"
+                args.append(check_uuid(u_uuid, "Universe"))
+            rows = conn.execute(sql + " ORDER BY ct.create_time DESC, ct.id DESC LIMIT 2000", args).fetchall()
+        return [tasks.customer_task_json(r) for r in rows]
+
+    # ------------------------------------------------------------------ schedules
+    def schedule_json(self, row: dict[str, Any]) -> dict[str, Any]:
+        try:
+            params = json.loads(row["task_params"] or "{}")
+        except ValueError:
+            params = {}
+        out = {
+            "scheduleUUID": str(row["schedule_uuid"]), "customerUUID": str(row["customer_uuid"]),
+            "ownerUUID": str(row["owner_uuid"]) if row["owner_uuid"] else None,
+            "scheduleName": row["schedule_name"], "taskType": row["task_type"], "taskParams": params,
+            "frequency": row["frequency"], "frequencyTimeUnit": time_unit_api(row["frequency_time_unit"], "")
+            or None, "cronExpression": row["cron_expression"], "status": row["status"],
+            "failureCount": row["failure_count"],
+            "nextScheduleTaskTime": fmt_time(row["next_schedule_task_time"]),
+            "nextIncrementScheduleTaskTime": fmt_time(row["next_increment_schedule_task_time"]),
+            "backlogStatus": bool(row["backlog_status"]),
+            "incrementBacklogStatus": bool(row["increment_backlog_status"]),
+            "runningState": bool(row["running_state"]), "userEmail": row["user_email"],
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def schedule_row(self, conn: Any, cust: dict[str, Any], s_uuid: str) -> dict[str, Any]:
+        s_uuid = check_uuid(s_uuid, "Schedule")
+        row = conn.execute("SELECT * FROM schedule WHERE schedule_uuid = %s AND customer_uuid = %s",
+                           (s_uuid, cust["uuid"])).fetchone()
+        if not row:
+            raise ApiError(400, f"Invalid Customer/Schedule UUID: {s_uuid}")
+        return row
+
+    def page_schedules(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        body = ctx["body"] if isinstance(ctx["body"], dict) else {}
+        flt = body.get("filter") or {}
+        sort = body.get("sortBy", "scheduleUUID")
+        columns = {"taskType": "task_type", "scheduleUUID": "schedule_uuid", "scheduleName": "schedule_name"}
+        if sort not in columns:
+            raise ApiError(400, f"Invalid sortBy: {sort}")
+        direction = "ASC" if str(body.get("direction", "ASC")).upper() == "ASC" else "DESC"
+        where, args = ["customer_uuid = %s"], []
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            args.append(cust["uuid"])
+            if flt.get("status"):
+                for s in flt["status"]:
+                    if s not in ("Active", "Paused", "Stopped"):
+                        raise ApiError(400, f"Invalid schedule status: {s}")
+                where.append("status = ANY(%s)")
+                args.append(list(flt["status"]))
+            if flt.get("taskTypes"):
+                where.append("task_type = ANY(%s)")
+                args.append(list(flt["taskTypes"]))
+            if flt.get("universeUUIDList"):
+                where.append("owner_uuid = ANY(%s::uuid[])")
+                args.append([check_uuid(u, "Universe") for u in flt["universeUUIDList"]])
+            offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 0)
+            sql = f"SELECT * FROM schedule WHERE {' AND '.join(where)} ORDER BY {columns[sort]} {direction}"
+            page_args = list(args)
+            if limit:
+                sql += " LIMIT %s"
+                page_args.append(limit + 1)
+            if offset:
+                sql += " OFFSET %s"
+                page_args.append(offset)
+            rows = conn.execute(sql, page_args).fetchall()
+            total = conn.execute(f"SELECT count(*) AS n FROM schedule WHERE {' AND '.join(where)}",
+                                 args).fetchone()["n"]
+        has_next = bool(limit) and len(rows) > limit
+        rows = rows[:limit] if limit else rows
+        return {"entities": [self.schedule_json(r) for r in rows], "hasNext": has_next, "hasPrev": offset > 0,
+                "totalCount": int(total)}
+
+    def get_schedule(self, ctx: dict[str, Any], c_uuid: str, s_uuid: str) -> dict[str, Any]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            return self.schedule_json(self.schedule_row(conn, cust, s_uuid))
+
+    def edit_schedule(self, ctx: dict[str, Any], c_uuid: str, s_uuid: str) -> dict[str, Any]:
+        body = ctx["body"] if isinstance(ctx["body"], dict) else {}
+        status = body.get("status")
+        freq, cron = body.get("frequency"), body.get("cronExpression")
+        if status == "Paused":
+            raise ApiError(400, "State paused is an internal state and cannot be specified by the user")
+        if status not in (None, "Active", "Stopped"):
+            raise ApiError(400, f"Invalid status: {status}")
+        if freq is not None and cron is not None:
+            raise ApiError(400, "Both schedule frequency and cron expression cannot be provided")
+        if freq is not None and (not isinstance(freq, int) or freq < 3600 * 1000):
+            raise ApiError(400, "Minimum schedule duration is 1 hour")
+        unit = body.get("frequencyTimeUnit")
+        if unit is not None and unit not in TIME_UNITS:
+            raise ApiError(400, f"Invalid frequencyTimeUnit: {unit}")
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.schedule_row(conn, cust, s_uuid)
+            if row["status"] in ("Creating", "Editing", "Deleting"):
+                raise ApiError(409, f"Schedule {row['schedule_uuid']} is being modified by another task.")
+            if status == "Stopped":
+                conn.execute("UPDATE schedule SET status = 'Stopped' WHERE schedule_uuid = %s",
+                             (row["schedule_uuid"],))
+            elif status == "Active" and row["status"] != "Active":
+                nxt = utcnow() + timedelta(milliseconds=int(row["frequency"] or 86400000))
+                conn.execute("UPDATE schedule SET status = 'Active', failure_count = 0, "
+                             "next_schedule_task_time = %s WHERE schedule_uuid = %s", (nxt, row["schedule_uuid"]))
+            if freq is not None or cron is not None:
+                conn.execute("UPDATE schedule SET frequency = %s, cron_expression = %s, frequency_time_unit = "
+                             "COALESCE(%s, frequency_time_unit) WHERE schedule_uuid = %s",
+                             (freq, cron, TIME_UNIT_DB.get(unit) if unit else None, row["schedule_uuid"]))
+            if body.get("incrementalBackupFrequency") is not None:
+                params = json.loads(row["task_params"] or "{}")
+                params["incrementalBackupFrequency"] = body["incrementalBackupFrequency"]
+                if body.get("incrementalBackupFrequencyTimeUnit"):
+                    params["incrementalBackupFrequencyTimeUnit"] = body["incrementalBackupFrequencyTimeUnit"]
+                conn.execute("UPDATE schedule SET task_params = %s WHERE schedule_uuid = %s",
+                             (json.dumps(params), row["schedule_uuid"]))
+            return self.schedule_json(self.schedule_row(conn, cust, s_uuid))
+
+
+__all__ = ["Platform", "ApiError", "DatabaseUnavailable", "threading"]

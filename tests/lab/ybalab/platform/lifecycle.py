@@ -1,0 +1,343 @@
+"""Install, start, stop, hang and crash the simulated YBA platform, as the lab needs it.
+
+``install_software`` lays down what yba-installer would (FACTS 1.1/1.2): ``software/<version>/`` with the
+yugaware launcher, ``version_metadata.json``, ``yb-platform.conf``, ``pgsql/``, the ``software/active``
+link, the three systemd unit files, the server certificate and the yba-ctl stand-in at /usr/bin/yba-ctl.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from typing import Any
+
+from . import paths, services
+
+LAUNCHER = """#!{python}
+# yugaware start script of the YBA lab: stands in for the Play/sbt-native-packager script.
+# JAVA_OPTS tokens are re-exec'd onto the command line so `ps -o args` shows them, as the real script does.
+import os, sys
+sys.path.insert(0, {lab_path!r})
+opts = os.environ.get("JAVA_OPTS", "").split()
+if opts and os.environ.get("_YBA_LAB_REEXEC") != "1":
+    os.environ["_YBA_LAB_REEXEC"] = "1"
+    os.execv(sys.executable, [sys.executable, __file__] + opts + sys.argv[1:])
+from ybalab.platform.server import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+YBA_CTL = """#!{python}
+# yba-ctl stand-in of the YBA lab (see ybalab/yba_ctl.py).
+import sys
+sys.path.insert(0, {lab_path!r})
+from ybalab.yba_ctl import main
+sys.exit(main(sys.argv[1:], lab_json={lab_json!r}))
+"""
+
+PROMETHEUS = """#!{python}
+# prometheus stand-in of the YBA lab: answers /-/healthy and /-/ready.
+import sys
+sys.path.insert(0, {lab_path!r})
+from ybalab.platform.prometheus_stub import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+PLATFORM_UNIT = """[Unit]
+Description=Yugabyte Platform
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+User=yugabyte
+Group=yugabyte
+Type=simple
+
+Environment="PLATFORM_APP_SECRET={app_secret}"
+Environment="JAVA_HOME={version_dir}/jdk"
+
+ExecStart={version_dir}/yb-platform/yugaware/bin/yugaware \\
+  -Dconfig.file={version_dir}/yb-platform/conf/yb-platform.conf \\
+  -Dhttp.port=disabled \\
+  -Dhttps.port={https_port}
+
+Restart=always
+RestartSec=10
+AmbientCapabilities=CAP_NET_BIND_SERVICE
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+POSTGRES_UNIT = """[Unit]
+Description=PostgreSQL
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+User=yugabyte
+Group=yugabyte
+Type=notify
+
+ExecStart={version_dir}/pgsql/bin/postgres -D {pg_data} -c config_file={version_dir}/pgsql/conf/postgresql.conf -p {pg_port}
+ExecReload=/bin/kill -HUP $MAINPID
+KillMode=mixed
+KillSignal=SIGINT
+TimeoutSec=0
+
+Restart=always
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+PROMETHEUS_UNIT = """[Unit]
+Description=Prometheus
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+User=yugabyte
+Group=yugabyte
+Type=simple
+
+ExecStart={prometheus_bin} \\
+  --config.file={version_dir}/prometheus/conf/prometheus.yml \\
+  --storage.tsdb.path={data}/prometheus/storage \\
+  --web.listen-address=127.0.0.1:{prom_port} \\
+  --storage.tsdb.retention.time=15d \\
+  --web.enable-admin-api \\
+  --web.enable-lifecycle
+
+Restart=always
+RestartSec=10
+OOMScoreAdjust=500
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _write(path: str, text: str, mode: int = 0o644) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _host_path(state: dict[str, Any], abs_host_path: str) -> str:
+    """A path under host.root as the YBA host itself sees it (what goes into its config files)."""
+    root = state["host"]["root"].rstrip("/")
+    return "/" + os.path.relpath(abs_host_path, root) if abs_host_path.startswith(root + "/") else abs_host_path
+
+
+def ensure_server_cert(state: dict[str, Any]) -> tuple[str, str]:
+    """Put the platform's server.pem/server.key into data/yba-installer/certs (FACTS 1.1).
+
+    Sources, in order: lab.json ``platform.cert``/``platform.key``; ``<dir>/tls/server.pem|server.key``;
+    a cert issued by ``<dir>/tls/ca.pem`` + ``ca.key``; else a fresh CA (written to ``platform.ca_cert``)
+    and server cert for 127.0.0.1/localhost, made with openssl.
+    """
+    certs = paths.certs_dir(state)
+    os.makedirs(certs, exist_ok=True)
+    pem, key = os.path.join(certs, "server.pem"), os.path.join(certs, "server.key")
+    if os.path.exists(pem) and os.path.exists(key):
+        return pem, key
+    plat = state.get("platform", {})
+    tls = os.path.join(state["dir"], "tls")
+    for src_pem, src_key in ((plat.get("cert"), plat.get("key")),
+                             (os.path.join(tls, "server.pem"), os.path.join(tls, "server.key"))):
+        if src_pem and src_key and os.path.exists(src_pem) and os.path.exists(src_key):
+            shutil.copyfile(src_pem, pem)
+            shutil.copyfile(src_key, key)
+            os.chmod(key, 0o600)
+            return pem, key
+    ca_pem = plat.get("ca_cert") or os.path.join(tls, "ca.pem")
+    ca_key = os.path.splitext(ca_pem)[0] + ".key"
+    os.makedirs(os.path.dirname(ca_pem), exist_ok=True)
+    if not (os.path.exists(ca_pem) and os.path.exists(ca_key)):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+                        "-subj", "/CN=YBA lab CA", "-keyout", ca_key, "-out", ca_pem,
+                        "-addext", "basicConstraints=critical,CA:TRUE",
+                        "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                       check=True, capture_output=True)
+    csr = os.path.join(certs, "server.csr")
+    ext = os.path.join(certs, "server.ext")
+    with open(ext, "w", encoding="ascii") as fh:
+        fh.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                 "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", key, "-out", csr], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial",
+                    "-days", "825", "-extfile", ext, "-out", pem], check=True, capture_output=True)
+    os.unlink(csr)
+    os.unlink(ext)
+    os.chmod(key, 0o600)
+    return pem, key
+
+
+def platform_conf_text(state: dict[str, Any], version_dir_host: str, https_port: int) -> str:
+    pg = state["postgres"]
+    data = _host_path(state, paths.data_dir(state))
+    certs = _host_path(state, paths.certs_dir(state))
+    return f"""# yb-platform.conf generated by the YBA lab's installer stand-in (shape of yba-installer's template).
+include classpath("application.common.conf")
+play.crypto.secret = ${{PLATFORM_APP_SECRET}}
+play.http.errorHandler = "com.yugabyte.yw.common.YWErrorHandler"
+log.override.path = "{data}/logs"
+https.port = {https_port}
+play.server.https.keyStore.path = "{certs}/server.pem"
+play.server.https.keyStore.type = "PEM"
+play.server.https.keyStore.keyPath = "{certs}/server.key"
+
+db.default.dbname = "{pg.get('database', 'yugaware')}"
+db.default.host = "{pg.get('host', '127.0.0.1')}"
+db.default.port = {int(pg['port'])}
+db.default.url = "jdbc:postgresql://{pg.get('host', '127.0.0.1')}:{int(pg['port'])}/{pg.get('database', 'yugaware')}"
+db.default.driver = "org.postgresql.Driver"
+db.default.username = "{pg.get('user', 'postgres')}"
+db.default.password = ""
+db.default.pg_dump_path = "{version_dir_host}/pgsql/bin/pg_dump"
+db.default.pg_restore_path = "{version_dir_host}/pgsql/bin/pg_restore"
+db.default.migration.table = "schema_version"
+
+yb.installation = "yba-installer"
+yb.storage.path = "{data}/yb-platform"
+yb.releases.path = "{data}/yb-platform/releases"
+yb.devops.home = "{version_dir_host}/yb-platform/devops"
+yb.swamper.targetPath = "{data}/prometheus/swamper_targets"
+yb.swamper.rulesPath = "{data}/prometheus/swamper_rules"
+yb.filepaths.tmpDirectory = "/tmp"
+taskGC.task_retention_duration = 30 days
+taskGC.gc_check_interval = 1 day
+health.check_interval_ms = 300000
+
+# Lab only: where the simulator finds lab.json (scenario, S3, app secret location).
+yb.lab.state_file = "{paths.lab_json_path(state)}"
+"""
+
+
+def _version_parts(version: str) -> tuple[str, str]:
+    number, _, build = version.partition("-b")
+    return number, build or "0"
+
+
+def install_software(state: dict[str, Any], version: str, active: bool = True) -> str:
+    """Lay down software/<version> (and, when active, the units, active link and yba-ctl); returns its path."""
+    import sys
+
+    python = sys.executable
+    lab_path = paths.lab_python_path()
+    version_dir = os.path.join(paths.software_dir(state), version)
+    version_dir_host = _host_path(state, version_dir)
+    https_port = paths.https_port(state)
+    number, build = _version_parts(version)
+
+    _write(os.path.join(version_dir, "yb-platform/yugaware/bin/yugaware"),
+           LAUNCHER.format(python=python, lab_path=lab_path), 0o755)
+    _write(os.path.join(version_dir, "yb-platform/yugaware/conf/version_metadata.json"),
+           json.dumps({"version_number": number, "build_number": build}) + "\n")
+    _write(os.path.join(version_dir, "yb-platform/yugaware/conf/application.ini"),
+           "# JVM options of the start script\n-J-XX:G1PeriodicGCInterval=120000\n")
+    _write(os.path.join(version_dir, "yb-platform/conf/yb-platform.conf"),
+           platform_conf_text(state, version_dir_host, https_port))
+    os.makedirs(os.path.join(version_dir, "yb-platform/devops/bin"), exist_ok=True)
+    os.makedirs(os.path.join(version_dir, "pgsql/bin"), exist_ok=True)
+    os.makedirs(os.path.join(version_dir, "pgsql/conf"), exist_ok=True)
+    os.makedirs(os.path.join(version_dir, "prometheus/conf"), exist_ok=True)
+    if not os.path.exists(os.path.join(version_dir, "prometheus/conf/prometheus.yml")):
+        _write(os.path.join(version_dir, "prometheus/conf/prometheus.yml"),
+               "global:\n  scrape_interval: 10s\n  evaluation_interval: 10s\n")
+    if not active:
+        return version_dir
+
+    for sub in ("logs", "yb-platform", "prometheus/storage", "prometheus/swamper_targets",
+                "prometheus/swamper_rules", "pgsql/run/postgresql"):
+        os.makedirs(os.path.join(paths.data_dir(state), sub), exist_ok=True)
+    ensure_server_cert(state)
+    link = paths.active_dir(state)
+    tmp_link = f"{link}.tmp{os.getpid()}"
+    if os.path.lexists(tmp_link):
+        os.unlink(tmp_link)
+    os.symlink(version, tmp_link)  # relative, so it resolves both on the host and under host.root
+    os.replace(tmp_link, link)
+
+    from . import crypto
+    _write(paths.unit_file(state, "yb-platform"), PLATFORM_UNIT.format(
+        app_secret=crypto.app_secret(state).hex()[:32], version_dir=_host_path(state, link),
+        https_port=https_port))
+    # The units reference host paths; the mini-systemd maps ExecStart through host.root (services.host_argv).
+    pg = state["postgres"]
+    _write(paths.unit_file(state, "postgres"), POSTGRES_UNIT.format(
+        version_dir=_host_path(state, link), pg_data=pg["data_dir"], pg_port=int(pg["port"])))
+    prom_bin = paths.on_host(state, "/usr/local/bin/prometheus")
+    _write(prom_bin, PROMETHEUS.format(python=python, lab_path=lab_path), 0o755)
+    prom_port = _existing_prom_port(state) or _free_port()
+    _write(paths.unit_file(state, "prometheus"), PROMETHEUS_UNIT.format(
+        prometheus_bin="/usr/local/bin/prometheus", version_dir=_host_path(state, link),
+        data=_host_path(state, paths.data_dir(state)), prom_port=prom_port))
+    _write(paths.yba_ctl_path(state), YBA_CTL.format(python=python, lab_path=lab_path,
+                                                     lab_json=paths.lab_json_path(state)), 0o755)
+    return version_dir
+
+
+def _existing_prom_port(state: dict[str, Any]) -> int | None:
+    spec = services.load_unit(state, "prometheus")
+    if not spec:
+        return None
+    for arg in spec["ExecStart"].split():
+        if arg.startswith("--web.listen-address="):
+            return int(arg.rsplit(":", 1)[1])
+    return None
+
+
+def installed_version(state: dict[str, Any]) -> str | None:
+    meta = os.path.join(paths.active_dir(state), "yb-platform/yugaware/conf/version_metadata.json")
+    try:
+        with open(meta, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return f"{data['version_number']}-b{data['build_number']}"
+
+
+def start(state: dict[str, Any], timeout: float = 60.0) -> None:
+    """As ``yba-ctl start yb-platform``: start and wait until HTTPS answers (ServiceError if it died)."""
+    services.start_unit(state, "yb-platform", timeout=timeout)
+
+
+def stop(state: dict[str, Any]) -> None:
+    """As ``yba-ctl stop yb-platform``."""
+    services.stop_unit(state, "yb-platform")
+
+
+def hang(state: dict[str, Any]) -> None:
+    """SIGSTOP the platform: the kernel still accepts TCP connections, nothing ever answers."""
+    pid = services.read_pid(state, "yb-platform")
+    if not services.pid_alive(pid):
+        raise services.ServiceError("yb-platform is not running")
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+
+
+def crash(state: dict[str, Any]) -> None:
+    """SIGKILL the platform and leave its pid file behind (stale), as an OOM kill would."""
+    pid = services.read_pid(state, "yb-platform")
+    if not services.pid_alive(pid):
+        return
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    while services.pid_alive(pid):
+        import time
+        time.sleep(0.02)
