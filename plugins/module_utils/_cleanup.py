@@ -15,7 +15,8 @@ if t.TYPE_CHECKING:  # pragma: no cover
 DAY = 86400.0
 HOUR = 3600.0
 
-DEFAULT_STAGING_PATTERNS = ("yba-*", "yba_*", "yb-*", "yb_*", "ybc-*", "ybc_*", "shell_process_*", "*.yba.tmp")
+DEFAULT_STAGING_PATTERNS = ("yba-*", "yba_*", "yb-*", "yb_*", "ybc-*", "ybc_*", "shell_process_*",
+                           "releases-download-*", "*.yba.tmp")
 
 # Conservative defaults: every category on, generous ages, keep the newest few of each kind.
 DEFAULT_POLICY: t.Dict[str, t.Dict[str, t.Any]] = {
@@ -181,7 +182,7 @@ def plan_cleanup(candidates: t.Iterable["Candidate"], policy: t.Mapping[str, t.M
             max_age = float(pol.get("age_days", 0) or 0) * DAY
         for index, cand in enumerate(members):
             if index < keep:
-                _skip(plan, cand, "newest %d of %s kept" % (keep, family), skipped_limit)
+                _skip(plan, cand, "newest %d of %s kept" % (keep, family.rsplit("/", 1)[-1]), skipped_limit)
             elif now - cand.mtime < max_age:
                 _skip(plan, cand, "younger than the category's age", skipped_limit)
             else:

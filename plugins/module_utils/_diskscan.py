@@ -252,9 +252,10 @@ def _file_candidate(category: str, path: str, st: os.stat_result, family: str,
 
 def _dir_candidate(category: str, path: str, st: os.stat_result, family: str,
                    opened: t.Set[t.Tuple[int, int]], version: str, prune: t.Sequence[str]) -> Candidate:
-    size, usage, newest, _files, is_open = tree_stats(path, opened, prune)
+    size, usage, newest, files, is_open = tree_stats(path, opened, prune)
     is_open = is_open or (st.st_dev, st.st_ino) in opened
-    return Candidate(category, path, "dir", size, usage, max(newest, st.st_mtime), st.st_dev, st.st_ino,
+    # a directory is as old as the newest file in it (its own mtime moves whenever an entry is added)
+    return Candidate(category, path, "dir", size, usage, newest if files else st.st_mtime, st.st_dev, st.st_ino,
                      family, version, is_open)
 
 
@@ -291,14 +292,13 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
     stats = stats or ScanStats()
     protected = protected_paths(layout)
     dir_units: t.Dict[str, t.Tuple[str, str]] = {}  # path -> (category, family)
-    if layout.software_dir and os.path.isdir(layout.software_dir):
-        for entry in os.scandir(layout.software_dir):
-            if entry.is_dir(follow_symlinks=False) and entry.name != "active":
-                dir_units[entry.path] = ("software", "software")
-    if layout.releases_dir and os.path.isdir(layout.releases_dir):
-        for entry in os.scandir(layout.releases_dir):
-            if entry.is_dir(follow_symlinks=False):
-                dir_units[entry.path] = ("releases", "releases")
+    for unit_root, cat in ((layout.software_dir, "software"), (layout.releases_dir, "releases")):
+        if not unit_root or not os.path.isdir(unit_root):
+            continue
+        with os.scandir(unit_root) as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False) and entry.name != "active":
+                    dir_units[entry.path] = (cat, cat)
 
     # the unit dirs are reported even when protected (active, rollback) so the planner can say why it kept them
     for path, (cat, fam) in sorted(dir_units.items()):
@@ -309,11 +309,12 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
         yield _dir_candidate(cat, path, st, fam, opened, os.path.basename(path), ())
         stats.dirs += 1
 
-    top_level = {p for p in (layout.install_root, layout.data_dir, layout.yba_ctl_home) if p}
+    skip_dirs = set(layout.ha_backup_dirs)  # HA backups: YBA keeps its own retention
+    if layout.prometheus_storage:
+        skip_dirs.add(layout.prometheus_storage)  # retention is the lever, see prometheus_recommendation
     logs_dirs = {p for p in (layout.logs_dir,) if p}
     ctl_home = layout.yba_ctl_home
     bundles = layout.log_bundles_dir
-    prometheus = layout.prometheus_storage
 
     walk_roots: t.List[t.Tuple[str, bool]] = [(r, False) for r in (layout.install_root, layout.yba_ctl_home) if r]
     walk_roots += [(p, True) for p in extra_paths]
@@ -331,7 +332,6 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
                 continue
             stats.dirs += 1
             in_logs = current in logs_dirs or (ctl_home is not None and current == ctl_home)
-            in_top = current in top_level or (is_extra and current == root)
             in_bundles = bundles is not None and is_within(current, bundles)
             with it:
                 for entry in it:
@@ -342,7 +342,7 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
                     mode = st.st_mode
                     path = entry.path
                     if stat.S_ISDIR(mode):
-                        if path in dir_units or path == prometheus or is_protected(path, protected):
+                        if path in dir_units or path in skip_dirs or is_protected(path, protected):
                             continue
                         stack.append(path)
                         continue
@@ -358,7 +358,7 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
                         if fam:
                             yield _file_candidate("logs", path, st, os.path.join(current, fam), opened)
                             continue
-                    if (in_top or is_extra) and (_BACKUP_ARCHIVE.match(name) or name == _PLATFORM_DUMP):
+                    if _BACKUP_ARCHIVE.match(name) or name == _PLATFORM_DUMP:
                         fam = "platform_dump" if name == _PLATFORM_DUMP else "createBackup"
                         yield _file_candidate("backup_archives", path, st, fam, opened)
                         continue
