@@ -190,6 +190,7 @@ class YBAClient:
         self._secrets: set[str] = {self.token} if self.token else set()
         # (method, path, status) of every request sent: modules may return it for the run record.
         self.requests: list[tuple[str, str, int | None]] = []
+        self.request_count = 0  # every attempt, retries included
 
     @classmethod
     def from_module(cls, module: t.Any, **overrides: t.Any) -> YBAClient:
@@ -282,6 +283,7 @@ class YBAClient:
                 if remaining <= 0:
                     raise YBATimeout("no time left before the deadline", method=method, path=shown_path)
                 this_timeout = max(0.5, min(timeout, remaining))
+            self.request_count += 1
             try:
                 return self._send_once(method, url, shown_path, data, headers, this_timeout, raw)
             except (YBAUnreachable, YBATimeout, YBAError) as err:

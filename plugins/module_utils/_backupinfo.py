@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# Private module_util of yba.remediation: summarise YBA backups, schedules and storage configs (pure), probe S3 endpoints.
+# Not a public API: only the modules of this collection may import it.
+from __future__ import annotations
+
+import datetime
+import http.client
+import socket
+import ssl
+import time
+import typing as t
+from urllib.parse import urlsplit
+
+COMPLETED = "Completed"
+FAILED = "Failed"
+# YBA's JSON uses the Java names; the database (and some versions' JSON) stores "In Progress".
+IN_PROGRESS = frozenset(("InProgress", "In Progress", "Stopping", "QueuedForDeletion", "DeleteInProgress"))
+RUNNING_BACKUP = frozenset(("InProgress", "In Progress"))
+# States the backup garbage collector deletes once expired (FACTS 5.1), plus a failed deletion.
+GC_STATES = frozenset(("Completed", "Failed", "Stopped", "Skipped", "FailedToDelete"))
+DEFAULT_MIN_RETAIN = 3  # a schedule keeps this many Completed backups even when expired
+GC_GRACE_SECONDS = 3600  # the GC runs every 15 min and deletes 10 per pass: give it an hour
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
+
+
+def parse_time(value: t.Any) -> float | None:
+    """YBA time (``2024-01-31T10:00:00Z``, with or without fraction/offset, or epoch ms) to epoch seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) / 1000.0 if value > 10 ** 11 else float(value)
+    text = str(value).strip().replace(" ", "T", 1)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        for fmt in ("%a %b %d %H:%M:%S UTC %Y", "%Y-%m-%dT%H:%M:%S.%f%z"):
+            try:
+                dt = datetime.datetime.strptime(str(value), fmt)
+                break
+            except ValueError:
+                continue
+        else:
+            return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    return dt.timestamp()
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _backup_fields(b: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Flatten a BackupResp (backups/page) or a Backup (GET backups/{b}) into the fields we use."""
+    common = b.get("commonBackupInfo") if isinstance(b.get("commonBackupInfo"), dict) else {}
+    state = common.get("state") or b.get("lastBackupState") or b.get("state")
+    schedule = b.get("scheduleUUID")
+    return {
+        "backup_uuid": common.get("backupUUID") or b.get("backupUUID"),
+        "universe_uuid": b.get("universeUUID") or None,
+        "universe_name": b.get("universeName") or None,
+        "state": state,
+        "create_time": parse_time(common.get("createTime") or b.get("createTime")),
+        "update_time": parse_time(common.get("updateTime") or b.get("updateTime")),
+        "completion_time": parse_time(common.get("completionTime") or b.get("completionTime")),
+        "expiry": parse_time(b.get("expiryTime") or b.get("expiry")),
+        "schedule_uuid": schedule if schedule and schedule != NIL_UUID else None,
+        "task_uuid": common.get("taskUUID") or b.get("taskUUID"),
+        "storage_config_uuid": common.get("storageConfigUUID") or b.get("storageConfigUUID"),
+        "universe_present": b.get("isUniversePresent", True),
+    }
+
+
+def _brief(f: dict[str, t.Any], now: float) -> dict[str, t.Any]:
+    ref = f["completion_time"] or f["update_time"] or f["create_time"]
+    return {"backup_uuid": f["backup_uuid"], "universe_name": f["universe_name"], "state": f["state"],
+            "create_time": iso(f["create_time"]), "expiry": iso(f["expiry"]),
+            "age_seconds": int(now - ref) if ref else None}
+
+
+def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[str, t.Any]],
+              schedules: t.Sequence[dict[str, t.Any]], now: float, window_seconds: float = 86400,
+              sample_size: int = 5, min_retain: t.Mapping[str, int] | None = None) -> dict[str, t.Any]:
+    """Pure summary of the backup catalog: per universe RPO, failures in the window, running and expired backups.
+
+    ``backups`` are backups/page entities (any order), ``universes`` are GET universes answers, ``schedules``
+    are schedules/page entities. ``min_retain`` maps a schedule UUID to its minNumBackupsToRetain.
+    """
+    min_retain = dict(min_retain or {})
+    per_u: dict[str, dict[str, t.Any]] = {}
+
+    def universe(uuid: str | None, name: str | None, present: bool = True) -> dict[str, t.Any]:
+        key = uuid or "unknown"
+        if key not in per_u:
+            per_u[key] = {"universe_uuid": uuid, "name": name, "present": present, "paused": False,
+                          "backups_enabled": True, "last_completed_time": None, "last_completed_age_seconds": None,
+                          "failed_24h": 0, "last_failed_time": None, "in_progress": 0, "expired_not_deleted": 0,
+                          "schedules": {"total": 0, "active": 0, "paused": 0, "stopped": 0, "error": 0}}
+        return per_u[key]
+
+    for u in universes:
+        details = u.get("universeDetails") if isinstance(u.get("universeDetails"), dict) else {}
+        config = u.get("universeConfig") if isinstance(u.get("universeConfig"), dict) else {}
+        entry = universe(u.get("universeUUID"), u.get("name"))
+        entry["paused"] = bool(details.get("universePaused"))
+        entry["backups_enabled"] = str(config.get("takeBackups", "true")).lower() != "false"
+
+    failed: list[dict[str, t.Any]] = []
+    running: list[dict[str, t.Any]] = []
+    expired: list[dict[str, t.Any]] = []
+    completed_by_schedule: dict[str, list[dict[str, t.Any]]] = {}
+    scanned = 0
+    for raw in backups:
+        scanned += 1
+        f = _backup_fields(raw)
+        entry = universe(f["universe_uuid"], f["universe_name"], bool(f["universe_present"]))
+        if entry["name"] is None:
+            entry["name"] = f["universe_name"]
+        state = f["state"]
+        if state == COMPLETED:
+            done = f["completion_time"] or f["update_time"] or f["create_time"]
+            if done and (entry["last_completed_time"] is None or done > entry["last_completed_time"]):
+                entry["last_completed_time"] = done
+            if f["schedule_uuid"]:
+                completed_by_schedule.setdefault(f["schedule_uuid"], []).append(f)
+        elif state == FAILED:
+            when = f["update_time"] or f["completion_time"] or f["create_time"]
+            if when and now - when <= window_seconds:
+                entry["failed_24h"] += 1
+                if entry["last_failed_time"] is None or when > entry["last_failed_time"]:
+                    entry["last_failed_time"] = when
+                failed.append(f)
+        if state in IN_PROGRESS:
+            entry["in_progress"] += 1
+            running.append(f)
+        if state in GC_STATES and f["expiry"] is not None and now - f["expiry"] > GC_GRACE_SECONDS:
+            expired.append(f)
+
+    # A schedule keeps its newest N Completed backups even past expiry: those are not "not deleted".
+    retained: set[str] = set()
+    for sched, items in completed_by_schedule.items():
+        items.sort(key=lambda x: x["completion_time"] or x["create_time"] or 0, reverse=True)
+        for f in items[:min_retain.get(sched, DEFAULT_MIN_RETAIN)]:
+            retained.add(f["backup_uuid"])
+    expired = [f for f in expired if f["backup_uuid"] not in retained]
+    for f in expired:
+        universe(f["universe_uuid"], f["universe_name"])["expired_not_deleted"] += 1
+
+    sched_items = []
+    by_status: dict[str, list[dict[str, t.Any]]] = {"Active": [], "Paused": [], "Stopped": [], "Error": []}
+    for s in schedules:
+        item = {"schedule_uuid": s.get("scheduleUUID"), "name": s.get("scheduleName"),
+                "universe_uuid": s.get("ownerUUID"), "status": s.get("status"),
+                "failure_count": int(s.get("failureCount") or 0), "task_type": s.get("taskType"),
+                "next_time": s.get("nextScheduleTaskTime")}
+        sched_items.append(item)
+        by_status.setdefault(item["status"] or "unknown", []).append(item)
+        owner = per_u.get(item["universe_uuid"] or "")
+        if owner is not None:
+            owner["schedules"]["total"] += 1
+            key = str(item["status"] or "").lower()
+            if key in owner["schedules"]:
+                owner["schedules"][key] += 1
+
+    for entry in per_u.values():
+        if entry["last_completed_time"] is not None:
+            entry["last_completed_age_seconds"] = int(now - entry["last_completed_time"])
+        entry["last_completed_time"] = iso(entry["last_completed_time"])
+        entry["last_failed_time"] = iso(entry["last_failed_time"])
+
+    failed.sort(key=lambda x: x["update_time"] or x["create_time"] or 0, reverse=True)
+    running.sort(key=lambda x: x["create_time"] or now)
+    expired.sort(key=lambda x: x["expiry"] or now)
+
+    def group(items: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+        return {"count": len(items), "sample": items[:sample_size]}
+
+    return {
+        "universes": sorted(per_u.values(), key=lambda e: (e["name"] or "", e["universe_uuid"] or "")),
+        "failed_24h": {"count": len(failed), "window_seconds": int(window_seconds),
+                       "sample": [_brief(f, now) for f in failed[:sample_size]],
+                       "task_uuids": [f["task_uuid"] for f in failed[:sample_size] if f["task_uuid"]]},
+        "in_progress": {"count": len(running),
+                        "oldest_age_seconds": int(now - running[0]["create_time"])
+                        if running and running[0]["create_time"] else None,
+                        "sample": [_brief(f, now) for f in running[:sample_size]]},
+        "expired_not_deleted": {"count": len(expired), "oldest_expiry": iso(expired[0]["expiry"]) if expired else None,
+                                "sample": [_brief(f, now) for f in expired[:sample_size]]},
+        "schedules": {"count": len(sched_items), "items": sched_items,
+                      "paused": group(by_status.get("Paused", [])), "error": group(by_status.get("Error", [])),
+                      "stopped": group(by_status.get("Stopped", [])), "active": {"count": len(by_status["Active"])}},
+        "scanned_backups": scanned,
+    }
+
+
+# ------------------------------------------------------------------------------------------- storage
+
+def storage_endpoints(data: dict[str, t.Any], name: str) -> list[str]:
+    """Endpoints a storage config makes YBA talk to (S3: AWS_HOST_BASE or AWS's, plus per-region ones)."""
+    if str(name).upper() != "S3":
+        return []
+    out: list[str] = []
+    region = data.get("SIGNING_REGION") or data.get("AWS_REGION")
+    base = data.get("AWS_HOST_BASE")
+    out.append(base if base else ("https://s3.%s.amazonaws.com" % region if region else "https://s3.amazonaws.com"))
+    for loc in data.get("REGION_LOCATIONS") or []:
+        if isinstance(loc, dict) and loc.get("AWS_HOST_BASE") and loc["AWS_HOST_BASE"] not in out:
+            out.append(loc["AWS_HOST_BASE"])
+    return out
+
+
+def split_endpoint(endpoint: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an S3 endpoint written as a URL, ``host:port`` or a bare host (https)."""
+    text = endpoint.strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    scheme = "http" if parts.scheme == "http" else "https"
+    port = parts.port or (80 if scheme == "http" else 443)
+    return scheme, parts.hostname or "", port
+
+
+def probe_endpoint(endpoint: str, timeout: float = 5.0) -> dict[str, t.Any]:
+    """TCP connect, then one HTTP HEAD: any HTTP answer (even 403) means the endpoint is reachable."""
+    scheme, host, port = split_endpoint(endpoint)
+    result: dict[str, t.Any] = {"endpoint": endpoint, "host": host, "port": port, "reachable": False,
+                                "http_status": None, "latency_ms": None, "error": None}
+    if not host:
+        result["error"] = "no host in endpoint %r" % endpoint
+        return result
+    start = time.monotonic()
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.close()
+    except (socket.timeout, TimeoutError):
+        result["error"] = "TCP connect to %s:%d timed out after %.1f s" % (host, port, timeout)
+        return result
+    except OSError as err:
+        result["error"] = "TCP connect to %s:%d failed: %s" % (host, port, err.strerror or err)
+        return result
+    remaining = max(0.5, timeout - (time.monotonic() - start))
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(host, port, timeout=remaining, context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=remaining)
+    try:
+        conn.request("HEAD", "/")
+        resp = conn.getresponse()
+        result.update(reachable=True, http_status=resp.status)
+    except ssl.SSLError as err:
+        result.update(reachable=True, error="TLS: %s" % err)  # reachable; the certificate is another finding
+    except (socket.timeout, TimeoutError):
+        result["error"] = "%s:%d accepts connections but sent no HTTP answer within %.1f s" % (host, port, remaining)
+    except (OSError, http.client.HTTPException) as err:
+        result["error"] = "%s:%d: no HTTP answer: %s" % (host, port, err)
+    finally:
+        conn.close()
+    result["latency_ms"] = round((time.monotonic() - start) * 1000.0, 1)
+    return result
+
+
+def task_error(task: dict[str, t.Any]) -> str | None:
+    """The error text of a failed YBA task status answer, if it carries one."""
+    details = task.get("details") if isinstance(task.get("details"), dict) else {}
+    texts = []
+    for key in ("error", "errorString", "errorMessage"):
+        if task.get(key):
+            texts.append(str(task[key]))
+        if details.get(key):
+            texts.append(str(details[key]))
+    for sub in details.get("taskDetails") or []:
+        if isinstance(sub, dict) and sub.get("state") in ("Failure", "Aborted"):
+            extra = sub.get("extraDetails")
+            if extra:
+                texts.append(extra if isinstance(extra, str) else str(extra))
+            elif sub.get("title"):
+                texts.append("%s failed" % sub["title"])
+    for sub in task.get("failedSubTasks") or []:
+        if isinstance(sub, dict) and sub.get("errorString"):
+            texts.append(str(sub["errorString"]))
+    seen: list[str] = []
+    for text in texts:
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen)[:1000] if seen else None

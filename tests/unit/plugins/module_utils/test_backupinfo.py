@@ -1,0 +1,162 @@
+# Unit tests of the backup catalog summary and the storage endpoint probe (_backupinfo.py).
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
+
+NOW = bi.parse_time("2024-02-01T12:00:00Z")
+H = 3600
+U1, U2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+S1 = "33333333-3333-3333-3333-333333333333"
+
+
+def ts(seconds_ago):
+    return bi.iso(NOW - seconds_ago)
+
+
+def backup(uuid, universe, state, created_ago, completed_ago=None, expiry_ago=None, schedule=None, name=None):
+    common = {"backupUUID": uuid, "state": state, "createTime": ts(created_ago), "taskUUID": "t-" + uuid}
+    if completed_ago is not None:
+        common["completionTime"] = ts(completed_ago)
+        common["updateTime"] = ts(completed_ago)
+    out = {"commonBackupInfo": common, "universeUUID": universe, "universeName": name or universe[:2],
+           "lastBackupState": state, "scheduleUUID": schedule or bi.NIL_UUID, "isUniversePresent": True}
+    if expiry_ago is not None:
+        out["expiryTime"] = ts(expiry_ago)
+    return out
+
+
+def test_parse_time_forms():
+    assert bi.parse_time("2024-02-01T12:00:00Z") == NOW
+    assert bi.parse_time("2024-02-01T12:00:00.123Z") == pytest.approx(NOW + 0.123)
+    assert bi.parse_time("2024-02-01T13:00:00+01:00") == NOW
+    assert bi.parse_time(int(NOW * 1000)) == NOW
+    assert bi.parse_time("Thu Feb 01 12:00:00 UTC 2024") == NOW
+    assert bi.parse_time(None) is None and bi.parse_time("garbage") is None
+
+
+def test_summary_incident_like():
+    universes = [{"universeUUID": U1, "name": "orders", "universeDetails": {"universePaused": False}},
+                 {"universeUUID": U2, "name": "users", "universeConfig": {"takeBackups": "false"}}]
+    backups = [
+        backup("b1", U1, "Completed", 80 * H, 79 * H, name="orders"),              # 3+ days old: RPO broken
+        backup("b2", U1, "Failed", 2 * H, 2 * H, name="orders"),
+        backup("b3", U1, "Failed", 30 * H, 30 * H, name="orders"),                 # outside the window
+        backup("b4", U1, "InProgress", 50 * H, name="orders"),
+        backup("b5", U1, "In Progress", 70 * H, name="orders"),
+        backup("b6", U2, "Completed", 1 * H, 1 * H, name="users"),
+        backup("b7", U2, "Completed", 900 * H, 899 * H, expiry_ago=100 * H, name="users"),  # expired, not deleted
+        backup("b8", U2, "Failed", 800 * H, 800 * H, expiry_ago=10 * H, name="users"),      # expired failed
+        backup("b9", U2, "Completed", 5 * H, 5 * H, expiry_ago=0.5 * H, name="users"),      # inside GC grace
+    ]
+    schedules = [{"scheduleUUID": S1, "scheduleName": "daily", "ownerUUID": U1, "status": "Paused",
+                  "failureCount": 3, "taskType": "CreateBackup"},
+                 {"scheduleUUID": "s2", "scheduleName": "weekly", "ownerUUID": U2, "status": "Active"}]
+    out = bi.summarize(backups, universes, schedules, NOW, 24 * H, sample_size=2)
+    by_name = {u["name"]: u for u in out["universes"]}
+    orders, users = by_name["orders"], by_name["users"]
+    assert orders["last_completed_age_seconds"] == 79 * H
+    assert orders["last_completed_time"] == ts(79 * H)
+    assert orders["failed_24h"] == 1 and orders["in_progress"] == 2
+    assert orders["schedules"] == {"total": 1, "active": 0, "paused": 1, "stopped": 0, "error": 0}
+    assert users["backups_enabled"] is False and users["last_completed_age_seconds"] == 1 * H
+    assert users["expired_not_deleted"] == 2
+    assert out["failed_24h"]["count"] == 1 and out["failed_24h"]["sample"][0]["backup_uuid"] == "b2"
+    assert out["failed_24h"]["task_uuids"] == ["t-b2"]
+    assert out["in_progress"]["count"] == 2 and out["in_progress"]["oldest_age_seconds"] == 70 * H
+    assert out["expired_not_deleted"]["count"] == 2
+    assert out["expired_not_deleted"]["oldest_expiry"] == ts(100 * H)
+    assert out["schedules"]["paused"]["count"] == 1
+    assert out["schedules"]["paused"]["sample"][0]["failure_count"] == 3
+    assert out["schedules"]["active"]["count"] == 1
+    assert out["scanned_backups"] == 9
+
+
+def test_schedule_keeps_min_retained_completed():
+    backups = [backup("c%d" % i, U1, "Completed", (10 - i) * 24 * H, (10 - i) * 24 * H, expiry_ago=10 * H,
+                      schedule=S1) for i in range(5)]
+    out = bi.summarize(backups, [], [], NOW)
+    assert out["expired_not_deleted"]["count"] == 2  # the newest 3 are retained by the schedule
+    assert {s["backup_uuid"] for s in out["expired_not_deleted"]["sample"]} == {"c0", "c1"}
+    out = bi.summarize(backups, [], [], NOW, min_retain={S1: 1})
+    assert out["expired_not_deleted"]["count"] == 4
+
+
+def test_universe_without_backups_has_no_rpo():
+    out = bi.summarize([], [{"universeUUID": U1, "name": "empty"}], [], NOW)
+    assert out["universes"][0]["last_completed_time"] is None
+    assert out["universes"][0]["last_completed_age_seconds"] is None
+
+
+@pytest.mark.parametrize("data,expected", [
+    ({"AWS_HOST_BASE": "http://127.0.0.1:9000"}, ["http://127.0.0.1:9000"]),
+    ({}, ["https://s3.amazonaws.com"]),
+    ({"SIGNING_REGION": "eu-west-1"}, ["https://s3.eu-west-1.amazonaws.com"]),
+    ({"AWS_HOST_BASE": "minio:9000", "REGION_LOCATIONS": [{"AWS_HOST_BASE": "minio2:9000"}, {"REGION": "x"}]},
+     ["minio:9000", "minio2:9000"]),
+])
+def test_storage_endpoints(data, expected):
+    assert bi.storage_endpoints(data, "S3") == expected
+
+
+def test_storage_endpoints_non_s3():
+    assert bi.storage_endpoints({"BACKUP_LOCATION": "/nfs"}, "NFS") == []
+
+
+def test_split_endpoint():
+    assert bi.split_endpoint("http://h:1") == ("http", "h", 1)
+    assert bi.split_endpoint("minio:9000") == ("https", "minio", 9000)
+    assert bi.split_endpoint("s3.amazonaws.com") == ("https", "s3.amazonaws.com", 443)
+
+
+def test_probe_dead_endpoint():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    r = bi.probe_endpoint("http://127.0.0.1:%d" % port, timeout=1)
+    assert r["reachable"] is False and "failed" in r["error"]
+
+
+def test_probe_live_endpoint_any_http_answer_counts():
+    class H(BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(403)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), H)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        r = bi.probe_endpoint("http://127.0.0.1:%d" % srv.server_address[1], timeout=2)
+        assert r["reachable"] is True and r["http_status"] == 403 and r["latency_ms"] >= 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_probe_silent_endpoint_is_unreachable():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(5)  # accepts TCP, never answers HTTP
+    try:
+        r = bi.probe_endpoint("http://127.0.0.1:%d" % s.getsockname()[1], timeout=0.6)
+        assert r["reachable"] is False and "no HTTP answer" in r["error"]
+    finally:
+        s.close()
+
+
+def test_task_error():
+    task = {"status": "Failure", "details": {"taskDetails": [
+        {"state": "Success", "title": "a"}, {"state": "Failure", "title": "Upload", "extraDetails": "S3 timeout"}]}}
+    assert bi.task_error(task) == "S3 timeout"
+    assert bi.task_error({"failedSubTasks": [{"errorString": "disk full"}, {"errorString": "disk full"}]}) == "disk full"
+    assert bi.task_error({}) is None

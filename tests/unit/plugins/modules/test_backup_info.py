@@ -1,0 +1,117 @@
+# Unit tests of the backup_info module over a routed fake of the YBA API (requests are checked against the paging contract).
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.yba.remediation.plugins.module_utils import _api
+from ansible_collections.yba.remediation.plugins.modules import backup_info
+
+C = "cccccccc-cccc-cccc-cccc-cccccccccccc"
+U = "11111111-1111-1111-1111-111111111111"
+TOKEN = "secret-token-value"
+
+
+def fake_backups(n):
+    return [{"commonBackupInfo": {"backupUUID": "b%d" % i, "state": "Failed", "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600)),
+                                  "taskUUID": "t%d" % i},
+             "universeUUID": U, "universeName": "orders", "lastBackupState": "Failed",
+             "scheduleUUID": "00000000-0000-0000-0000-000000000000"} for i in range(n)]
+
+
+@pytest.fixture
+def routes(monkeypatch):
+    seen = []
+    backups = fake_backups(7)
+
+    def send(self, method, url, path, data, headers, timeout, raw):
+        body = json.loads(data) if data else None
+        seen.append((method, path, body))
+        if path == "/api/v1/customers":
+            return [{"uuid": C, "code": "admin", "name": "n"}]
+        if path.endswith("/universes"):
+            return [{"universeUUID": U, "name": "orders"}]
+        if path.endswith("/configs"):
+            return [{"configUUID": "cfg", "configName": "s3", "name": "S3", "type": "STORAGE", "state": "Active",
+                     "data": {"AWS_HOST_BASE": "http://127.0.0.1:1", "AWS_SECRET_ACCESS_KEY": "ab****yz",
+                              "BACKUP_LOCATION": "s3://b/p"}},
+                    {"configUUID": "x", "type": "ALERTS", "name": "x", "data": {}}]
+        if path.endswith("/backups/page"):
+            off, lim = body["offset"], body["limit"]
+            return {"entities": backups[off:off + lim], "hasNext": off + lim < len(backups), "hasPrev": off > 0,
+                    "totalCount": len(backups)}
+        if path.endswith("/schedules/page"):
+            return {"entities": [{"scheduleUUID": "s", "scheduleName": "d", "ownerUUID": U, "status": "Paused",
+                                  "failureCount": 4}], "hasNext": False, "hasPrev": False, "totalCount": 1}
+        if "/tasks/" in path:
+            return {"status": "Failure", "details": {"taskDetails": [{"state": "Failure", "extraDetails": "boom"}]}}
+        raise AssertionError(path)
+
+    monkeypatch.setattr(_api.YBAClient, "_send_once", send)
+    return seen
+
+
+def run(capsys, **args):
+    base = dict(yba_url="https://yba.example", yba_api_token=TOKEN, probe_timeout=0.5)
+    base.update(args)
+    with patch_module_args(base):
+        with pytest.raises(SystemExit):
+            backup_info.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_reads_everything_with_paging(routes, capsys):
+    r = run(capsys, page_size=3)
+    b = r["backups"]
+    assert r["changed"] is False and b["api_reachable"] is True and b["customer_uuid"] == C
+    pages = [body for m, p, body in routes if p.endswith("/backups/page")]
+    assert [pg["offset"] for pg in pages] == [0, 3, 6]
+    assert set(pages[0]["filter"]) == set(backup_info.BACKUP_FILTER)  # every key swagger requires
+    assert pages[0]["sortBy"] == "createTime" and "needTotalCount" in pages[0]
+    assert b["scanned_backups"] == 7 and b["truncated"] is False
+    assert b["schedules"]["paused"]["count"] == 1
+    cfg = b["storage_configs"][0]
+    assert len(b["storage_configs"]) == 1 and cfg["data"]["AWS_SECRET_ACCESS_KEY"] == _api.MASK
+    assert cfg["reachable"] is False and cfg["probes"][0]["endpoint"] == "http://127.0.0.1:1"
+    assert b["requests"] == len(routes)
+    assert sum(1 for m, p, _ in routes if "/tasks/" in p) == backup_info.ERROR_LOOKUPS
+    assert b["failed_24h"]["count"] == 7 and b["failed_24h"]["error"] == "boom"
+
+
+def test_max_backups_truncates(routes, capsys):
+    b = run(capsys, page_size=2, max_backups=3, probe_storage=False)["backups"]
+    assert b["scanned_backups"] == 3 and b["truncated"] is True
+
+
+def test_unreachable_fails_or_is_reported(monkeypatch, capsys):
+    def send(self, method, url, path, data, headers, timeout, raw):
+        raise _api.YBAUnreachable("cannot reach %s: refused (token %s)" % (self.base_url, TOKEN), method=method,
+                                  path=path)
+
+    monkeypatch.setattr(_api.YBAClient, "_send_once", send)
+    r = run(capsys, backoff_retries=0)
+    assert r["failed"] is True
+    assert r["msg"].startswith("cannot read the backup state from YBA: GET /api/v1/customers: cannot reach")
+    assert TOKEN not in r["msg"]
+    r = run(capsys, backoff_retries=0, allow_unreachable=True)
+    assert "failed" not in r and r["backups"]["api_reachable"] is False
+    assert TOKEN not in r["backups"]["error"]
+
+
+def test_auth_error_always_fails(monkeypatch, capsys):
+    def send(self, method, url, path, data, headers, timeout, raw):
+        raise _api.YBAAuthError("Invalid token", status=401, method=method, path=path)
+
+    monkeypatch.setattr(_api.YBAClient, "_send_once", send)
+    r = run(capsys, allow_unreachable=True)
+    assert r["failed"] is True and r["status"] == 401
+
+
+def test_bad_input(capsys):
+    assert run(capsys, window_hours=0)["msg"] == "window_hours must be more than 0, got 0.0"
+    assert run(capsys, page_size=0)["msg"] == "page_size must be 1 or more, got 0"
+    r = run(capsys, yba_url="yba.example")
+    assert r["msg"] == "yba_url must start with http:// or https://, got 'yba.example'"
