@@ -189,9 +189,9 @@ def heap_report(process: t.Any = None, metrics_text: t.Optional[str] = None) -> 
 
     ``process`` is a ``_service.ProcessInfo`` (or None when the platform is not running).
     """
-    report: t.Dict[str, t.Any] = {"pid": None, "rss_bytes": None, "xmx_bytes": None, "java_opts": None,
-                                   "heap_used_bytes": None, "heap_committed_bytes": None,
-                                   "heap_max_bytes": None, "heap_used_percent": None, "source": []}
+    report: t.Dict[str, t.Any] = dict(pid=None, rss_bytes=None, xmx_bytes=None, java_opts=None, heap_used_bytes=None,
+                                      heap_committed_bytes=None, heap_max_bytes=None, heap_used_percent=None,
+                                      source=[])
     if process is not None:
         report["pid"] = process.pid
         report["rss_bytes"] = process.rss_bytes

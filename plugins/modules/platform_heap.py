@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Module of yba.remediation: set the YBA platform's JVM heap with a systemd drop-in, idempotently; report heap use.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -29,7 +31,7 @@ description:
   - Also reports the platform's heap limit and process RSS as seen from its process.
   - Runs on the YBA host (with become).
 author:
-  - YBA remediation maintainers
+  - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
   - yba.remediation.host
   - yba.remediation.attributes

@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Module of yba.remediation: bring the YBA platform (and postgres, prometheus) to a state; restart only when needed.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -25,7 +27,7 @@ description:
     C(postgres) is down, postgres is started first even when O(services) does not name it.
   - Runs on the YBA host (with become). The API probe goes from the host to O(yba_url).
 author:
-  - YBA remediation maintainers
+  - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
   - yba.remediation.api
   - yba.remediation.host
@@ -181,6 +183,15 @@ downtime_seconds:
   returned: always
   type: float
   sample: 7.4
+heap:
+  description:
+    - JVM heap and memory of the platform process at the end. Includes the C(-Xmx) and RSS from the
+      process, and heap used, committed and max (bytes and percent) from the platform's own
+      C(/api/v1/prometheus_metrics) when it is healthy and serves them.
+  returned: when the platform process runs at the end
+  type: dict
+  sample: {pid: 4242, xmx_bytes: 2147483648, rss_bytes: 2400000000, heap_used_bytes: 1932735283,
+           heap_max_bytes: 2147483648, heap_used_percent: 90.0, source: [process, metrics]}
 elapsed_seconds:
   description: Duration of the whole run.
   returned: always
@@ -193,7 +204,7 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.yba.remediation.plugins.module_utils import _api, _layout, _service
+from ansible_collections.yba.remediation.plugins.module_utils import _api, _heap, _layout, _service
 
 STATES = ("healthy", "started", "restarted", "stopped")
 
@@ -357,8 +368,20 @@ class PlatformService:
             self.result["version_after"] = health.version
         if downtime_start is not None and health is not None and health.healthy:
             self.result["downtime_seconds"] = round(time.monotonic() - downtime_start, 2)
+        if proc_after is not None:
+            self.result["heap"] = _heap.heap_report(proc_after, self.metrics() if health and health.healthy else None)
         self.check_post(state, actions, after, proc_before, proc_after, health)
         self.finish()
+
+    def metrics(self) -> t.Optional[str]:
+        """The platform's own metrics (heap figures), when it serves them; never fails the module."""
+        if self.client is None or self.remaining() <= 1:
+            return None
+        try:
+            return self.client.get("/api/v1/prometheus_metrics", auth=False, raw=True, retries=0,
+                                   timeout=min(float(self.p["probe_timeout"]), self.remaining()))
+        except _api.YBAError:
+            return None
 
     def with_postgres_first(self, actions: t.List[_service.Action],
                             before: t.Mapping[str, _service.ServiceStatus]) -> t.List[_service.Action]:
@@ -384,8 +407,8 @@ class PlatformService:
         if restarted and proc_before and proc_after and proc_before.pid == proc_after.pid:
             self.fail("the platform process %d survived the restart (state %s)" % (proc_after.pid, proc_after.state),
                       failed_check="process")
-        down = [s for s in self.services if after[s].state not in (_service.RUNNING, _service.NOT_INSTALLED,
-                                                                    _service.UNMANAGED)]
+        fine = (_service.RUNNING, _service.NOT_INSTALLED, _service.UNMANAGED)
+        down = [s for s in self.services if after[s].state not in fine]
         if down:
             self.fail("not running after %s: %s" % (state, ", ".join("%s (%s)" % (s, after[s].raw) for s in down)),
                       failed_check="process")
