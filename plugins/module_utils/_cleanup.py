@@ -93,6 +93,7 @@ class Plan:
     by_category: t.Dict[str, t.Dict[str, int]] = field(default_factory=dict)
     skipped: t.List[t.Dict[str, t.Any]] = field(default_factory=list)
     skipped_count: int = 0
+    kept_by_reason: t.Dict[str, t.Dict[str, int]] = field(default_factory=dict)
     outcome: str = "nothing_to_do"
     need_bytes: int = 0
     planned_bytes: int = 0
@@ -114,6 +115,10 @@ OUTCOMES = {
 
 def _skip(plan: Plan, cand: "Candidate", reason: str, limit: int) -> None:
     plan.skipped_count += 1
+    generic = reason.split(" of ", 1)[0] if reason.startswith("newest ") else reason
+    entry = plan.kept_by_reason.setdefault(generic, {"files": 0, "bytes": 0})
+    entry["files"] += 1
+    entry["bytes"] += cand.usage
     if len(plan.skipped) < limit:
         plan.skipped.append({"path": cand.path, "category": cand.category, "reason": reason})
 

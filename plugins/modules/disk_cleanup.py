@@ -265,6 +265,11 @@ kept_count:
   description: Number of kept candidates (RV(kept) lists at most 200).
   returned: always
   type: int
+kept_summary:
+  description: Kept candidates counted by reason (files, bytes), complete.
+  returned: always
+  type: dict
+  sample: {"protected path": {"files": 2, "bytes": 8392704}, "younger than the category's age": {"files": 1, "bytes": 4096}}
 recommendations:
   description: Levers the module does not pull itself, such as the Prometheus retention.
   returned: always
@@ -419,7 +424,8 @@ def main():
         changed=bool(plan.units), install_type=layout.install_type, install_root=layout.to_host(layout.install_root),
         target_used_percent=target, outcome=plan.outcome, outcome_message=_cleanup.OUTCOMES[plan.outcome],
         usage_before=vol.as_dict(), plan=by_category(layout, plan.units, p["max_listed"]), deleted={},
-        freed_bytes=0, freed_by_category={}, refused=[], kept=[dict(k, path=layout.to_host(k["path"])) for k in plan.skipped], kept_count=plan.skipped_count,
+        freed_bytes=0, freed_by_category={}, refused=[], kept_count=plan.skipped_count,
+        kept=[dict(k, path=layout.to_host(k["path"])) for k in plan.skipped], kept_summary=plan.kept_by_reason,
         recommendations=[recommendation] if recommendation else [], releases_in_use=in_use,
         releases_in_use_source=source,
     )
