@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 import uuid as uuidlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -25,7 +24,6 @@ except ImportError:  # pragma: no cover - the lab venv has psycopg 3
     psycopg = None  # type: ignore[assignment]
 
 UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-SEG = r"([^/]+)"
 
 # Backup states: Java/JSON name <-> stored value.
 STATE_TO_DB = {"InProgress": "In Progress"}
@@ -39,6 +37,42 @@ TIME_UNIT_DB = tasks.TIME_UNIT_DB
 TIME_UNIT_API = {v.lower(): k for k, v in TIME_UNIT_DB.items()}
 SECRET_KEY_RE = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS|SAS)", re.I)
 GLOBAL_HEAP_DEFAULT = 1 << 30
+
+
+C = "/api/v1/customers/{cUUID}"
+# (method, swagger path template, handler method of Platform, needs auth): every route the simulator serves.
+ROUTES: list[tuple[str, str, str, bool]] = [
+    ("GET", "/api/v1/app_version", "app_version", False),
+    ("POST", "/api/v1/api_login", "api_login", False),
+    ("GET", "/api/v1/prometheus_metrics", "prometheus_metrics", False),
+    ("GET", "/api/v1/customers", "list_customers", True),
+    ("GET", C, "get_customer", True),
+    ("GET", C + "/universes", "list_universes", True),
+    ("GET", C + "/universes/{uniUUID}", "get_universe", True),
+    ("PUT", C + "/universes/{uniUUID}/update_backup_state", "update_backup_state", True),
+    ("GET", C + "/universes/{uniUUID}/backups", "list_universe_backups", True),
+    ("GET", C + "/configs", "list_configs", True),
+    ("POST", C + "/configs", "create_config", True),
+    ("PUT", C + "/configs/{configUUID}", "edit_config_v1", True),
+    ("PUT", C + "/configs/{configUUID}/edit", "edit_config_v2", True),
+    ("DELETE", C + "/configs/{configUUID}", "delete_config", True),
+    ("POST", C + "/backups", "create_backup", True),
+    ("POST", C + "/backups/page", "page_backups", True),
+    ("POST", C + "/backups/delete", "delete_backups", True),
+    ("GET", C + "/backups/{backupUUID}", "get_backup", True),
+    ("PUT", C + "/backups/{backupUUID}", "edit_backup", True),
+    ("POST", C + "/backups/{backupUUID}/stop", "stop_backup", True),
+    ("GET", C + "/tasks_list", "tasks_list", True),
+    ("GET", C + "/tasks/{tUUID}", "task_status", True),
+    ("GET", C + "/tasks/{tUUID}/failed_subtasks", "failed_subtasks", True),
+    ("POST", C + "/schedules/page", "page_schedules", True),
+    ("GET", C + "/schedules/{sUUID}", "get_schedule", True),
+    ("PUT", C + "/schedules/{sUUID}", "edit_schedule", True),
+]
+
+
+def route_regex(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\{[^/]+?\\}", "([^/]+)", re.escape(template)) + "$")
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -136,37 +170,8 @@ class Platform:
         self.started = utcnow()
         self.owner = "127.0.0.1"
         self.workers = tasks.Workers(self)
-        self.routes: list[tuple[str, re.Pattern[str], Callable[..., Any], bool]] = []
-        c = "/api/v1/customers/" + SEG
-        for method, pattern, func, auth in [
-            ("GET", "/api/v1/app_version", self.app_version, False),
-            ("POST", "/api/v1/api_login", self.api_login, False),
-            ("GET", "/api/v1/prometheus_metrics", self.prometheus_metrics, False),
-            ("GET", "/api/v1/customers", self.list_customers, True),
-            ("GET", c, self.get_customer, True),
-            ("GET", c + "/universes", self.list_universes, True),
-            ("GET", c + "/universes/" + SEG, self.get_universe, True),
-            ("PUT", c + "/universes/" + SEG + "/update_backup_state", self.update_backup_state, True),
-            ("GET", c + "/universes/" + SEG + "/backups", self.list_universe_backups, True),
-            ("GET", c + "/configs", self.list_configs, True),
-            ("POST", c + "/configs", self.create_config, True),
-            ("PUT", c + "/configs/" + SEG, self.edit_config_v1, True),
-            ("PUT", c + "/configs/" + SEG + "/edit", self.edit_config_v2, True),
-            ("DELETE", c + "/configs/" + SEG, self.delete_config, True),
-            ("POST", c + "/backups", self.create_backup, True),
-            ("POST", c + "/backups/page", self.page_backups, True),
-            ("POST", c + "/backups/delete", self.delete_backups, True),
-            ("GET", c + "/backups/" + SEG, self.get_backup, True),
-            ("PUT", c + "/backups/" + SEG, self.edit_backup, True),
-            ("POST", c + "/backups/" + SEG + "/stop", self.stop_backup, True),
-            ("GET", c + "/tasks_list", self.tasks_list, True),
-            ("GET", c + "/tasks/" + SEG, self.task_status, True),
-            ("GET", c + "/tasks/" + SEG + "/failed_subtasks", self.failed_subtasks, True),
-            ("POST", c + "/schedules/page", self.page_schedules, True),
-            ("GET", c + "/schedules/" + SEG, self.get_schedule, True),
-            ("PUT", c + "/schedules/" + SEG, self.edit_schedule, True),
-        ]:
-            self.routes.append((method, re.compile("^" + pattern + "$"), func, auth))
+        self.routes: list[tuple[str, re.Pattern[str], Callable[..., Any], bool]] = [
+            (method, route_regex(template), getattr(self, name), auth) for method, template, name, auth in ROUTES]
 
     # ------------------------------------------------------------------ plumbing
     def connect(self) -> Any:
@@ -182,28 +187,6 @@ class Platform:
         with self.connect() as conn:
             conn.execute("SELECT 1 FROM customer LIMIT 1")
             tasks.reconcile(conn)
-
-    def served_routes(self) -> list[tuple[str, str]]:
-        """(method, swagger path template) of every route served (for the fidelity test)."""
-        names = iter(["cUUID"])
-        out = []
-        for method, regex, _func, _auth in self.routes:
-            template = regex.pattern[1:-1]
-            segs = template.split("/")
-            names = iter([])
-            rebuilt = []
-            prev = ""
-            for seg in segs:
-                if seg == SEG:
-                    rebuilt.append("{" + {"customers": "cUUID", "universes": "uniUUID", "configs": "configUUID",
-                                          "backups": "backupUUID", "tasks": "tUUID",
-                                          "schedules": "sUUID"}[prev] + "}")
-                else:
-                    rebuilt.append(seg)
-                prev = seg
-            del names
-            out.append((method, "/".join(rebuilt)))
-        return out
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
                raw: bytes) -> tuple[int, Any, str | None]:
@@ -357,6 +340,9 @@ class Platform:
         details.setdefault("updateSucceeded", True)
         details.setdefault("universePaused", False)
         details.setdefault("backupInProgress", False)
+        for node in details.get("nodeDetailsSet") or []:
+            if isinstance(node, dict):
+                node.setdefault("kubernetesOverrides", "")  # NodeDetailsResp requires it; YBA emits it
         return details
 
     @staticmethod
@@ -1025,4 +1011,4 @@ class Platform:
             return self.schedule_json(self.schedule_row(conn, cust, s_uuid))
 
 
-__all__ = ["Platform", "ApiError", "DatabaseUnavailable", "threading"]
+__all__ = ["Platform", "ApiError", "DatabaseUnavailable", "ROUTES"]

@@ -31,10 +31,10 @@ sys.exit(main(sys.argv[1:]))
 
 YBA_CTL = """#!{python}
 # yba-ctl stand-in of the YBA lab (see ybalab/yba_ctl.py).
-import sys
+import os, sys
 sys.path.insert(0, {lab_path!r})
 from ybalab.yba_ctl import main
-sys.exit(main(sys.argv[1:], lab_json={lab_json!r}))
+sys.exit(main(sys.argv[1:], lab_json={lab_json!r}, bundle_dir={bundle}))
 """
 
 PROMETHEUS = """#!{python}
@@ -288,8 +288,45 @@ def install_software(state: dict[str, Any], version: str, active: bool = True) -
         prometheus_bin="/usr/local/bin/prometheus", version_dir=_host_path(state, link),
         data=_host_path(state, paths.data_dir(state)), prom_port=prom_port))
     _write(paths.yba_ctl_path(state), YBA_CTL.format(python=python, lab_path=lab_path,
-                                                     lab_json=paths.lab_json_path(state)), 0o755)
+                                                     lab_json=paths.lab_json_path(state), bundle="None"), 0o755)
     return version_dir
+
+
+def make_bundle(state: dict[str, Any], version: str, dest_dir: str) -> str:
+    """An unpacked installer bundle for ``version`` at dest_dir (a real path, e.g. under host.root):
+    ``version_metadata.json`` and a ``yba-ctl`` whose ``upgrade`` installs that version."""
+    import sys
+
+    number, build = _version_parts(version)
+    _write(os.path.join(dest_dir, "version_metadata.json"),
+           json.dumps({"version_number": number, "build_number": build}) + "\n")
+    _write(os.path.join(dest_dir, "yba-ctl"),
+           YBA_CTL.format(python=sys.executable, lab_path=paths.lab_python_path(),
+                          lab_json=paths.lab_json_path(state),
+                          bundle="os.path.dirname(os.path.abspath(__file__))"), 0o755)
+    return dest_dir
+
+
+def _vkey(version: str) -> tuple[int, ...]:
+    number, build = _version_parts(version)
+    try:
+        return tuple(int(x) for x in number.split(".")) + (int(build),)
+    except ValueError:
+        return (0,)
+
+
+def prune_past_installs(state: dict[str, Any]) -> list[str]:
+    """As yba-installer's PrunePastInstalls: keep the active release dir and ONE older one; returns removed dirs."""
+    soft = paths.software_dir(state)
+    active = os.path.basename(os.path.realpath(paths.active_dir(state)))
+    others = sorted((d for d in os.listdir(soft) if d not in ("active", active)
+                     and os.path.isdir(os.path.join(soft, d)) and not os.path.islink(os.path.join(soft, d))),
+                    key=_vkey, reverse=True)
+    removed = []
+    for old in others[1:]:
+        shutil.rmtree(os.path.join(soft, old), ignore_errors=True)
+        removed.append(old)
+    return removed
 
 
 def _existing_prom_port(state: dict[str, Any]) -> int | None:
@@ -325,7 +362,7 @@ def stop(state: dict[str, Any]) -> None:
 def hang(state: dict[str, Any]) -> None:
     """SIGSTOP the platform: the kernel still accepts TCP connections, nothing ever answers."""
     pid = services.read_pid(state, "yb-platform")
-    if not services.pid_alive(pid):
+    if not services.unit_pid_alive("yb-platform", pid):
         raise services.ServiceError("yb-platform is not running")
     assert pid is not None
     os.kill(pid, signal.SIGSTOP)
@@ -334,7 +371,7 @@ def hang(state: dict[str, Any]) -> None:
 def crash(state: dict[str, Any]) -> None:
     """SIGKILL the platform and leave its pid file behind (stale), as an OOM kill would."""
     pid = services.read_pid(state, "yb-platform")
-    if not services.pid_alive(pid):
+    if not services.unit_pid_alive("yb-platform", pid):
         return
     assert pid is not None
     os.kill(pid, signal.SIGKILL)

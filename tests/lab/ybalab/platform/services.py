@@ -152,14 +152,32 @@ def _pg_ctl(state: dict[str, Any], *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd="/")
 
 
+_CMD_MARK = {"yb-platform": b"yugaware", "prometheus": b"prometheus"}
+
+
+def unit_pid_alive(unit: str, pid: int | None) -> bool:
+    """pid is alive AND is that unit's program (a stale pid file may name a recycled pid)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return _CMD_MARK.get(unit, b"") in fh.read()
+    except OSError:
+        return False
+
+
 def unit_status(state: dict[str, Any], unit: str) -> str:
+    """Running / Stopped / Errored (died without a stop: stale pid file, as after a crash) / Not Installed."""
     if unit == "postgres":
         if not os.path.isdir(_pg(state).get("data_dir", "")):
             return NOT_INSTALLED
         return RUNNING if _pg_ctl(state, "status").returncode == 0 else STOPPED
     if load_unit(state, unit) is None:
         return NOT_INSTALLED
-    return RUNNING if pid_alive(read_pid(state, unit)) else STOPPED
+    pid = read_pid(state, unit)
+    if unit_pid_alive(unit, pid):
+        return RUNNING
+    return ERRORED if pid is not None else STOPPED
 
 
 def unit_pid(state: dict[str, Any], unit: str) -> int | None:
@@ -171,7 +189,7 @@ def unit_pid(state: dict[str, Any], unit: str) -> int | None:
             return None
         return pid if pid_alive(pid) else None
     pid = read_pid(state, unit)
-    return pid if pid_alive(pid) else None
+    return pid if unit_pid_alive(unit, pid) else None
 
 
 def _base_env() -> dict[str, str]:
@@ -270,10 +288,12 @@ def start_unit(state: dict[str, Any], unit: str, timeout: float = 60.0) -> None:
     spec = load_unit(state, unit)
     if spec is None:
         raise ServiceError(f"Unit {unit}.service not found.")
-    if pid_alive(read_pid(state, unit)):
+    if unit_pid_alive(unit, read_pid(state, unit)):
         return
     argv = host_argv(state, shlex.split(spec["ExecStart"]))
     env = _base_env()
+    if unit == "yb-platform" and state.get("platform", {}).get("record"):
+        env["YBA_LAB_RECORD"] = state["platform"]["record"]  # lab-only: exchange log for fidelity checks
     env.update(spec["Environment"])
     log = _log_path(state, unit)
     pid = _spawn_detached(argv, env, log, paths.pid_file(state, unit))
@@ -303,7 +323,7 @@ def stop_unit(state: dict[str, Any], unit: str, timeout: float = 20.0) -> None:
             raise ServiceError(f"postgres failed to stop: {(res.stdout + res.stderr).strip()}")
         return
     pid = read_pid(state, unit)
-    if pid_alive(pid):
+    if unit_pid_alive(unit, pid):
         assert pid is not None
         for sig in (signal.SIGTERM, signal.SIGCONT):
             try:

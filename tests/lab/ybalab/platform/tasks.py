@@ -211,7 +211,21 @@ def parse_location(location: str) -> tuple[str, str]:
     return parts.netloc, parts.path.strip("/")
 
 
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def s3_client(data: dict[str, Any]) -> Any:
+    """A boto3 S3 client for a storage config's data (cached: creation is slow, clients are thread-safe)."""
+    key = tuple(str(data.get(k)) for k in ("AWS_HOST_BASE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                           "SIGNING_REGION", "PATH_STYLE_ACCESS"))
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = _new_s3_client(data)
+        return _CLIENTS[key]
+
+
+def _new_s3_client(data: dict[str, Any]) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -224,7 +238,7 @@ def s3_client(data: dict[str, Any]) -> Any:
     cfg = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1, "mode": "standard"},
                  s3={"addressing_style": "path" if path_style else "auto"},
                  region_name=data.get("SIGNING_REGION") or "us-east-1")
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=data.get("AWS_ACCESS_KEY_ID"),
+    return boto3.session.Session().client("s3", endpoint_url=endpoint, aws_access_key_id=data.get("AWS_ACCESS_KEY_ID"),
                         aws_secret_access_key=data.get("AWS_SECRET_ACCESS_KEY"), config=cfg)
 
 

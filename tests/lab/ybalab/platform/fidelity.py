@@ -1,0 +1,183 @@
+"""Check HTTP exchanges against YBA's published API description (swagger 2.0, shared/yba/swagger.json).
+
+``validate_exchange(method, path, request_body, status, response_body) -> list[str]`` returns the
+problems found (empty list = the exchange agrees with swagger). It is used by the fidelity test on the
+simulator and can validate the requests the collection's API client sent (``YBA_LAB_RECORD`` files, see
+``validate_record_file``).
+
+Conversion rules (swagger 2.0 schema -> JSON Schema draft 4, $refs resolved against ``definitions``):
+formats ``uuid``, ``date-time``, ``int32``, ``int64`` are checked; ``readOnly`` properties are never
+required in requests; and the request-side ``required`` entries in ``SERVER_SET_REQUEST_FIELDS`` are
+dropped, because YBA's swagger marks fields the server fills in (creatingUser, platformUrl, ...) or Java
+collections that default to empty as required, while YBA itself accepts requests without them.
+The swagger file is found via ``$YBA_SWAGGER`` (default ``/work/shared/yba/swagger.json``); it is not
+copied into the repository (its license is YugabyteDB's).
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import re
+from typing import Any
+
+DEFAULT_SWAGGER = "/work/shared/yba/swagger.json"
+
+# Request-side "required" entries YBA does not actually require from clients (filled by the server or
+# defaulted by Jackson/Java); each is documented by the YBA source (forms/*.java, models/filters/*.java).
+SERVER_SET_REQUEST_FIELDS: dict[str, set[str]] = {
+    "BackupRequestParams": {"backupUUID", "creatingUser", "platformUrl", "platformVersion",
+                            "sleepAfterMasterRestartMillis", "sleepAfterTServerRestartMillis"},
+    "BackupTableParams": {"creatingUser", "platformUrl", "platformVersion", "sleepAfterMasterRestartMillis",
+                          "sleepAfterTServerRestartMillis", "timeTakenPartial"},
+    "CustomerConfig": {"customerUUID"},
+    "BackupApiFilter": {"keyspaceList", "onlyShowDeletedConfigs", "onlyShowDeletedUniverses", "scheduleUUIDList",
+                        "states", "storageConfigUUIDList", "universeNameList", "universeUUIDList"},
+    "ScheduleApiFilter": {"status", "taskTypes", "universeUUIDList"},
+}
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
+
+
+def swagger_path() -> str:
+    return os.environ.get("YBA_SWAGGER", DEFAULT_SWAGGER)
+
+
+@functools.lru_cache(maxsize=4)
+def load_swagger(path: str | None = None) -> dict[str, Any]:
+    with open(path or swagger_path(), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _convert(node: Any, mode: str, def_name: str | None = None) -> Any:
+    """Swagger schema object -> JSON Schema draft 4 (recursively); mode is "request" or "response"."""
+    if isinstance(node, list):
+        return [_convert(n, mode) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("example", "readOnly", "xml", "externalDocs", "discriminator", "x-nullable", "title",
+                   "description"):
+            continue
+        if key == "$ref":
+            out["$ref"] = value.replace("#/definitions/", f"#/definitions/{mode}/")
+        elif key == "properties":
+            out["properties"] = {k: _convert(v, mode) for k, v in value.items()}
+        else:
+            out[key] = _convert(value, mode)
+    if "required" in out and mode == "request":
+        props = node.get("properties", {})
+        drop = SERVER_SET_REQUEST_FIELDS.get(def_name or "", set())
+        out["required"] = [r for r in out["required"]
+                           if r not in drop and not props.get(r, {}).get("readOnly")]
+        if not out["required"]:
+            del out["required"]
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _root(path: str | None = None) -> dict[str, Any]:
+    sw = load_swagger(path)
+    defs = sw.get("definitions", {})
+    return {"definitions": {mode: {name: _convert(d, mode, name) for name, d in defs.items()}
+                            for mode in ("request", "response")}}
+
+
+def _format_checker() -> Any:
+    import jsonschema
+
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("uuid")(lambda v: not isinstance(v, str) or bool(_UUID.match(v)))
+    checker.checks("date-time")(lambda v: not isinstance(v, str) or bool(_DATE_TIME.match(v)))
+    checker.checks("int32")(lambda v: not isinstance(v, int) or -(2 ** 31) <= v < 2 ** 31)
+    checker.checks("int64")(lambda v: not isinstance(v, int) or -(2 ** 63) <= v < 2 ** 63)
+    return checker
+
+
+def _validate(schema: dict[str, Any], value: Any, mode: str, where: str, path: str | None) -> list[str]:
+    import jsonschema
+
+    root = copy.copy(_root(path))
+    doc = dict(root)
+    doc.update(_convert(schema, mode))
+    validator = jsonschema.Draft4Validator(doc, format_checker=_format_checker())
+    problems = []
+    for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
+        loc = "/".join(str(p) for p in err.absolute_path) or "(root)"
+        problems.append(f"{where}: {loc}: {err.message[:300]}")
+    return problems
+
+
+@functools.lru_cache(maxsize=4)
+def _operations(path: str | None = None) -> list[tuple[re.Pattern[str], str, str]]:
+    ops = []
+    for template in load_swagger(path)["paths"]:
+        regex = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "/?$"
+        ops.append((re.compile(regex), template, template.count("{")))
+    # Literal segments win over parameters (/backups/page before /backups/{backupUUID}).
+    ops.sort(key=lambda o: o[2])
+    return [(r, t, str(n)) for r, t, n in ops]
+
+
+def find_operation(method: str, path: str, swagger: str | None = None) -> tuple[str, dict[str, Any]] | None:
+    """(path template, operation) of swagger matching method + concrete path, or None."""
+    paths = load_swagger(swagger)["paths"]
+    path = path.split("?", 1)[0]
+    for regex, template, _n in _operations(swagger):
+        if regex.match(path):
+            op = paths[template].get(method.lower())
+            if op is not None:
+                return template, op
+    return None
+
+
+def validate_exchange(method: str, path: str, request_body: Any, status: int, response_body: Any,
+                      swagger: str | None = None) -> list[str]:
+    """Problems with one exchange against swagger (empty list when it agrees)."""
+    found = find_operation(method, path, swagger)
+    if found is None:
+        return [f"{method.upper()} {path}: no such operation in swagger"]
+    template, op = found
+    problems: list[str] = []
+    body_params = [p for p in op.get("parameters", []) if p.get("in") == "body"]
+    if body_params:
+        param = body_params[0]
+        if request_body is None:
+            if param.get("required"):
+                problems.append(f"request: body {param.get('name')} is required by {method.upper()} {template}")
+        else:
+            problems += _validate(param["schema"], request_body, "request", "request", swagger)
+    elif request_body not in (None, "", {}):
+        problems.append(f"request: {method.upper()} {template} takes no body")
+    responses = op.get("responses", {})
+    if 200 <= status < 300:
+        resp = responses.get(str(status)) or responses.get("200") or responses.get("default")
+        if resp is None:
+            problems.append(f"response: status {status} not described for {method.upper()} {template}")
+        elif "schema" in resp:
+            schema = resp["schema"]
+            if schema.get("type") == "string" and isinstance(response_body, str):
+                pass
+            else:
+                problems += _validate(schema, response_body, "response", "response", swagger)
+    elif status >= 400:
+        problems += _validate({"$ref": "#/definitions/YBPError"}, response_body, "response", "error response",
+                              swagger)
+    return problems
+
+
+def validate_record_file(record: str, swagger: str | None = None) -> list[str]:
+    """Validate every exchange of a YBA_LAB_RECORD JSON-lines file; problems prefixed with the request line."""
+    problems = []
+    with open(record, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            ex = json.loads(line)
+            for p in validate_exchange(ex["method"], ex["path"], ex.get("request"), ex["status"],
+                                       ex.get("response"), swagger):
+                problems.append(f"line {n} {ex['method']} {ex['path']} -> {ex['status']}: {p}")
+    return problems
