@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import ssl
 import sys
 import urllib.request
@@ -37,7 +38,7 @@ def status() -> int:
     try:
         u = hosttree.usage(root)
         mounted = state["host"]["mounted"]
-        ok = (not mounted) or __import__("os").path.ismount(root)
+        ok = (not mounted) or os.path.ismount(root)
         rows.append(("host", ok, f"{root} {'tmpfs' if mounted else 'plain dir'} {u['pct']:.1f}% used"))
     except OSError as exc:
         rows.append(("host", False, str(exc)))

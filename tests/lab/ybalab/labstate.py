@@ -138,13 +138,31 @@ def kill_tree(pid: int | None, timeout: float = 5.0) -> None:
                 pass
 
 
-def processes_referencing(d: str) -> list[int]:
-    """Pids whose command line, cwd or environment mention the lab dir (our own process excluded)."""
-    me = {os.getpid(), os.getppid()}
+def ancestors() -> set[int]:
+    """Our own process and its ancestors: never reported, never killed (e.g. the pytest that runs `down`)."""
+    out, pid = set(), os.getpid()
+    while pid > 1:
+        out.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return out
+
+
+def processes_referencing(d: str, killable_only: bool = False) -> list[int]:
+    """Pids (not ours, not our ancestors) whose command line, cwd or environment mention the lab dir.
+
+    killable_only: only those the lab itself started: the dir in the command line, or cwd inside the dir AND
+    YBA_LAB_DIR=<dir> in the environment (how the lab spawns its services). A user's shell or a test runner
+    that merely has YBA_LAB_DIR set is reported, never killed.
+    """
+    skip = ancestors()
     hits = []
-    needle = d.encode()
+    needle = d.rstrip("/").encode()
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in me:
+        if not entry.isdigit() or int(entry) in skip:
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
@@ -152,14 +170,17 @@ def processes_referencing(d: str) -> list[int]:
             cwd = os.readlink(f"/proc/{entry}/cwd").encode()
             try:
                 with open(f"/proc/{entry}/environ", "rb") as fh:
-                    env = fh.read()
+                    env = b"\0" + fh.read()
             except OSError:
                 env = b""
         except OSError:
             continue
         if not cmd:  # kernel thread or zombie
             continue
-        if needle in cmd or cwd == needle or cwd.startswith(needle + b"/") or (b"YBA_LAB_DIR=" + needle + b"\0") in env:
+        in_cmd = needle in cmd
+        in_cwd = cwd == needle or cwd.startswith(needle + b"/")
+        in_env = (b"\0YBA_LAB_DIR=" + needle + b"\0") in env
+        if in_cmd or (in_cwd and in_env) or (not killable_only and (in_cwd or in_env)):
             hits.append(int(entry))
     return hits
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ybalab import faults, hosttree, labstate, seed, services
@@ -69,7 +70,7 @@ def up(scenario: str = "incident") -> dict[str, Any]:
     parent = os.path.dirname(d)
     if not os.stat(parent).st_mode & 0o001:
         raise LabError(f"{parent} is not traversable by other users; choose another YBA_LAB_DIR")
-    state = labstate.load(d) or initial_state(d)
+    state = _merge(initial_state(d), labstate.load(d) or {})
     s3 = state["s3"]
     s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
     services.tls_ensure(state)
@@ -84,6 +85,29 @@ def up(scenario: str = "incident") -> dict[str, Any]:
     return reset(scenario, state)
 
 
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """lab.json from an older lab version gains the keys it lacks; what it has wins (ports, token stay)."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
+
+
+def _platform_units(state: dict[str, Any], start: bool) -> None:
+    """Prometheus (and yb-platform on stop) through the platform's mini-systemd, when it has one."""
+    try:
+        from ybalab.platform import services as psvc
+    except ImportError:
+        return
+    try:
+        if start:
+            psvc.start_unit(state, "prometheus")
+        else:
+            psvc.stop_all(state, ("prometheus", "yb-platform"))
+    except Exception as exc:  # noqa: BLE001
+        notice(f"platform units: {exc}")
+
+
 def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
     if scenario not in SCENARIOS:
         raise LabError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
@@ -94,6 +118,7 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
     lifecycle = _platform()
     if lifecycle is not None:
         lifecycle.stop(state)
+    _platform_units(state, start=False)
     for check, name in ((services.pg_running, "postgres"), (services.s3_running, "s3"),
                         (services.sshd_running, "sshd")):
         if not check(state):
@@ -114,17 +139,23 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
     labstate.save(state)
     if lifecycle is not None:
         try:
+            _platform_units(state, start=True)
             lifecycle.start(state)
+            if scenario != "healthy":
+                seed.seed_live_task(state)
             if scenario == "platform-hung":
                 lifecycle.hang(state)
             elif scenario == "platform-crashed":
                 lifecycle.crash(state)
         except Exception as exc:  # noqa: BLE001 - the simulator's failure must not hide the rest of the lab
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+            first = f"{lines[0]} {lines[-1]}" if lines else type(exc).__name__
             notice(f"platform did not start: {first} (see {state['platform']['log']}); "
                    "`ybalab status` shows it DOWN")
             state["platform_error"] = first
             labstate.save(state)
+            if scenario != "healthy":
+                seed.seed_live_task(state)
     return state
 
 
@@ -137,12 +168,14 @@ WHERE state = 'Completed'
                          tuples=True).stdout.split()
     s3 = services.s3_client(state)
     bucket = state["s3"]["bucket"]
+    objects = []
     for line in rows:
         loc, b = line.split("|")
-        prefix = loc.split(f"s3://{bucket}/", 1)[1]
-        s3.put_object(Bucket=bucket, Key=f"{prefix}/multi-table-yugabyte/backup_metadata.json",
-                      Body=('{"backupUUID": "%s", "keyspace": "yugabyte"}' % b).encode())
-        s3.put_object(Bucket=bucket, Key=f"{prefix}/multi-table-yugabyte/success", Body=b"")
+        prefix = loc.split(f"s3://{bucket}/", 1)[1] + "/multi-table-yugabyte"
+        objects.append((f"{prefix}/backup_metadata.json", ('{"backupUUID": "%s", "keyspace": "yugabyte"}' % b).encode()))
+        objects.append((f"{prefix}/success", b""))
+    with ThreadPoolExecutor(max_workers=8) as pool:  # boto3 clients are thread-safe
+        list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), objects))
 
 
 def down(purge: bool = False) -> list[int]:
@@ -152,21 +185,16 @@ def down(purge: bool = False) -> list[int]:
         lifecycle = _platform()
         if lifecycle is not None:
             try:
-                from ybalab.platform import services as psvc
-                psvc.stop_all(state)
+                lifecycle.stop(state)
             except Exception as exc:  # noqa: BLE001 - keep tearing down
                 notice(f"platform stop: {exc}")
-                try:
-                    lifecycle.stop(state)
-                except Exception:  # noqa: BLE001
-                    pass
+        _platform_units(state, start=False)
         services.sshd_stop(state)
         services.user_known_hosts_remove(state)
         services.s3_stop(state)
         services.pg_stop(state)
         hosttree.umount(state)
-    left = labstate.processes_referencing(d)
-    for pid in left:
+    for pid in labstate.processes_referencing(d, killable_only=True):
         labstate.kill_tree(pid, timeout=2)
     left = [p for p in labstate.processes_referencing(d) if labstate.pid_alive(p)]
     if purge and os.path.isdir(d):

@@ -166,6 +166,7 @@ CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, gen_random_uuid() AS tid,
 ALTER TABLE b_src ADD COLUMN tstate text, ADD COLUMN tdetails text, ADD COLUMN no_task boolean DEFAULT false;""")
     if incident:
         sql.append(_incident_rows(state, loc))
+        sql.append(live_backup_row_sql(state))
     sql.append(f"""
 INSERT INTO backup (backup_uuid, customer_uuid, universe_uuid, storage_config_uuid, universe_name, backup_info,
     state, task_uuid, schedule_uuid, schedule_name, expiry, expiry_time_unit, create_time, update_time,
@@ -228,7 +229,6 @@ def _incident_rows(state: dict[str, Any], loc: str) -> str:
                         "device: /opt/yugabyte/data/yb-platform/backup_staging")})
     stale_err = json.dumps({"errorString": "Failed to execute task CreateBackup, hit error:\n\n "
                             "java.lang.OutOfMemoryError: Java heap space"})
-    running = json.dumps({"universeUUID": None, "progress": "Uploading tablet data"})
     rows = [
         # (how many, state, hours ago of the first, spacing hours, task state or None = no task row, details,
         #  scheduled?)
@@ -237,7 +237,6 @@ def _incident_rows(state: dict[str, Any], loc: str) -> str:
         (INCIDENT_STALE_TASK_MISSING, "In Progress", 60.0, 11.0, "MISSING", None, True),
         (INCIDENT_FAILED_24H - 3, "Failed", 23.0, 1.5, "Failure", s3_err, True),
         (3, "Failed", 4.0, 1.0, "Failure", s3_err, False),
-        (INCIDENT_LIVE_IN_PROGRESS, "In Progress", 0.2, 0.0, "Running", running, False),
     ]
     out = []
     for n, st, first, step, tstate, details, sched in rows:
@@ -259,3 +258,59 @@ def seed(state: dict[str, Any], scenario: str) -> None:
     cp = psql(state, seed_sql(state, scenario, enc), check=False)
     if cp.returncode != 0:
         raise LabError(f"seeding {scenario} failed: {cp.stderr.strip()}")
+
+
+LIVE_BACKUP_UUID = str(uuid.uuid5(_NS, "backup:live"))
+LIVE_TASK_UUID = str(uuid.uuid5(_NS, "task:live"))
+
+
+def live_backup_row_sql(state: dict[str, Any]) -> str:
+    """The incident's one live backup row (In Progress, ~12 min old); its task row comes after the platform start."""
+    i = ids()
+    u = i["universes"][0]
+    cust, cfg = i["customer_uuid"], i["storage_config_uuid"]
+    b = LIVE_BACKUP_UUID
+    loc = (f"s3://{state['s3']['bucket']}/{BACKUP_PREFIX}/univ-{u['uuid']}/ybc_backup-' || "
+           f"to_char(now() - interval '12 minutes', 'YYYY-MM-DD\"T\"HH24MISS') || '-{b[:8]}")
+    return f"""
+INSERT INTO backup (backup_uuid, customer_uuid, universe_uuid, storage_config_uuid, universe_name, backup_info,
+    state, task_uuid, schedule_uuid, schedule_name, expiry, expiry_time_unit, create_time, update_time,
+    completion_time, category, version, base_backup_uuid, has_kms_history, retry_count)
+SELECT {q(b)}, {q(cust)}, {q(u['uuid'])}, {q(cfg)}, {q(u['name'])},
+    json_build_object('storageConfigUUID', {q(cfg)}::uuid, 'universeUUID', {q(u['uuid'])}::uuid,
+        'customerUuid', {q(cust)}::uuid, 'backupType', 'PGSQL_TABLE_TYPE', 'storageConfigType', 'S3',
+        'storageLocation', '{loc}', 'fullBackup', true, 'backupUuid', {q(b)}::uuid, 'baseBackupUUID', {q(b)}::uuid,
+        'timeBeforeDelete', {HISTORY['incident']['retention_days'] * 86400000}, 'expiryTimeUnit', 'DAYS',
+        'backupList', json_build_array())::text,
+    'In Progress', {q(LIVE_TASK_UUID)}, NULL, NULL, NULL, 'DAYS', now() - interval '12 minutes',
+    now() - interval '10 minutes', NULL, 'YB_CONTROLLER', 'V2', {q(b)}, false, 0;"""
+
+
+def live_task_sql() -> str:
+    """The live backup's Running task. Inserted AFTER the platform started: a starting platform fails every
+    incomplete task ("Platform restarted.", FACTS 3.8), and this one belongs to the platform that is up now."""
+    i = ids()
+    u = i["universes"][0]
+    details = json.dumps({"universeUUID": u["uuid"], "backupUuid": LIVE_BACKUP_UUID,
+                          "progress": "Uploading tablet data"})
+    t = LIVE_TASK_UUID
+    return f"""
+BEGIN;
+DELETE FROM customer_task WHERE task_uuid = {q(t)};
+DELETE FROM task_info WHERE uuid = {q(t)};
+INSERT INTO task_info (uuid, parent_uuid, position, task_type, task_state, create_time, update_time,
+    percent_done, details, owner)
+VALUES ({q(t)}, NULL, -1, 'CreateBackup', 'Running', now() - interval '12 minutes', now(), 40, {q(details)},
+    {q(OWNER)});
+INSERT INTO customer_task (customer_uuid, task_uuid, type, target_type, target_name, target_uuid, create_time,
+    user_email)
+VALUES ({q(i['customer_uuid'])}, {q(t)}, 'Create', 'Backup', {q(u['name'])}, {q(u['uuid'])},
+    now() - interval '12 minutes', {q(USER_EMAIL)});
+COMMIT;
+"""
+
+
+def seed_live_task(state: dict[str, Any]) -> None:
+    cp = psql(state, live_task_sql(), check=False)
+    if cp.returncode != 0:
+        raise LabError(f"inserting the live backup's Running task failed: {cp.stderr.strip()}")

@@ -1,6 +1,7 @@
 """The lab's real services on loopback: PostgreSQL 15, moto S3, a private sshd (user ybaops) and the lab TLS CA."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pwd
@@ -285,6 +286,12 @@ def _user_known_hosts() -> str:
 def _rewrite_user_known_hosts(port: int, line: str | None) -> None:
     path = _user_known_hosts()
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(os.path.join(os.path.dirname(path), ".ybalab-known_hosts.lock"), "w", encoding="ascii") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # several labs edit this file
+        _rewrite_locked(path, port, line)
+
+
+def _rewrite_locked(path: str, port: int, line: str | None) -> None:
     prefix = f"[127.0.0.1]:{port} "
     try:
         with open(path, encoding="utf-8") as fh:
