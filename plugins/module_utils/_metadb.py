@@ -373,6 +373,15 @@ def plan_repairs(facts: t.Mapping[str, t.Any], repairs: t.Sequence[str], stale_a
             steps.append(Step("stale_backups", stale_backups_statements(stale_age, "stale_tasks" in repairs),
                               {"backup": int(sb["count"]), "by_state": dict(sb.get("by_state") or {})}))
             touched.append("backup")
+    amcheck = facts.get("amcheck") or {}
+    if "reindex" not in repairs and amcheck.get("corrupt"):
+        writes = {"stale_tasks": ("task_info", "customer_task"), "stale_backups": ("backup",)}
+        for step in steps:
+            bad = sorted(c["index"] for c in amcheck["corrupt"]
+                         if str(c.get("table", "")).rpartition(".")[2] in writes.get(step.kind, ()))
+            if bad:
+                raise MetadbError("the %s repair writes through the corrupt index %s; add reindex to repairs "
+                                  "(it runs first)" % (step.kind, ", ".join(bad)))
     if "vacuum" in repairs:
         bloated = bloated_tables(facts.get("tables") or [], dead_ratio, min_dead)
         tables = sorted(set(bloated) | set(touched))
@@ -527,10 +536,12 @@ class Psql:
     def facts(self, repairs: t.Sequence[str], stale_age: int, install_amcheck: bool = False) -> t.Dict[str, t.Any]:
         """What plan_repairs needs, in one psql call (amcheck only when reindex is asked for)."""
         sql = SESSION_SQL
-        if "reindex" in repairs:
+        # amcheck also guards the row repairs: an UPDATE through a corrupt index can fail or spread the damage
+        check = any(k in repairs for k in ("reindex", "stale_tasks", "stale_backups"))
+        if check:
             sql += amcheck_sql(install_amcheck, False)
         plan = plan_sql(stale_age, repairs)
-        if "reindex" in repairs:
+        if check:
             plan = plan.replace("SELECT json_build_object(",
                                 "SELECT json_build_object('amcheck', current_setting('%s', true)::json, " % AMCHECK_GUC, 1)
         return self.json(sql + plan)

@@ -1,0 +1,270 @@
+# metadb_info / metadb_repair run as Ansible runs them (module process + the host's psql) on a throw-away PostgreSQL.
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from ansible_collections.yba.remediation.plugins.module_utils import _metadb
+
+COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_metadb.__file__))))
+COLLECTIONS_PATH = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION)))
+sys.path.insert(0, os.path.join(COLLECTION, "benchmarks"))
+pgtemp = pytest.importorskip("metadb_repair_pg")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(pgtemp.PG_BIN, "initdb")) or os.geteuid() != 0,
+                                reason="needs root and PostgreSQL 15 server binaries")
+
+STALE_TASK = "00000000-0000-0000-0000-00000000aaaa"
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = pgtemp.TempPostgres().start()
+    # a password-checked user for the wrong-credentials test
+    hba = os.path.join(server.data, "pg_hba.conf")
+    with open(hba, encoding="utf-8") as handle:
+        text = handle.read()
+    with open(hba, "w", encoding="utf-8") as handle:
+        handle.write("host all pwuser 127.0.0.1/32 scram-sha-256\n" + text)
+    server.sql("CREATE ROLE pwuser LOGIN SUPERUSER PASSWORD 'right'; SELECT pg_reload_conf();", db="postgres")
+    yield server
+    server.destroy()
+
+
+@pytest.fixture()
+def db(pg):
+    pg.create_yugaware(rows=5000, stale=20)
+    pg.corrupt_index()
+    return pg
+
+
+class DumpDir:
+    """A dump directory as the module is given it (``arg``, a host path) and as it is on disk (``real``)."""
+
+    def __init__(self, root):
+        self.root = root
+        self.arg = "/var/backups/metadb"
+        self.real = os.path.join(root, "var/backups/metadb")
+        os.makedirs(self.real)
+
+
+@pytest.fixture()
+def dump_dir():
+    # every run gets its own host_root, so no other YBA (another lab's platform) on this machine is "the host's"
+    root = tempfile.mkdtemp(prefix="metadb-host-")
+    yield DumpDir(root)
+    subprocess.run(["rm", "-rf", root], check=False)
+
+
+def module_cmd(name):
+    return [sys.executable, "-m", "ansible_collections.yba.remediation.plugins.modules.%s" % name]
+
+
+def args_file(pg, args, check=False, diff=False):
+    base = {"login_host": pg.host, "login_port": pg.port, "psql_path": pgtemp.PG_BIN,
+            "_ansible_check_mode": check, "_ansible_diff": diff}
+    base.update(args)
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"ANSIBLE_MODULE_ARGS": base}, handle)
+    handle.close()
+    return handle.name
+
+
+def env():
+    e = dict(os.environ)
+    e["PYTHONPATH"] = COLLECTIONS_PATH + os.pathsep + e.get("PYTHONPATH", "")
+    return e
+
+
+def run_module(pg, name, args, check=False, diff=False):
+    path = args_file(pg, args, check, diff)
+    try:
+        proc = subprocess.run(module_cmd(name) + [path], capture_output=True, text=True, env=env(), timeout=120)
+    finally:
+        os.unlink(path)
+    assert proc.stdout, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def data_dump(pg, db="yugaware"):
+    """Plain-text dump, minus the random per-dump \\restrict key lines of recent pg_dump releases."""
+    out = subprocess.run([os.path.join(pgtemp.PG_BIN, "pg_dump"), "-h", pg.host, "-p", str(pg.port), "-U", "postgres",
+                          "--no-owner", db], capture_output=True, check=True).stdout
+    return b"\n".join(ln for ln in out.split(b"\n") if not ln.startswith((b"\\restrict", b"\\unrestrict")))
+
+
+def counts(pg, db="yugaware"):
+    tables = pg.sql("SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_stat_user_tables", db=db).split(",")
+    return {t: int(pg.sql("SELECT count(*) FROM %s" % t, db=db)) for t in tables}
+
+
+def test_info_finds_what_is_wrong(db):
+    res = run_module(db, "metadb_info", {})
+    info = res["metadb"]
+    assert res["changed"] is False and info["reachable"] is True and info["error"] is None
+    corrupt = [c["index"] for c in info["amcheck"]["corrupt"]]
+    assert corrupt == ["public.ix_backup_customer_state"]
+    assert info["stale_backups"]["count"] == 21  # 20 In Progress + 1 DeleteInProgress without task
+    assert info["stale_backups"]["by_state"] == {"In Progress": 20, "DeleteInProgress": 1}
+    assert info["live_backups"]["count"] == 1
+    assert info["stale_tasks"]["count"] == 2 and info["stale_tasks"]["top_level"] == 1
+    assert info["schedules"]["paused"]["sample"][0]["failure_count"] == 3
+    assert info["expired_not_deleted"]["count"] == 1
+    assert len(info["backup_summary"]) == 4
+    assert any("corrupt index" in f for f in info["findings"])
+
+
+def test_check_mode_changes_nothing_and_returns_sql(db, dump_dir):
+    before = data_dump(db)
+    res = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": list(_metadb.REPAIR_KINDS)},
+                     check=True, diff=True)
+    assert res["changed"] is True, res
+    assert res["dump"] is None and os.listdir(dump_dir.real) == []
+    assert 'REINDEX INDEX "public"."ix_backup_customer_state";' in res["queries"]
+    assert res["repairs"]["stale_backups"]["expected"]["backup"] == 21
+    assert res["repairs"]["stale_tasks"]["expected"] == {"task_info": 2, "customer_task": 1}
+    assert "would repair" in res["diff"]["after"]
+    assert data_dump(db) == before
+
+
+def test_repair_fixes_keeps_live_rows_and_is_idempotent(db, dump_dir):
+    live = db.sql("SELECT backup_uuid FROM backup b JOIN task_info t ON t.uuid = b.task_uuid "
+                  "WHERE t.task_state = 'Running' AND b.state = 'In Progress'")
+    res = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": list(_metadb.REPAIR_KINDS)})
+    assert res["changed"] is True, res
+    assert res["repairs"]["reindex"]["rows"] == {"indexes": 1}
+    assert res["repairs"]["stale_tasks"]["rows"] == {"customer_task": 1, "task_info": 2}
+    assert res["repairs"]["stale_backups"]["rows"] == {"backup": 21}
+    dump = res["dump"]
+    assert os.stat(dump["path"]).st_mode & 0o777 == 0o600 and dump["entries"] > 10
+    # post-conditions
+    info = run_module(db, "metadb_info", {})["metadb"]
+    assert info["amcheck"]["checked"] and info["amcheck"]["corrupt"] == []
+    assert info["stale_backups"]["count"] == 0 and info["stale_tasks"]["count"] == 0
+    assert db.sql("SELECT state FROM backup WHERE backup_uuid = '%s'" % live) == "In Progress"
+    assert db.sql("SELECT state FROM backup WHERE backup_uuid = '00000000-0000-0000-0000-00000000bbbb'") == \
+        "QueuedForDeletion"
+    assert json.loads(db.sql("SELECT details FROM task_info WHERE uuid = '%s'" % STALE_TASK))["errorString"] == \
+        "Platform restarted."
+    assert db.sql("SELECT completion_time IS NOT NULL FROM customer_task WHERE task_uuid = '%s'" % STALE_TASK) == "t"
+    # idempotent, and check mode agrees
+    again = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": list(_metadb.REPAIR_KINDS)})
+    assert again["changed"] is False and again["queries"] == [] and again["dump"] is None, again
+    assert run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": list(_metadb.REPAIR_KINDS)},
+                      check=True)["changed"] is False
+    assert len(os.listdir(dump_dir.real)) == 1
+
+
+def test_dump_restores_with_identical_counts(db, dump_dir):
+    original = counts(db)
+    res = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root,
+                                           "repairs": ["reindex", "stale_backups"]})
+    db.sql("DROP DATABASE IF EXISTS scratch; CREATE DATABASE scratch;", db="postgres")
+    subprocess.run([os.path.join(pgtemp.PG_BIN, "pg_restore"), "-h", db.host, "-p", str(db.port), "-U", "postgres",
+                    "-d", "scratch", "--exit-on-error", res["dump"]["path"]], check=True, capture_output=True)
+    assert counts(db, "scratch") == original
+    # and the restored copy still has the rows as they were before the repair
+    assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'", db="scratch") == "21"
+
+
+@pytest.mark.parametrize("args,msg", [
+    ({"login_port": 1}, "cannot connect to the metadata DB at 127.0.0.1:1/yugaware"),
+    ({"login_user": "pwuser", "login_password": "wrong"}, "authentication to the metadata DB at"),
+    ({"login_db": "nope"}, "has no such database"),
+    ({"repairs": ["stale_backups", "drop_all"]}, "value of repairs must be one or more of"),
+    ({"dump_reserve_bytes": 10 ** 18}, "not enough free space in"),
+    ({"dump_dir": "relative/dir"}, "dump_dir must be an absolute path"),
+    ({"repairs": ["stale_backups"]}, "writes through the corrupt index public.ix_backup_customer_state; add reindex"),
+    ({"psql_path": "/nonexistent/psql"}, "psql not found"),
+])
+def test_bad_input_fails_clearly_and_changes_nothing(db, dump_dir, args, msg):
+    before = data_dump(db)
+    full = {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": list(_metadb.REPAIR_KINDS)}
+    full.update(args)
+    res = run_module(db, "metadb_repair", full)
+    assert res.get("failed") is True, res
+    assert msg in res["msg"]
+    assert "wrong" not in res["msg"] and "Traceback" not in res["msg"]
+    assert data_dump(db) == before and os.listdir(dump_dir.real) == []
+
+
+def test_info_reports_unreachable_without_failing(pg):
+    res = run_module(pg, "metadb_info", {"login_port": 1})
+    assert res.get("failed") is not True
+    assert res["metadb"]["reachable"] is False and "cannot connect" in res["metadb"]["error"]
+
+
+def test_dump_dir_on_a_full_filesystem(db, dump_dir):
+    tiny = os.path.join(dump_dir.root, "tiny")
+    os.makedirs(tiny)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        res = run_module(db, "metadb_repair", {"dump_dir": "/tiny/dumps", "host_root": dump_dir.root,
+                                               "repairs": ["reindex", "stale_backups"]})
+        assert res.get("failed") is True and "not enough free space" in res["msg"], res
+        assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "21"
+    finally:
+        subprocess.run(["umount", tiny], check=False)
+
+
+def test_refuses_while_the_platform_runs(db, dump_dir):
+    root = dump_dir.root
+    launcher = os.path.join(root, "opt/yugabyte/software/2.18.1.0-b84/yb-platform/yugaware/bin/yugaware")
+    os.makedirs(os.path.dirname(launcher))
+    os.makedirs(os.path.join(root, "opt/yugabyte/data"))
+    with open(launcher, "w", encoding="utf-8") as handle:
+        handle.write("import time\ntime.sleep(60)\n")
+    os.chmod(launcher, 0o755)
+    proc = subprocess.Popen([sys.executable, launcher])
+    try:
+        res = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": root,
+                                               "repairs": ["reindex", "stale_backups"]})
+        assert res.get("failed") is True and "refusing to repair the metadata DB while the YBA platform runs" in \
+            res["msg"], res
+        assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "21"
+        ok = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": root,
+                                              "repairs": ["reindex", "stale_backups"],
+                                              "quiesced": True})
+        assert ok["changed"] is True and ok["platform"]["pid"] == proc.pid, ok
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_kill_in_the_middle_leaves_no_partial_change(db, dump_dir):
+    """The stale_tasks repair updates customer_task, then blocks on a row lock of task_info; killing the module
+    there (and its psql) must leave customer_task unchanged too: one transaction per repair kind."""
+    locker = subprocess.Popen([db.psql, "-XAtq", "-h", db.host, "-p", str(db.port), "-U", "postgres", "-d", "yugaware",
+                               "-c", "BEGIN; SELECT 1 FROM task_info WHERE uuid = '%s' FOR UPDATE; "
+                               "SELECT pg_sleep(60);" % STALE_TASK], stdout=subprocess.DEVNULL)
+    path = args_file(db, {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": ["stale_tasks"], "lock_timeout": 60})
+    module = subprocess.Popen(module_cmd("metadb_repair") + [path], env=env(), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert pgtemp.wait_for(lambda: db.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'yba.remediation' "
+            "AND wait_event_type = 'Lock'") == "1"), "the repair never reached the lock"
+        # the first statement of the transaction has run: customer_task is updated, uncommitted
+        pgtemp.kill_group(module)
+    finally:
+        locker.send_signal(signal.SIGINT)
+        db.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
+               "AND pid <> pg_backend_pid()")
+        locker.wait()
+        os.unlink(path)
+    assert pgtemp.wait_for(lambda: db.sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'yba.remediation'") == "0")
+    assert db.sql("SELECT completion_time IS NULL FROM customer_task WHERE task_uuid = '%s'" % STALE_TASK) == "t"
+    assert db.sql("SELECT task_state FROM task_info WHERE uuid = '%s'" % STALE_TASK) == "Running"
+    # a later run completes the job
+    time.sleep(0.1)
+    res = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": ["stale_tasks"]})
+    assert res["repairs"]["stale_tasks"]["rows"] == {"customer_task": 1, "task_info": 2}, res
