@@ -1,0 +1,249 @@
+# Unit tests of the pure diagnosis (_diagnosis.py) and its filter plugins.
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.yba.remediation.plugins.filter import diagnosis as filt
+from ansible_collections.yba.remediation.plugins.module_utils import _diagnosis as dg
+from ansible_collections.yba.remediation.plugins.module_utils._backupinfo import iso, parse_time
+
+NOW = parse_time("2024-02-01T12:00:00Z")
+H = 3600
+GIB = 1024 ** 3
+
+HEALTHY_PLATFORM = {
+    "install_type": "yba-installer", "state": "running",
+    "disk": {"volume": {"path": "/opt/yugabyte", "total_bytes": 100 * GIB, "used_bytes": 40 * GIB,
+                        "avail_bytes": 60 * GIB, "used_percent": 40.0},
+             "volumes": [{"path": "/opt/yugabyte", "total_bytes": 100 * GIB, "used_bytes": 40 * GIB,
+                          "avail_bytes": 60 * GIB, "used_percent": 40.0}],
+             "by_category": {"logs": 5 * GIB, "releases": 20 * GIB, "postgres": GIB}},
+    "process": {"running": True, "pid": 42, "stopped": False, "rss_bytes": 2 * GIB, "age_seconds": 86400},
+    "heap": {"heap_used_bytes": GIB, "heap_max_bytes": 4 * GIB, "heap_used_percent": 25.0, "rss_bytes": 2 * GIB},
+    "api": {"reachable": True, "healthy": True, "hung": False, "message": "ok", "latency_ms": 5},
+    "services": {"yb-platform": {"state": "running", "raw": "Running"}},
+}
+HEALTHY_BACKUPS = {
+    "api_reachable": True,
+    "universes": [{"universe_uuid": "u1", "name": "orders", "present": True, "paused": False, "backups_enabled": True,
+                   "last_completed_time": iso(NOW - 2 * H), "last_completed_age_seconds": 2 * H, "failed_24h": 0}],
+    "storage_configs": [{"config_name": "s3", "name": "S3", "state": "Active", "reachable": True,
+                         "probes": [{"endpoint": "http://s3", "reachable": True}]}],
+    "failed_24h": {"count": 0, "sample": [], "error": None},
+    "in_progress": {"count": 0},
+    "expired_not_deleted": {"count": 0, "oldest_expiry": None},
+    "schedules": {"count": 1, "paused": {"count": 0, "sample": []}, "error": {"count": 0, "sample": []}},
+}
+HEALTHY_METADB = {
+    "reachable": True, "error": None, "server_version": "15.5",
+    "amcheck": {"checked": True, "reason": None, "indexes_checked": 19, "corrupt": []},
+    "failed_migrations": [],
+    "stale_backups": {"count": 0, "oldest_age_seconds": None, "by_state": {}, "sample": []},
+    "stale_tasks": {"count": 0, "top_level": 0, "oldest_age_seconds": None, "sample": []},
+    "schedules": {"paused": {"count": 0, "sample": []}, "error": {"count": 0, "sample": []}},
+    "expired_not_deleted": {"count": 0, "oldest_expiry_age_seconds": None, "sample": []},
+    "backup_summary": [{"universe_uuid": "u1", "universe_name": "orders",
+                        "last_completed_time": "2024-02-01T10:00:00", "failed_24h": 0, "in_progress": 0}],
+}
+
+
+def incident():
+    p, b, m = copy.deepcopy(HEALTHY_PLATFORM), copy.deepcopy(HEALTHY_BACKUPS), copy.deepcopy(HEALTHY_METADB)
+    vol = {"path": "/opt/yugabyte", "total_bytes": 100 * GIB, "used_bytes": 96 * GIB, "avail_bytes": 4 * GIB,
+           "used_percent": 96.0}
+    p["disk"]["volume"], p["disk"]["volumes"] = vol, [vol]
+    p["heap"].update(heap_used_bytes=int(3.6 * GIB), heap_used_percent=90.0)
+    b["universes"][0].update(last_completed_time=iso(NOW - 80 * H), last_completed_age_seconds=80 * H, failed_24h=15)
+    b["storage_configs"][0].update(reachable=False, probes=[{"endpoint": "http://127.0.0.1:1", "reachable": False,
+                                                             "error": "TCP connect failed: Connection refused"}])
+    b["failed_24h"] = {"count": 15, "sample": [], "error": "S3 endpoint unreachable"}
+    b["schedules"]["paused"] = {"count": 2, "sample": [{"name": "daily", "failure_count": 3}]}
+    b["expired_not_deleted"] = {"count": 120, "oldest_expiry": iso(NOW - 200 * H)}
+    m["amcheck"]["corrupt"] = [{"index": "public.ix_backup_state", "table": "public.backup",
+                                "error": "item order invariant violated\nDETAIL: x"}]
+    m["stale_backups"] = {"count": 20, "oldest_age_seconds": 70 * H, "by_state": {"In Progress": 20}, "sample": ["b"]}
+    return p, b, m
+
+
+INCIDENT_IDS = {"disk_full", "heap_pressure", "metadb_index_corrupt", "metadb_stale_in_progress",
+                "storage_unreachable", "backups_stale", "backups_failing", "schedules_paused", "retention_not_enforced"}
+
+
+def ids(findings):
+    return {f["id"] for f in findings}
+
+
+def test_healthy_has_no_findings():
+    assert dg.diagnose(HEALTHY_PLATFORM, HEALTHY_BACKUPS, HEALTHY_METADB, now=NOW) == []
+    assert dg.render([]) == "YBA diagnosis: no problems found."
+
+
+def test_incident_reports_every_seeded_problem():
+    p, b, m = incident()
+    findings = dg.diagnose(p, b, m, now=NOW)
+    assert ids(findings) == INCIDENT_IDS
+    for f in findings:
+        assert set(f) == {"id", "severity", "title", "evidence", "fix_playbook", "subject", "source"}
+        assert f["severity"] in dg.SEVERITIES and f["fix_playbook"] == dg.FIX_PLAYBOOKS[f["id"]]
+    by = {f["id"]: f for f in findings}
+    assert by["disk_full"]["severity"] == "critical" and "96.0%" in by["disk_full"]["title"]
+    assert "4.0 GiB free of 100.0 GiB" in by["disk_full"]["evidence"] and "releases 20.0 GiB" in by["disk_full"]["evidence"]
+    assert by["heap_pressure"]["severity"] == "warning" and "90%" in by["heap_pressure"]["title"]
+    assert by["backups_stale"]["subject"] == "orders" and "3.3 days" in by["backups_stale"]["evidence"]
+    assert by["backups_failing"]["severity"] == "critical" and "S3 endpoint unreachable" in by["backups_failing"]["evidence"]
+    assert "Connection refused" in by["storage_unreachable"]["evidence"]
+    assert "public.ix_backup_state on public.backup (item order invariant violated)" in by["metadb_index_corrupt"]["evidence"]
+    assert "20 backups with no live task (20 In Progress" in by["metadb_stale_in_progress"]["evidence"]
+    # most severe first, then runbook order
+    sev = [dg.SEVERITIES.index(f["severity"]) for f in findings]
+    assert sev == sorted(sev)
+    assert [f["id"] for f in findings][0] == "disk_full"
+
+
+def test_render_lists_severity_title_evidence_and_fix():
+    p, b, m = incident()
+    text = dg.render(dg.diagnose(p, b, m, now=NOW), "yba-lab")
+    assert text.startswith("YBA diagnosis of yba-lab: 5 critical, 4 warning")
+    assert " 1. [CRITICAL] Disk 96.0% full on the YBA host (/opt/yugabyte)" in text
+    assert "fix:      playbooks/disk_cleanup.yml" in text and "playbooks/retention.yml" in text
+
+
+@pytest.mark.parametrize("state,proc,expected", [
+    ("hung", {"running": True, "pid": 7, "stopped": True}, "platform_hung"),
+    ("down", {"running": False}, "platform_down"),
+])
+def test_platform_states(state, proc, expected):
+    p = copy.deepcopy(HEALTHY_PLATFORM)
+    p["state"], p["process"] = state, proc
+    p["api"] = {"reachable": False, "healthy": False, "hung": state == "hung", "message": "no answer within 5 s"}
+    findings = dg.diagnose(p, now=NOW)
+    assert ids(findings) == {expected}
+    assert findings[0]["fix_playbook"] == "platform_service.yml"
+
+
+def test_hung_evidence_names_the_stopped_process():
+    p = copy.deepcopy(HEALTHY_PLATFORM)
+    p["state"], p["process"] = "hung", {"running": True, "pid": 7, "stopped": True}
+    assert "pid 7, the process is stopped" in dg.diagnose(p, now=NOW)[0]["evidence"]
+
+
+def test_degraded_with_auth_rejection_is_not_a_platform_problem():
+    p = copy.deepcopy(HEALTHY_PLATFORM)
+    p["state"] = "degraded"
+    p["api"] = {"reachable": True, "healthy": False, "message": "GET /api/v1/customers HTTP 401: Invalid token"}
+    assert dg.diagnose(p, now=NOW) == []
+    p["api"]["message"] = "GET /api/v1/customers HTTP 500: db down"
+    assert [(f["id"], f["severity"]) for f in dg.diagnose(p, now=NOW)] == [("platform_down", "warning")]
+
+
+def test_heap_not_judged_when_platform_down():
+    p = copy.deepcopy(HEALTHY_PLATFORM)
+    p["state"] = "down"
+    p["heap"]["heap_used_percent"] = 99.0
+    assert ids(dg.diagnose(p, now=NOW)) == {"platform_down"}
+
+
+def test_thresholds():
+    p = copy.deepcopy(HEALTHY_PLATFORM)
+    assert dg.diagnose(p, thresholds={"disk_warning_percent": 30}, now=NOW)[0]["severity"] == "warning"
+    assert dg.diagnose(p, thresholds={"disk_warning_percent": 30, "disk_critical_percent": 35},
+                       now=NOW)[0]["severity"] == "critical"
+    b = copy.deepcopy(HEALTHY_BACKUPS)
+    assert ids(dg.diagnose(None, b, thresholds={"rpo_hours": 1}, now=NOW)) == {"backups_stale"}
+    with pytest.raises(ValueError, match="unknown diagnosis threshold 'rpo'"):
+        dg.diagnose(None, thresholds={"rpo": 1})
+    with pytest.raises(ValueError, match="must be a number"):
+        dg.diagnose(None, thresholds={"rpo_hours": "soon"})
+
+
+def test_failed_counts_severity():
+    b = copy.deepcopy(HEALTHY_BACKUPS)
+    b["failed_24h"] = {"count": 2, "error": None}
+    f = dg.diagnose(None, b, now=NOW)
+    assert [(x["id"], x["severity"], x["title"]) for x in f] == [("backups_failing", "warning",
+                                                                  "2 backups failed in the last 24 hours")]
+
+
+def test_universe_never_backed_up_is_stale_but_paused_or_disabled_or_deleted_are_not():
+    b = copy.deepcopy(HEALTHY_BACKUPS)
+    b["universes"] = [
+        {"name": "never", "present": True, "last_completed_time": None, "last_completed_age_seconds": None},
+        {"name": "paused", "present": True, "paused": True, "last_completed_age_seconds": None},
+        {"name": "off", "present": True, "backups_enabled": False, "last_completed_age_seconds": None},
+        {"name": "gone", "present": False, "last_completed_age_seconds": None},
+    ]
+    f = dg.diagnose(None, b, now=NOW)
+    assert [(x["id"], x["subject"], x["evidence"]) for x in f] == [("backups_stale", "never", "no Completed backup at all")]
+
+
+def test_one_backups_stale_finding_per_universe():
+    b = copy.deepcopy(HEALTHY_BACKUPS)
+    b["universes"] = [{"name": n, "last_completed_age_seconds": 100 * H, "last_completed_time": "x"} for n in "ab"]
+    assert [x["subject"] for x in dg.diagnose(None, b, now=NOW)] == ["a", "b"]
+
+
+def test_storage_queued_for_deletion_or_unprobed_is_ignored():
+    b = copy.deepcopy(HEALTHY_BACKUPS)
+    b["storage_configs"] = [{"config_name": "old", "state": "QueuedForDeletion", "reachable": False},
+                            {"config_name": "np", "state": "Active", "reachable": None}]
+    assert dg.diagnose(None, b, now=NOW) == []
+
+
+def test_metadb_unreachable_only_finding_from_it():
+    f = dg.diagnose(None, None, {"reachable": False, "error": "connection refused"}, now=NOW)
+    assert [(x["id"], x["severity"], x["evidence"]) for x in f] == [("metadb_unreachable", "critical",
+                                                                     "connection refused")]
+
+
+def test_failed_migrations():
+    m = copy.deepcopy(HEALTHY_METADB)
+    m["failed_migrations"] = [{"version": "231", "description": "add column", "script": "V231__x.sql"}]
+    f = dg.diagnose(None, None, m, now=NOW)
+    assert ids(f) == {"metadb_failed_migrations"} and f[0]["evidence"] == "V231 add column"
+
+
+def test_api_down_backup_findings_come_from_metadb():
+    p, b, m = incident()
+    m["backup_summary"] = [{"universe_uuid": "u1", "universe_name": "orders",
+                            "last_completed_time": "2024-01-29T04:00:00", "failed_24h": 15, "in_progress": 20}]
+    m["schedules"]["paused"] = {"count": 1, "sample": [{"uuid": "s", "name": "daily", "failure_count": 3}]}
+    m["expired_not_deleted"] = {"count": 120, "oldest_expiry_age_seconds": 200 * H, "sample": []}
+    down = {"api_reachable": False, "error": "cannot reach"}
+    for backups in (down, None):
+        f = dg.diagnose(None, backups, m, now=NOW)
+        assert ids(f) == {"metadb_index_corrupt", "metadb_stale_in_progress", "backups_stale", "backups_failing",
+                          "schedules_paused", "retention_not_enforced"}
+        by = {x["id"]: x for x in f}
+        assert by["backups_stale"]["source"] == "metadb_info" and "3.3 days" in by["backups_stale"]["evidence"]
+        assert by["backups_failing"]["title"] == "15 backups failed in the last 24 hours"
+        assert "daily (3 failures)" in by["schedules_paused"]["evidence"]
+
+
+def test_api_view_wins_over_metadb_when_both():
+    p, b, m = incident()
+    m["expired_not_deleted"] = {"count": 999, "oldest_expiry_age_seconds": 1}
+    f = [x for x in dg.diagnose(None, b, m, now=NOW) if x["id"] == "retention_not_enforced"]
+    assert len(f) == 1 and f[0]["title"] == "120 expired backups not deleted" and f[0]["source"] == "backup_info"
+
+
+def test_tolerates_partial_and_garbage_input():
+    assert dg.diagnose({"disk": {"volumes": [None, {"used_percent": "x"}]}, "heap": None}, now=NOW) == []
+    assert dg.diagnose({}, {}, {}, now=NOW) == []
+    assert dg.diagnose(None, {"api_reachable": True, "universes": "nope"}, now=NOW) == []
+
+
+def test_filters():
+    p, b, m = incident()
+    assert ids(filt.diagnose(p, b, m, None, NOW)) == INCIDENT_IDS
+    assert filt.diagnose({}, None, None) == []
+    with pytest.raises(AnsibleFilterError, match="unknown diagnosis threshold"):
+        filt.diagnose(p, thresholds={"nope": 1})
+    with pytest.raises(AnsibleFilterError, match="thresholds must be a dict"):
+        filt.diagnose(p, thresholds=[1])
+    assert filt.diagnosis_report([], "h") == "YBA diagnosis of h: no problems found."
+    with pytest.raises(AnsibleFilterError):
+        filt.diagnosis_report("x")
+    assert set(filt.FilterModule().filters()) == {"diagnose", "diagnosis_report"}
