@@ -505,15 +505,17 @@ def read_pid_file(path: str) -> t.Optional[int]:
 
 
 def find_platform_process(proc_root: str = "/proc", hint_pids: t.Sequence[t.Optional[int]] = (),
-                          pid_files: t.Sequence[str] = (),
-                          exec_paths: t.Sequence[str] = ()) -> t.Optional[ProcessInfo]:
+                          pid_files: t.Sequence[str] = (), exec_paths: t.Sequence[str] = (),
+                          host_root: str = "/") -> t.Optional[ProcessInfo]:
     """The live YBA platform process, or None.
 
     Tries, in order: pids a backend reported (systemd MainPID, the container's pid), pid files, then a
     scan of ``proc_root`` for a platform command line (``exec_paths``: the unit's ExecStart binary, as
     an extra marker). A candidate must not be a zombie; in a scan the largest RSS wins (the JVM, not a
-    wrapper script).
+    wrapper script). With a ``host_root`` other than ``/`` (a lab: several hosts on one machine) a
+    scanned process must have been started from under host_root, so another host's platform is not ours.
     """
+    root = os.path.realpath(host_root) if host_root not in ("", "/") else None
     for pid in list(hint_pids) + [read_pid_file(p) for p in pid_files]:
         if not pid:
             continue
@@ -536,6 +538,8 @@ def find_platform_process(proc_root: str = "/proc", hint_pids: t.Sequence[t.Opti
         argv = [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
         if not is_platform_cmdline(argv, exec_paths):
             continue
+        if root and not any(a == root or a.startswith(root + "/") or "=" + root + "/" in a for a in argv):
+            continue
         info = read_process(pid, proc_root)
         if info and info.alive:
             matches.append(info)
@@ -544,6 +548,20 @@ def find_platform_process(proc_root: str = "/proc", hint_pids: t.Sequence[t.Opti
     # a java child of the platform's start script: prefer the process with the largest RSS (the JVM)
     matches.sort(key=lambda p: (p.rss_bytes or 0, -(p.start_ticks or 0)), reverse=True)
     return matches[0]
+
+
+def platform_process(layout: t.Any, hint_pids: t.Sequence[t.Optional[int]] = (),
+                     proc_root: str = "/proc") -> t.Optional[ProcessInfo]:
+    """The platform process of the host a ``_layout.Layout`` describes (unit ExecStart and host_root aware)."""
+    exec_paths: t.List[str] = []
+    unit = getattr(layout, "platform_unit", None)
+    if unit:
+        text = _read(unit)
+        argv = unit_exec_start(text) if text else []
+        if argv:
+            exec_paths = [argv[0], layout.host_path(argv[0])]
+    return find_platform_process(proc_root, hint_pids=hint_pids, exec_paths=exec_paths,
+                                 host_root=getattr(layout, "host_root", "/"))
 
 
 def process_alive(pid: int, proc_root: str = "/proc") -> bool:
@@ -633,7 +651,7 @@ def probe_health(client: t.Any, timeout: float, auth_path: str = "/api/v1/custom
     try:
         answer = client.app_version(timeout=timeout, retries=0)
     except _api.YBATimeout as err:
-        return Health(False, "app_version", "no answer within %.1f s (hung): %s" % (timeout, err.message), hung=True)
+        return Health(False, "app_version", "%s (hung)" % err.message, hung=True)
     except _api.YBAUnreachable as err:
         return Health(False, "app_version", "not answering: %s" % err.message, refused=True)
     except _api.YBAError as err:
@@ -647,8 +665,8 @@ def probe_health(client: t.Any, timeout: float, auth_path: str = "/api/v1/custom
     except _api.YBAAuthError as err:
         return Health(False, "auth", str(err), version, answer.get("latency_ms"), auth_rejected=True)
     except _api.YBATimeout as err:
-        return Health(False, "auth", "authenticated call: no answer within %.1f s (hung): %s"
-                      % (timeout, err.message), version, answer.get("latency_ms"), hung=True)
+        return Health(False, "auth", "authenticated call: %s (hung)" % err.message, version,
+                      answer.get("latency_ms"), hung=True)
     except _api.YBAError as err:
         return Health(False, "auth", "authenticated call failed: %s" % err, version, answer.get("latency_ms"))
     return Health(True, None, "app_version %s and an authenticated call answered" % version, version,

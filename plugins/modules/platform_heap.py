@@ -209,7 +209,7 @@ def main() -> None:
         module.warn("%s sorts after %s and also sets JAVA_OPTS: it overrides the heap setting"
                     % (layout.to_host(other), p["dropin_name"]))
 
-    proc = _service.find_platform_process()
+    proc = _service.platform_process(layout)
     running = None
     if proc is not None:
         report = _heap.heap_report(proc)

@@ -284,17 +284,7 @@ class PlatformService:
 
     def process(self, statuses: t.Mapping[str, _service.ServiceStatus]) -> t.Optional[_service.ProcessInfo]:
         st = statuses.get(_service.PLATFORM)
-        hint = [st.pid] if st and st.pid else []
-        exec_paths: t.List[str] = []
-        if self.layout.platform_unit:
-            try:
-                with open(self.layout.platform_unit, encoding="utf-8", errors="replace") as handle:
-                    argv = _service.unit_exec_start(handle.read())
-            except OSError:
-                argv = []
-            if argv:
-                exec_paths = [argv[0], self.layout.host_path(argv[0])]
-        return _service.find_platform_process(hint_pids=hint, exec_paths=exec_paths)
+        return _service.platform_process(self.layout, [st.pid] if st and st.pid else [])
 
     def probe(self, timeout: float) -> _service.Health:
         return _service.probe_health(self.client, timeout)
@@ -314,7 +304,7 @@ class PlatformService:
                 self.fail("the platform answered but rejected yba_api_token (%s); a restart would not fix "
                           "that" % health_before.message, failed_check="auth")
             if not health_before.healthy:
-                problem = ("hung: %s" % health_before.message) if health_before.hung else \
+                problem = ("API %s" % health_before.message) if health_before.hung else \
                     "failing its health probe (%s): %s" % (health_before.failed_check, health_before.message)
         if proc_before is not None and proc_before.stopped and platform_up:
             problem = "hung: process %d is stopped by a signal (state %s)%s" % (

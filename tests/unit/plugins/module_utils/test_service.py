@@ -307,3 +307,15 @@ def test_wait_healthy_returns_when_healthy_with_capped_backoff() -> None:
 def test_wait_healthy_stops_on_auth_rejection() -> None:
     health, probes, _w = s.wait_healthy(lambda timeout: s.Health(False, "auth", "401", auth_rejected=True), 300, 10)
     assert probes == 1 and health.auth_rejected
+
+
+def test_find_platform_process_host_root_filter(tmp_path: t.Any) -> None:
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    _fake_proc(proc, 200, "S", ["python", "/tmp/lab-a/host/opt/yugabyte/software/active/yb-platform/yugaware/bin/yugaware"],
+               9000)
+    _fake_proc(proc, 201, "S", ["python", "/tmp/lab-b/host/opt/yugabyte/software/active/yb-platform/yugaware/bin/yugaware",
+                                "-Dconfig.file=/tmp/lab-b/host/x/yb-platform.conf"], 100)
+    assert s.find_platform_process(str(proc)).pid == 200  # host_root "/": the biggest one
+    assert s.find_platform_process(str(proc), host_root="/tmp/lab-b/host").pid == 201
+    assert s.find_platform_process(str(proc), host_root="/tmp/lab-c/host") is None
