@@ -64,7 +64,7 @@ def validate_policy(policy: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str, t.
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise PolicyError("%s.%s must be a number, got %r" % (cat, key, value))
                 if value < 0:
-                    raise PolicyError("%s.%s must not be negative, got %s" % (cat, key, value))
+                    raise PolicyError("%s.%s must not be negative, got %s" % (cat, key, _num(value)))
             if key == "enabled" and not isinstance(value, bool):
                 raise PolicyError("%s.enabled must be a boolean, got %r" % (cat, value))
             if key == "patterns" and (isinstance(value, str) or not all(isinstance(p, str) for p in value)):
@@ -75,13 +75,17 @@ def validate_policy(policy: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str, t.
     return merged
 
 
+def _num(value: t.Any) -> str:
+    return "%g" % value if isinstance(value, (int, float)) else repr(value)
+
+
 def validate_target(target: t.Optional[float]) -> t.Optional[float]:
     if target is None:
         return None
     if isinstance(target, bool) or not isinstance(target, (int, float)):
         raise PolicyError("target_used_percent must be a number between 0 and 100, got %r" % (target,))
     if target < 0 or target > 100:
-        raise PolicyError("target_used_percent must be between 0 and 100, got %s" % target)
+        raise PolicyError("target_used_percent must be between 0 and 100, got %s" % _num(target))
     return float(target)
 
 
