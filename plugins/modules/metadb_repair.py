@@ -125,6 +125,15 @@ queries:
   type: list
   elements: str
   sample: ["BEGIN ISOLATION LEVEL REPEATABLE READ;", "SET LOCAL lock_timeout = '10s';", "REINDEX INDEX \"public\".\"ix\";", "COMMIT;"]
+check_mode:
+  description: Whether the module ran in check mode (task-level C(check_mode) included).
+  returned: always
+  type: bool
+changes:
+  description: Per repair kind, the rows changed (real run) or expected to change (check mode). Short, for run records.
+  returned: always
+  type: dict
+  sample: {"reindex": {"indexes": 1}, "stale_backups": {"backup": 20}}
 repairs:
   description: Per repair kind that had work, its SQL script, the row counts expected and (real run) the rows changed.
   returned: always
@@ -243,7 +252,8 @@ def main() -> None:
         module.fail_json(msg="host_root %s is not a directory" % p["host_root"])
     layout = _layout.detect(p["host_root"])
     repairs = [k for k in _metadb.REPAIR_KINDS if k in p["repairs"]]
-    result = dict(changed=False, queries=[], repairs={}, dump=None, platform=None, timings={})
+    result = dict(changed=False, check_mode=module.check_mode, queries=[], repairs={}, changes={}, dump=None,
+                  platform=None, timings={})
     t0 = time.monotonic()
     try:
         conn = _metadb.resolve_connection(p, layout)
@@ -255,6 +265,7 @@ def main() -> None:
     result["timings"]["plan"] = round(time.monotonic() - t0, 3)
     for step in steps:
         result["repairs"][step.kind] = {"sql": step.script(p["lock_timeout"]), "expected": step.expected}
+        result["changes"][step.kind] = step.expected
         result["queries"] += _statements(step.script(p["lock_timeout"]))
     if not steps:
         module.exit_json(**result)
@@ -302,6 +313,7 @@ def main() -> None:
                                                      result["dump"]["path"]), **result)
         done[step.kind] = rows
         result["repairs"][step.kind]["rows"] = rows
+        result["changes"][step.kind] = rows
     result["timings"]["repairs"] = round(time.monotonic() - t1, 3)
     result["changed"] = any(any(v for v in rows.values()) for rows in done.values())
     if module._diff:
