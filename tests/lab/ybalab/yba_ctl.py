@@ -158,13 +158,14 @@ def cmd_create_backup(state: dict[str, Any], args: argparse.Namespace) -> int:
                 pass
             raise CtlError(f"tar: {archive}: Cannot write: {exc.strerror or exc}") from exc
         os.unlink(dump)
-        print(archive)
-        _log(state, "INFO", f"Backup written to {archive}", echo=False)
-        return 0
     finally:
         if stopped:
             _log(state, "INFO", "Starting yb-platform")
             services.start_unit(state, "yb-platform")
+    host_archive = "/" + os.path.relpath(archive, state["host"]["root"])
+    _log(state, "INFO", f"Backup written to {host_archive}", echo=False)
+    print(host_archive)  # last line of stdout: the archive as the host sees it
+    return 0
 
 
 def _vtuple(version: str) -> tuple[int, ...]:

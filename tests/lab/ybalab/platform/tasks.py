@@ -376,15 +376,22 @@ class Workers:
         os.makedirs(stage_dir, exist_ok=True)
         remaining = self.stage_bytes()
         chunk = os.urandom(1 << 20)
-        with open(path, "wb") as fh:
-            while remaining > 0:
-                if stop.is_set():
-                    raise BackupStopped()
-                n = min(remaining, len(chunk))
-                fh.write(chunk[:n])
-                remaining -= n
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(path, "wb") as fh:
+                while remaining > 0:
+                    if stop.is_set():
+                        raise BackupStopped()
+                    n = min(remaining, len(chunk))
+                    fh.write(chunk[:n])
+                    remaining -= n
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            try:
+                os.unlink(path)  # a partial staging file must not keep the disk full
+            except OSError:
+                pass
+            raise
         return path
 
     def _run_backup(self, backup_uuid: str, task_uuid: str, data: dict[str, Any], info: dict[str, Any],

@@ -1,0 +1,122 @@
+"""Pure parts of the platform simulator: crypto, unit/drop-in parsing, heap flags, conf, masking, fidelity rules."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+from ybalab.platform import api, crypto, fidelity, server, services  # noqa: E402
+
+
+def test_crypto_round_trip_and_opaque(tmp_path):
+    state = {"dir": str(tmp_path)}
+    data = {"AWS_SECRET_ACCESS_KEY": "verysecretvalue", "BACKUP_LOCATION": "s3://b/p"}
+    text = crypto.encrypt(state, data)
+    assert text.startswith("ybenc:v1:")
+    assert "verysecret" not in text and "s3://" not in text
+    assert crypto.decrypt(state, text) == data
+    assert crypto.encrypt(state, data) != text  # random nonce
+    assert oct(os.stat(crypto.secret_path(state)).st_mode & 0o777) == "0o600"
+
+
+def test_crypto_rejects_tampering_and_foreign_labs(tmp_path):
+    a, b = {"dir": str(tmp_path / "a")}, {"dir": str(tmp_path / "b")}
+    text = crypto.encrypt(a, {"k": "v"})
+    raw = bytearray(text.encode())
+    raw[20] = ord("A") if raw[20] != ord("A") else ord("B")
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(a, raw.decode())
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(b, text)
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(a, '{"k": "v"}')
+
+
+def test_unit_parsing_merges_dropins(tmp_path):
+    root = tmp_path / "host"
+    unit_dir = root / "etc/systemd/system"
+    (unit_dir / "yb-platform.service.d").mkdir(parents=True)
+    (unit_dir / "yb-platform.service").write_text(
+        "[Unit]\nDescription=x\n[Service]\nEnvironment=\"A=1\" \"B=two words\"\n"
+        "ExecStart=/opt/x/yugaware \\\n  -Dhttps.port=443\nRestart=always\n")
+    (unit_dir / "yb-platform.service.d/10-heap.conf").write_text('[Service]\nEnvironment="JAVA_OPTS=-Xmx2g"\n')
+    (unit_dir / "yb-platform.service.d/20-heap.conf").write_text('[Service]\nEnvironment="JAVA_OPTS=-Xmx4g"\n')
+    spec = services.load_unit({"host": {"root": str(root)}}, "yb-platform")
+    assert spec["ExecStart"].split() == ["/opt/x/yugaware", "-Dhttps.port=443"]
+    assert spec["Environment"] == {"A": "1", "B": "two words", "JAVA_OPTS": "-Xmx4g"}
+    assert spec["other"]["Restart"] == "always"
+
+
+def test_host_argv_maps_paths_under_host_root(tmp_path):
+    root = tmp_path / "host"
+    (root / "opt/conf").mkdir(parents=True)
+    state = {"host": {"root": str(root)}}
+    argv = services.host_argv(state, ["/opt/bin/yugaware", "-Dconfig.file=/opt/conf/a.conf", "-Dhttp.port=disabled"])
+    assert argv == [f"{root}/opt/bin/yugaware", f"-Dconfig.file={root}/opt/conf/a.conf", "-Dhttp.port=disabled"]
+
+
+@pytest.mark.parametrize("opts,expected", [
+    ("", 1 << 30), ("-Xmx4g", 4 << 30), ("-Xms1g -Xmx2048m", 2 << 30), ("-J-Xmx3G", 3 << 30),
+    ("-Xmx1g -Xmx6g", 6 << 30), ("-XX:MaxRAMPercentage=50", 1 << 30),
+])
+def test_heap_max_from_java_opts(opts, expected):
+    assert server.parse_heap_max(opts) == expected
+
+
+def test_parse_conf_flat_hocon():
+    conf = server.parse_conf('include classpath("x")\n# c\ndb.default.port = 5432\nyb.storage.path = "/opt/y"\n')
+    assert conf == {"db.default.port": "5432", "yb.storage.path": "/opt/y"}
+
+
+def test_masking_and_unmasking():
+    data = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE12", "AWS_SECRET_ACCESS_KEY": "s3cr3tvalue!", "BACKUP_LOCATION": "s3://b",
+            "IAM_INSTANCE_PROFILE": "false"}
+    masked = api.mask_data(data)
+    assert masked["AWS_SECRET_ACCESS_KEY"] == "s3********e!" and masked["BACKUP_LOCATION"] == "s3://b"
+    assert masked["IAM_INSTANCE_PROFILE"] == "false"
+    edited = dict(masked, BACKUP_LOCATION="s3://c")
+    assert api.unmask_data(edited, data) == dict(data, BACKUP_LOCATION="s3://c")
+
+
+swagger = pytest.mark.skipif(not os.path.exists(fidelity.swagger_path()), reason="swagger.json not available")
+
+
+@swagger
+def test_fidelity_flags_wrong_bodies():
+    ok = fidelity.validate_exchange("GET", "/api/v1/app_version", None, 200, {"version": "2.18.1.0-b84"})
+    assert ok == []
+    bad = fidelity.validate_exchange("POST", "/api/v1/customers/0b1f3c1e-6f0a-4a57-9a8e-4e2b5ad8b7a1/backups/page",
+                                     {"filter": {"states": ["In Progress"]}, "sortBy": "createTime", "direction": "DESC",
+                                      "offset": 0, "limit": 10, "needTotalCount": True},
+                                     200, {"entities": [], "hasNext": False})
+    assert any("'In Progress' is not one of" in p for p in bad), bad
+    assert any("'hasPrev' is a required property" in p for p in bad), bad
+    assert fidelity.validate_exchange("GET", "/api/v1/nope", None, 200, {}) == ["GET /api/v1/nope: no such operation in swagger"]
+    err = fidelity.validate_exchange("GET", "/api/v1/customers", None, 401, {"success": False, "error": 5})
+    assert err and "error response: error" in err[0]
+
+
+@swagger
+def test_fidelity_request_rules_accept_what_yba_accepts():
+    body = {"storageConfigUUID": "0b1f3c1e-6f0a-4a57-9a8e-4e2b5ad8b7a1", "universeUUID": "0b1f3c1e-6f0a-4a57-9a8e-4e2b5ad8b7a2",
+            "backupType": "PGSQL_TABLE_TYPE", "timeBeforeDelete": 86400000, "expiryTimeUnit": "DAYS"}
+    assert fidelity.validate_exchange("POST", "/api/v1/customers/0b1f3c1e-6f0a-4a57-9a8e-4e2b5ad8b7a1/backups", body,
+                                      200, {"taskUUID": "0b1f3c1e-6f0a-4a57-9a8e-4e2b5ad8b7a3",
+                                            "resourceUUID": "0b1f3c1e-6f0a-4a57-9a8e-4e2b5ad8b7a2"}) == []
+    wrong = dict(body, backupType="SQL", timeBeforeDelete="7d")
+    probs = fidelity.validate_exchange("POST", "/api/v1/customers/0b1f3c1e-6f0a-4a57-9a8e-4e2b5ad8b7a1/backups", wrong,
+                                       200, {})
+    assert len([p for p in probs if p.startswith("request")]) == 2, probs
+
+
+@swagger
+def test_every_served_route_exists_in_swagger():
+    paths = fidelity.load_swagger()["paths"]
+    for method, template, _name, _auth in api.ROUTES:
+        assert template in paths, template
+        assert method.lower() in paths[template], f"{method} {template}"
+        found = fidelity.find_operation(method, template.replace("{", "").replace("}", ""))
+        assert found and found[0] == template, (method, template, found)
