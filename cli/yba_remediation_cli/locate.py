@@ -65,7 +65,7 @@ def resolve_playbook(root: Path, spec: str) -> Path:
         candidate = root / "playbooks" / f"{name}{suffix}"
         if candidate.is_file():
             return candidate
-    known = ", ".join(name for name, _ in list_playbooks(root)) or "none"
+    known = ", ".join(book for book, _desc in list_playbooks(root)) or "none"
     raise UsageError(f"unknown playbook {spec!r} (known: {known})")
 
 

@@ -135,7 +135,7 @@ def command_run(args: argparse.Namespace) -> int:
 def command_list() -> int:
     root = find_collection_root()
     books = list_playbooks(root)
-    width = max((len(name) for name, _ in books), default=0)
+    width = max((len(name) for name, _desc in books), default=0)
     for name, description in books:
         print(f"{name.ljust(width)}  {description}")
     if not books:
