@@ -15,8 +15,9 @@ if t.TYPE_CHECKING:  # pragma: no cover
 DAY = 86400.0
 HOUR = 3600.0
 
-DEFAULT_STAGING_PATTERNS = ("yba-*", "yba_*", "yb-*", "yb_*", "ybc-*", "ybc_*", "shell_process_*",
-                           "releases-download-*", "*.yba.tmp")
+DEFAULT_STAGING_PATTERNS = (
+    "yba-*", "yba_*", "yb-*", "yb_*", "ybc-*", "ybc_*", "shell_process_*", "releases-download-*", "*.yba.tmp",
+)
 
 # Conservative defaults: every category on, generous ages, keep the newest few of each kind.
 DEFAULT_POLICY: t.Dict[str, t.Dict[str, t.Any]] = {
@@ -152,8 +153,8 @@ def plan_cleanup(candidates: t.Iterable["Candidate"], policy: t.Mapping[str, t.M
         if allowed_roots and not any(is_within(cand.path, r) and cand.path != r for r in allowed_roots):
             _skip(plan, cand, "outside the allowed roots", skipped_limit)
             continue
-        if is_protected(cand.path, protected) or (cand.kind == "dir" and any(is_within(p, cand.path)
-                                                                            for p in protected)):
+        holds_protected = cand.kind == "dir" and any(is_within(p, cand.path) for p in protected)
+        if holds_protected or is_protected(cand.path, protected):
             _skip(plan, cand, "protected path", skipped_limit)
             continue
         if cand.open:
@@ -234,4 +235,3 @@ def plan_cleanup(candidates: t.Iterable["Candidate"], policy: t.Mapping[str, t.M
     if used_bytes is not None and capacity:
         plan.projected_used_percent = round(100.0 * max(0, used_bytes - plan.planned_bytes) / capacity, 2)
     return plan
-

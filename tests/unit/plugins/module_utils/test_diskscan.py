@@ -72,8 +72,8 @@ def test_candidates_by_category(host):
     assert len(by["logs"]) == 40
     assert {c.family.rsplit("/", 1)[1] for c in by["logs"]} == {"application", "audit"}
     assert len(by["log_bundles"]) == 2
-    assert {os.path.basename(c.path) for c in by["backup_archives"]} == {"platform_dump.sql",
-                                                                          "backup_24-01-29-10-00.tgz"}
+    archives = {os.path.basename(c.path) for c in by["backup_archives"]}
+    assert archives == {"platform_dump.sql", "backup_24-01-29-10-00.tgz"}
     assert [os.path.basename(c.path) for c in by["core_dumps"]] == ["core.12345"]
     assert {c.version for c in by["software"]} == {"2.18.1.0-b84", "2.16.5.0-b1", "2.14.0.0-b9"}
     assert {c.version for c in by["releases"]} == {"2.18.1.0-b84", "2.16.0.0-b2"}
@@ -86,8 +86,8 @@ def test_candidates_by_category(host):
 
 def test_symlink_escape_never_deleted(host):
     lay, cands = scan(host)
-    pol = validate_policy({k: {"age_days": 0} for k in ("logs", "log_bundles", "backup_archives", "core_dumps",
-                                                         "releases")})
+    cats = ("logs", "log_bundles", "backup_archives", "core_dumps", "releases")
+    pol = validate_policy({k: {"age_days": 0} for k in cats})
     pol["logs"]["keep"] = 0
     pol["staging"]["age_hours"] = 0
     allowed = [lay.install_root, lay.yba_ctl_home, lay.tmp_dir]

@@ -239,5 +239,5 @@ def test_protected_paths(tmp_path):
 
 def test_version_key_orders_numerically():
     names = ["2.20.0.0-b10", "2.18.10.0-b1", "2.18.2.0-b100", "2024.1.0.0-b3"]
-    assert sorted(names, key=_layout.version_key) == ["2.18.2.0-b100", "2.18.10.0-b1", "2.20.0.0-b10",
-                                                        "2024.1.0.0-b3"]
+    expected = ["2.18.2.0-b100", "2.18.10.0-b1", "2.20.0.0-b10", "2024.1.0.0-b3"]
+    assert sorted(names, key=_layout.version_key) == expected
