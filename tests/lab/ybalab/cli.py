@@ -47,11 +47,12 @@ def status() -> int:
     expected_down = scen in ("platform-hung", "platform-crashed")
     if expected_down and not up_:
         detail += f" (expected: scenario {scen})"
-    rows.append(("platform", up_ or expected_down, f"{state['platform']['url']} {detail}"))
     bad = 0
     for name, ok, text in rows:
         print(f"{name:9} {'up  ' if ok else 'DOWN'} {text}")
         bad += not ok
+    print(f"{'platform':9} {'up  ' if up_ else 'down' if expected_down else 'DOWN'} {state['platform']['url']} {detail}")
+    bad += not (up_ or expected_down)
     print(f"{'scenario':9} {scen}  lab.json {labstate.lab_json(state['dir'])}")
     return 1 if bad else 0
 
