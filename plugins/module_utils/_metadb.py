@@ -337,6 +337,7 @@ def plan_sql(stale_age: int, repairs: t.Sequence[str]) -> str:
         sel.append("'stale_backups', (SELECT json_build_object('count', coalesce(sum(c), 0), 'by_state', "
                    "coalesce(json_object_agg(state, c), '{}'::json)) FROM (SELECT b.state, count(*) c FROM backup b "
                    "WHERE %s GROUP BY b.state) y)" % stale_backup_where(stale_age, "stale_tasks" in repairs))
+    sel.append("'dump_estimate_bytes', (%s)" % DUMP_ESTIMATE_SQL.strip().rstrip(";"))
     return cte + "SELECT json_build_object(%s);\n" % ",\n ".join(sel)
 
 

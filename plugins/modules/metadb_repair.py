@@ -281,7 +281,7 @@ def main() -> None:
 
     real_dir = _layout.join_root(p["host_root"], p["dump_dir"])
     try:
-        estimate = int(psql.run(_metadb.DUMP_ESTIMATE_SQL).strip() or 0)
+        estimate = int(facts.get("dump_estimate_bytes") or 0)
         enough, free, needed = _metadb.check_dump_space(real_dir, estimate, p["dump_reserve_bytes"])
     except (_metadb.MetadbError, OSError, ValueError) as exc:
         module.fail_json(msg="cannot check the space for the dump in %s: %s" % (real_dir, exc), **result)
