@@ -115,7 +115,7 @@ def open_inodes(proc: str = "/proc") -> t.Set[t.Tuple[int, int]]:
                 for line in handle:
                     fields = line.split(None, 5)
                     if len(fields) >= 6 and fields[4] != "0":
-                        major, _, minor = fields[3].partition(":")
+                        major, _sep, minor = fields[3].partition(":")
                         try:
                             found.add((os.makedev(int(major, 16), int(minor, 16)), int(fields[4])))
                         except ValueError:
@@ -185,7 +185,7 @@ def usage_by_category(layout: Layout) -> t.Dict[str, int]:
     """
     cats = _category_roots(layout)
     by_path = {p: c for c, p in cats}
-    totals: t.Dict[str, int] = {c: 0 for c, _ in cats}
+    totals: t.Dict[str, int] = {c: 0 for c in by_path.values()}
     totals.update({"backup_archives": 0, "core_dumps": 0, "other": 0})
     roots = [r for r in (layout.install_root, layout.yba_ctl_home) if r and os.path.isdir(r)]
     seen_roots: t.List[str] = []

@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Module of yba.remediation: free disk space on the YBA host by a tunable, target-driven, provably safe policy.
+# Copyright: contributors to the yba.remediation collection
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -28,7 +30,7 @@ description:
   - The Prometheus TSDB is never deleted file by file; its size and the C(retentionTime) lever are returned in
     RV(recommendations).
 author:
-  - yba.remediation contributors
+  - YBA remediation maintainers (@yba-remediation)
 extends_documentation_fragment:
   - yba.remediation.host
   - yba.remediation.attributes
