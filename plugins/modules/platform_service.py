@@ -137,6 +137,11 @@ commands:
   type: list
   elements: str
   sample: ["/usr/bin/yba-ctl restart yb-platform"]
+check_mode:
+  description: Whether the module ran in check mode (so a role can tell, whichever way check mode was set).
+  returned: always
+  type: bool
+  sample: false
 backend:
   description: The backend used (C(yba-ctl), C(systemd) or C(replicated)).
   returned: always
@@ -246,7 +251,8 @@ class PlatformService:
         self.p = module.params
         self.start = time.monotonic()
         self.deadline = self.start + float(self.p["wait_timeout"])
-        self.result: t.Dict[str, t.Any] = dict(changed=False, actions=[], commands=[], failed_check=None,
+        self.result: t.Dict[str, t.Any] = dict(changed=False, check_mode=module.check_mode, actions=[], commands=[],
+                                               failed_check=None,
                                                version_before=None, version_after=None, downtime_seconds=0.0)
         try:
             self.layout = _layout.detect(self.p["host_root"])
