@@ -61,3 +61,13 @@ def test_success_needs_stats_and_no_failed_hosts():
     tracker({"event": "playbook_on_stats", "event_data": {"ok": {"h": 2}}})
     summary = build_summary(tracker, {}, "successful", 0, list)
     assert summary["ok"] is True and "stdout_tail" not in summary
+
+
+def test_debug_messages_are_shown():
+    out = io.StringIO()
+    tracker = RunTracker(out)
+    task = {"task": "Show", "task_action": "ansible.builtin.debug", "task_uuid": "d"}
+    tracker({"event": "playbook_on_task_start", "event_data": task})
+    tracker({"event": "runner_on_ok", "event_data": dict(task, host="h", res={"msg": ["line one", "line two"]})})
+    tracker({"event": "runner_on_ok", "event_data": dict(task, host="h", res={"msg": "a\nb"})})
+    assert "      line one\n      line two\n" in out.getvalue() and "      a\n      b\n" in out.getvalue()

@@ -15,8 +15,16 @@ HOST_RESULT = {
     "runner_on_skipped": "skipped",
     "runner_on_unreachable": "unreachable",
 }
+# what a role shows the operator (e.g. the diagnosis report) is printed under its task
+DEBUG_ACTIONS = ("ansible.builtin.debug", "debug")
 STAT_KEYS = {"ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
              "skipped": "skipped", "rescued": "rescued", "ignored": "ignored"}
+
+
+def _lines(msg: Any) -> list[str]:
+    if isinstance(msg, list):
+        return [str(item) for item in msg]
+    return str(msg).splitlines()
 
 
 def secret_values(extra_vars: dict[str, Any], environ: dict[str, str]) -> set[str]:
@@ -100,6 +108,9 @@ class RunTracker:
         if status in ("failed", "unreachable") and res.get("msg"):
             line += f" - {str(res['msg']).splitlines()[0][:300]}"
         self._say(line)
+        if status == "ok" and task["action"] in DEBUG_ACTIONS and "msg" in res:
+            for text in _lines(res["msg"]):
+                self._say(f"      {text}")
 
     def _stats(self, data: dict[str, Any]) -> None:
         self.saw_stats = True
