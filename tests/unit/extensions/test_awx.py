@@ -1,0 +1,49 @@
+"""The AWX configuration as code agrees with the collection: env vars, playbooks, role variables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+AWX = REPO / "extensions" / "awx"
+
+
+def _load(path: Path):
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_credential_type_injects_every_documented_api_env_var():
+    fragment = (REPO / "plugins" / "doc_fragments" / "api.py").read_text(encoding="utf-8")
+    documented = set(re.findall(r"E\((YBA_[A-Z_]+)\)", fragment))
+    credential = _load(AWX / "credential_type.yml")
+    injected = set(credential["injectors"]["env"])
+    assert {"YBA_URL", "YBA_API_TOKEN", "YBA_CA_PATH"} <= documented <= injected
+    fields = {field["id"]: field for field in credential["inputs"]["fields"]}
+    assert fields["yba_api_token"].get("secret") is True
+    for template in credential["injectors"]["env"].values():
+        for name in re.findall(r"{{\s*(\w+)", template):
+            assert name in fields or name == "tower", f"injector uses unknown input {name}"
+
+
+def _job_templates():
+    return _load(AWX / "job_templates.yml")["yba_awx_job_templates"]
+
+
+@pytest.mark.parametrize("name", sorted(_job_templates()))
+def test_job_template_matches_a_playbook_and_its_role(name):
+    assert (REPO / "playbooks" / f"{name}.yml").is_file(), f"extensions/awx/job_templates.yml: no playbooks/{name}.yml"
+    survey = _job_templates()[name].get("survey")
+    specs = REPO / "roles" / name / "meta" / "argument_specs.yml"
+    if not survey or not specs.is_file():
+        return
+    options = _load(specs)["argument_specs"]["main"]["options"]
+    for question in survey["spec"]:
+        variable = question["variable"]
+        assert variable in options, f"survey of {name} asks for {variable}, which role {name} does not take"
+        choices = options[variable].get("choices")
+        if choices and question["type"] == "multiplechoice":
+            assert set(question["choices"]) <= {str(c) for c in choices}
