@@ -74,17 +74,16 @@ stage_lab-tests() { run_pytest -q tests/lab/tests; }
 
 stage_integration() { run_pytest -v tests/integration; }
 
+# Every runnable script in benchmarks/ (one with a __main__ block; helpers are skipped), at its default size.
 stage_bench() {
     local bench ran=0 failed=0
-    for bench in benchmarks/bench_*.py benchmarks/*.sh; do
-        [ -e "$bench" ] || continue
-        ran=1
-        case "$bench" in
-            *.py) python "$bench" || failed=1 ;;
-            *) bash "$bench" || failed=1 ;;
-        esac
+    for bench in benchmarks/*.py; do
+        [ -e "$bench" ] && grep -q "__main__" "$bench" || continue
+        ran=$((ran + 1))
+        echo "-- $bench"
+        python "$bench" || failed=1
     done
-    [ "$ran" -eq 1 ] || echo "no benchmarks yet (benchmarks/bench_*.py)"
+    [ "$ran" -gt 0 ] || echo "no benchmarks yet (benchmarks/*.py)"
     return "$failed"
 }
 
