@@ -1,0 +1,139 @@
+# Unit tests of the platform_service module: input checks, and the decision/verification flow over a fake backend.
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.yba.remediation.plugins.module_utils import _layout, _service
+from ansible_collections.yba.remediation.plugins.modules import platform_service
+
+API = dict(yba_url="https://127.0.0.1:1", yba_api_token="secret-token-value-1234")
+
+
+@pytest.mark.parametrize("params,msg", [
+    (dict(wait_timeout=0), "wait_timeout must be a positive number of seconds, got 0"),
+    (dict(probe_timeout=-2), "probe_timeout must be a positive number of seconds, got -2"),
+    (dict(services=[]), "services must name at least one of: postgres, prometheus, yb-platform"),
+    (dict(yba_url=None), "yba_url is required to probe the platform's health (or set YBA_URL)"),
+    (dict(yba_api_token=None), "yba_api_token is required for the authenticated health check (or set YBA_API_TOKEN)"),
+])
+def test_validate(params: t.Dict[str, t.Any], msg: str) -> None:
+    base = dict(state="healthy", services=["yb-platform"], wait_timeout=300, probe_timeout=10, request_timeout=30,
+                backoff_max_delay=15, **API)
+    base.update(params)
+    assert platform_service.validate(base) == msg
+
+
+def test_validate_stopped_needs_no_api() -> None:
+    assert platform_service.validate(dict(state="stopped", services=["yb-platform"], wait_timeout=1,
+                                          probe_timeout=1)) is None
+
+
+class FakeBackend(_service.Backend):
+    name = "fake"
+
+    def __init__(self, states: t.Dict[str, str], after: t.Optional[t.Dict[str, str]] = None) -> None:
+        super().__init__()
+        self.states = dict(states)
+        self.after = after
+        self.acted: t.List[t.Tuple[str, str]] = []
+
+    def status(self, services: t.Sequence[str]) -> t.Dict[str, _service.ServiceStatus]:
+        return {s: _service.ServiceStatus(s, self.states.get(s, _service.RUNNING), self.states.get(s, "running"))
+                for s in services}
+
+    def command(self, action: str, service: str) -> t.List[str]:
+        return ["fakectl", action, service]
+
+    def act(self, action: str, service: str, timeout: t.Optional[float] = None) -> _service.CmdResult:
+        self.acted.append((action, service))
+        self.states[service] = _service.STOPPED if action == "stop" else _service.RUNNING
+        return _service.CmdResult(self.command(action, service), 0)
+
+
+@pytest.fixture
+def env(monkeypatch: t.Any, tmp_path: t.Any) -> t.Dict[str, t.Any]:
+    state: t.Dict[str, t.Any] = {"backend": FakeBackend({}), "healths": [], "pids": [100, 200]}
+    layout = _layout.Layout(host_root=str(tmp_path), install_type="yba-installer", install_root=str(tmp_path))
+    monkeypatch.setattr(_layout, "detect", lambda root: layout)
+    monkeypatch.setattr(_service, "select_backend", lambda *a, **k: state["backend"])
+
+    def health(client: t.Any, timeout: float) -> _service.Health:
+        return state["healths"].pop(0) if len(state["healths"]) > 1 else state["healths"][0]
+
+    def process(lay: t.Any, hints: t.Any = ()) -> t.Optional[_service.ProcessInfo]:
+        pid = state["pids"][0] if not state["backend"].acted else state["pids"][-1]
+        return _service.ProcessInfo(pid, state.get("proc_state", "S") if pid == 100 else "S", ["yugaware"], 1 << 20)
+
+    monkeypatch.setattr(_service, "probe_health", health)
+    monkeypatch.setattr(_service, "platform_process", process)
+    monkeypatch.setattr(platform_service.PlatformService, "metrics", lambda self: None)
+    return state
+
+
+OK = _service.Health(True, None, "ok", "2.18.1.0-b84", 5.0)
+HUNG = _service.Health(False, "app_version", "no answer within 1.0 s (hung)", hung=True)
+
+
+def run(capsys: t.Any, **args: t.Any) -> t.Dict[str, t.Any]:
+    args = dict(API, **args)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            platform_service.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_healthy_platform_untouched(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    env["healths"] = [OK]
+    r = run(capsys)
+    assert r["changed"] is False and r["actions"] == [] and env["backend"].acted == []
+    assert r["version_before"] == r["version_after"] == "2.18.1.0-b84" and r["downtime_seconds"] == 0
+
+
+def test_hung_platform_check_mode_then_restart(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    env["healths"] = [HUNG]
+    env["proc_state"] = "T"
+    r = run(capsys, _ansible_check_mode=True, _ansible_diff=True)
+    assert r["changed"] is True and r["check_mode"] is True and env["backend"].acted == []
+    assert r["actions"][0]["action"] == "restart" and "stopped by a signal" in r["actions"][0]["reason"]
+    assert r["commands"] == ["fakectl restart yb-platform"] and r["platform"]["stopped_before"] is True
+    env["healths"] = [HUNG, OK]
+    r = run(capsys, probe_timeout=1)
+    assert r["changed"] is True and env["backend"].acted == [("restart", "yb-platform")]
+    assert r["platform"] == dict(r["platform"], pid_before=100, pid_after=200)
+    assert r["health"]["healthy"] and r["version_before"] is None and r["version_after"] == "2.18.1.0-b84"
+
+
+def test_crash_after_disk_full_starts_postgres_first(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    env["backend"] = FakeBackend({"postgres": _service.STOPPED, "yb-platform": _service.FAILED})
+    env["healths"] = [OK]
+    r = run(capsys)  # services defaults to [yb-platform]: postgres is added because the platform needs it
+    assert env["backend"].acted == [("start", "postgres"), ("restart", "yb-platform")]
+    assert "needs its metadata DB" in r["actions"][0]["reason"]
+
+
+def test_auth_rejected_fails_without_restart(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    env["healths"] = [_service.Health(False, "auth", "HTTP 401: bad token", "2.18", auth_rejected=True)]
+    r = run(capsys)
+    assert r["failed"] and "rejected yba_api_token" in r["msg"] and env["backend"].acted == []
+    assert r["failed_check"] == "auth"
+
+
+def test_not_healthy_within_wait_timeout_names_the_check(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    env["backend"] = FakeBackend({"yb-platform": _service.STOPPED})
+    env["healths"] = [_service.Health(False, "app_version", "not answering: connection refused", refused=True)]
+    r = run(capsys, wait_timeout=1.5, probe_timeout=0.5, backoff_max_delay=0.2)
+    assert r["failed"] and r["failed_check"] == "app_version"
+    assert r["msg"].startswith("yb-platform is not healthy after") and "connection refused" in r["msg"]
+    assert r["elapsed_seconds"] < 4
+
+
+def test_stopped_reverse_order(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    env["backend"] = FakeBackend({})
+    r = run(capsys, state="stopped", services=["postgres", "yb-platform"])
+    assert env["backend"].acted == [("stop", "yb-platform"), ("stop", "postgres")] and r["changed"]
+    r = run(capsys, state="stopped", services=["postgres", "yb-platform"])
+    assert r["changed"] is False
