@@ -22,8 +22,11 @@ def test_plain_directory_fallback() -> None:
     d = tempfile.mkdtemp(prefix="yba-lab-test-", dir="/tmp")
     os.chmod(d, 0o755)
     env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB, YBALAB_NO_MOUNT="1")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "ybalab", *a], env=env, text=True,  # noqa: E731
-                                    capture_output=True, check=False, timeout=180)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ybalab", *args], env=env, text=True, capture_output=True,
+                              check=False, timeout=180)
+
     try:
         cp = run("up", "--scenario", "healthy")
         assert cp.returncode == 0, cp.stderr

@@ -347,7 +347,10 @@ def _fill_incident(state: dict[str, Any], w: Writer) -> None:
     plan = {"app_logs": 40.0, "audit_logs": 10.0, "current_log": 3.0, "bundles": 12.0, "tmp": 10.0,
             "archive": 12.0, "dump": 6.0, "core": 10.0, "prom": 30.0, "release_unused": 12.0, "old_software": 8.0}
     unit = room / sum(plan.values())
-    sz = lambda k, n=1: max(4096, int(plan[k] * unit / n) // 4096 * 4096)  # noqa: E731
+
+    def sz(kind: str, n: int = 1) -> int:
+        return max(4096, int(plan[kind] * unit / n) // 4096 * 4096)
+
     for d in range(1, 41):  # 40 days kept although maxHistory is 30: rotation cleanup stopped working
         day = w.now - d * DAY
         stamp = time.strftime("%Y-%m-%d", time.gmtime(day))

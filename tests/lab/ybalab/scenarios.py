@@ -41,13 +41,16 @@ def initial_state(d: str) -> dict[str, Any]:
                  "venv_python": os.path.join(labstate.VENV_BIN, "python"), "manifest": os.path.join(d, "host_manifest.json")},
         "ssh": {"host": "127.0.0.1", "port": port(), "user": services.SSH_USER,
                 "key": os.path.join(d, "ssh", "id_ed25519"), "known_hosts": os.path.join(d, "ssh", "known_hosts"),
-                "host_key": os.path.join(d, "ssh", "ssh_host_ed25519_key")},
+                "host_key": os.path.join(d, "ssh", "ssh_host_ed25519_key"),
+                "pid_file": os.path.join(d, "ssh", "sshd.pid")},
         "postgres": {"host": "127.0.0.1", "port": port(), "user": "postgres", "database": "yugaware",
                      "data_dir": os.path.join(d, "pgdata"), "bin_dir": labstate.PG_BIN,
-                     "socket_dir": os.path.join(d, "pgrun"), "log": os.path.join(d, "postgres.log")},
+                     "socket_dir": os.path.join(d, "pgrun"), "log": os.path.join(d, "postgres.log"),
+                     "pid_file": os.path.join(d, "pgdata", "postmaster.pid")},
         "s3": {"endpoint": "", "port": port(), "dead_endpoint": f"http://127.0.0.1:{port()}",
                "bucket": "yba-backups", "region": "us-east-1",
-               "access_key": "AKIALAB" + services.new_secret(7).upper(), "secret_key": services.new_secret(20)},
+               "access_key": "AKIALAB" + services.new_secret(7).upper(), "secret_key": services.new_secret(20),
+               "pid_file": os.path.join(d, "moto.pid")},
         "tls": {"ca_cert": os.path.join(d, "tls", "ca.pem"), "ca_key": os.path.join(d, "tls", "ca.key"),
                 "server_cert": os.path.join(d, "tls", "server.pem"),
                 "server_key": os.path.join(d, "tls", "server.key")},
@@ -125,13 +128,22 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
             raise LabError(f"{name} is not running: run `ybalab up`")
     state["scenario"] = scenario
     labstate.save(state)
-    seed.rebuild_db(state)
-    seed.seed(state, scenario)
-    services.s3_reset(state)
-    _seed_bucket(state)
-    hosttree.build(state, scenario)
-    if scenario != "healthy":
-        state["fault"] = {"corrupt_index": faults.corrupt_index(state)}
+
+    def metadata_and_bucket() -> dict[str, Any] | None:
+        seed.rebuild_db(state)
+        seed.seed(state, scenario)
+        services.s3_reset(state)
+        _seed_bucket(state)
+        return faults.corrupt_index(state) if scenario != "healthy" else None
+
+    # The DB/S3 work waits on PostgreSQL and moto, the host tree on file writes: overlap them.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        db_job = pool.submit(metadata_and_bucket)
+        tree_job = pool.submit(hosttree.build, state, scenario)
+        corrupted = db_job.result()
+        tree_job.result()
+    if corrupted:
+        state["fault"] = {"corrupt_index": corrupted}
     else:
         state.pop("fault", None)
     state.pop("platform_error", None)

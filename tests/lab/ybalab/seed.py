@@ -35,9 +35,13 @@ INCIDENT_LIVE_IN_PROGRESS = 1
 INCIDENT_DISK_FULL_FAILED = 8
 
 
+def u5(name: str) -> str:
+    """A stable UUID for a lab object."""
+    return str(uuid.uuid5(_NS, name))
+
+
 def ids() -> dict[str, Any]:
     """The stable identities of the lab's objects (the same across resets and labs)."""
-    u5 = lambda s: str(uuid.uuid5(_NS, s))  # noqa: E731
     return {
         "customer_uuid": u5("customer"),
         "user_uuid": u5("user:admin"),
@@ -133,12 +137,15 @@ def seed_sql(state: dict[str, Any], scenario: str, storage_data_enc: str) -> str
         sql.append(f"INSERT INTO u_src VALUES ({n}, {q(u['uuid'])}, {q(u['name'])}, {q(u['schedule_uuid'])}, "
                    f"{q(u['schedule_name'])});")
     freq_ms = h["interval_hours"] * 3600000
-    params = lambda u: json.dumps({  # noqa: E731
-        "storageConfigUUID": cfg, "universeUUID": u["universe_uuid"], "customerUUID": cust,
-        "backupType": "PGSQL_TABLE_TYPE", "keyspaceTableList": [{"keyspace": "yugabyte", "tableNameList": []}],
-        "timeBeforeDelete": ret_ms, "expiryTimeUnit": "DAYS", "schedulingFrequency": freq_ms,
-        "frequencyTimeUnit": "HOURS", "scheduleName": u["sched_name"], "minNumBackupsToRetain": 3,
-        "backupCategory": "YB_CONTROLLER", "parallelism": 8})
+
+    def params(u: dict[str, Any]) -> str:
+        return json.dumps({
+            "storageConfigUUID": cfg, "universeUUID": u["universe_uuid"], "customerUUID": cust,
+            "backupType": "PGSQL_TABLE_TYPE", "keyspaceTableList": [{"keyspace": "yugabyte", "tableNameList": []}],
+            "timeBeforeDelete": ret_ms, "expiryTimeUnit": "DAYS", "schedulingFrequency": freq_ms,
+            "frequencyTimeUnit": "HOURS", "scheduleName": u["sched_name"], "minNumBackupsToRetain": 3,
+            "backupCategory": "YB_CONTROLLER", "parallelism": 8})
+
     for u in i["universes"]:
         uu = {"universe_uuid": u["uuid"], "sched_name": u["schedule_name"]}
         if incident:
@@ -211,7 +218,6 @@ FROM b_src b JOIN task_info t ON t.uuid = b.tid;""")
     sql.append("ANALYZE;")
     sql.append("COMMIT;")
     return "\n".join(sql)
-
 
 
 def _incident_rows(state: dict[str, Any], loc: str) -> str:

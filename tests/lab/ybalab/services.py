@@ -262,9 +262,8 @@ def sshd_start(state: dict[str, Any]) -> None:
     run(["/usr/sbin/sshd", "-f", cfg, "-E", log], cwd=state["dir"], env=_child_env(state))
     if not wait_port(ssh["port"], 10):
         raise LabError(f"sshd did not listen on {ssh['port']}; see {log}")
-    for _ in range(50):
-        if read_pid(sshd_pid_file(state)):
-            break
+    deadline = time.monotonic() + 1.0
+    while not read_pid(sshd_pid_file(state)) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
