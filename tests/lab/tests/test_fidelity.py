@@ -171,8 +171,8 @@ def test_every_route_exchange_validates(lab: dict[str, Any]) -> None:
     s_uuid = schedules["entities"][0]["scheduleUUID"]
     call("GET", f"/api/v1/customers/{{c}}/schedules/{s_uuid}")
     call("PUT", f"/api/v1/customers/{{c}}/schedules/{s_uuid}", {"status": "Stopped"})
-    call("PUT", f"/api/v1/customers/{{c}}/schedules/{s_uuid}", {"status": "Active", "frequency": 86400000,
-                                                                   "frequencyTimeUnit": "DAYS"})
+    call("PUT", f"/api/v1/customers/{{c}}/schedules/{s_uuid}",
+         {"status": "Active", "frequency": 86400000, "frequencyTimeUnit": "DAYS"})
     call("PUT", f"/api/v1/customers/{{c}}/schedules/{s_uuid}", {"status": "Paused"}, expect=400)
     assert configs  # the seeded config was listed
 

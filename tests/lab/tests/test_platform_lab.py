@@ -209,7 +209,7 @@ def test_backup_and_delete_fail_against_dead_endpoint(labdir: str) -> None:
     task, b = backup(api, state, dead)
     assert task["status"] == "Failure" and b["state"] == "Failed" and time.monotonic() - t0 < 10
     port = s3["dead_endpoint"].rsplit(":", 1)[1]
-    _, failed = api.call("GET", f"/api/v1/customers/{{c}}/tasks/{b['taskUUID']}/failed_subtasks")
+    _status, failed = api.call("GET", f"/api/v1/customers/{{c}}/tasks/{b['taskUUID']}/failed_subtasks")
     assert f"Connect to 127.0.0.1:{port} failed: Connection refused" in failed["failedSubTasks"][0]["errorString"]
     status, body = api.call("POST", "/api/v1/customers/{c}/backups/delete",
                             {"deleteBackupInfos": [{"backupUUID": b["backupUUID"]}]})
@@ -219,7 +219,7 @@ def test_backup_and_delete_fail_against_dead_endpoint(labdir: str) -> None:
                             {"deleteBackupInfos": [{"backupUUID": b["backupUUID"]}], "deleteForcefully": True})
     assert api.wait_task(body["taskUUID"][0])["status"] == "Success"
     assert api.call("GET", f"/api/v1/customers/{{c}}/backups/{b['backupUUID']}")[0] == 400
-    _, metrics = pclient.Client(state, token=None).call("GET", "/api/v1/prometheus_metrics")
+    _status, metrics = pclient.Client(state, token=None).call("GET", "/api/v1/prometheus_metrics")
     assert "ybp_delete_backup_failure 1.0" in metrics
 
 
@@ -229,7 +229,7 @@ def test_backup_fails_when_disk_full(labdir: str) -> None:
     cfg = live_config(state, api)
     task, b = backup(api, state, cfg)
     assert task["status"] == "Failure" and b["state"] == "Failed"
-    _, failed = api.call("GET", f"/api/v1/customers/{{c}}/tasks/{b['taskUUID']}/failed_subtasks")
+    _status, failed = api.call("GET", f"/api/v1/customers/{{c}}/tasks/{b['taskUUID']}/failed_subtasks")
     assert "No space left on device" in failed["failedSubTasks"][0]["errorString"]
     stage = os.path.join(state["host"]["root"], "opt/yugabyte/data/yb-platform/backup_staging")
     assert os.listdir(stage) == []  # the partial staging file is cleaned up
@@ -288,7 +288,7 @@ def test_restart_reconciles_like_yba(labdir: str) -> None:
     cust = state["platform"]["customer_uuid"]
     uni = sorted(state["platform"]["universes"].values())[0]
     cfg = state["platform"]["storage_config_uuid"]
-    t_run, b_run, b_del, b_stop = (str(uuid.uuid4()) for _ in range(4))
+    t_run, b_run, b_del, b_stop = (str(uuid.uuid4()) for _i in range(4))
     sql(state, "INSERT INTO task_info (uuid, task_type, task_state, details) VALUES (%s, 'CreateBackup', 'Running', '{}')",
         (t_run,))
     for b, st, t in ((b_run, "In Progress", t_run), (b_del, "DeleteInProgress", None), (b_stop, "Stopped", None)):
@@ -333,7 +333,7 @@ def test_hang_crash_restart_via_yba_ctl(labdir: str) -> None:
 
 
 def _heap(state: dict[str, Any]) -> tuple[float, float]:
-    _, text = pclient.Client(state, token=None).call("GET", "/api/v1/prometheus_metrics")
+    _status, text = pclient.Client(state, token=None).call("GET", "/api/v1/prometheus_metrics")
     vals = {}
     for line in text.splitlines():
         if line.startswith('jvm_memory_bytes_used{area="heap"') or line.startswith('jvm_memory_bytes_max{area="heap"'):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -169,7 +168,7 @@ def cmd_create_backup(state: dict[str, Any], args: argparse.Namespace) -> int:
 
 
 def _vtuple(version: str) -> tuple[int, ...]:
-    number, _, build = version.partition("-b")
+    number, _sep, build = version.partition("-b")
     return tuple(int(x) for x in number.split(".")) + (int(build or 0),)
 
 

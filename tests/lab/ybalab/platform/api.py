@@ -13,7 +13,7 @@ import uuid as uuidlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from . import crypto, paths, tasks
+from . import crypto, tasks
 
 LOG = logging.getLogger("yba.api")
 
@@ -507,7 +507,7 @@ class Platform:
             cust = self.customer(conn, ctx, c_uuid)
             row = self.config_row(conn, cust, config_uuid)
             if v2 and row["state"] == "QueuedForDeletion":
-                raise ApiError(400, f"Cannot edit config as it is queued for deletion.")
+                raise ApiError(400, "Cannot edit config as it is queued for deletion.")
             if body["name"] != row["name"] or body["type"] != row["type"]:
                 raise ApiError(400, "Cannot change the name or type of a config")
             data = unmask_data(body["data"], self.config_data(row))
@@ -690,7 +690,7 @@ class Platform:
                 args.append(list(flt["universeNameList"]))
             if flt.get("keyspaceList"):
                 where.append("(" + " OR ".join(["b.backup_info LIKE %s"] * len(flt["keyspaceList"])) + ")")
-                args.extend([f'%"keyspace": "{k}"%' if False else f'%"{k}"%' for k in flt["keyspaceList"]])
+                args.extend([f'%"{k}"%' for k in flt["keyspaceList"]])
             if flt.get("dateRangeStart"):
                 where.append("b.create_time >= %s")
                 args.append(parse_time(flt["dateRangeStart"], "dateRangeStart"))
@@ -811,7 +811,7 @@ class Platform:
             if cfg["type"] != "STORAGE":
                 raise ApiError(400, f"Invalid StorageConfig UUID: {cfg['config_uuid']}")
             if cfg["state"] != "Active":
-                raise ApiError(400, f"Cannot create backup as config is queued for deletion.")
+                raise ApiError(400, "Cannot create backup as config is queued for deletion.")
             details = self.universe_details(uni, ctx["user"])
             if self.universe_config(uni).get("takeBackups", "true") == "false":
                 raise ApiError(400, "Taking backups on the universe is disabled")

@@ -229,7 +229,7 @@ yb.lab.state_file = "{paths.lab_json_path(state)}"
 
 
 def _version_parts(version: str) -> tuple[str, str]:
-    number, _, build = version.partition("-b")
+    number, _sep, build = version.partition("-b")
     return number, build or "0"
 
 

@@ -238,8 +238,9 @@ def _new_s3_client(data: dict[str, Any]) -> Any:
     cfg = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1, "mode": "standard"},
                  s3={"addressing_style": "path" if path_style else "auto"},
                  region_name=data.get("SIGNING_REGION") or "us-east-1")
-    return boto3.session.Session().client("s3", endpoint_url=endpoint, aws_access_key_id=data.get("AWS_ACCESS_KEY_ID"),
-                        aws_secret_access_key=data.get("AWS_SECRET_ACCESS_KEY"), config=cfg)
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=data.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=data.get("AWS_SECRET_ACCESS_KEY"), config=cfg)
 
 
 def s3_error_message(exc: Exception, endpoint: str | None) -> str:
