@@ -403,3 +403,22 @@ def test_upgrade_from_bundle(labdir: str) -> None:
     assert os.readlink(os.path.join(soft, "active")) == "2.20.1.3-b3"
     assert pclient.Client(state, token=None).call("GET", "/api/v1/app_version")[1] == {"version": "2.20.1.3-b3"}
     assert "YugabyteDB Anywhere: 2.20.1.3-b3" in yba_ctl(state, "version").stdout
+
+
+def test_concurrent_backups_run_in_parallel(labdir: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    state = reset(labdir, "healthy")
+    api = pclient.Client(state)
+    cfg = live_config(state, api)
+    unis = sorted(state["platform"]["universes"].values())
+    t0 = time.monotonic()
+    backup(api, state, cfg, unis[0])
+    single = time.monotonic() - t0
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: backup(api, state, cfg, unis[i % len(unis)]), range(8)))
+    elapsed = time.monotonic() - t0
+    assert [t["status"] for t, _b in results] == ["Success"] * 8
+    assert len({b["backupUUID"] for _t, b in results}) == 8
+    assert elapsed < 8 * single / 2, f"8 backups took {elapsed:.1f}s, one {single:.1f}s: not concurrent"
