@@ -99,12 +99,10 @@ def _details(raw: Any) -> dict[str, Any]:
 
 
 def task_status_json(ct: dict[str, Any], ti: dict[str, Any]) -> dict[str, Any]:
-    details = _details(ti["details"])
     running = ti["task_state"] in INCOMPLETE_TASK_STATES
+    # As YBA's CommissionerImpl: no error text here; clients read it from tasks/{t}/failed_subtasks.
     step = {"title": ti["task_type"], "description": task_title(ct), "state": ti["task_state"],
             "extraDetails": []}
-    if details.get("errorString"):
-        step["errorString"] = details["errorString"]
     out = {
         "title": task_title(ct), "createTime": fmt_time(ct["create_time"]),
         "completionTime": fmt_time(ct["completion_time"]), "target": ct["target_type"],
@@ -137,8 +135,8 @@ def failed_subtask_json(row: dict[str, Any]) -> dict[str, Any]:
     out = {"subTaskUUID": str(row["uuid"]), "subTaskType": row["task_type"], "subTaskState": row["task_state"],
            "subTaskGroupType": row["sub_task_group_type"] or "Invalid",
            "creationTime": fmt_time(row["create_time"]),
-           "errorString": details.get("errorString") or (details.get("error") or {}).get("message")
-           if isinstance(details.get("error"), dict) else details.get("errorString")}
+           "errorString": details.get("errorString")
+           or (details["error"].get("message") if isinstance(details.get("error"), dict) else None)}
     return {k: v for k, v in out.items() if v is not None}
 
 
