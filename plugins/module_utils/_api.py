@@ -486,8 +486,8 @@ class YBAClient:
             if status in TASK_SUCCESS:
                 return last
             if status in TASK_FAILED:
-                raise YBATaskFailed("task %s (%s) ended %s%s" % (task_uuid, last.get("title") or last.get("type") or "?",
-                                                                status, _task_error_text(last)),
+                what = last.get("title") or last.get("type") or "?"
+                raise YBATaskFailed("task %s (%s) ended %s%s" % (task_uuid, what, status, _task_error_text(last)),
                                     task=last, method="GET", path=path)
             remaining = deadline - self._clock()
             if remaining <= 0:

@@ -120,8 +120,9 @@ def _platform_findings(platform: dict[str, t.Any], th: dict[str, float]) -> list
             out.append(_finding(
                 "disk_full", "critical" if pct >= th["disk_critical_percent"] else "warning",
                 "Disk %.1f%% full on the YBA host (%s)" % (pct, worst.get("path")),
-                "%s free of %s on %s%s" % (_size(worst.get("avail_bytes")), _size(worst.get("total_bytes")),
-                                          worst.get("path"), ("; largest: " + biggest) if biggest else ""),
+                "%s free of %s on %s%s" % (
+                    _size(worst.get("avail_bytes")), _size(worst.get("total_bytes")), worst.get("path"),
+                    ("; largest: " + biggest) if biggest else ""),
                 subject=worst.get("path"), source="platform_info"))
 
     state = platform.get("state")

@@ -157,8 +157,8 @@ def main():
     except _lock.LockHeld as e:
         module.fail_json(msg=str(e), path=path, holder=e.holder)
     except OSError as e:
-        module.fail_json(msg="cannot %s the host lock %s: %s" % ("take" if p["state"] == "present" else "release",
-                                                              path, e.strerror or e), path=path)
+        verb = "take" if p["state"] == "present" else "release"
+        module.fail_json(msg="cannot %s the host lock %s: %s" % (verb, path, e.strerror or e), path=path)
     module.exit_json(**result)
 
 

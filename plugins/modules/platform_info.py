@@ -12,7 +12,7 @@ description:
   - The install type (yba-installer, detected by C(/opt/yba-ctl/yba-ctl.yml) and C(/etc/systemd/system/yb-platform.service);
     or Replicated, detected by C(replicatedctl) and its containers) and the install layout.
   - Versions from C(yba-ctl version) and from the API (C(GET /api/v1/app_version)).
-  - Service states from C(yba-ctl status) (read loosely: column sets differ across versions), or C(systemctl) where systemd runs.
+  - Service states from C(yba-ctl status) (read loosely, as column sets differ across versions), or C(systemctl) where systemd runs.
   - Disk usage of the volumes holding the install (C(statvfs)), and of the install by category (logs, releases, Prometheus, ...).
   - The platform process (its command line contains C(yugaware/bin/yugaware)) with its resident memory,
     the JVM heap used and maximum from C(GET /api/v1/prometheus_metrics), and API liveness and latency probed with

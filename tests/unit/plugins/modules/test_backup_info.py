@@ -16,7 +16,8 @@ TOKEN = "secret-token-value"
 
 
 def fake_backups(n):
-    return [{"commonBackupInfo": {"backupUUID": "b%d" % i, "state": "Failed", "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600)),
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    return [{"commonBackupInfo": {"backupUUID": "b%d" % i, "state": "Failed", "createTime": created,
                                   "taskUUID": "t%d" % i},
              "universeUUID": U, "universeName": "orders", "lastBackupState": "Failed",
              "scheduleUUID": "00000000-0000-0000-0000-000000000000"} for i in range(n)]
