@@ -129,6 +129,9 @@ def test_every_route_exchange_validates(lab: dict[str, Any]) -> None:
     spare = call("POST", "/api/v1/customers/{c}/configs", dict(body, configName="s3-spare"))["configUUID"]
     task = call("DELETE", f"/api/v1/customers/{{c}}/configs/{spare}")
     call.api.wait_task(task["taskUUID"])
+    spare = call("POST", "/api/v1/customers/{c}/configs", dict(body, configName="s3-spare-2"))["configUUID"]
+    task = call("DELETE", f"/api/v1/customers/{{c}}/configs/{spare}/delete")
+    call.api.wait_task(task["taskUUID"])
 
     created = call("POST", "/api/v1/customers/{c}/backups", {
         "storageConfigUUID": cfg, "universeUUID": uni, "backupType": "PGSQL_TABLE_TYPE",
@@ -169,6 +172,7 @@ def test_every_route_exchange_validates(lab: dict[str, Any]) -> None:
                      {"filter": {"status": ["Active", "Paused", "Stopped"]}, "sortBy": "scheduleName",
                       "direction": "ASC", "offset": 0, "limit": 10, "needTotalCount": True})
     s_uuid = schedules["entities"][0]["scheduleUUID"]
+    call("GET", "/api/v1/customers/{c}/schedules")
     call("GET", f"/api/v1/customers/{{c}}/schedules/{s_uuid}")
     call("PUT", f"/api/v1/customers/{{c}}/schedules/{s_uuid}", {"status": "Stopped"})
     call("PUT", f"/api/v1/customers/{{c}}/schedules/{s_uuid}",

@@ -56,6 +56,7 @@ ROUTES: list[tuple[str, str, str, bool]] = [
     ("PUT", C + "/configs/{configUUID}", "edit_config_v1", True),
     ("PUT", C + "/configs/{configUUID}/edit", "edit_config_v2", True),
     ("DELETE", C + "/configs/{configUUID}", "delete_config", True),
+    ("DELETE", C + "/configs/{configUUID}/delete", "delete_config_v2", True),
     ("POST", C + "/backups", "create_backup", True),
     ("POST", C + "/backups/page", "page_backups", True),
     ("POST", C + "/backups/delete", "delete_backups", True),
@@ -65,6 +66,7 @@ ROUTES: list[tuple[str, str, str, bool]] = [
     ("GET", C + "/tasks_list", "tasks_list", True),
     ("GET", C + "/tasks/{tUUID}", "task_status", True),
     ("GET", C + "/tasks/{tUUID}/failed_subtasks", "failed_subtasks", True),
+    ("GET", C + "/schedules", "list_schedules", True),
     ("POST", C + "/schedules/page", "page_schedules", True),
     ("GET", C + "/schedules/{sUUID}", "get_schedule", True),
     ("PUT", C + "/schedules/{sUUID}", "edit_schedule", True),
@@ -553,6 +555,9 @@ class Platform:
             tasks.finish_task(conn, task_uuid, "Success")
         return {"taskUUID": task_uuid, "resourceUUID": str(row["config_uuid"])}
 
+    def delete_config_v2(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
+        return self.delete_config(ctx, c_uuid, config_uuid)
+
     # ------------------------------------------------------------------ backups
     def backup_row(self, conn: Any, cust: dict[str, Any], b_uuid: str) -> dict[str, Any]:
         b_uuid = check_uuid(b_uuid, "Backup")
@@ -964,6 +969,14 @@ class Platform:
         rows = rows[:limit] if limit else rows
         return {"entities": [self.schedule_json(r) for r in rows], "hasNext": has_next, "hasPrev": offset > 0,
                 "totalCount": int(total)}
+
+    def list_schedules(self, ctx: dict[str, Any], c_uuid: str) -> list[dict[str, Any]]:
+        """The deprecated list: Active schedules only."""
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            rows = conn.execute("SELECT * FROM schedule WHERE customer_uuid = %s AND status = 'Active' "
+                                "ORDER BY schedule_name", (cust["uuid"],)).fetchall()
+        return [self.schedule_json(r) for r in rows]
 
     def get_schedule(self, ctx: dict[str, Any], c_uuid: str, s_uuid: str) -> dict[str, Any]:
         with self.connect() as conn:
