@@ -422,3 +422,17 @@ def test_concurrent_backups_run_in_parallel(labdir: str) -> None:
     assert [t["status"] for t, _b in results] == ["Success"] * 8
     assert len({b["backupUUID"] for _t, b in results}) == 8
     assert elapsed < 8 * single / 2, f"8 backups took {elapsed:.1f}s, one {single:.1f}s: not concurrent"
+
+
+def test_platform_exits_when_metadb_is_down(labdir: str) -> None:
+    state = reset(labdir, "healthy")
+    yba_ctl(state, "stop", "postgres")
+    try:
+        yba_ctl(state, "stop", "yb-platform")
+        cp = yba_ctl(state, "start", "yb-platform", check=False)
+        assert cp.returncode == 1 and "exited during start-up" in cp.stderr, cp.stderr
+        assert "Cannot connect to database" in cp.stderr
+        assert " Stopped |" in yba_ctl(state, "status", "postgres").stdout
+    finally:
+        yba_ctl(state, "start")
+    assert pclient.Client(state, token=None).call("GET", "/api/v1/app_version")[0] == 200
