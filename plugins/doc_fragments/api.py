@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
 # Documentation fragment of yba.remediation: the YBA REST API connection options shared by every API module.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 

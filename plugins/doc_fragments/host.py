@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
 # Documentation fragment of yba.remediation: the option shared by every module that runs on the YBA host.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 

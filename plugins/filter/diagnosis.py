@@ -1,5 +1,7 @@
 # -*- coding: utf-8 -*-
 # Filter plugins of yba.remediation: turn gathered facts into diagnosis findings, and findings into a readable report.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 import typing as t

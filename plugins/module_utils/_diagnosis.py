@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # Private module_util of yba.remediation: the pure diagnosis (facts of platform_info, backup_info, metadb_info -> findings).
 # Not a public API: the filter plugin yba.remediation.diagnose and the diagnose role use it.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 import time

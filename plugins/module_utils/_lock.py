@@ -1,6 +1,8 @@
 # -*- coding: utf-8 -*-
 # Private module_util of yba.remediation: the host lock that keeps two destructive runs apart on one YBA host.
 # Not a public API: only the modules of this collection may import it.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 import datetime

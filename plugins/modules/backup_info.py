@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Module of yba.remediation: read-only state of YBA backups (RPO per universe, failures, schedules, retention, storage).
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -17,7 +19,7 @@ description:
   - Backups and schedules are read with the paged queries C(backups/page) and C(schedules/page), a few hundred per
     request, never one request per backup.
 author:
-  - yba.remediation contributors
+  - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
   - yba.remediation.api
   - yba.remediation.attributes

@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Module of yba.remediation: take or release the lock that keeps two destructive runs apart on one YBA host.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -13,7 +15,7 @@ description:
   - The lock file holds JSON with the C(owner), the C(pid) of the process that took it and the C(time) it was taken.
   - Creating the lock is atomic. A lock held by another owner is refused, unless it is older than O(stale_after).
 author:
-  - yba.remediation contributors
+  - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
   - yba.remediation.host
   - yba.remediation.attributes

@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Module of yba.remediation: read-only facts about a YBA host (install, versions, services, disk, process, heap, API).
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -18,7 +20,7 @@ description:
     the JVM heap used and maximum from C(GET /api/v1/prometheus_metrics), and API liveness and latency probed with
     a short timeout. A process that is up but does not answer is reported as hung.
 author:
-  - yba.remediation contributors
+  - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
   - yba.remediation.api
   - yba.remediation.host

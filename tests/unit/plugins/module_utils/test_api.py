@@ -60,7 +60,7 @@ class Server:
         self.thread.start()
 
     def answer(self, status=200, body=None, headers=None, delay=0.0, times=1):
-        for _ in range(times):
+        for _n in range(times):
             self.answers.append((status, {} if body is None else body, headers or {}, delay))
 
     def close(self):

@@ -73,6 +73,6 @@ def test_takeover_and_remove(tmp_path):
     _lock.apply(path, "takeover", "new")
     with open(path) as f:
         assert json.load(f)["owner"] == "new"
-    assert [n for n in os.listdir(os.path.dirname(path))] == ["yba-remediation.lock"]
+    assert os.listdir(os.path.dirname(path)) == ["yba-remediation.lock"]
     _lock.apply(path, "remove", "new")
     assert not os.path.exists(path)

@@ -78,7 +78,7 @@ def test_reads_everything_with_paging(routes, capsys):
     assert len(b["storage_configs"]) == 1 and cfg["data"]["AWS_SECRET_ACCESS_KEY"] == _api.MASK
     assert cfg["reachable"] is False and cfg["probes"][0]["endpoint"] == "http://127.0.0.1:1"
     assert b["requests"] == len(routes)
-    assert sum(1 for m, p, _ in routes if "/tasks/" in p) == backup_info.ERROR_LOOKUPS
+    assert sum(1 for _m, p, _b in routes if "/tasks/" in p) == backup_info.ERROR_LOOKUPS
     assert b["failed_24h"]["count"] == 7 and b["failed_24h"]["error"] == "boom"
 
 
