@@ -6,6 +6,8 @@ link, the three systemd unit files, the server certificate and the yba-ctl stand
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -275,7 +277,8 @@ def install_software(state: dict[str, Any], version: str, active: bool = True) -
 
     from . import crypto
     _write(paths.unit_file(state, "yb-platform"), PLATFORM_UNIT.format(
-        app_secret=crypto.app_secret(state).hex()[:32], version_dir=_host_path(state, link),
+        app_secret=hmac.new(crypto.app_secret(state), b"PLATFORM_APP_SECRET", hashlib.sha256).hexdigest()[:32],
+        version_dir=_host_path(state, link),
         https_port=https_port))
     # The units reference host paths; the mini-systemd maps ExecStart through host.root (services.host_argv).
     pg = state["postgres"]
