@@ -290,6 +290,10 @@ def build(state: dict[str, Any], scenario: str) -> dict[str, Any]:
         _healthy_content(w)
     manifest = {"scenario": scenario, "generated": int(now), "root": root, "mounted": state["host"]["mounted"],
                 "usage": usage(root), "files": w.manifest}
+    if state["host"]["mounted"]:  # the scenario's promise about the disk, checked rather than hoped
+        pct = manifest["usage"]["pct"]
+        if incident and pct < 95.0 or not incident and pct >= 80.0:
+            raise LabError(f"host tree for {scenario} is {pct:.1f}% used, outside the scenario's range")
     tmp = os.path.join(state["dir"], "host_manifest.json.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=1)

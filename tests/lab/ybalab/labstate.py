@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -53,6 +54,27 @@ def free_port(avoid: Iterable[int] = ()) -> int:
             port = s.getsockname()[1]
         if port not in avoid:
             return port
+
+
+def dead_port() -> int:
+    """A port nobody listens on AND nobody is likely to take: below the kernel's ephemeral range, which is where
+    every lab (and every other free-port picker) on this machine gets its ports from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as fh:
+            low = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(20000, max(20001, low - 1))
+        if not port_open(port, timeout=0.1):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    return free_port()
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.3) -> bool:

@@ -47,7 +47,7 @@ def initial_state(d: str) -> dict[str, Any]:
                      "data_dir": os.path.join(d, "pgdata"), "bin_dir": labstate.PG_BIN,
                      "socket_dir": os.path.join(d, "pgrun"), "log": os.path.join(d, "postgres.log"),
                      "pid_file": os.path.join(d, "pgdata", "postmaster.pid")},
-        "s3": {"endpoint": "", "port": port(), "dead_endpoint": f"http://127.0.0.1:{port()}",
+        "s3": {"endpoint": "", "port": port(), "dead_endpoint": f"http://127.0.0.1:{labstate.dead_port()}",
                "bucket": "yba-backups", "region": "us-east-1",
                "access_key": "AKIALAB" + services.new_secret(7).upper(), "secret_key": services.new_secret(20),
                "pid_file": os.path.join(d, "moto.pid")},
