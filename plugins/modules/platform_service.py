@@ -92,6 +92,14 @@ options:
       - Seconds one health request may take before the platform counts as hung.
     type: float
     default: 10
+  startup_grace:
+    description:
+      - A platform process younger than this many seconds whose API port refuses connections is taken as
+        still starting (for example just restarted by systemd's C(Restart=always)). The module waits for it
+        (within O(wait_timeout)) instead of restarting it.
+      - V(0) disables the grace.
+    type: float
+    default: 120
 notes:
   - The API options O(yba_url) and O(yba_api_token) are required for every state but V(stopped). The
     platform is probed from the YBA host, so O(yba_url) must be reachable from it (for example
@@ -197,6 +205,11 @@ heap:
   type: dict
   sample: {pid: 4242, xmx_bytes: 2147483648, rss_bytes: 2400000000, heap_used_bytes: 1932735283,
            heap_max_bytes: 2147483648, heap_used_percent: 90.0, source: [process, metrics]}
+startup_wait_seconds:
+  description: Seconds spent waiting for a platform that was still starting (see O(startup_grace)).
+  returned: when the platform was found starting
+  type: float
+  sample: 42.5
 elapsed_seconds:
   description: Duration of the whole run.
   returned: always
@@ -224,6 +237,7 @@ def argument_spec() -> t.Dict[str, t.Any]:
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="float", default=300),
         probe_timeout=dict(type="float", default=10),
+        startup_grace=dict(type="float", default=120),
     )
     return spec
 
@@ -233,6 +247,8 @@ def validate(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
     for name in ("wait_timeout", "probe_timeout", "request_timeout"):
         if params.get(name) is not None and params[name] <= 0:
             return "%s must be a positive number of seconds, got %s" % (name, params[name])
+    if params.get("startup_grace") is not None and params["startup_grace"] < 0:
+        return "startup_grace must not be negative, got %s" % params["startup_grace"]
     if params.get("backoff_max_delay") is not None and params["backoff_max_delay"] < 0:
         return "backoff_max_delay must not be negative, got %s" % params["backoff_max_delay"]
     if not params.get("services"):
@@ -309,6 +325,10 @@ class PlatformService:
             if health_before.auth_rejected:
                 self.fail("the platform answered but rejected yba_api_token (%s); a restart would not fix "
                           "that" % health_before.message, failed_check="auth")
+            if not health_before.healthy and health_before.refused and proc_before is not None:
+                health_before = self.wait_for_startup(proc_before, health_before)
+                self.result["health_before"] = health_before.as_dict()
+                self.result["version_before"] = health_before.version
             if not health_before.healthy:
                 problem = ("API %s" % health_before.message) if health_before.hung else \
                     "failing its health probe (%s): %s" % (health_before.failed_check, health_before.message)
@@ -378,6 +398,20 @@ class PlatformService:
                                    timeout=min(float(self.p["probe_timeout"]), self.remaining()))
         except _api.YBAError:
             return None
+
+    def wait_for_startup(self, proc: _service.ProcessInfo, health: _service.Health) -> _service.Health:
+        """A young process whose port refuses connections is still starting: give it until startup_grace."""
+        age = proc.age_seconds()
+        grace = float(self.p["startup_grace"])
+        if age is None or age >= grace:
+            return health
+        budget = min(grace - age, self.remaining())
+        if budget <= 0:
+            return health
+        waited, _probes, seconds = _service.wait_healthy(self.probe, budget, float(self.p["probe_timeout"]),
+                                                         float(self.p["backoff_max_delay"]))
+        self.result["startup_wait_seconds"] = round(seconds, 2)
+        return waited
 
     def with_postgres_first(self, actions: t.List[_service.Action],
                             before: t.Mapping[str, _service.ServiceStatus]) -> t.List[_service.Action]:

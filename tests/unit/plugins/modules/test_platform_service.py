@@ -66,7 +66,9 @@ def env(monkeypatch: t.Any, tmp_path: t.Any) -> t.Dict[str, t.Any]:
 
     def process(lay: t.Any, hints: t.Any = ()) -> t.Optional[_service.ProcessInfo]:
         pid = state["pids"][0] if not state["backend"].acted else state["pids"][-1]
-        return _service.ProcessInfo(pid, state.get("proc_state", "S") if pid == 100 else "S", ["yugaware"], 1 << 20)
+        info = _service.ProcessInfo(pid, state.get("proc_state", "S") if pid == 100 else "S", ["yugaware"], 1 << 20)
+        info.age_seconds = lambda proc_root="/proc": state.get("age", 3600.0)  # type: ignore[method-assign]
+        return info
 
     monkeypatch.setattr(_service, "probe_health", health)
     monkeypatch.setattr(_service, "platform_process", process)
@@ -137,3 +139,15 @@ def test_stopped_reverse_order(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
     assert env["backend"].acted == [("stop", "yb-platform"), ("stop", "postgres")] and r["changed"]
     r = run(capsys, state="stopped", services=["postgres", "yb-platform"])
     assert r["changed"] is False
+
+
+def test_young_platform_that_refuses_is_waited_for_not_restarted(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    refused = _service.Health(False, "app_version", "not answering: connection refused", refused=True)
+    env["healths"] = [refused, refused, OK]
+    env["age"] = 5.0
+    r = run(capsys, backoff_max_delay=0.1)
+    assert r["changed"] is False and env["backend"].acted == [] and r["startup_wait_seconds"] >= 0
+    env["healths"] = [refused, OK]
+    env["age"] = 500.0  # old process that refuses: broken, restart it
+    r = run(capsys, backoff_max_delay=0.1)
+    assert r["changed"] is True and env["backend"].acted == [("restart", "yb-platform")]
