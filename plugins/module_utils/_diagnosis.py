@@ -100,6 +100,11 @@ def _num(value: t.Any) -> float | None:
         return None
 
 
+def _iso(ts: float) -> str | None:
+    from ansible_collections.yba.remediation.plugins.module_utils._backupinfo import iso
+    return iso(ts)
+
+
 def _parse_time(value: t.Any) -> float | None:
     # local import keeps this module importable on its own in the filter plugin's controller context
     from ansible_collections.yba.remediation.plugins.module_utils._backupinfo import parse_time
@@ -224,15 +229,16 @@ def _stale_universes(universes: list[dict[str, t.Any]], now: float, rpo: float, 
             continue
         name = u.get("name") or u.get("universe_uuid")
         age = _num(u.get("last_completed_age_seconds"))
-        if age is None and u.get("last_completed_time"):
-            done = _parse_time(u.get("last_completed_time"))
-            age = (now - done) if done is not None else None
+        done = _parse_time(u.get("last_completed_time")) if u.get("last_completed_time") else None
+        if age is None and done is not None:
+            age = now - done
         if age is not None and age <= rpo:
             continue
         if age is None:
             evidence = "no Completed backup at all"
         else:
-            evidence = "last Completed backup %s ago (%s), RPO %s" % (_age(age), u.get("last_completed_time"), _age(rpo))
+            when = _iso(done) if done is not None else u.get("last_completed_time")
+            evidence = "last Completed backup %s ago (%s), RPO %s" % (_age(age), when, _age(rpo))
         out.append(_finding("backups_stale", "critical", "No backup of universe %s within the RPO" % name,
                             evidence, subject=name, source=source))
     return out

@@ -218,6 +218,7 @@ def test_api_down_backup_findings_come_from_metadb():
                           "schedules_paused", "retention_not_enforced"}
         by = {x["id"]: x for x in f}
         assert by["backups_stale"]["source"] == "metadb_info" and "3.3 days" in by["backups_stale"]["evidence"]
+        assert "(2024-01-29T04:00:00Z)" in by["backups_stale"]["evidence"]
         assert by["backups_failing"]["title"] == "15 backups failed in the last 24 hours"
         assert "daily (3 failures)" in by["schedules_paused"]["evidence"]
 
