@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # the stage_* functions are called indirectly ("stage_$name"), which shellcheck cannot see
 # Test orchestration: run the named stages (default: all), keep going after a failure, print a summary, exit non-zero
 # if any stage failed. The lab is brought up for the stages that need it and ALWAYS brought down again.
 set -uo pipefail
@@ -78,7 +79,7 @@ stage_integration() { run_pytest -v tests/integration; }
 stage_bench() {
     local bench ran=0 failed=0
     for bench in benchmarks/*.py; do
-        [ -e "$bench" ] && grep -q "__main__" "$bench" || continue
+        if [ ! -e "$bench" ] || ! grep -q "__main__" "$bench"; then continue; fi
         ran=$((ran + 1))
         echo "-- $bench"
         python "$bench" || failed=1
