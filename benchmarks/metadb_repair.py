@@ -64,7 +64,7 @@ def run_psql(pg: pgtemp.TempPostgres, db: str, sql: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--stale", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)

@@ -59,7 +59,7 @@ def sql_list(values: t.Iterable[str]) -> str:
 
 def qualified(name: str) -> str:
     """``schema.name`` (as returned by the info query) quoted for SQL."""
-    schema, _, rel = name.rpartition(".")
+    schema, _sep, rel = name.rpartition(".")
     return "%s.%s" % (quote_ident(schema or "public"), quote_ident(rel))
 
 
@@ -412,8 +412,8 @@ def step_counts(step: Step, out: str) -> t.Dict[str, t.Any]:
     if step.kind == "stale_backups":
         return {"backup": rows[0] if rows else 0}
     if step.kind == "reindex":
-        return {"indexes": len([1 for tag, _ in tags if tag == "REINDEX"])}
-    return {"tables": len([1 for tag, _ in tags if tag == "VACUUM"])}
+        return {"indexes": len([1 for tag, _rows in tags if tag == "REINDEX"])}
+    return {"tables": len([1 for tag, _rows in tags if tag == "VACUUM"])}
 
 
 # --------------------------------------------------------------------------- errors and connection

@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Module of yba.remediation: inspect YBA's metadata DB (yugaware) for what breaks backups, read-only.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -21,7 +23,7 @@ description:
   - Reads go to the table heap (index scans are disabled in the session), so a corrupt index cannot skew the answers.
   - A database that cannot be reached is not a module failure; RV(metadb.reachable=false) and RV(metadb.error) say why.
 author:
-  - yba.remediation contributors
+  - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
   - yba.remediation.host
   - yba.remediation.metadb
@@ -54,7 +56,7 @@ options:
   install_amcheck:
     description:
       - Install the C(amcheck) extension (C(CREATE EXTENSION amcheck), shipped with PostgreSQL) when it is
-        missing. This is the only change this module can make; it reports RV(changed=true) when it does.
+        missing. This is the only change this module can make; the module reports a change when it does.
     type: bool
     default: false
   heapallindexed:

@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Module of yba.remediation: repair YBA's metadata DB (yugaware) after a verified dump, one transaction per repair.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -28,7 +30,7 @@ description:
     middle leaves that kind unchanged. C(VACUUM) cannot run in a transaction and changes no row.
   - Refuses to change anything while the YBA platform of the host is running, unless O(quiesced=true).
 author:
-  - yba.remediation contributors
+  - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
   - yba.remediation.host
   - yba.remediation.metadb

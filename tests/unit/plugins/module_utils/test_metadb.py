@@ -117,8 +117,8 @@ def test_classify_error(stderr, expect):
 
 
 def test_bloated_tables():
-    tables = [{"name": "a", "dead_tuples": 2000, "dead_ratio": 0.3}, {"name": "b", "dead_tuples": 2000,
-                                                                       "dead_ratio": 0.1},
+    tables = [{"name": "a", "dead_tuples": 2000, "dead_ratio": 0.3},
+              {"name": "b", "dead_tuples": 2000, "dead_ratio": 0.1},
               {"name": "c", "dead_tuples": 10, "dead_ratio": 0.9}]
     assert m.bloated_tables(tables, 0.2, 1000) == ["a"]
 
