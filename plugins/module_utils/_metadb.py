@@ -104,7 +104,10 @@ def stale_tasks_cte(stale_age: int) -> str:
 
 # --------------------------------------------------------------------------- info SQL (pure)
 
-def amcheck_sql(install: bool, heapallindexed: bool) -> str:
+WRITES = {"stale_tasks": ("task_info", "customer_task"), "stale_backups": ("backup",)}
+
+
+def amcheck_sql(install: bool, heapallindexed: bool, tables: t.Optional[t.Sequence[str]] = None) -> str:
     """A DO block that runs bt_index_check on every valid btree index of the public schema, catching
     each index's error, and leaves the JSON result in a session setting (read by the info query).
     A DO block changes nothing but the session setting (and installs amcheck only when asked)."""
@@ -146,7 +149,7 @@ BEGIN
       JOIN pg_namespace tn ON tn.oid = t.relnamespace
       JOIN pg_am am ON am.oid = c.relam
      WHERE am.amname = 'btree' AND tn.nspname = 'public' AND c.relpersistence <> 't'
-       AND i.indisvalid AND i.indisready
+       AND i.indisvalid AND i.indisready%(only)s
      ORDER BY 2
   LOOP
     BEGIN
@@ -163,7 +166,7 @@ BEGIN
 END
 $amcheck$;
 """ % {"install": "true" if install else "false", "heap": "true" if heapallindexed else "false",
-       "guc": AMCHECK_GUC}
+       "guc": AMCHECK_GUC, "only": "" if tables is None else " AND t.relname IN %s" % sql_list(tables or [""])}
 
 
 def _age(expr: str) -> str:
@@ -376,7 +379,7 @@ def plan_repairs(facts: t.Mapping[str, t.Any], repairs: t.Sequence[str], stale_a
             touched.append("backup")
     amcheck = facts.get("amcheck") or {}
     if "reindex" not in repairs and amcheck.get("corrupt"):
-        writes = {"stale_tasks": ("task_info", "customer_task"), "stale_backups": ("backup",)}
+        writes = WRITES
         for step in steps:
             bad = sorted(c["index"] for c in amcheck["corrupt"]
                          if str(c.get("table", "")).rpartition(".")[2] in writes.get(step.kind, ()))
@@ -540,7 +543,9 @@ class Psql:
         # amcheck also guards the row repairs: an UPDATE through a corrupt index can fail or spread the damage
         check = any(k in repairs for k in ("reindex", "stale_tasks", "stale_backups"))
         if check:
-            sql += amcheck_sql(install_amcheck, False)
+            # reindex needs every index checked; the guard only the indexes of the tables the repairs write
+            only = None if "reindex" in repairs else sorted({x for k in repairs for x in WRITES.get(k, ())})
+            sql += amcheck_sql(install_amcheck, False, only)
         plan = plan_sql(stale_age, repairs)
         if check:
             plan = plan.replace("SELECT json_build_object(",
