@@ -614,6 +614,17 @@ def plan_actions(state: str, services: t.Sequence[str], statuses: t.Mapping[str,
     return actions
 
 
+def collapse_app_actions(actions: t.Sequence[Action]) -> t.List[Action]:
+    """For a backend that only controls the whole application (Replicated): one action instead of one per
+    service. A restart wins over a start (it also starts what is down). Pure."""
+    if not actions:
+        return []
+    kinds = {a.action for a in actions}
+    action = "stop" if kinds == {"stop"} else ("restart" if "restart" in kinds or "stop" in kinds else "start")
+    reason = "; ".join("%s %s" % (a.service, a.reason) for a in actions)
+    return [Action(action, "application", reason)]
+
+
 def backoff_delays(max_delay: float, base: float = 0.5) -> t.Iterator[float]:
     """Capped exponential delays 0.5, 1, 2, 4 ... max_delay (jitter is the caller's business)."""
     delay = base

@@ -337,6 +337,8 @@ class PlatformService:
                 proc_before.pid, proc_before.state, ("; " + problem) if problem else "")
         actions = _service.plan_actions(state, self.services, before, problem)
         actions = self.with_postgres_first(actions, before)
+        if not self.backend.per_service:
+            actions = _service.collapse_app_actions(actions)
         self.result["actions"] = [a.as_dict() for a in actions]
         self.result["commands"] = [" ".join(self.backend.command(a.action, a.service)) for a in actions]
         self.result["changed"] = bool(actions)
@@ -358,7 +360,7 @@ class PlatformService:
             if self.remaining() <= 0:
                 self.fail("wait_timeout (%ss) ran out before '%s %s'" % (self.p["wait_timeout"], action.action,
                                                                          action.service), failed_check="timeout")
-            if action.service == _service.PLATFORM and downtime_start is None:
+            if action.service in (_service.PLATFORM, "application") and downtime_start is None:
                 downtime_start = time.monotonic()
             try:
                 self.backend.act(action.action, action.service, timeout=self.remaining())
@@ -433,7 +435,7 @@ class PlatformService:
             if running:
                 self.fail("still running after stop: %s" % ", ".join(running), failed_check="process")
             return
-        restarted = any(a.service == _service.PLATFORM and a.action == "restart" for a in actions)
+        restarted = any(a.service in (_service.PLATFORM, "application") and a.action == "restart" for a in actions)
         if restarted and proc_before and proc_after and proc_before.pid == proc_after.pid:
             self.fail("the platform process %d survived the restart (state %s)" % (proc_after.pid, proc_after.state),
                       failed_check="process")

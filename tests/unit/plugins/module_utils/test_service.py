@@ -319,3 +319,12 @@ def test_find_platform_process_host_root_filter(tmp_path: t.Any) -> None:
     assert s.find_platform_process(str(proc)).pid == 200  # host_root "/": the biggest one
     assert s.find_platform_process(str(proc), host_root="/tmp/lab-b/host").pid == 201
     assert s.find_platform_process(str(proc), host_root="/tmp/lab-c/host") is None
+
+
+def test_collapse_app_actions_for_replicated() -> None:
+    acts = [s.Action("start", "postgres", "is stopped"), s.Action("restart", "yb-platform", "hung")]
+    (one,) = s.collapse_app_actions(acts)
+    assert (one.action, one.service) == ("restart", "application")
+    assert one.reason == "postgres is stopped; yb-platform hung"
+    assert s.collapse_app_actions([s.Action("stop", "yb-platform", "x"), s.Action("stop", "postgres", "y")])[0].action == "stop"
+    assert s.collapse_app_actions([]) == []
