@@ -230,6 +230,10 @@ class Backend:
     def act(self, action: str, service: str, timeout: t.Optional[float] = None) -> CmdResult:
         return self._run(self.command(action, service), timeout)
 
+    def describe(self, action: str, service: str) -> str:
+        """The command line(s) ``act`` runs, for check mode and the run record."""
+        return " ".join(shlex.quote(a) for a in self.command(action, service))
+
 
 class YbaCtlBackend(Backend):
     """yba-installer hosts: ``yba-ctl status|start|stop|restart [service]`` (from the installed path)."""
@@ -321,6 +325,11 @@ class ReplicatedBackend(Backend):
 
     def command(self, action: str, service: str) -> t.List[str]:
         return [self.replicatedctl, "app", action]
+
+    def describe(self, action: str, service: str) -> str:
+        if action == "restart":
+            return "%s app stop; %s app start" % (self.replicatedctl, self.replicatedctl)
+        return super().describe(action, service)
 
     def _wait_app(self, want: str, timeout: float) -> None:
         deadline = self.clock() + timeout

@@ -340,7 +340,7 @@ class PlatformService:
         if not self.backend.per_service:
             actions = _service.collapse_app_actions(actions)
         self.result["actions"] = [a.as_dict() for a in actions]
-        self.result["commands"] = [" ".join(self.backend.command(a.action, a.service)) for a in actions]
+        self.result["commands"] = [self.backend.describe(a.action, a.service) for a in actions]
         self.result["changed"] = bool(actions)
         platform_info: t.Dict[str, t.Any] = {
             "pid_before": proc_before.pid if proc_before else None,

@@ -125,6 +125,7 @@ def test_replicated_restart_stops_waits_and_starts_the_app() -> None:
     assert not backend.per_service
     backend.act("restart", "yb-platform")
     assert [c[-1] for c in runner.calls] == ["stop", "status", "status", "start"]
+    assert backend.describe("restart", "yb-platform") == "replicatedctl app stop; replicatedctl app start"
     assert sleeps == [2]
 
 
