@@ -667,8 +667,15 @@ def platform_process(layout: t.Any, proc_root: str = "/proc") -> t.Optional[t.Di
     for entry in entries:
         if int(entry) == os.getpid():
             continue
+        try:
+            with open(os.path.join(proc_root, entry, "cmdline"), "rb") as handle:
+                argv = [a.decode("utf-8", "replace") for a in handle.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if not _service.is_platform_cmdline(argv):
+            continue
         info = _service.read_process(int(entry), proc_root)
-        if not info or not info.alive or not _service.is_platform_cmdline(info.cmdline):
+        if not info or not info.alive:
             continue
         if root != "/" and not any(arg.startswith(root + os.sep) or ("=" in arg and arg.split("=", 1)[1].startswith(
                 root + os.sep)) for arg in info.cmdline):
