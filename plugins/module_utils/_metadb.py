@@ -431,6 +431,8 @@ def classify_error(stderr: str, target: str, user: str) -> str:
         return "authentication to the metadata DB at %s failed for user %s: %s" % (target, user, first)
     if "database" in low and "does not exist" in low:
         return "the metadata DB at %s has no such database: %s" % (target, first)
+    if "terminating connection" in low:
+        return "the metadata DB at %s ended the session (terminated or shut down): %s" % (target, first)
     if any(s in low for s in ("could not connect", "connection refused", "timeout expired",
                               "could not translate host name", "no route to host", "server closed the connection",
                               "connection to server")):

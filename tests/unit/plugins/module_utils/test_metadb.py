@@ -108,6 +108,8 @@ def test_step_counts():
     ('psql: error: FATAL:  role "nobody" does not exist', "authentication"),
     ('psql: error: FATAL:  database "nope" does not exist', "no such database"),
     ("psql:<stdin>:5: ERROR:  canceling statement due to lock timeout", "lock_timeout"),
+    ("psql:<stdin>:7: FATAL:  terminating connection due to administrator command\nserver closed the connection",
+     "ended the session"),
     ("ERROR:  something else", "psql failed"),
 ])
 def test_classify_error(stderr, expect):
