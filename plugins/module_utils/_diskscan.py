@@ -36,6 +36,7 @@ _CORE_NAME = re.compile(r"^(?:core(?:\.\d+)*|core\.[\w@-]+(?:\.[\w-]+)*\.(?:zst|
                         r"|hs_err_pid\d+\.log|java_pid\d+\.hprof(?:\.\d+)?|heapdump.*\.hprof)$")
 
 
+_CORE_PREFIXES = ("core", "hs_err_pid", "java_pid", "heapdump")
 _COMPRESSED_MAGIC = (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18", b"\xfd7zX")
 
 
@@ -250,13 +251,18 @@ def _file_candidate(category: str, path: str, st: os.stat_result, family: str,
                      version, (st.st_dev, st.st_ino) in opened)
 
 
+class _Unit(t.NamedTuple):
+    candidate: Candidate
+    files: int
+
+
 def _dir_candidate(category: str, path: str, st: os.stat_result, family: str,
-                   opened: t.Set[t.Tuple[int, int]], version: str, prune: t.Sequence[str]) -> Candidate:
+                   opened: t.Set[t.Tuple[int, int]], version: str, prune: t.Sequence[str]) -> _Unit:
     size, usage, newest, files, is_open = tree_stats(path, opened, prune)
     is_open = is_open or (st.st_dev, st.st_ino) in opened
     # a directory is as old as the newest file in it (its own mtime moves whenever an entry is added)
-    return Candidate(category, path, "dir", size, usage, newest if files else st.st_mtime, st.st_dev, st.st_ino,
-                     family, version, is_open)
+    return _Unit(Candidate(category, path, "dir", size, usage, newest if files else st.st_mtime, st.st_dev,
+                           st.st_ino, family, version, is_open), files)
 
 
 def rotated_family(name: str) -> t.Optional[str]:
@@ -273,11 +279,13 @@ class ScanStats:
     def __init__(self) -> None:
         self.files = 0
         self.dirs = 0
+        self.unit_files = 0
         self.started = time.monotonic()
         self.seconds = 0.0
 
     def as_dict(self) -> t.Dict[str, t.Any]:
-        return {"files": self.files, "dirs": self.dirs, "seconds": round(self.seconds, 3)}
+        return {"files": self.files, "dirs": self.dirs, "unit_files": self.unit_files,
+                "seconds": round(self.seconds, 3)}
 
 
 def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_patterns: t.Sequence[str] = (),
@@ -300,14 +308,21 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
                 if entry.is_dir(follow_symlinks=False) and entry.name != "active":
                     dir_units[entry.path] = (cat, cat)
 
-    # the unit dirs are reported even when protected (active, rollback) so the planner can say why it kept them
+    # the unit dirs are reported even when protected (active, rollback) so the planner can say why it kept them;
+    # a protected one is not walked (its size is never needed)
     for path, (cat, fam) in sorted(dir_units.items()):
         try:
             st = os.lstat(path)
         except OSError:
             continue
-        yield _dir_candidate(cat, path, st, fam, opened, os.path.basename(path), ())
         stats.dirs += 1
+        if is_protected(path, protected):
+            yield Candidate(cat, path, "dir", 0, 0, st.st_mtime, st.st_dev, st.st_ino, fam, os.path.basename(path),
+                            (st.st_dev, st.st_ino) in opened)
+            continue
+        cand = _dir_candidate(cat, path, st, fam, opened, os.path.basename(path), ())
+        stats.unit_files += cand.files
+        yield cand.candidate
 
     skip_dirs = set(layout.ha_backup_dirs)  # HA backups: YBA keeps its own retention
     if layout.prometheus_storage:
@@ -335,38 +350,45 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
             in_bundles = bundles is not None and is_within(current, bundles)
             with it:
                 for entry in it:
+                    # d_type answers is_dir without a syscall; only candidates by name are lstat'ed
                     try:
-                        st = entry.stat(follow_symlinks=False)
+                        is_dir = entry.is_dir(follow_symlinks=False)
                     except OSError:
                         continue
-                    mode = st.st_mode
                     path = entry.path
-                    if stat.S_ISDIR(mode):
+                    if is_dir:
                         if path in dir_units or path in skip_dirs or is_protected(path, protected):
                             continue
                         stack.append(path)
                         continue
                     stats.files += 1
-                    if not stat.S_ISREG(mode):
-                        continue  # symlinks, sockets, fifos are never candidates
                     name = entry.name
+                    category = family = ""
                     if in_bundles:
-                        yield _file_candidate("log_bundles", path, st, "log_bundles", opened)
-                        continue
-                    if in_logs:
+                        category, family = "log_bundles", "log_bundles"
+                    elif in_logs:
                         fam = rotated_family(name)
                         if fam:
-                            yield _file_candidate("logs", path, st, os.path.join(current, fam), opened)
-                            continue
-                    if _BACKUP_ARCHIVE.match(name) or name == _PLATFORM_DUMP:
-                        fam = "platform_dump" if name == _PLATFORM_DUMP else "createBackup"
-                        yield _file_candidate("backup_archives", path, st, fam, opened)
+                            category, family = "logs", os.path.join(current, fam)
+                    if category:
+                        pass
+                    elif name == _PLATFORM_DUMP:
+                        category, family = "backup_archives", "platform_dump"
+                    elif name.startswith("backup_") and _BACKUP_ARCHIVE.match(name):
+                        category, family = "backup_archives", "createBackup"
+                    elif name.startswith(_CORE_PREFIXES) or name.endswith(".core"):
+                        if _CORE_NAME.match(name) and _is_core(path, name) and not is_protected(path, protected):
+                            category, family = "core_dumps", "core_dumps"
+                    elif is_extra and staging_patterns and any(fnmatch.fnmatchcase(name, p) for p in staging_patterns):
+                        category, family = "staging", "staging"
+                    if not category:
                         continue
-                    if _CORE_NAME.match(name) and _is_core(path, name) and not is_protected(path, protected):
-                        yield _file_candidate("core_dumps", path, st, "core_dumps", opened)
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
                         continue
-                    if is_extra and staging_patterns and any(fnmatch.fnmatchcase(name, p) for p in staging_patterns):
-                        yield _file_candidate("staging", path, st, "staging", opened)
+                    if stat.S_ISREG(st.st_mode):  # symlinks, sockets, fifos are never candidates
+                        yield _file_candidate(category, path, st, family, opened)
 
     # staging: top-level entries of YBA's tmp directory that match the patterns (dirs as one unit)
     if tmp_dir and staging_patterns and os.path.isdir(tmp_dir):
@@ -385,7 +407,9 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
             if stat.S_ISREG(st.st_mode):
                 yield _file_candidate("staging", entry.path, st, "staging", opened)
             elif stat.S_ISDIR(st.st_mode) and not is_protected(entry.path, protected):
-                yield _dir_candidate("staging", entry.path, st, "staging", opened, "", protected)
+                unit = _dir_candidate("staging", entry.path, st, "staging", opened, "", protected)
+                stats.unit_files += unit.files
+                yield unit.candidate
     stats.seconds = time.monotonic() - stats.started
 
 
