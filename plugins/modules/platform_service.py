@@ -436,9 +436,10 @@ class PlatformService:
                 self.fail("still running after stop: %s" % ", ".join(running), failed_check="process")
             return
         restarted = any(a.service in (_service.PLATFORM, "application") and a.action == "restart" for a in actions)
-        if restarted and proc_before and proc_after and proc_before.pid == proc_after.pid:
-            self.fail("the platform process %d survived the restart (state %s)" % (proc_after.pid, proc_after.state),
-                      failed_check="process")
+        if restarted and proc_before and _service.process_alive(proc_before.pid):
+            survivor = _service.read_process(proc_before.pid)
+            self.fail("the platform process %d survived the restart (state %s)" % (
+                proc_before.pid, survivor.state if survivor else "?"), failed_check="process")
         fine = (_service.RUNNING, _service.NOT_INSTALLED, _service.UNMANAGED)
         down = [s for s in self.services if after[s].state not in fine]
         if down:

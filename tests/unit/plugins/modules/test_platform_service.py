@@ -72,6 +72,7 @@ def env(monkeypatch: t.Any, tmp_path: t.Any) -> t.Dict[str, t.Any]:
 
     monkeypatch.setattr(_service, "probe_health", health)
     monkeypatch.setattr(_service, "platform_process", process)
+    monkeypatch.setattr(_service, "process_alive", lambda pid, proc_root="/proc": state.get("survivor") == pid)
     monkeypatch.setattr(platform_service.PlatformService, "metrics", lambda self: None)
     return state
 
@@ -151,3 +152,11 @@ def test_young_platform_that_refuses_is_waited_for_not_restarted(env: t.Dict[str
     env["age"] = 500.0  # old process that refuses: broken, restart it
     r = run(capsys, backoff_max_delay=0.1)
     assert r["changed"] is True and env["backend"].acted == [("restart", "yb-platform")]
+
+
+def test_old_process_that_survives_the_restart_fails(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    env["healths"] = [HUNG, OK]
+    env["survivor"] = 100
+    r = run(capsys)
+    assert r["failed"] and r["msg"].startswith("the platform process 100 survived the restart")
+    assert r["failed_check"] == "process"
