@@ -107,11 +107,42 @@ declare -a results=()
 overall=0
 lab_ok=1
 total_start=$SECONDS
+
+record() {  # stage rc seconds
+    if [ "$2" -eq 0 ]; then
+        results+=("$(printf '%-12s ok      %4ss' "$1" "$3")")
+    else
+        results+=("$(printf '%-12s FAILED  %4ss (exit %s)' "$1" "$3" "$2")")
+        overall=1
+    fi
+}
+
 for stage in "${stages[@]}"; do
     if ! declare -F "stage_$stage" >/dev/null; then
         echo "unknown stage: $stage (known: ${ALL_STAGES[*]} bench)" >&2
         exit 2
     fi
+done
+
+# Sanity is the longest stage and needs no lab: with other stages to run it goes in the background (output in
+# .build/logs/sanity.log, printed at the end) while the lab stages wait on SSH and PostgreSQL. YBA_TEST_SERIAL=1: no.
+SANITY_PID=""
+if [ "${#stages[@]}" -gt 1 ] && [[ " ${stages[*]} " == *" sanity "* ]] && [ -z "${YBA_TEST_SERIAL:-}" ]; then
+    mkdir -p .build/logs
+    rm -f .build/logs/sanity.rc
+    echo "== sanity (in the background: .build/logs/sanity.log)"
+    (
+        start=$SECONDS
+        stage_sanity > .build/logs/sanity.log 2>&1
+        echo "$? $((SECONDS - start))" > .build/logs/sanity.rc
+    ) &
+    SANITY_PID=$!
+    remaining=()
+    for stage in "${stages[@]}"; do [ "$stage" = "sanity" ] || remaining+=("$stage"); done
+    stages=("${remaining[@]}")
+fi
+
+for stage in "${stages[@]}"; do
     if [[ "$LAB_STAGES" == *" $stage "* ]] && [ "$lab_ok" -eq 0 ]; then
         results+=("$(printf '%-12s NOT RUN (lab up failed)' "$stage")")
         overall=1
@@ -122,15 +153,21 @@ for stage in "${stages[@]}"; do
     [ "$stage" = "lab-up" ] && LAB_STARTED=1
     "stage_$stage"
     rc=$?
-    elapsed=$((SECONDS - start))
-    if [ "$rc" -eq 0 ]; then
-        results+=("$(printf '%-12s ok      %4ss' "$stage" "$elapsed")")
-    else
-        results+=("$(printf '%-12s FAILED  %4ss (exit %s)' "$stage" "$elapsed" "$rc")")
-        overall=1
-        [ "$stage" = "lab-up" ] && lab_ok=0
-    fi
+    record "$stage" "$rc" "$((SECONDS - start))"
+    [ "$stage" = "lab-up" ] && [ "$rc" -ne 0 ] && lab_ok=0
 done
+
+if [ -n "$SANITY_PID" ]; then
+    echo "== sanity (waiting for the background run)"
+    wait "$SANITY_PID"
+    cat .build/logs/sanity.log
+    if [ -f .build/logs/sanity.rc ]; then
+        read -r rc elapsed < .build/logs/sanity.rc
+    else
+        rc=1 elapsed=0
+    fi
+    record "sanity" "$rc" "$elapsed"
+fi
 teardown
 
 echo
