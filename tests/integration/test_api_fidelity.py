@@ -1,7 +1,7 @@
 """The requests the collection's API client sends (diagnose playbook, backup_info target) agree with YBA's swagger.
 
 The lab platform records every exchange (lab.json ``platform.record`` -> ``YBA_LAB_RECORD``); each recorded request
-is validated with ``ybalab.platform.fidelity.validate_exchange`` against /work/shared/yba/swagger.json.
+is validated with ``ybalab.platform.fidelity.validate_exchange`` against shared/yba/swagger.json beside the checkout.
 """
 
 from __future__ import annotations

@@ -21,10 +21,6 @@ from ybalab.platform import api as papi  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
 from ybalab.platform import fidelity  # noqa: E402
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(fidelity.swagger_path()),
-                       reason=f"swagger.json not found at {fidelity.swagger_path()} (set YBA_SWAGGER)"),
-]
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 

@@ -10,8 +10,9 @@ formats ``uuid``, ``date-time``, ``int32``, ``int64`` are checked; ``readOnly`` 
 required in requests; and the request-side ``required`` entries in ``SERVER_SET_REQUEST_FIELDS`` are
 dropped, because YBA's swagger marks fields the server fills in (creatingUser, platformUrl, ...) or Java
 collections that default to empty as required, while YBA itself accepts requests without them.
-The swagger file is found via ``$YBA_SWAGGER`` (default ``/work/shared/yba/swagger.json``); it is not
-copied into the repository (its license is YugabyteDB's).
+The swagger file is found via ``$YBA_SWAGGER``, else at ``shared/yba/swagger.json`` beside the checkout
+(where CI and every developer machine have it); it is not copied into the repository (its license is
+YugabyteDB's). A missing file is an error, never a skipped check.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ import os
 import re
 from typing import Any
 
-DEFAULT_SWAGGER = "/work/shared/yba/swagger.json"
+_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+DEFAULT_SWAGGER = os.path.join(os.path.dirname(_REPO), "shared", "yba", "swagger.json")
 
 # Request-side "required" entries YBA does not actually require from clients (filled by the server or
 # defaulted by Jackson/Java); each is documented by the YBA source (forms/*.java, models/filters/*.java).
@@ -42,7 +44,10 @@ _DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d
 
 
 def swagger_path() -> str:
-    return os.environ.get("YBA_SWAGGER", DEFAULT_SWAGGER)
+    path = os.environ.get("YBA_SWAGGER", DEFAULT_SWAGGER)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"YBA's swagger.json not found at {path}: set YBA_SWAGGER to its path")
+    return path
 
 
 @functools.lru_cache(maxsize=4)
