@@ -71,3 +71,13 @@ def test_debug_messages_are_shown():
     tracker({"event": "runner_on_ok", "event_data": dict(task, host="h", res={"msg": ["line one", "line two"]})})
     tracker({"event": "runner_on_ok", "event_data": dict(task, host="h", res={"msg": "a\nb"})})
     assert "      line one\n      line two\n" in out.getvalue() and "      a\n      b\n" in out.getvalue()
+
+
+def test_handlers_are_tasks_too():
+    out = io.StringIO()
+    tracker = RunTracker(out)
+    task = {"task": "Restart", "task_action": "ansible.builtin.command", "task_uuid": "hd"}
+    tracker({"event": "playbook_on_handler_task_start", "event_data": task})
+    tracker({"event": "runner_on_ok", "event_data": dict(task, host="h", res={"changed": True})})
+    assert "  HANDLER [Restart]" in out.getvalue()
+    assert tracker.task_list()[0]["changed"] == ["h"]

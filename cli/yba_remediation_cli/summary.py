@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
 REDACTED = "********"
 SECRET_KEY = re.compile(r"(?i)(token|password|passwd|secret|access_key|private_key|api_key|credential)")
@@ -44,7 +44,7 @@ def secret_values(extra_vars: dict[str, Any], environ: dict[str, str]) -> set[st
     return {s for s in found if len(s) >= 4}
 
 
-def scrub(data: Any, secrets: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+def scrub(data: Any, secrets: Iterable[str] = ()) -> Any:
     """A copy of data with secret-named string leaves and known secret values redacted."""
     if isinstance(data, dict):
         return {k: (REDACTED if isinstance(v, str) and v and SECRET_KEY.search(str(k)) else scrub(v, secrets))
@@ -79,9 +79,10 @@ class RunTracker:
         data = event.get("event_data") or {}
         if kind == "playbook_on_play_start":
             self._say(f"PLAY [{data.get('play', '')}]")
-        elif kind == "playbook_on_task_start":
+        elif kind in ("playbook_on_task_start", "playbook_on_handler_task_start"):
             self._task(data)
-            self._say(f"  TASK [{data.get('task', '')}]")
+            label = "HANDLER" if kind == "playbook_on_handler_task_start" else "TASK"
+            self._say(f"  {label} [{data.get('task', '')}]")
         elif kind in HOST_RESULT:
             self._host_result(HOST_RESULT[kind], data)
         elif kind == "playbook_on_stats":
