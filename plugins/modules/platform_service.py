@@ -92,6 +92,11 @@ options:
       - Seconds one health request may take before the platform counts as hung.
     type: float
     default: 10
+  reason:
+    description:
+      - Why the caller asks for O(state=restarted) (for example stuck backups to reconcile, or a changed heap
+        setting). Shown as the reason of the restart in RV(actions) and so in the run record.
+    type: str
   startup_grace:
     description:
       - A platform process younger than this many seconds whose API port refuses connections is taken as
@@ -238,6 +243,7 @@ def argument_spec() -> t.Dict[str, t.Any]:
         wait_timeout=dict(type="float", default=300),
         probe_timeout=dict(type="float", default=10),
         startup_grace=dict(type="float", default=120),
+        reason=dict(type="str"),
     )
     return spec
 
@@ -336,6 +342,9 @@ class PlatformService:
             problem = "hung: process %d is stopped by a signal (state %s)%s" % (
                 proc_before.pid, proc_before.state, ("; " + problem) if problem else "")
         actions = _service.plan_actions(state, self.services, before, problem)
+        if self.p["reason"] and state == "restarted":
+            for action in actions:
+                action.reason = self.p["reason"]
         actions = self.with_postgres_first(actions, before)
         if not self.backend.per_service:
             actions = _service.collapse_app_actions(actions)
