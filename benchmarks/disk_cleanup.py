@@ -164,21 +164,23 @@ def module_direct(root: str, check: bool = True) -> tuple:
         path = fh.name
     e = env()
     e["PYTHONPATH"] = COLLECTIONS
+    # peak RSS from GNU time (%M, KiB): getrusage of our own fork would also count this (big) parent's pages
+    timer = ["/usr/bin/time", "-f", "maxrss=%M"] if os.path.exists("/usr/bin/time") else []
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, MODULE, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
-    _pid, _status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(timer + [sys.executable, MODULE, path], capture_output=True, text=True, env=e, check=False)
     seconds = time.perf_counter() - t0
-    out = proc.stdout.read().decode()
-    proc.stdout.close()
-    proc.stderr.close()
+    out = proc.stdout
     os.unlink(path)
+    rss = [int(line.split("=", 1)[1]) for line in proc.stderr.splitlines() if line.startswith("maxrss=")]
+    if not rss:
+        raise SystemExit("no peak RSS measured (GNU time missing?): %s" % proc.stderr[-2000:])
     try:
         result = json.loads(out)
     except ValueError:
         raise SystemExit("module output is not JSON:\n" + out[-3000:])
     if result.get("failed"):
         raise SystemExit("module failed: %s" % result.get("msg"))
-    return seconds, usage.ru_maxrss, result
+    return seconds, rss[-1], result
 
 
 def builtin_loop_playbook(path: str, subset: str) -> None:
@@ -256,6 +258,7 @@ def run(work: str, opts: argparse.Namespace) -> None:
     progress("find")
     find_s, find_out = timed(["find", big_root, "-printf", r"%s %T@ %p\n"])
     find_entries = find_out.stdout.count("\n")
+    del find_out
 
     progress("module process (find %.3f s)" % find_s)
     # the module as a fresh process (= Ansible's local execution of the module), best of 3 after a warm-up

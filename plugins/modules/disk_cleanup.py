@@ -397,6 +397,9 @@ def main():
         module.fail_json(msg="no YBA install found at install root %s (host_root %s); set install_root" % (
             layout.to_host(layout.install_root), p["host_root"]))
     tmp_dir = _layout.resolve_in_root(layout.host_root, p["tmp_dir"]) if p["tmp_dir"] else layout.tmp_dir
+    if tmp_dir and (tmp_dir == layout.host_root or _layout.is_within(layout.install_root, tmp_dir)):
+        module.fail_json(msg="tmp_dir %s must be YBA's temp directory, not / nor a parent of the install root"
+                         % (p["tmp_dir"] or layout.to_host(tmp_dir)))
     protected = _layout.protected_paths(layout)
     extra = check_extra_paths(module, layout, tmp_dir, p["extra_paths"], protected)
     allowed = [r for r in (layout.install_root, layout.yba_ctl_home, tmp_dir) if r] + extra

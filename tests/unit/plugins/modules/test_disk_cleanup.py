@@ -68,6 +68,8 @@ def test_target_already_met(root, capsys):
     ({"extra_paths": ["/etc"]}, "extra path /etc is outside the allowed roots"),
     ({"install_root": "/nowhere"}, "no YBA install found at install root /nowhere"),
     ({"max_listed": -1}, "max_listed must not be negative"),
+    ({"tmp_dir": "/"}, "tmp_dir / must be YBA's temp directory"),
+    ({"tmp_dir": "/opt"}, "tmp_dir /opt must be YBA's temp directory"),
 ])
 def test_bad_input(root, capsys, args, msg):
     res = run(base(root, **args), capsys)
