@@ -10,21 +10,33 @@ import typing as t
 
 SEVERITIES = ("critical", "warning", "info")
 
-# Finding id -> the playbook that fixes it. The order is also the runbook order the report follows.
-FIX_PLAYBOOKS = {
+# Finding id -> the playbook of this collection that fixes it, or None where no playbook does (yet): those
+# findings carry MANUAL_FIXES instead. The order is also the runbook order the report follows.
+FIX_PLAYBOOKS: dict[str, str | None] = {
     "disk_full": "disk_cleanup.yml",
     "platform_down": "platform_service.yml",
     "platform_hung": "platform_service.yml",
     "heap_pressure": "platform_service.yml",
-    "metadb_unreachable": "metadb_repair.yml",
+    "metadb_unreachable": "platform_service.yml",  # the role starts postgres before yb-platform
     "metadb_index_corrupt": "metadb_repair.yml",
-    "metadb_failed_migrations": "metadb_repair.yml",
+    "metadb_failed_migrations": None,
     "metadb_stale_in_progress": "metadb_repair.yml",
-    "storage_unreachable": "storage.yml",
-    "backups_stale": "backups.yml",
-    "backups_failing": "backups.yml",
-    "schedules_paused": "backups.yml",
-    "retention_not_enforced": "retention.yml",
+    "storage_unreachable": None,
+    "backups_stale": None,
+    "backups_failing": None,
+    "schedules_paused": None,
+    "retention_not_enforced": None,
+}
+MANUAL_FIXES = {
+    "metadb_failed_migrations": "restore the metadata DB from a yba-ctl createBackup archive (yba-ctl restoreBackup)"
+                                " or ask Yugabyte support; YBA will not start past a failed Flyway migration",
+    "storage_unreachable": "make the storage config's endpoint and credentials work (YBA UI: Integrations >"
+                           " Backup, or PUT /api/v1/customers/{c}/configs/{id}); YBA re-validates READ and LIST",
+    "backups_stale": "once storage works, take an on-demand backup of each stale universe (POST .../backups)",
+    "backups_failing": "read the failed tasks' errors (GET .../tasks/{t}/failed_subtasks); usually storage or disk",
+    "schedules_paused": "set each Paused schedule back to Active (PUT .../schedules/{s} {\"status\": \"Active\"})",
+    "retention_not_enforced": "once storage works, YBA's backup GC deletes expired backups again; failing that,"
+                              " delete them through the API (POST .../backups/delete)",
 }
 FINDING_IDS = tuple(FIX_PLAYBOOKS)
 
@@ -58,7 +70,8 @@ def thresholds_with_defaults(thresholds: t.Mapping[str, t.Any] | None) -> dict[s
 def _finding(fid: str, severity: str, title: str, evidence: str, subject: str | None = None,
              source: str | None = None) -> dict[str, t.Any]:
     return {"id": fid, "severity": severity, "title": title, "evidence": evidence,
-            "fix_playbook": FIX_PLAYBOOKS[fid], "subject": subject, "source": source}
+            "fix_playbook": FIX_PLAYBOOKS[fid], "manual_fix": MANUAL_FIXES.get(fid), "subject": subject,
+            "source": source}
 
 
 def _size(n: t.Any) -> str:
@@ -352,5 +365,8 @@ def render(findings: t.Sequence[t.Mapping[str, t.Any]], host: str | None = None)
         lines.append("%2d. [%s] %s" % (i, str(f.get("severity", "")).upper(), f.get("title")))
         if f.get("evidence"):
             lines.append("      evidence: %s" % f.get("evidence"))
-        lines.append("      fix:      playbooks/%s" % f.get("fix_playbook"))
+        if f.get("fix_playbook"):
+            lines.append("      fix:      playbooks/%s" % f.get("fix_playbook"))
+        else:
+            lines.append("      manual:   %s" % f.get("manual_fix"))
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 
@@ -10,6 +11,7 @@ from ansible_collections.yba.remediation.plugins.filter import diagnosis as filt
 from ansible_collections.yba.remediation.plugins.module_utils import _diagnosis as dg
 from ansible_collections.yba.remediation.plugins.module_utils._backupinfo import iso, parse_time
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 NOW = parse_time("2024-02-01T12:00:00Z")
 H = 3600
 GIB = 1024 ** 3
@@ -86,8 +88,12 @@ def test_incident_reports_every_seeded_problem():
     findings = dg.diagnose(p, b, m, now=NOW)
     assert ids(findings) == INCIDENT_IDS
     for f in findings:
-        assert set(f) == {"id", "severity", "title", "evidence", "fix_playbook", "subject", "source"}
+        assert set(f) == {"id", "severity", "title", "evidence", "fix_playbook", "manual_fix", "subject", "source"}
         assert f["severity"] in dg.SEVERITIES and f["fix_playbook"] == dg.FIX_PLAYBOOKS[f["id"]]
+        # every finding names either a playbook of the collection or the manual step
+        assert bool(f["fix_playbook"]) != bool(f["manual_fix"])
+        if f["fix_playbook"]:
+            assert os.path.isfile(os.path.join(REPO, "playbooks", f["fix_playbook"]))
     by = {f["id"]: f for f in findings}
     assert by["disk_full"]["severity"] == "critical" and "96.0%" in by["disk_full"]["title"]
     assert "4.0 GiB free of 100.0 GiB" in by["disk_full"]["evidence"] and "releases 20.0 GiB" in by["disk_full"]["evidence"]
@@ -108,7 +114,8 @@ def test_render_lists_severity_title_evidence_and_fix():
     text = dg.render(dg.diagnose(p, b, m, now=NOW), "yba-lab")
     assert text.startswith("YBA diagnosis of yba-lab: 5 critical, 4 warning")
     assert " 1. [CRITICAL] Disk 96.0% full on the YBA host (/opt/yugabyte)" in text
-    assert "fix:      playbooks/disk_cleanup.yml" in text and "playbooks/retention.yml" in text
+    assert "fix:      playbooks/disk_cleanup.yml" in text
+    assert "manual:   once storage works, YBA's backup GC deletes expired backups again" in text
 
 
 @pytest.mark.parametrize("state,proc,expected", [

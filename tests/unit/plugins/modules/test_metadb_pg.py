@@ -213,6 +213,12 @@ def test_dump_dir_on_a_full_filesystem(db, dump_dir):
                                                "repairs": ["reindex", "stale_backups"]})
         assert res.get("failed") is True and "not enough free space" in res["msg"], res
         assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "21"
+        # check mode warns instead: an earlier step of the run (a disk cleanup) may still free the space
+        res = run_module(db, "metadb_repair", {"dump_dir": "/tiny/dumps", "host_root": dump_dir.root,
+                                               "repairs": ["reindex", "stale_backups"]}, check=True)
+        assert res.get("failed") is not True and res["planned_dump"]["fits"] is False, res
+        assert "not enough free space" in json.dumps(res.get("warnings")), sorted(res)
+        assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "21"
     finally:
         subprocess.run(["umount", tiny], check=False)
 
