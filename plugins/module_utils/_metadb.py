@@ -654,18 +654,11 @@ def verify_listing(listing: str) -> int:
 # --------------------------------------------------------------------------- is YBA writing these tables?
 
 def platform_process(layout: t.Any, proc_root: str = "/proc") -> t.Optional[t.Dict[str, t.Any]]:
-    """The running YBA platform of THIS host (the one under layout.install_root), or None.
-
-    Process detection is _service's (the one place for it); this only keeps the processes whose
-    command line points into this install, so another YBA tree on the same machine (labs) is ignored.
-    """
+    """The running YBA platform of THIS host as a small dict for results, or None (detection is _service's)."""
     from ansible_collections.yba.remediation.plugins.module_utils import _service  # pylint: disable=import-outside-toplevel
 
-    root = os.path.realpath(getattr(layout, "install_root", None) or "/")
-    try:
-        entries = [e for e in os.listdir(proc_root) if e.isdigit()]
-    except OSError:
-        return None
+    info = _service.platform_process(layout, proc_root=proc_root)
+    return {"pid": info.pid, "state": info.state, "cmdline": info.cmdline[:6]} if info else None
     for entry in entries:
         if int(entry) == os.getpid():
             continue

@@ -33,7 +33,6 @@ _PLATFORM_MARKERS = (
     re.compile(r"^-Dconfig\.file=.*yb-platform\.conf$"),
     re.compile(r"^play\.core\.server\.ProdServerStart$"),
     re.compile(r"(^|/)yb-platform(\.py)?$"),
-    re.compile(r"^ybalab\.platform(\.\w+)*$"),  # the lab's platform simulator (python -m ybalab.platform...)
 )
 
 

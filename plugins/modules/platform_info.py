@@ -186,30 +186,6 @@ def classify(process, api):
     return "down"
 
 
-def find_process(layout, hint_pids, proc_root="/proc"):
-    """The platform process of THIS host: with a host_root prefix (a lab, several hosts on one machine) a process
-    started from this host's unit ExecStart wins over any other process that merely looks like the platform."""
-    exec_paths = []
-    if layout.platform_unit and os.path.isfile(layout.platform_unit):
-        with open(layout.platform_unit, encoding="utf-8", errors="replace") as f:
-            argv = _service.unit_exec_start(f.read())
-        if argv:
-            exec_paths = [argv[0], layout.host_path(argv[0])]
-    if exec_paths and layout.host_root != "/":
-        own = []
-        for entry in os.listdir(proc_root):
-            if not entry.isdigit():
-                continue
-            info = _service.read_process(int(entry), proc_root)
-            if info and info.alive and any(a in exec_paths for a in info.cmdline[:3]):
-                own.append(info)
-        if own:
-            return max(own, key=lambda i: i.rss_bytes or 0)
-        if not hint_pids:
-            return None  # nothing started from this host's unit: another host's platform is not ours
-    return _service.find_platform_process(proc_root, hint_pids=hint_pids, exec_paths=exec_paths)
-
-
 def _volumes(layout):
     out, seen = [], set()
     for path in (layout.install_root, layout.data_dir, layout.postgres_data, layout.yba_ctl_home, layout.tmp_dir):
@@ -314,7 +290,7 @@ def main():
     facts["disk"] = disk
 
     # process
-    proc = find_process(layout, hint_pids)
+    proc = _service.platform_process(layout, hint_pids)
     facts["process"] = {"running": proc is not None, "pid": None, "state": None, "stopped": False,
                         "rss_bytes": None, "age_seconds": None}
     if proc is not None:

@@ -329,3 +329,26 @@ def test_collapse_app_actions_for_replicated() -> None:
     assert one.reason == "postgres is stopped; yb-platform hung"
     assert s.collapse_app_actions([s.Action("stop", "yb-platform", "x"), s.Action("stop", "postgres", "y")])[0].action == "stop"
     assert s.collapse_app_actions([]) == []
+
+
+def test_platform_process_is_this_hosts_own(tmp_path: t.Any) -> None:
+    from ansible_collections.yba.remediation.plugins.module_utils import _layout
+
+    host = tmp_path / "host"
+    (host / "opt/yba-ctl").mkdir(parents=True)
+    (host / "opt/yba-ctl/yba-ctl.yml").write_text("installRoot: /opt/yugabyte\n")
+    (host / "opt/yugabyte/software").mkdir(parents=True)
+    (host / "etc/systemd/system").mkdir(parents=True)
+    exe = "/opt/yugabyte/software/2.18/yb-platform/yugaware/bin/yugaware"
+    (host / "etc/systemd/system/yb-platform.service").write_text(
+        "[Service]\nExecStart=%s -Dconfig.file=/x/yb-platform.conf\n" % exe)
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    # another lab's platform on the same machine (bigger), and this host's
+    _fake_proc(proc, 100, "S", ["python", "/tmp/other-lab/host" + exe, "-Dconfig.file=/x/yb-platform.conf"], 9000)
+    _fake_proc(proc, 200, "T", ["python", str(host) + exe, "-Dconfig.file=/x/yb-platform.conf"], 10)
+    layout = _layout.detect(str(host))
+    found = s.platform_process(layout, [], proc_root=str(proc))
+    assert found is not None and found.pid == 200 and found.stopped
+    (proc / "200" / "stat").unlink()
+    assert s.platform_process(layout, [], proc_root=str(proc)) is None  # the other lab's is not ours

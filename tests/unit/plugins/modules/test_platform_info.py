@@ -63,37 +63,6 @@ def test_bad_probe_timeout(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["msg"] == "probe_timeout must be more than 0 seconds, got 0.0"
 
 
-def _fake_proc(root, pid, argv, state="S", rss_kb=1000):
-    d = root / str(pid)
-    d.mkdir(parents=True)
-    (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
-    fields = [state] + ["0"] * 18 + ["12345"]
-    (d / "stat").write_text("%d (python) %s\n" % (pid, " ".join(fields)))
-    (d / "status").write_text("Name:\tpython\nVmRSS:\t%d kB\n" % rss_kb)
-
-
-def test_find_process_prefers_this_hosts_unit(tmp_path):
-    from ansible_collections.yba.remediation.plugins.module_utils import _layout
-
-    host = tmp_path / "host"
-    (host / "opt/yba-ctl").mkdir(parents=True)
-    (host / "opt/yba-ctl/yba-ctl.yml").write_text("installRoot: /opt/yugabyte\n")
-    (host / "opt/yugabyte/software").mkdir(parents=True)
-    (host / "etc/systemd/system").mkdir(parents=True)
-    exe = "/opt/yugabyte/software/2.18/yb-platform/yugaware/bin/yugaware"
-    (host / "etc/systemd/system/yb-platform.service").write_text(
-        "[Service]\nExecStart=%s -Dconfig.file=/x/yb-platform.conf\n" % exe)
-    proc = tmp_path / "proc"
-    # another lab's platform on the same machine (bigger), and this host's
-    _fake_proc(proc, 100, ["python", "/tmp/other-lab/host" + exe, "-Dconfig.file=/x/yb-platform.conf"], rss_kb=9000)
-    _fake_proc(proc, 200, ["python", str(host) + exe, "-Dconfig.file=/x/yb-platform.conf"], state="T", rss_kb=10)
-    layout = _layout.detect(str(host))
-    found = platform_info.find_process(layout, [], proc_root=str(proc))
-    assert found is not None and found.pid == 200 and found.stopped
-    (proc / "200" / "stat").unlink()
-    assert platform_info.find_process(layout, [], proc_root=str(proc)) is None  # the other lab's is not ours
-
-
 def test_api_options_fall_back_to_environment(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("YBA_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("YBA_VALIDATE_CERTS", "false")
