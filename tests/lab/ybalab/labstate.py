@@ -65,7 +65,7 @@ def dead_port() -> int:
     except (OSError, ValueError, IndexError):
         low = 32768
     rnd = random.Random()
-    for _ in range(200):
+    for _attempt in range(200):
         port = rnd.randrange(20000, max(20001, low - 1))
         if not port_open(port, timeout=0.1):
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
