@@ -14,6 +14,8 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.yba.remediation.plugins.module_utils import _service
+
 # Backup and task states as YBA stores them (FACTS.md section 3). "In Progress" has a space.
 STALE_BACKUP_STATES = ("In Progress", "Stopping", "DeleteInProgress")
 INCOMPLETE_TASK_STATES = ("Created", "Initializing", "Running", "Abort")
@@ -655,25 +657,5 @@ def verify_listing(listing: str) -> int:
 
 def platform_process(layout: t.Any, proc_root: str = "/proc") -> t.Optional[t.Dict[str, t.Any]]:
     """The running YBA platform of THIS host as a small dict for results, or None (detection is _service's)."""
-    from ansible_collections.yba.remediation.plugins.module_utils import _service  # pylint: disable=import-outside-toplevel
-
     info = _service.platform_process(layout, proc_root=proc_root)
     return {"pid": info.pid, "state": info.state, "cmdline": info.cmdline[:6]} if info else None
-    for entry in entries:
-        if int(entry) == os.getpid():
-            continue
-        try:
-            with open(os.path.join(proc_root, entry, "cmdline"), "rb") as handle:
-                argv = [a.decode("utf-8", "replace") for a in handle.read().split(b"\0") if a]
-        except OSError:
-            continue
-        if not _service.is_platform_cmdline(argv):
-            continue
-        info = _service.read_process(int(entry), proc_root)
-        if not info or not info.alive:
-            continue
-        if root != "/" and not any(arg.startswith(root + os.sep) or ("=" in arg and arg.split("=", 1)[1].startswith(
-                root + os.sep)) for arg in info.cmdline):
-            continue
-        return {"pid": info.pid, "state": info.state, "cmdline": info.cmdline[:6]}
-    return None
