@@ -257,6 +257,15 @@ def _stale_universes(universes: list[dict[str, t.Any]], now: float, rpo: float, 
     return out
 
 
+def short_error(text: t.Any) -> str | None:
+    """The cause of a YBA task error on one line: the part after YBA's "Failed to execute task {params}, hit error:"
+    wrapper (the task parameters tell an operator nothing), whitespace folded."""
+    if not text:
+        return None
+    cause = str(text).rsplit("hit error:", 1)[-1]
+    return " ".join(cause.split()) or " ".join(str(text).split())
+
+
 def _backup_findings(backups: dict[str, t.Any], now: float, th: dict[str, float]) -> list[dict[str, t.Any]]:
     out = _storage_findings(backups)
     out += _stale_universes([u for u in backups.get("universes") or [] if isinstance(u, dict)],
@@ -266,7 +275,7 @@ def _backup_findings(backups: dict[str, t.Any], now: float, th: dict[str, float]
     if n >= th["failed_warning_count"]:
         per_u = ", ".join("%s %d" % (u.get("name"), u.get("failed_24h")) for u in backups.get("universes") or []
                           if isinstance(u, dict) and u.get("failed_24h"))
-        err = failed.get("error")
+        err = short_error(failed.get("error"))
         out.append(_finding("backups_failing", "critical" if n >= th["failed_critical_count"] else "warning",
                             "%d backup%s failed in the last 24 hours" % (n, "s" if n != 1 else ""),
                             "%s%s" % (("by universe: " + per_u) if per_u else "", ("; last error: %s" % err) if err else ""),

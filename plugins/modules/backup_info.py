@@ -197,17 +197,20 @@ def read(module, client):
                            p["sample_size"], retain)
     out.update(summary)
     out["truncated"] = truncated
-    # The error of the newest failures: one task lookup each, a handful at most.
+    # The error of the newest failures, a handful at most: YBA keeps a failed task's error on its failed
+    # subtasks; the task's own status answer is the fallback.
     failed = out["failed_24h"]
     errors = []
     for task_uuid in failed.pop("task_uuids")[:ERROR_LOOKUPS]:
-        try:
-            task = client.get(client.cpath("tasks/%s" % task_uuid), retries=0)
-        except _api.YBAError:
-            continue
-        text = bi.task_error(task or {})
-        if text:
-            errors.append(text)
+        text = None
+        for path in ("tasks/%s/failed_subtasks" % task_uuid, "tasks/%s" % task_uuid):
+            try:
+                text = bi.task_error(client.get(client.cpath(path), retries=0) or {})
+            except _api.YBAError:
+                continue
+            if text:
+                errors.append(text)
+                break
     failed["error"] = errors[0] if errors else None
     failed["errors"] = errors
     return out

@@ -20,7 +20,7 @@ from ybalab.platform import fidelity  # noqa: E402  (lab package, on the path ab
 EXPECTED = {
     ("GET", "/api/v1/app_version"), ("GET", "/api/v1/customers"), ("GET", "/api/v1/prometheus_metrics"),
     ("GET", "/universes"), ("GET", "/configs"), ("POST", "/backups/page"), ("POST", "/schedules/page"),
-    ("GET", "/tasks/{tUUID}"),
+    ("GET", "/tasks/{tUUID}/failed_subtasks"),
 }
 
 

@@ -255,3 +255,12 @@ def test_filters():
     with pytest.raises(AnsibleFilterError):
         filt.diagnosis_report("x")
     assert set(filt.FilterModule().filters()) == {"diagnose", "diagnosis_report"}
+
+
+def test_short_error_keeps_the_cause_on_one_line():
+    wrapped = ('Failed to execute task {"platformVersion":"2.18.1.0-b84"}, hit error:\n\n CreateBackup failed: '
+               'Unable to execute HTTP request: Connect to 127.0.0.1:9 failed: Connection refused')
+    assert dg.short_error(wrapped) == ("CreateBackup failed: Unable to execute HTTP request: Connect to 127.0.0.1:9 "
+                                       "failed: Connection refused")
+    assert dg.short_error("S3  timeout\n") == "S3 timeout"
+    assert dg.short_error(None) is None and dg.short_error("") is None

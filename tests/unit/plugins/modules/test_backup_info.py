@@ -47,8 +47,11 @@ def routes(monkeypatch):
         if path.endswith("/schedules/page"):
             return {"entities": [{"scheduleUUID": "s", "scheduleName": "d", "ownerUUID": U, "status": "Paused",
                                   "failureCount": 4}], "hasNext": False, "hasPrev": False, "totalCount": 1}
+        if path.endswith("/failed_subtasks"):
+            # YBA keeps the error on the failed subtasks; one task has none, so its status is read instead
+            return {"failedSubTasks": [] if "/tasks/t0/" in path else [{"errorString": "boom", "subTaskState": "Failure"}]}
         if "/tasks/" in path:
-            return {"status": "Failure", "details": {"taskDetails": [{"state": "Failure", "extraDetails": "boom"}]}}
+            return {"status": "Failure", "details": {"taskDetails": [{"state": "Failure", "extraDetails": "status boom"}]}}
         raise AssertionError(path)
 
     monkeypatch.setattr(_api.YBAClient, "_send_once", send)
@@ -78,8 +81,11 @@ def test_reads_everything_with_paging(routes, capsys):
     assert len(b["storage_configs"]) == 1 and cfg["data"]["AWS_SECRET_ACCESS_KEY"] == _api.MASK
     assert cfg["reachable"] is False and cfg["probes"][0]["endpoint"] == "http://127.0.0.1:1"
     assert b["requests"] == len(routes)
-    assert sum(1 for _m, p, _b in routes if "/tasks/" in p) == backup_info.ERROR_LOOKUPS
-    assert b["failed_24h"]["count"] == 7 and b["failed_24h"]["error"] == "boom"
+    lookups = [p.rsplit("/tasks/", 1)[1] for _m, p, _b in routes if "/tasks/" in p]
+    assert sum(1 for p in lookups if p.endswith("/failed_subtasks")) == backup_info.ERROR_LOOKUPS
+    assert b["failed_24h"]["count"] == 7 and b["failed_24h"]["error"] in ("boom", "status boom")
+    assert set(b["failed_24h"]["errors"]) <= {"boom", "status boom"}
+    assert ("t0" in lookups) == ("t0/failed_subtasks" in lookups)  # the fallback only where subtasks had nothing
 
 
 def test_max_backups_truncates(routes, capsys):
