@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -199,7 +200,7 @@ def processes_referencing(d: str, killable_only: bool = False) -> list[int]:
             continue
         if not cmd:  # kernel thread or zombie
             continue
-        in_cmd = needle in cmd
+        in_cmd = bool(re.search(re.escape(needle) + rb"(?=[/\0\s]|$)", cmd))  # the dir, not a longer-named sibling
         in_cwd = cwd == needle or cwd.startswith(needle + b"/")
         in_env = (b"\0YBA_LAB_DIR=" + needle + b"\0") in env
         if in_cmd or (in_cwd and in_env) or (not killable_only and (in_cwd or in_env)):
