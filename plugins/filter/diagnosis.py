@@ -21,10 +21,12 @@ def diagnose(platform: t.Any, backups: t.Any = None, metadb: t.Any = None, thres
         raise AnsibleFilterError("diagnose: %s" % err) from None
 
 
-def diagnosis_report(findings: t.Any, host: t.Any = None) -> str:
+def diagnosis_report(findings: t.Any, host: t.Any = None, platform: t.Any = None) -> str:
     if not isinstance(findings, list):
         raise AnsibleFilterError("diagnosis_report: expects the list the diagnose filter returns")
-    return _diagnosis.render(findings, host)
+    if platform is not None and not isinstance(platform, dict):
+        raise AnsibleFilterError("diagnosis_report: platform must be the platform dict platform_info returns")
+    return _diagnosis.render(findings, host, platform)
 
 
 class FilterModule:

@@ -363,13 +363,40 @@ def diagnose(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t.A
     return findings
 
 
-def render(findings: t.Sequence[t.Mapping[str, t.Any]], host: str | None = None) -> str:
-    """One readable diagnosis: a line per finding with its evidence and the playbook that fixes it."""
+def platform_summary(platform: t.Mapping[str, t.Any] | None) -> str | None:
+    """One line of what platform_info saw, problem or not: state, version, heap, process RSS, fullest volume."""
+    if not platform:
+        return None
+    versions = _d(platform.get("versions"))
+    heap = _d(platform.get("heap"))
+    process = _d(platform.get("process"))
+    disk = _d(platform.get("disk"))
+    parts = ["platform %s" % (platform.get("state") or "unknown")]
+    version = versions.get("api") or versions.get("yba") or versions.get("yba_ctl")
+    if version:
+        parts[0] += " (%s)" % version
+    if heap.get("heap_used_percent") is not None:
+        parts.append("heap %.0f%% of %s" % (_num(heap["heap_used_percent"]) or 0, _size(heap.get("heap_max_bytes"))))
+    rss = process.get("rss_bytes") or heap.get("rss_bytes")
+    if rss:
+        parts.append("RSS %s" % _size(rss))
+    if disk.get("max_used_percent") is not None:
+        parts.append("disk %.1f%% used" % (_num(disk["max_used_percent"]) or 0))
+    return ", ".join(parts)
+
+
+def render(findings: t.Sequence[t.Mapping[str, t.Any]], host: str | None = None,
+           platform: t.Mapping[str, t.Any] | None = None) -> str:
+    """One readable diagnosis: what the platform looks like, then a line per finding with its evidence and the
+    playbook (or the manual step) that fixes it."""
     head = "YBA diagnosis%s: " % (" of %s" % host if host else "")
+    summary = platform_summary(platform)
     if not findings:
-        return head + "no problems found."
+        return head + "no problems found." + ("\n    " + summary if summary else "")
     counts = {s: sum(1 for f in findings if f.get("severity") == s) for s in SEVERITIES}
     lines = [head + ", ".join("%d %s" % (counts[s], s) for s in SEVERITIES if counts[s])]
+    if summary:
+        lines.append("    " + summary)
     for i, f in enumerate(findings, 1):
         lines.append("%2d. [%s] %s" % (i, str(f.get("severity", "")).upper(), f.get("title")))
         if f.get("evidence"):

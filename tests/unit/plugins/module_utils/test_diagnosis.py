@@ -264,3 +264,14 @@ def test_short_error_keeps_the_cause_on_one_line():
                                        "failed: Connection refused")
     assert dg.short_error("S3  timeout\n") == "S3 timeout"
     assert dg.short_error(None) is None and dg.short_error("") is None
+
+
+def test_report_sums_up_the_platform_problem_or_not():
+    platform = copy.deepcopy(HEALTHY_PLATFORM)
+    platform["versions"] = {"api": "2.18.1.0-b84"}
+    platform["disk"]["max_used_percent"] = 40.0
+    text = dg.render([], "yba-lab", platform)
+    assert text == ("YBA diagnosis of yba-lab: no problems found.\n"
+                    "    platform running (2.18.1.0-b84), heap 25% of 4.0 GiB, RSS 2.0 GiB, disk 40.0% used")
+    assert dg.platform_summary(None) is None
+    assert dg.platform_summary({"state": "down"}) == "platform down"
