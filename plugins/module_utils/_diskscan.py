@@ -128,17 +128,13 @@ def open_inodes(proc: str = "/proc") -> t.Set[t.Tuple[int, int]]:
 
 # --------------------------------------------------------------------------- tree walking
 
-def tree_stats(path: str, opened: t.Optional[t.Set[t.Tuple[int, int]]] = None,
-               prune: t.Sequence[str] = ()) -> t.Tuple[int, int, float, int, bool]:
-    """(apparent bytes, usage bytes, newest mtime, files, any-open) of a tree; symlinks not followed."""
-    size = usage = files = 0
-    newest = 0.0
-    is_open = False
-    stack = [path]
+def _walk(top: str, tag: t.Any, enter: t.Callable[[str, t.Any], t.Any]) -> t.Iterator[t.Tuple[os.DirEntry, os.stat_result, t.Any]]:
+    """Every entry under ``top`` as (entry, lstat, tag), depth-first, symlinks never followed, unreadable entries
+    passed over. A directory is yielded, then descended into with the tag ``enter(path, its tag)`` returns (None:
+    not at all), so a caller can prune subtrees or carry a category down the tree."""
+    stack = [(top, tag)]
     while stack:
-        current = stack.pop()
-        if prune and current != path and is_protected(current, prune):
-            continue
+        current, current_tag = stack.pop()
         try:
             it = os.scandir(current)
         except OSError:
@@ -149,20 +145,31 @@ def tree_stats(path: str, opened: t.Optional[t.Set[t.Tuple[int, int]]] = None,
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                mode = st.st_mode
-                if stat.S_ISDIR(mode):
-                    stack.append(entry.path)
-                    if opened and (st.st_dev, st.st_ino) in opened:
-                        is_open = True
-                    continue
-                size += st.st_size
-                if st.st_nlink <= 1 or stat.S_ISLNK(mode):
-                    usage += st.st_blocks * 512
-                files += 1
-                if st.st_mtime > newest:
-                    newest = st.st_mtime
-                if opened and (st.st_dev, st.st_ino) in opened:
-                    is_open = True
+                yield entry, st, current_tag
+                if stat.S_ISDIR(st.st_mode):
+                    sub_tag = enter(entry.path, current_tag)
+                    if sub_tag is not None:
+                        stack.append((entry.path, sub_tag))
+
+
+def tree_stats(path: str, opened: t.Optional[t.Set[t.Tuple[int, int]]] = None,
+               prune: t.Sequence[str] = ()) -> t.Tuple[int, int, float, int, bool]:
+    """(apparent bytes, usage bytes, newest mtime, files, any-open) of a tree; symlinks not followed."""
+    size = usage = files = 0
+    newest = 0.0
+    is_open = False
+    for _entry, st, _tag in _walk(path, True, lambda sub, _tag: None if prune and is_protected(sub, prune) else True):
+        if opened and (st.st_dev, st.st_ino) in opened:
+            is_open = True
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            continue
+        size += st.st_size
+        if st.st_nlink <= 1 or stat.S_ISLNK(mode):
+            usage += st.st_blocks * 512
+        files += 1
+        if st.st_mtime > newest:
+            newest = st.st_mtime
     return size, usage, newest, files, is_open
 
 
@@ -194,30 +201,17 @@ def usage_by_category(layout: Layout) -> t.Dict[str, int]:
         if any(is_within(root, s) for s in seen_roots):
             continue
         seen_roots.append(root)
-        stack = [(root, "other")]
-        while stack:
-            current, cat = stack.pop()
-            try:
-                it = os.scandir(current)
-            except OSError:
+        for entry, st, cat in _walk(root, "other", by_path.get):
+            if stat.S_ISDIR(st.st_mode):
                 continue
-            with it:
-                for entry in it:
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if stat.S_ISDIR(st.st_mode):
-                        stack.append((entry.path, by_path.get(entry.path, cat)))
-                        continue
-                    blocks = st.st_blocks * 512
-                    name = entry.name
-                    if cat == "other" and (name == _PLATFORM_DUMP or _BACKUP_ARCHIVE.match(name)):
-                        totals["backup_archives"] += blocks
-                    elif _CORE_NAME.match(name) and stat.S_ISREG(st.st_mode):
-                        totals["core_dumps"] += blocks
-                    else:
-                        totals[cat] += blocks
+            blocks = st.st_blocks * 512
+            name = entry.name
+            if cat == "other" and (name == _PLATFORM_DUMP or _BACKUP_ARCHIVE.match(name)):
+                totals["backup_archives"] += blocks
+            elif _CORE_NAME.match(name) and stat.S_ISREG(st.st_mode):
+                totals["core_dumps"] += blocks
+            else:
+                totals[cat] += blocks
     return totals
 
 
