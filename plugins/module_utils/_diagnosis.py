@@ -266,6 +266,18 @@ def short_error(text: t.Any) -> str | None:
     return " ".join(cause.split()) or " ".join(str(text).split())
 
 
+def _failing(n: int, th: dict[str, float], evidence: str, source: str) -> dict[str, t.Any]:
+    """backups_failing, from the API's view or the metadata DB's."""
+    return _finding("backups_failing", "critical" if n >= th["failed_critical_count"] else "warning",
+                    "%d backup%s failed in the last 24 hours" % (n, "s" if n != 1 else ""), evidence, source=source)
+
+
+def _not_deleted(n: int, evidence: str, source: str) -> dict[str, t.Any]:
+    """retention_not_enforced, from the API's view or the metadata DB's."""
+    return _finding("retention_not_enforced", "warning", "%d expired backup%s not deleted" % (n, "s" if n != 1 else ""),
+                    evidence, source=source)
+
+
 def _backup_findings(backups: dict[str, t.Any], now: float, th: dict[str, float]) -> list[dict[str, t.Any]]:
     out = _storage_findings(backups)
     out += _stale_universes([u for u in backups.get("universes") or [] if isinstance(u, dict)],
@@ -276,18 +288,14 @@ def _backup_findings(backups: dict[str, t.Any], now: float, th: dict[str, float]
         per_u = ", ".join("%s %d" % (u.get("name"), u.get("failed_24h")) for u in backups.get("universes") or []
                           if isinstance(u, dict) and u.get("failed_24h"))
         err = short_error(failed.get("error"))
-        out.append(_finding("backups_failing", "critical" if n >= th["failed_critical_count"] else "warning",
-                            "%d backup%s failed in the last 24 hours" % (n, "s" if n != 1 else ""),
-                            "%s%s" % (("by universe: " + per_u) if per_u else "", ("; last error: %s" % err) if err else ""),
-                            source="backup_info"))
+        out.append(_failing(n, th, "%s%s" % (("by universe: " + per_u) if per_u else "",
+                                             ("; last error: %s" % err) if err else ""), "backup_info"))
     out += _schedule_findings(_d(backups.get("schedules")), "backup_info")
     expired = _d(backups.get("expired_not_deleted"))
     ne = int(_num(expired.get("count")) or 0)
     if ne >= th["expired_warning_count"]:
-        out.append(_finding("retention_not_enforced", "warning",
-                            "%d expired backup%s not deleted" % (ne, "s" if ne != 1 else ""),
-                            "oldest expiry %s; the backup garbage collector is not deleting them" % expired.get("oldest_expiry"),
-                            source="backup_info"))
+        out.append(_not_deleted(ne, "oldest expiry %s; the backup garbage collector is not deleting them"
+                                % expired.get("oldest_expiry"), "backup_info"))
     return out
 
 
@@ -317,18 +325,14 @@ def _metadb_backup_findings(metadb: dict[str, t.Any], now: float, th: dict[str, 
     n = sum(int(_num(s.get("failed_24h")) or 0) for s in summary)
     if n >= th["failed_warning_count"]:
         per_u = ", ".join("%s %s" % (s.get("universe_name"), s.get("failed_24h")) for s in summary if s.get("failed_24h"))
-        out.append(_finding("backups_failing", "critical" if n >= th["failed_critical_count"] else "warning",
-                            "%d backup%s failed in the last 24 hours" % (n, "s" if n != 1 else ""),
-                            "by universe: %s (from the metadata DB; the API could not be read)" % per_u,
-                            source="metadb_info"))
+        out.append(_failing(n, th, "by universe: %s (from the metadata DB; the API could not be read)" % per_u,
+                            "metadb_info"))
     out += _schedule_findings(_d(metadb.get("schedules")), "metadb_info")
     expired = _d(metadb.get("expired_not_deleted"))
     ne = int(_num(expired.get("count")) or 0)
     if ne >= th["expired_warning_count"]:
-        out.append(_finding("retention_not_enforced", "warning",
-                            "%d expired backup%s not deleted" % (ne, "s" if ne != 1 else ""),
-                            "oldest expired %s ago (from the metadata DB)" % _age(expired.get("oldest_expiry_age_seconds")),
-                            source="metadb_info"))
+        out.append(_not_deleted(ne, "oldest expired %s ago (from the metadata DB)"
+                                % _age(expired.get("oldest_expiry_age_seconds")), "metadb_info"))
     return out
 
 

@@ -227,6 +227,12 @@ def test_api_down_backup_findings_come_from_metadb():
         assert by["backups_stale"]["source"] == "metadb_info" and "3.3 days" in by["backups_stale"]["evidence"]
         assert "(2024-01-29T04:00:00Z)" in by["backups_stale"]["evidence"]
         assert by["backups_failing"]["title"] == "15 backups failed in the last 24 hours"
+        assert by["backups_failing"]["severity"] == "critical" and by["backups_failing"]["source"] == "metadb_info"
+        assert by["backups_failing"]["evidence"] == ("by universe: orders 15 (from the metadata DB; the API could not "
+                                                     "be read)")
+        assert by["retention_not_enforced"]["title"] == "120 expired backups not deleted"
+        assert by["retention_not_enforced"]["evidence"].startswith("oldest expired ")
+        assert by["retention_not_enforced"]["evidence"].endswith(" ago (from the metadata DB)")
         assert "daily (3 failures)" in by["schedules_paused"]["evidence"]
 
 
