@@ -13,7 +13,7 @@ import tarfile
 import time
 from typing import Any
 
-from ybalab.labstate import PG_BIN, LabError, notice
+from ybalab.labstate import PG_BIN, LabError, notice, write_atomic
 from ybalab.seed import DB_VERSION, UNIVERSES, UNUSED_DB_VERSION
 
 SIZE_MB = 128
@@ -294,10 +294,7 @@ def build(state: dict[str, Any], scenario: str) -> dict[str, Any]:
         pct = manifest["usage"]["pct"]
         if incident and pct < 95.0 or not incident and pct >= 80.0:
             raise LabError(f"host tree for {scenario} is {pct:.1f}% used, outside the scenario's range")
-    tmp = os.path.join(state["dir"], "host_manifest.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(manifest, fh, indent=1)
-    os.replace(tmp, os.path.join(state["dir"], "host_manifest.json"))
+    write_atomic(os.path.join(state["dir"], "host_manifest.json"), json.dumps(manifest, indent=1))
     return manifest
 
 

@@ -35,15 +35,18 @@ def load(d: str | None = None) -> dict[str, Any] | None:
         return None
 
 
-def save(state: dict[str, Any]) -> None:
-    """Write lab.json atomically (readers never see a half-written file)."""
-    path = lab_json(state["dir"])
+def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
+    """Write a file atomically with its mode set first: readers never see a half-written or too-open file."""
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.chmod(tmp, 0o644)
+        fh.write(text)
+    os.chmod(tmp, mode)
     os.replace(tmp, path)
+
+
+def save(state: dict[str, Any]) -> None:
+    """Write lab.json atomically (readers never see a half-written file)."""
+    write_atomic(lab_json(state["dir"]), json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
 def free_port(avoid: Iterable[int] = ()) -> int:

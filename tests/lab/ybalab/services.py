@@ -14,6 +14,7 @@ from typing import Any
 
 from ybalab.labstate import (
     PG_BIN, VENV_BIN, LabError, free_port, kill_tree, notice, pid_alive, port_open, read_pid, run, wait_port,
+    write_atomic,
 )
 
 SSH_USER = "ybaops"
@@ -192,11 +193,7 @@ def ensure_ssh_user() -> None:
                 return
     except FileNotFoundError:
         pass
-    tmp = f"{sudoers}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(want)
-    os.chmod(tmp, 0o440)
-    os.replace(tmp, sudoers)
+    write_atomic(sudoers, want, 0o440)
 
 
 def sshd_pid_file(state: dict[str, Any]) -> str:
@@ -299,11 +296,7 @@ def _rewrite_locked(path: str, port: int, line: str | None) -> None:
         lines = []
     if line:
         lines.append(line)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.writelines(lines)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_atomic(path, "".join(lines), 0o600)
 
 
 def user_known_hosts_add(state: dict[str, Any]) -> None:

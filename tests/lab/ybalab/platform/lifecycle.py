@@ -16,6 +16,8 @@ import socket
 import subprocess
 from typing import Any
 
+from ybalab.labstate import write_atomic
+
 from . import paths, services
 
 LAUNCHER = """#!{python}
@@ -125,11 +127,7 @@ WantedBy=multi-user.target
 
 def _write(path: str, text: str, mode: int = 0o644) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode)
 
 
 def _free_port() -> int:
