@@ -19,8 +19,9 @@ import pytest
 LAB = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, LAB)
 
+from ybalab import hostns, hosttree  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
-from ybalab.platform import crypto, lifecycle, services  # noqa: E402
+from ybalab.platform import crypto, lifecycle  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (mount, useradd, runuser)")
 
@@ -68,12 +69,37 @@ def sql(state: dict[str, Any], query: str, args: tuple[Any, ...] = ()) -> list[t
         return cur.fetchall() if cur.description else []
 
 
-def yba_ctl(state: dict[str, Any], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    path = os.path.join(state["host"]["root"], "usr/bin/yba-ctl")
-    cp = subprocess.run([path, *args], text=True, capture_output=True, timeout=120, check=False)
+def on_host(state: dict[str, Any], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """argv on the lab host (its own namespaces: /usr/bin/yba-ctl, /opt/yugabyte exist only there)."""
+    cp = hostns.run(state, list(argv), check=False, timeout=120)
     if check:
-        assert cp.returncode == 0, f"yba-ctl {' '.join(args)}: {cp.stdout}\n{cp.stderr}"
+        assert cp.returncode == 0, f"{' '.join(argv)}: {cp.stdout}\n{cp.stderr}"
     return cp
+
+
+def wait_https(state: dict[str, Any], timeout: float = 60.0) -> None:
+    """`yba-ctl start` does not wait for the platform (as the real one): the caller waits for HTTPS."""
+    anon = pclient.Client(state, token=None, timeout=2)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if anon.call("GET", "/api/v1/app_version")[0] == 200:
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
+def yba_ctl(state: dict[str, Any], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    cp = on_host(state, "yba-ctl", *args, check=check)
+    if check and args[0] in ("start", "restart") and (len(args) == 1 or args[1] == "yb-platform"):
+        wait_https(state)
+    return cp
+
+
+def unit_status(state: dict[str, Any], unit: str) -> str:
+    return yba_ctl(state, "status", unit).stdout.splitlines()[-1].split("|")[-2].strip()
 
 
 def live_config(state: dict[str, Any], api: pclient.Client, name: str = "s3-live") -> str:
@@ -227,6 +253,7 @@ def test_backup_fails_when_disk_full(labdir: str) -> None:
     state = reset(labdir, "incident", repair_index=True)
     api = pclient.Client(state)
     cfg = live_config(state, api)
+    hosttree.fill_to_full(state, leave=256 << 10)  # the metadata DB still writes; a backup's staging does not fit
     task, b = backup(api, state, cfg)
     assert task["status"] == "Failure" and b["state"] == "Failed"
     _status, failed = api.call("GET", f"/api/v1/customers/{{c}}/tasks/{b['taskUUID']}/failed_subtasks")
@@ -317,9 +344,9 @@ def test_hang_crash_restart_via_yba_ctl(labdir: str) -> None:
     assert "Running" in yba_ctl(state, "status", "yb-platform").stdout.splitlines()[-1]
     yba_ctl(state, "restart", "yb-platform")
     assert anon.call("GET", "/api/v1/app_version")[0] == 200
-    lifecycle.crash(state)
+    hostns.call(state, "ybalab.platform.lifecycle", "crash")
     assert os.path.exists(state["platform"]["pid_file"])
-    assert "Errored" in yba_ctl(state, "status", "yb-platform").stdout.splitlines()[-1]
+    assert unit_status(state, "yb-platform") == "Errored"
     with pytest.raises(OSError):
         anon.call("GET", "/api/v1/app_version")
     yba_ctl(state, "start", "yb-platform")
@@ -330,6 +357,43 @@ def test_hang_crash_restart_via_yba_ctl(labdir: str) -> None:
     yba_ctl(state, "start")
     assert yba_ctl(state, "status").stdout.count(" Running |") == 3
     assert anon.call("GET", "/api/v1/app_version")[0] == 200
+
+
+def test_restart_always_brings_a_killed_platform_back(labdir: str) -> None:
+    """systemd's Restart=always/RestartSec=10 (yba-installer's unit): a killed platform comes back by itself, and
+    `yba-ctl stop` on the Errored (auto-restarting) unit does nothing, as yba-installer's Platform.Stop()."""
+    state = reset(labdir, "healthy")
+    with open(state["platform"]["pid_file"], encoding="ascii") as fh:
+        old = fh.read().strip()
+    on_host(state, "kill", "-9", old)
+    t0 = time.monotonic()
+    while unit_status(state, "yb-platform") != "Errored":
+        assert time.monotonic() - t0 < 5
+        time.sleep(0.1)
+    out = yba_ctl(state, "stop", "yb-platform").stdout
+    assert "not running, nothing to stop" in out, out
+    wait_https(state, timeout=30)
+    assert 9 <= time.monotonic() - t0 < 30  # RestartSec=10
+    with open(state["platform"]["pid_file"], encoding="ascii") as fh:
+        assert fh.read().strip() != old
+    assert unit_status(state, "yb-platform") == "Running"
+
+
+def test_lab_host_is_its_own_host(labdir: str) -> None:
+    """The controller sees none of the host's paths or processes; the host sees its tree at the real paths."""
+    state = load(labdir)
+    assert not os.path.exists("/opt/yugabyte") and not os.path.lexists("/usr/bin/yba-ctl")
+    assert on_host(state, "readlink", "-f", "/usr/bin/yba-ctl").stdout.strip() == \
+        "/opt/yugabyte/software/2.18.1.0-b84/yba_installer/yba-ctl"
+    assert on_host(state, "readlink", "/usr/bin/yba-ctl").stdout.strip() == "/opt/yba-ctl/yba-ctl"
+    ps = on_host(state, "ps", "-e", "-o", "pid=,args=").stdout
+    first = ps.strip().splitlines()[0].split()
+    assert first[0] == "1" and "ybalab.hostinit" in ps.splitlines()[0]
+    assert "pytest" not in ps and "moto_server" not in ps  # the controller's processes are not the host's
+    assert "-D /opt/yugabyte/data/postgres" in ps  # the metadata DB runs on the host, its data on the host volume
+    df = on_host(state, "df", "--output=source,target", "/opt/yugabyte", "/tmp").stdout.split()
+    assert df.count("ybalab-host") == 2 or not state["host"]["mounted"]
+    assert on_host(state, "hostname").stdout.strip() == state["host"]["hostname"] != os.uname().nodename
 
 
 def _heap(state: dict[str, Any]) -> tuple[float, float]:
@@ -353,9 +417,9 @@ def test_heap_from_java_opts_dropin(labdir: str) -> None:
     yba_ctl(state, "restart", "yb-platform")
     used, mx = _heap(state)
     assert mx == 4 << 30 and used / mx == pytest.approx(0.4, abs=0.01)
-    pid = services.read_pid(state, "yb-platform")
-    with open(f"/proc/{pid}/cmdline", "rb") as fh:
-        assert b"-Xmx4g" in fh.read().split(b"\0")  # visible to `ps -o args`, as with the real start script
+    with open(state["platform"]["pid_file"], encoding="ascii") as fh:
+        pid = fh.read().strip()  # the host's pid
+    assert "-Xmx4g" in on_host(state, "ps", "-o", "args=", "-p", pid).stdout.split()  # as with the real script
     os.unlink(dropin)
     yba_ctl(state, "restart", "yb-platform")
     assert _heap(state)[1] == 1 << 30
@@ -363,9 +427,10 @@ def test_heap_from_java_opts_dropin(labdir: str) -> None:
 
 def test_create_backup_ctl(labdir: str) -> None:
     state = reset(labdir, "healthy")
-    cp = yba_ctl(state, "createBackup", "/var/backups", "--exclude_releases", "--exclude_prometheus")
+    cp = yba_ctl(state, "createBackup", "/opt/yugabyte/backups", "--exclude_releases", "--exclude_prometheus")
+    wait_https(state)
     printed = cp.stdout.strip().splitlines()[-1]
-    assert printed.startswith("/var/backups/backup_") and printed.endswith(".tgz"), cp.stdout
+    assert printed.startswith("/opt/yugabyte/backups/backup_") and printed.endswith(".tgz"), cp.stdout
     archive = os.path.join(state["host"]["root"], printed.lstrip("/"))
     with tarfile.open(archive) as tar:
         names = tar.getnames()
@@ -381,23 +446,22 @@ def test_create_backup_ctl_disk_full(labdir: str) -> None:
     state = reset(labdir, "incident")
     cp = yba_ctl(state, "createBackup", "/opt/yugabyte/backups", check=False)
     assert cp.returncode == 1 and "No space left on device" in cp.stderr, cp.stderr
-    assert services.unit_status(state, "yb-platform") == services.RUNNING  # restarted even on failure
+    assert unit_status(state, "yb-platform") == "Running"  # restarted even on failure
 
 
 def test_upgrade_from_bundle(labdir: str) -> None:
     state = reset(labdir, "healthy")
     soft = os.path.join(state["host"]["root"], "opt/yugabyte/software")
     before = sorted(os.listdir(soft))
-    old_bundle = lifecycle.make_bundle(state, "2.16.0.0-b1", os.path.join(state["host"]["root"], "tmp/b-old"))
-    cp = subprocess.run([os.path.join(old_bundle, "yba-ctl"), "upgrade", "-s"], capture_output=True, text=True,
-                        check=False)
+    lifecycle.make_bundle(state, "2.16.0.0-b1", os.path.join(state["host"]["root"], "tmp/b-old"))
+    cp = on_host(state, "/tmp/b-old/yba-ctl", "upgrade", "-s", check=False)
     assert cp.returncode == 1 and "not newer" in cp.stderr
     cp = yba_ctl(state, "upgrade", check=False)
     assert cp.returncode == 1 and "bundle directory" in cp.stderr
-    bundle = lifecycle.make_bundle(state, "2.20.1.3-b3", os.path.join(state["host"]["root"], "tmp/b-new"))
-    cp = subprocess.run([os.path.join(bundle, "yba-ctl"), "upgrade", "--skip_preflight"], capture_output=True,
-                        text=True, check=False)
+    lifecycle.make_bundle(state, "2.20.1.3-b3", os.path.join(state["host"]["root"], "tmp/b-new"))
+    cp = on_host(state, "/tmp/b-new/yba-ctl", "upgrade", "--skip_preflight", check=False)
     assert cp.returncode == 0, cp.stderr + cp.stdout
+    wait_https(state)
     after = sorted(os.listdir(soft))
     assert after == ["2.18.1.0-b84", "2.20.1.3-b3", "active"], (before, after)
     assert os.readlink(os.path.join(soft, "active")) == "2.20.1.3-b3"
@@ -429,10 +493,16 @@ def test_platform_exits_when_metadb_is_down(labdir: str) -> None:
     yba_ctl(state, "stop", "postgres")
     try:
         yba_ctl(state, "stop", "yb-platform")
-        cp = yba_ctl(state, "start", "yb-platform", check=False)
-        assert cp.returncode == 1 and "exited during start-up" in cp.stderr, cp.stderr
-        assert "Cannot connect to database" in cp.stderr
-        assert " Stopped |" in yba_ctl(state, "status", "postgres").stdout
+        # as the real yba-ctl: start returns 0 once systemd started the unit; the platform then dies at start-up
+        assert on_host(state, "yba-ctl", "start", "yb-platform").returncode == 0
+        deadline = time.monotonic() + 30
+        while unit_status(state, "yb-platform") != "Errored" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert unit_status(state, "yb-platform") == "Errored"  # Restart=always keeps trying
+        with open(os.path.join(state["host"]["root"], "opt/yugabyte/data/logs/application.log"), encoding="utf-8",
+                  errors="replace") as fh:
+            assert "Cannot connect to database" in fh.read()[-20000:]
+        assert unit_status(state, "postgres") == "Stopped"
     finally:
         yba_ctl(state, "start")
     assert pclient.Client(state, token=None).call("GET", "/api/v1/app_version")[0] == 200

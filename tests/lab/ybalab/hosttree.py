@@ -16,7 +16,7 @@ from typing import Any
 from ybalab.labstate import PG_BIN, LabError, notice, write_atomic
 from ybalab.seed import DB_VERSION, UNIVERSES, UNUSED_DB_VERSION
 
-SIZE_MB = 128
+SIZE_MB = 256
 YBA_VERSION = "2.18.1.0-b84"
 OLD_YBA_VERSION = "2.16.8.0-b12"
 YBC_VERSION = "2.0.0.0-b19"
@@ -62,14 +62,28 @@ def usage(root: str) -> dict[str, int | float]:
     return {"total": total, "used": used, "free": free, "pct": 100.0 * used / max(1, used + free)}
 
 
-def wipe(root: str) -> None:
-    """Empty the host tree, keeping the mount point itself."""
-    for name in os.listdir(root):
-        p = os.path.join(root, name)
-        if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p)
-        else:
-            os.unlink(p)
+def wipe(state: dict[str, Any]) -> None:
+    """Empty the host volume, keeping the metadata DB (data dir, socket dir, log) and the directories the lab host
+    has mounted (emptied, not replaced: a bind mount stays on the directory it was made from)."""
+    from ybalab.hostinit import VOLUME_MOUNTS
+    root = os.path.normpath(state["host"]["root"])
+    pg = state["postgres"]
+    keep = {os.path.normpath(p) for p in (pg["data_dir"], pg["socket_dir"], pg["log"])}
+    mounted = {os.path.join(root, sub) for sub, _target in VOLUME_MOUNTS}
+
+    def empty(d: str) -> None:
+        for name in os.listdir(d):
+            p = os.path.join(d, name)
+            if p in keep:
+                continue
+            if p in mounted or any(k.startswith(p + "/") for k in keep | mounted):
+                empty(p)
+            elif os.path.isdir(p) and not os.path.islink(p):
+                shutil.rmtree(p)
+            else:
+                os.unlink(p)
+
+    empty(root)
 
 
 # --------------------------------------------------------------------------------------------- writers
@@ -237,7 +251,7 @@ def build(state: dict[str, Any], scenario: str) -> dict[str, Any]:
     root = state["host"]["root"]
     if not os.path.isdir(root):
         raise LabError(f"host root {root} is missing: run `ybalab up`")
-    wipe(root)
+    wipe(state)
     now = time.time()
     w = Writer(root, now)
     D = "/opt/yugabyte/data"
@@ -246,7 +260,7 @@ def build(state: dict[str, Any], scenario: str) -> dict[str, Any]:
               "yba-installer/certs", "yb-platform/ybc/releases", "yb-platform/ybc/release",
               "yb-platform/node-agent/releases"):
         os.makedirs(w.path(f"{D}/{d}"), exist_ok=True)
-    for d in ("/opt/yba-ctl/log_bundles", "/tmp", "/etc/systemd/system", "/usr/bin", "/usr/local/bin"):
+    for d in ("/opt/yba-ctl/log_bundles", "/tmp", "/etc/systemd/system"):
         os.makedirs(w.path(d), exist_ok=True)
     os.chmod(w.path("/tmp"), 0o1777)
     w.text(f"{D}/.version.txt", YBA_VERSION + "\n", "installer", 200 * DAY)
@@ -255,11 +269,6 @@ def build(state: dict[str, Any], scenario: str) -> dict[str, Any]:
     w.text("/opt/yba-ctl/yba.lic", "YBA-LAB-LICENSE-" + "0" * 48 + "\n", "installer", 200 * DAY, mode=0o600)
     w.text("/opt/yba-ctl/yba-ctl.log", "time=\"2024-01-02T10:00:00Z\" level=info msg=\"yba-ctl status\"\n",
            "installer", DAY)
-    # The metadata DB really lives in the lab's pgdata (so wiping or filling this tree never kills it);
-    # here is its footprint as a host would show it.
-    w.text(f"{D}/postgres/PG_VERSION", "15\n", "metadb", 200 * DAY)
-    w.text(f"{D}/postgres/README.ybalab", f"The lab's yugaware data directory is {state['postgres']['data_dir']}.\n",
-           "metadb", 200 * DAY)
     w.text(f"{D}/yb-platform/keys/{_cust(state)}/backup-encryption.key", "lab-universe-key\n", "keys", 300 * DAY,
            mode=0o600)
     for n, name in enumerate(UNIVERSES):
@@ -269,9 +278,10 @@ def build(state: dict[str, Any], scenario: str) -> dict[str, Any]:
                "swamper", 30 * DAY)
         w.text(f"{D}/prometheus/swamper_rules/yugaware.ad.{name}.yml", "groups: []\n", "swamper", 30 * DAY)
     w.text(f"{D}/logs/audit.log", "", "log-current", 0)
-    w.text(f"{D}/logs/postgres.log", "2024-01-31 02:00:01 UTC LOG:  checkpoint complete\n", "log-current", 0)
     tls = state["tls"]
-    for src, dst in ((tls["server_cert"], "server.pem"), (tls["server_key"], "server.key")):
+    # the CA that signed the platform's certificate, where an operator keeps it on the host (the controller has
+    # its own copy at tls.ca_cert): what a module running on the host verifies the platform with
+    for src, dst in ((tls["server_cert"], "server.pem"), (tls["server_key"], "server.key"), (tls["ca_cert"], "ca.pem")):
         shutil.copyfile(src, w.path(f"{D}/yba-installer/certs/{dst}"))
     os.chmod(w.path(f"{D}/yba-installer/certs/server.key"), 0o600)
     install_platform(state)
@@ -398,6 +408,39 @@ def _fill_incident(state: dict[str, Any], w: Writer) -> None:
             for f in w.manifest:
                 if f["path"] == core:
                     f["size"] = os.path.getsize(w.path(core))
+
+
+def fill_to_full(state: dict[str, Any], leave: int = 0) -> dict[str, Any]:
+    """Take the volume to 100% (or to `leave` bytes free): a JVM heap dump (-XX:+HeapDumpOnOutOfMemoryError, two
+    days old) grows until the disk refuses. Recorded in the manifest as a deletable core dump; returns its path
+    and size."""
+    root = state["host"]["root"]
+    if not state["host"]["mounted"]:  # never fill the machine's own disk
+        raise LabError("disk-exhausted needs the lab's tmpfs host volume (mount was not permitted)")
+    path = "/opt/yugabyte/data/yb-platform/java_pid4711.hprof"
+    w = Writer(root, time.time())
+    p = w.path(path)
+    block = b"\0" * MIB
+    with open(p, "wb", buffering=0) as fh:  # unbuffered: nothing left to flush at close on a full disk
+        fh.write(b"JAVA PROFILE 1.0.2\0" + b"\0" * 13)
+        if leave:
+            left = int(usage(root)["free"]) - leave
+            while left > 0:
+                left -= fh.write(block[:min(left, MIB)])
+        for size in (MIB, 65536, 4096, 512, 1) if not leave else ():  # down to the last bytes
+            try:
+                while fh.write(block[:size]) == size:
+                    pass
+            except OSError:
+                pass
+    w._done(path, "core-dump", 2 * DAY, True)
+    mpath = os.path.join(state["dir"], "host_manifest.json")
+    with open(mpath, encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    manifest["files"].append(w.manifest[-1])
+    manifest["usage"] = usage(root)
+    write_atomic(mpath, json.dumps(manifest, indent=1))
+    return {"path": path, "size": w.manifest[-1]["size"]}
 
 
 def _app_log(w: Writer, size: int) -> None:

@@ -13,7 +13,9 @@ import time
 from typing import Any, Iterable
 
 DEFAULT_DIR = "/tmp/yba-lab"
-SCENARIOS = ("incident", "healthy", "platform-hung", "platform-crashed")
+SCENARIOS = ("incident", "healthy", "platform-hung", "platform-crashed", "disk-exhausted")
+# Where the lab host (its own mount namespace, see hostns.py) sees the lab dir: the controller's /tmp is not there.
+HOST_RUN = "/run/ybalab"
 PG_BIN = "/usr/lib/postgresql/15/bin"
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
@@ -33,6 +35,29 @@ def load(d: str | None = None) -> dict[str, Any] | None:
             return json.load(fh)
     except FileNotFoundError:
         return None
+
+
+def host_view(state: dict[str, Any]) -> dict[str, Any]:
+    """lab.json as the lab host sees it: host-volume paths at their real place (host.root "/"), lab-dir paths
+    under HOST_RUN. What runs inside the host (yba-ctl, the platform, the mini-systemd) reads the state this way."""
+    vol, d = state["host"]["root"].rstrip("/"), state["dir"].rstrip("/")
+
+    def conv(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [conv(x) for x in v]
+        if isinstance(v, str):
+            if v == vol or v.startswith(vol + "/"):
+                return "/" + v[len(vol):].lstrip("/")
+            if v == d or v.startswith(d + "/"):
+                return HOST_RUN + v[len(d):]
+        return v
+
+    out = conv(state)
+    out["host"]["root"] = "/"
+    out["host"]["volume"] = vol
+    return out
 
 
 def write_atomic(path: str, text: str, mode: int = 0o644) -> None:

@@ -7,19 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ybalab import faults, hosttree, labstate, seed, services
+from ybalab import faults, hostns, hosttree, labstate, seed, services
 from ybalab.labstate import SCENARIOS, LabError, notice
 
 PLATFORM_VERSION = hosttree.YBA_VERSION
-
-
-def _platform() -> Any:
-    try:
-        from ybalab.platform import lifecycle
-    except ImportError as exc:  # pragma: no cover - only before the platform package exists
-        notice(f"platform simulator unavailable ({exc}); continuing without it")
-        return None
-    return lifecycle
 
 
 def initial_state(d: str) -> dict[str, Any]:
@@ -31,11 +22,13 @@ def initial_state(d: str) -> dict[str, Any]:
         return p
 
     ids = seed.ids()
+    data = os.path.join(d, "host", "opt", "yugabyte", "data")  # the metadata DB lives on the host volume
     return {
         "dir": d,
         "scenario": None,
         "created": int(time.time()),
         "host": {"root": os.path.join(d, "host"), "mounted": False, "size_mb": hosttree.SIZE_MB,
+                 "hostname": os.path.basename(d.rstrip("/")).replace("_", "-")[-60:] or "yba-lab",
                  "install_root": "/opt/yugabyte", "yba_ctl_home": "/opt/yba-ctl", "yba_ctl": "/usr/bin/yba-ctl",
                  "python": "/usr/bin/python3",
                  "venv_python": os.path.join(labstate.VENV_BIN, "python"), "manifest": os.path.join(d, "host_manifest.json")},
@@ -44,9 +37,10 @@ def initial_state(d: str) -> dict[str, Any]:
                 "host_key": os.path.join(d, "ssh", "ssh_host_ed25519_key"),
                 "pid_file": os.path.join(d, "ssh", "sshd.pid")},
         "postgres": {"host": "127.0.0.1", "port": port(), "user": "postgres", "database": "yugaware",
-                     "data_dir": os.path.join(d, "pgdata"), "bin_dir": labstate.PG_BIN,
-                     "socket_dir": os.path.join(d, "pgrun"), "log": os.path.join(d, "postgres.log"),
-                     "pid_file": os.path.join(d, "pgdata", "postmaster.pid")},
+                     "data_dir": os.path.join(data, "postgres"), "bin_dir": labstate.PG_BIN,
+                     "socket_dir": os.path.join(data, "pgsql", "run", "postgresql"),
+                     "log": os.path.join(data, "logs", "postgres.log"),
+                     "pid_file": os.path.join(data, "postgres", "postmaster.pid")},
         "s3": {"endpoint": "", "port": port(), "dead_endpoint": f"http://127.0.0.1:{labstate.dead_port()}",
                "bucket": "yba-backups", "region": "us-east-1",
                "access_key": "AKIALAB" + services.new_secret(7).upper(), "secret_key": services.new_secret(20),
@@ -58,6 +52,7 @@ def initial_state(d: str) -> dict[str, Any]:
                      "customer_uuid": ids["customer_uuid"], "storage_config_uuid": ids["storage_config_uuid"],
                      "universes": {u["name"]: u["uuid"] for u in ids["universes"]},
                      "ca_cert": os.path.join(d, "tls", "ca.pem"), "cert": os.path.join(d, "tls", "server.pem"),
+                     "host_ca_cert": "/opt/yugabyte/data/yba-installer/certs/ca.pem",
                      "key": os.path.join(d, "tls", "server.key"),
                      "pid_file": os.path.join(d, "platform.pid"), "log": os.path.join(d, "platform.log"),
                      "version": PLATFORM_VERSION},
@@ -78,12 +73,14 @@ def up(scenario: str = "incident") -> dict[str, Any]:
     s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
     services.tls_ensure(state)
     services.ensure_ssh_user()
+    hosttree.mount(state)
+    labstate.save(state)  # the host reads lab.json from its first moment
+    hostns.start(state)
     services.pg_init(state)
     services.pg_start(state)
     services.s3_start(state)
     services.sshd_start(state)
     services.user_known_hosts_add(state)
-    hosttree.mount(state)
     labstate.save(state)
     return reset(scenario, state)
 
@@ -96,19 +93,8 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _platform_units(state: dict[str, Any], start: bool) -> None:
-    """Prometheus (and yb-platform on stop) through the platform's mini-systemd, when it has one."""
-    try:
-        from ybalab.platform import services as psvc
-    except ImportError:
-        return
-    try:
-        if start:
-            psvc.start_unit(state, "prometheus")
-        else:
-            psvc.stop_all(state, ("prometheus", "yb-platform"))
-    except Exception as exc:  # noqa: BLE001
-        notice(f"platform units: {exc}")
+def _on_host(state: dict[str, Any], module: str, function: str, *args: Any) -> Any:
+    return hostns.call(state, f"ybalab.platform.{module}", function, *args)
 
 
 def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -118,12 +104,13 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
     if state is None:
         raise LabError(f"no lab at {labstate.lab_dir()}: run `ybalab up` first")
     t0 = time.monotonic()
-    lifecycle = _platform()
-    if lifecycle is not None:
-        lifecycle.stop(state)
-    _platform_units(state, start=False)
-    for check, name in ((services.pg_running, "postgres"), (services.s3_running, "s3"),
-                        (services.sshd_running, "sshd")):
+    if not hostns.running(state):
+        raise LabError("the lab host is not running: run `ybalab up`")
+    _on_host(state, "services", "stop_all", ["prometheus", "yb-platform"])
+    # After disk-exhausted PostgreSQL cannot start until the volume has room: empty it first (the DB stays).
+    hosttree.wipe(state)
+    services.pg_start(state)
+    for check, name in ((services.s3_running, "s3"), (services.sshd_running, "sshd")):
         if not check(state):
             raise LabError(f"{name} is not running: run `ybalab up`")
     state["scenario"] = scenario
@@ -136,12 +123,11 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
         _seed_bucket(state)
         return faults.corrupt_index(state) if scenario != "healthy" else None
 
-    # The DB/S3 work waits on PostgreSQL and moto, the host tree on file writes: overlap them.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        db_job = pool.submit(metadata_and_bucket)
-        tree_job = pool.submit(hosttree.build, state, scenario)
-        corrupted = db_job.result()
-        tree_job.result()
+    # The DB and the host tree share the host volume: the tree is filled to the scenario's usage only once the
+    # database has its size (and a checkpoint has trimmed its WAL).
+    corrupted = metadata_and_bucket()
+    services.psql(state, "CHECKPOINT;")
+    hosttree.build(state, scenario)
     if corrupted:
         state["fault"] = {"corrupt_index": corrupted}
     else:
@@ -149,26 +135,42 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
     state.pop("platform_error", None)
     state["reset_seconds"] = round(time.monotonic() - t0, 2)
     labstate.save(state)
-    if lifecycle is not None:
-        try:
-            _platform_units(state, start=True)
-            lifecycle.start(state)
-            if scenario != "healthy":
-                seed.seed_live_task(state)
-            if scenario == "platform-hung":
-                lifecycle.hang(state)
-            elif scenario == "platform-crashed":
-                lifecycle.crash(state)
-        except Exception as exc:  # noqa: BLE001 - the simulator's failure must not hide the rest of the lab
-            lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-            first = f"{lines[0]} {lines[-1]}" if lines else type(exc).__name__
-            notice(f"platform did not start: {first} (see {state['platform']['log']}); "
-                   "`ybalab status` shows it DOWN")
-            state["platform_error"] = first
-            labstate.save(state)
-            if scenario != "healthy":
-                seed.seed_live_task(state)
+    try:
+        _on_host(state, "services", "start_unit", "prometheus")
+        _on_host(state, "lifecycle", "start")
+        if scenario != "healthy":
+            seed.seed_live_task(state)
+        if scenario == "platform-hung":
+            _on_host(state, "lifecycle", "hang")
+        elif scenario == "platform-crashed":
+            _on_host(state, "lifecycle", "crash")
+    except LabError as exc:  # the simulator's failure must not hide the rest of the lab
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        first = f"{lines[0]} {lines[-1]}" if lines else type(exc).__name__
+        notice(f"platform did not start: {first} (see {state['platform']['log']}); "
+               "`ybalab status` shows it DOWN")
+        state["platform_error"] = first
+        labstate.save(state)
+        if scenario != "healthy":
+            seed.seed_live_task(state)
+    if scenario == "disk-exhausted":
+        state["fault"]["disk_exhausted"] = exhaust_disk(state)
+    state["reset_seconds"] = round(time.monotonic() - t0, 2)
+    labstate.save(state)
     return state
+
+
+def exhaust_disk(state: dict[str, Any]) -> dict[str, Any]:
+    """The escalation's end state: the volume at 100% (a JVM heap dump took the last of it), PostgreSQL crashed
+    and refusing to start ("could not write lock file ... No space left on device"; the host's Restart=always
+    keeps trying), the platform up but without its DB, the UI unresponsive."""
+    # PostgreSQL dies first; while it is down the last bytes go (what it freed included), so the host's
+    # Restart=always cannot start it again until someone frees space.
+    _on_host(state, "lifecycle", "crash_postgres")
+    filler = hosttree.fill_to_full(state)
+    if services.pg_running(state):
+        raise LabError("disk-exhausted: PostgreSQL still accepts connections on a full volume")
+    return {"filler": filler, "usage": hosttree.usage(state["host"]["root"])}
 
 
 def _seed_bucket(state: dict[str, Any]) -> None:
@@ -194,17 +196,9 @@ def down(purge: bool = False) -> list[int]:
     d = labstate.lab_dir()
     state = labstate.load(d)
     if state is not None:
-        lifecycle = _platform()
-        if lifecycle is not None:
-            try:
-                lifecycle.stop(state)
-            except Exception as exc:  # noqa: BLE001 - keep tearing down
-                notice(f"platform stop: {exc}")
-        _platform_units(state, start=False)
-        services.sshd_stop(state)
+        hostns.stop(state)  # its PID 1 stops the units (PostgreSQL cleanly), the kernel ends the rest
         services.user_known_hosts_remove(state)
         services.s3_stop(state)
-        services.pg_stop(state)
         hosttree.umount(state)
     for pid in labstate.processes_referencing(d, killable_only=True):
         labstate.kill_tree(pid, timeout=2)

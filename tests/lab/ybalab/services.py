@@ -12,6 +12,7 @@ import time
 import urllib.request
 from typing import Any
 
+from ybalab import hostns, labstate
 from ybalab.labstate import (
     PG_BIN, VENV_BIN, LabError, free_port, kill_tree, notice, pid_alive, port_open, read_pid, run, wait_port,
     write_atomic,
@@ -27,12 +28,16 @@ def _child_env(state: dict[str, Any]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------- PostgreSQL
+# The metadata DB runs ON the lab host, with its data dir on the host volume (/opt/yugabyte/data/postgres, socket
+# data/pgsql/run/postgresql, log data/logs/postgres.log: yba-installer's cmd/postgres.go), so a full disk hits it.
+# It is started and stopped by the host's mini-systemd (unit `postgres`); the lab itself talks to it over TCP.
 def pg_pid(state: dict[str, Any]) -> int | None:
+    """The postmaster's pid as the lab host sees it."""
     return read_pid(os.path.join(state["postgres"]["data_dir"], "postmaster.pid"))
 
 
 def pg_running(state: dict[str, Any]) -> bool:
-    return pid_alive(pg_pid(state)) and port_open(state["postgres"]["port"])
+    return hostns.running(state) and port_open(state["postgres"]["port"])
 
 
 def pg_init(state: dict[str, Any]) -> None:
@@ -40,49 +45,48 @@ def pg_init(state: dict[str, Any]) -> None:
     data = pg["data_dir"]
     if os.path.exists(os.path.join(data, "PG_VERSION")):
         return
-    os.makedirs(data, exist_ok=True)
-    os.makedirs(pg["socket_dir"], exist_ok=True)
+    for p in (data, pg["socket_dir"], os.path.dirname(pg["log"])):
+        os.makedirs(p, exist_ok=True)
     for p in (data, pg["socket_dir"]):
         shutil.chown(p, "postgres", "postgres")
         os.chmod(p, 0o700 if p == data else 0o755)
+    # 1 MiB WAL segments: the host volume is small, and a real host's WAL is on the same volume as the rest.
     run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres",
-         "-A", "trust", "--no-sync", "-k", "-E", "UTF8", "--locale", "C"])
+         "-A", "trust", "--no-sync", "-k", "-E", "UTF8", "--locale", "C", "--wal-segsize=1"])
+    host_pg = labstate.host_view(state)["postgres"]
     with open(os.path.join(data, "postgresql.conf"), "a", encoding="utf-8") as fh:
         # A lab database: speed over durability.
         fh.write(
             "\n# ybalab\n"
             f"listen_addresses = '127.0.0.1'\nport = {pg['port']}\n"
-            f"unix_socket_directories = '{pg['socket_dir']}'\n"
+            f"unix_socket_directories = '{host_pg['socket_dir']}'\n"
             "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-            "shared_buffers = 32MB\nmax_connections = 60\n"
+            "shared_buffers = 16MB\nmax_connections = 60\nmin_wal_size = 2MB\nmax_wal_size = 4MB\n"
             "logging_collector = off\nlog_min_messages = warning\n"
         )
 
 
 def pg_start(state: dict[str, Any]) -> None:
-    pg = state["postgres"]
+    """`systemctl start postgres` on the lab host (waits until it accepts connections)."""
     if pg_running(state):
         return
-    os.makedirs(pg["socket_dir"], exist_ok=True)
-    shutil.chown(pg["socket_dir"], "postgres", "postgres")
-    log = pg["log"]
-    if not os.path.exists(log):
-        open(log, "a", encoding="utf-8").close()
-    shutil.chown(log, "postgres", "postgres")
-    run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "pg_ctl"), "-D", pg["data_dir"], "-l", log,
-         "-w", "-t", "30", "-o", f"-p {pg['port']}", "start"], cwd=state["dir"], env=_child_env(state))
+    pg = state["postgres"]
+    for p in (pg["socket_dir"], pg["log"]):
+        if p == pg["log"]:
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            if not os.path.exists(p):
+                open(p, "a", encoding="utf-8").close()
+        else:
+            os.makedirs(p, exist_ok=True)
+        shutil.chown(p, "postgres", "postgres")
+    hostns.call(state, "ybalab.platform.services", "start_unit", "postgres")
     if not wait_port(pg["port"], 15):
-        raise LabError(f"PostgreSQL did not listen on {pg['port']}; see {log}")
+        raise LabError(f"PostgreSQL did not listen on {pg['port']}; see {pg['log']}")
 
 
 def pg_stop(state: dict[str, Any]) -> None:
-    pg = state["postgres"]
-    pid = pg_pid(state)
-    if not pid_alive(pid):
-        return
-    subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "pg_ctl"), "-D", pg["data_dir"],
-                    "-m", "fast", "-w", "-t", "30", "stop"], check=False, capture_output=True, cwd="/")
-    kill_tree(pid)
+    if hostns.running(state) and os.path.exists(os.path.join(state["postgres"]["data_dir"], "postmaster.pid")):
+        hostns.call(state, "ybalab.platform.services", "stop_unit", "postgres")
 
 
 def psql(state: dict[str, Any], sql: str, db: str | None = None, *, tuples: bool = False,
@@ -201,7 +205,7 @@ def sshd_pid_file(state: dict[str, Any]) -> str:
 
 
 def sshd_running(state: dict[str, Any]) -> bool:
-    return pid_alive(read_pid(sshd_pid_file(state))) and port_open(state["ssh"]["port"])
+    return hostns.running(state) and port_open(state["ssh"]["port"])
 
 
 def _keygen(path: str, comment: str) -> None:
@@ -234,11 +238,12 @@ def sshd_configure(state: dict[str, Any]) -> None:
         fh.write(known_hosts_line(state))
     os.chmod(ssh["known_hosts"], 0o644)
     cfg = os.path.join(d, "sshd_config")
+    host = labstate.host_view(state)  # sshd runs on the lab host: its paths as the host sees them
     with open(cfg, "w", encoding="ascii") as fh:
         fh.write(
             f"# ybalab private sshd\nPort {ssh['port']}\nListenAddress 127.0.0.1\n"
-            f"HostKey {ssh['host_key']}\nPidFile {sshd_pid_file(state)}\n"
-            f"AuthorizedKeysFile {auth}\nAllowUsers {SSH_USER}\n"
+            f"HostKey {host['ssh']['host_key']}\nPidFile {host['ssh']['pid_file']}\n"
+            f"AuthorizedKeysFile {host['ssh']['key'].rsplit('/', 1)[0]}/authorized_keys\nAllowUsers {SSH_USER}\n"
             "PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "PermitRootLogin no\nUsePAM no\nStrictModes no\nUseDNS no\nPrintMotd no\nPrintLastLog no\n"
             "MaxStartups 50:30:100\nMaxSessions 50\nClientAliveInterval 30\nClientAliveCountMax 4\n"
@@ -253,21 +258,21 @@ def sshd_start(state: dict[str, Any]) -> None:
     if port_open(ssh["port"]):
         ssh["port"] = free_port()
     sshd_configure(state)
-    cfg = os.path.join(os.path.dirname(ssh["key"]), "sshd_config")
-    log = os.path.join(state["dir"], "ssh", "sshd.log")
-    run(["/usr/sbin/sshd", "-t", "-f", cfg])
-    run(["/usr/sbin/sshd", "-f", cfg, "-E", log], cwd=state["dir"], env=_child_env(state))
+    cfg = os.path.join(labstate.HOST_RUN, "ssh", "sshd_config")
+    log = os.path.join(labstate.HOST_RUN, "ssh", "sshd.log")
+    hostns.run(state, ["/usr/sbin/sshd", "-t", "-f", cfg])
+    hostns.run(state, ["/usr/sbin/sshd", "-f", cfg, "-E", log])
     if not wait_port(ssh["port"], 10):
-        raise LabError(f"sshd did not listen on {ssh['port']}; see {log}")
+        raise LabError(f"sshd did not listen on {ssh['port']}; see {state['dir']}/ssh/sshd.log")
     deadline = time.monotonic() + 1.0
     while not read_pid(sshd_pid_file(state)) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
 def sshd_stop(state: dict[str, Any]) -> None:
-    pid = read_pid(sshd_pid_file(state))
-    if pid_alive(pid):
-        kill_tree(pid)  # also ends open sessions (their sshd children)
+    pid = read_pid(sshd_pid_file(state))  # the host's pid: signal it there (also ends open sessions)
+    if pid and hostns.running(state):
+        hostns.run(state, ["kill", str(pid)], check=False)
     try:
         os.unlink(sshd_pid_file(state))
     except FileNotFoundError:

@@ -85,17 +85,25 @@ def cmd_status(state: dict[str, Any], unit: str | None) -> int:
 
 
 def cmd_service(state: dict[str, Any], action: str, unit: str | None) -> int:
+    """As yba-installer's service control (cmd/service_control.go, cmd/platform.go, cmd/postgres.go): ``stop``
+    acts only on a unit whose status is Running (a crash-looping, Errored unit is left to systemd's
+    Restart=always); ``start`` returns once systemd has started the unit, without waiting for the platform's
+    HTTPS (PostgreSQL's unit is Type=notify, so its start waits for the server); ``restart`` always restarts."""
     units = _units(unit)
     if action in ("stop", "restart"):
         for u in reversed(UNIT_CHOICES):
-            if u in units:
-                _log(state, "INFO", f"Stopping {u}")
-                services.stop_unit(state, u)
+            if u not in units:
+                continue
+            if action == "stop" and services.unit_status(state, u) != services.RUNNING:
+                _log(state, "INFO", f"{u} is not running, nothing to stop")
+                continue
+            _log(state, "INFO", f"Stopping {u}")
+            services.stop_unit(state, u)
     if action in ("start", "restart"):
         for u in UNIT_CHOICES:
             if u in units:
                 _log(state, "INFO", f"Starting {u}")
-                services.start_unit(state, u)
+                services.start_unit(state, u, wait=False)
     _log(state, "INFO", f"{action} of {', '.join(units)} completed")
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import uuid as uuidlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -178,11 +179,15 @@ class Platform:
     # ------------------------------------------------------------------ plumbing
     def connect(self) -> Any:
         pg = self.state["postgres"]
+        t0 = time.monotonic()
         try:
             return psycopg.connect(host=pg.get("host", "127.0.0.1"), port=int(pg["port"]),
                                    user=pg.get("user", "postgres"), dbname=pg.get("database", "yugaware"),
                                    autocommit=True, connect_timeout=5, row_factory=dict_row)
         except psycopg.OperationalError as exc:
+            # YBA's pool (HikariCP) waits its connectionTimeout for a connection before the request fails: with
+            # the DB down every DB-backed page hangs that long (the escalation's "UI unresponsive").
+            time.sleep(max(0.0, float(self.state["platform"].get("db_connection_timeout", 10)) - (time.monotonic() - t0)))
             raise DatabaseUnavailable(str(exc).strip()) from exc
 
     def startup(self) -> None:

@@ -223,8 +223,8 @@ taskGC.task_retention_duration = 30 days
 taskGC.gc_check_interval = 1 day
 health.check_interval_ms = 300000
 
-# Lab only: where the simulator finds lab.json (scenario, S3, app secret location).
-yb.lab.state_file = "{paths.lab_json_path(state)}"
+# Lab only: where the simulator finds lab.json (scenario, S3, app secret location), as the lab host sees it.
+yb.lab.state_file = "{paths.host_lab_json()}"
 """
 
 
@@ -281,15 +281,22 @@ def install_software(state: dict[str, Any], version: str, active: bool = True) -
     # The units reference host paths; the mini-systemd maps ExecStart through host.root (services.host_argv).
     pg = state["postgres"]
     _write(paths.unit_file(state, "postgres"), POSTGRES_UNIT.format(
-        version_dir=_host_path(state, link), pg_data=pg["data_dir"], pg_port=int(pg["port"])))
-    prom_bin = paths.on_host(state, "/usr/local/bin/prometheus")
-    _write(prom_bin, PROMETHEUS.format(python=python, lab_path=lab_path), 0o755)
+        version_dir=_host_path(state, link), pg_data=_host_path(state, pg["data_dir"]), pg_port=int(pg["port"])))
+    _write(os.path.join(version_dir, "prometheus", "prometheus"), PROMETHEUS.format(python=python, lab_path=lab_path),
+           0o755)
     prom_port = _existing_prom_port(state) or _free_port()
     _write(paths.unit_file(state, "prometheus"), PROMETHEUS_UNIT.format(
-        prometheus_bin="/usr/local/bin/prometheus", version_dir=_host_path(state, link),
+        prometheus_bin=f"{_host_path(state, link)}/prometheus/prometheus", version_dir=_host_path(state, link),
         data=_host_path(state, paths.data_dir(state)), prom_port=prom_port))
-    _write(paths.yba_ctl_path(state), YBA_CTL.format(python=python, lab_path=lab_path,
-                                                     lab_json=paths.lab_json_path(state), bundle="None"), 0o755)
+    # as yba-installer lays it: /usr/bin/yba-ctl -> /opt/yba-ctl/yba-ctl -> software/<ver>/yba_installer/yba-ctl
+    # (the first link is made by the host's PID 1, on its /usr/bin)
+    _write(os.path.join(version_dir, "yba_installer", "yba-ctl"),
+           YBA_CTL.format(python=python, lab_path=lab_path, lab_json=paths.host_lab_json(), bundle="None"), 0o755)
+    ctl_link = paths.on_host(state, "/opt/yba-ctl/yba-ctl")
+    os.makedirs(os.path.dirname(ctl_link), exist_ok=True)
+    if os.path.lexists(ctl_link):
+        os.unlink(ctl_link)
+    os.symlink(f"{_host_path(state, link)}/yba_installer/yba-ctl", ctl_link)
     return version_dir
 
 
@@ -303,7 +310,7 @@ def make_bundle(state: dict[str, Any], version: str, dest_dir: str) -> str:
            json.dumps({"version_number": number, "build_number": build}) + "\n")
     _write(os.path.join(dest_dir, "yba-ctl"),
            YBA_CTL.format(python=sys.executable, lab_path=paths.lab_python_path(),
-                          lab_json=paths.lab_json_path(state),
+                          lab_json=paths.host_lab_json(),
                           bundle="os.path.dirname(os.path.abspath(__file__))"), 0o755)
     return dest_dir
 
@@ -370,12 +377,12 @@ def hang(state: dict[str, Any]) -> None:
 
 
 def crash(state: dict[str, Any]) -> None:
-    """SIGKILL the platform and leave its pid file behind (stale), as an OOM kill would."""
-    pid = services.read_pid(state, "yb-platform")
-    if not services.unit_pid_alive("yb-platform", pid):
-        return
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    while services.pid_alive(pid):
-        import time
-        time.sleep(0.02)
+    """SIGKILL the platform and leave its pid file behind (stale), as an OOM kill would, with systemd having given
+    up on it (unit failed: a crash loop hit the start limit), so Restart=always does not bring it back."""
+    services.fail_unit(state, "yb-platform")
+
+
+def crash_postgres(state: dict[str, Any]) -> None:
+    """PostgreSQL dies as on a full volume (immediate shutdown: crash recovery at the next start). The unit stays
+    wanted, so the host's Restart=always keeps trying to start it."""
+    services.crash_postgres(state)

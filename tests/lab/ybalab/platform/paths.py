@@ -5,12 +5,21 @@ import json
 import os
 from typing import Any
 
+from ybalab.labstate import HOST_RUN, host_view
+
 UNITS = ("postgres", "prometheus", "yb-platform")
 
 
 def load_state(lab_json: str) -> dict[str, Any]:
+    """lab.json; read from inside the lab host (under HOST_RUN) it is translated to the host's own view."""
     with open(lab_json, encoding="utf-8") as fh:
-        return json.load(fh)
+        state = json.load(fh)
+    return host_view(state) if lab_json.startswith(HOST_RUN + "/") else state
+
+
+def host_lab_json() -> str:
+    """lab.json as the lab host reads it (what the yba-ctl stand-in and the platform have baked in)."""
+    return os.path.join(HOST_RUN, "lab.json")
 
 
 def lab_json_path(state: dict[str, Any]) -> str:

@@ -5,9 +5,12 @@ unit AND of its drop-ins (``<unit>.service.d/*.conf``, in name order), detached 
 pid file under ``<lab dir>/run`` (yb-platform: ``platform.pid_file`` of lab.json) and output appended to
 ``data/logs/application.log`` (prometheus: ``data/prometheus/prometheus.log``). ``postgres`` is the lab's
 real PostgreSQL, driven with pg_ctl as the postgres user (data dir and port from lab.json).
-Simplifications: User=/Group= are ignored (services run as the caller), Restart=always is not emulated
-(a crashed platform stays down until started), and stop sends SIGTERM then SIGCONT like systemd, which
-also ends a SIGSTOPped (hung) process.
+It runs inside the lab host (its own PID namespace, see ybalab/hostinit.py). ``Restart=always`` is emulated by
+the ``Supervisor`` that the host's PID 1 ticks: a unit that was started and not stopped (``<unit>.want`` in the run
+dir) and whose process died is started again after its ``RestartSec``; meanwhile its status is Errored (systemd's
+``activating (auto-restart)``). A unit put into ``failed`` (``<unit>.failed``: systemd gave up, start limit hit)
+stays down until started. Simplifications: User=/Group= are ignored (services run as the caller), and stop sends
+SIGTERM then SIGCONT like systemd, which also ends a SIGSTOPped (hung) process.
 """
 from __future__ import annotations
 
@@ -166,18 +169,71 @@ def unit_pid_alive(unit: str, pid: int | None) -> bool:
         return False
 
 
+def _marker(state: dict[str, Any], unit: str, kind: str) -> str:
+    return os.path.join(paths.run_dir(state), f"{unit}.{kind}")
+
+
+def _set_marker(state: dict[str, Any], unit: str, kind: str, on: bool) -> None:
+    path = _marker(state, unit, kind)
+    if on:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write(f"{time.time():.3f}\n")
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
 def unit_status(state: dict[str, Any], unit: str) -> str:
-    """Running / Stopped / Errored (died without a stop: stale pid file, as after a crash) / Not Installed."""
+    """As yba-ctl maps systemd's states: Running / Stopped / Errored (died without a stop: auto-restart pending
+    or failed) / Not Installed."""
     if unit == "postgres":
         if not os.path.isdir(_pg(state).get("data_dir", "")):
             return NOT_INSTALLED
-        return RUNNING if _pg_ctl(state, "status").returncode == 0 else STOPPED
-    if load_unit(state, unit) is None:
+        running = _pg_ctl(state, "status").returncode == 0
+    elif load_unit(state, unit) is None:
         return NOT_INSTALLED
-    pid = read_pid(state, unit)
-    if unit_pid_alive(unit, pid):
+    else:
+        running = unit_pid_alive(unit, read_pid(state, unit))
+    if running:
         return RUNNING
-    return ERRORED if pid is not None else STOPPED
+    failed = any(os.path.exists(_marker(state, unit, k)) for k in ("want", "failed"))
+    return ERRORED if failed or (unit != "postgres" and read_pid(state, unit) is not None) else STOPPED
+
+
+def restart_sec(state: dict[str, Any], unit: str) -> float:
+    spec = load_unit(state, unit) or {"other": {}}
+    try:
+        return float(str(spec["other"].get("RestartSec", "10")).rstrip("s"))
+    except ValueError:
+        return 10.0
+
+
+class Supervisor:
+    """systemd's Restart=always for the lab host: ticked by the host's PID 1 (ybalab/hostinit.py)."""
+
+    def __init__(self) -> None:
+        self.died: dict[str, float] = {}
+
+    def tick(self, state: dict[str, Any]) -> list[str]:
+        restarted = []
+        now = time.monotonic()
+        for unit in paths.UNITS:
+            if not os.path.exists(_marker(state, unit, "want")) or unit_pid(state, unit) is not None:
+                self.died.pop(unit, None)
+                continue
+            since = self.died.setdefault(unit, now)
+            if now - since < restart_sec(state, unit):
+                continue
+            self.died[unit] = now  # a failed start waits RestartSec again
+            try:
+                start_unit(state, unit, wait=False)
+                restarted.append(unit)
+            except ServiceError as exc:
+                sys.stderr.write(f"mini-systemd: {unit}: {exc}\n")
+        return restarted
 
 
 def unit_pid(state: dict[str, Any], unit: str) -> int | None:
@@ -266,10 +322,14 @@ def _tail(path: str, lines: int = 15) -> str:
         return ""
 
 
-def start_unit(state: dict[str, Any], unit: str, timeout: float = 60.0) -> None:
-    """Start one unit and wait until it answers (or died); no-op when already running."""
+def start_unit(state: dict[str, Any], unit: str, timeout: float = 60.0, wait: bool = True) -> None:
+    """``systemctl start``: start one unit (no-op when running); with wait, until it answers (or died).
+
+    PostgreSQL's unit is Type=notify, so its start always waits for the server to accept connections."""
+    _set_marker(state, unit, "failed", False)
     if unit == "postgres":
         if unit_status(state, unit) == RUNNING:
+            _set_marker(state, unit, "want", True)
             return
         pg = _pg(state)
         log = pg.get("log") or os.path.join(pg["data_dir"], "startup.log")
@@ -281,6 +341,7 @@ def start_unit(state: dict[str, Any], unit: str, timeout: float = 60.0) -> None:
                     if not os.path.exists(path):
                         open(path, "a", encoding="utf-8").close()
                     shutil.chown(path, "postgres", "postgres")
+        _set_marker(state, unit, "want", True)
         res = _pg_ctl(state, "-o", f"-p {int(pg['port'])}", "-l", log, "-w", "-t", str(int(timeout)), "start")
         if res.returncode != 0:
             raise ServiceError(f"postgres failed to start: {(res.stdout + res.stderr).strip()}")
@@ -288,6 +349,7 @@ def start_unit(state: dict[str, Any], unit: str, timeout: float = 60.0) -> None:
     spec = load_unit(state, unit)
     if spec is None:
         raise ServiceError(f"Unit {unit}.service not found.")
+    _set_marker(state, unit, "want", True)
     if unit_pid_alive(unit, read_pid(state, unit)):
         return
     argv = host_argv(state, shlex.split(spec["ExecStart"]))
@@ -297,6 +359,8 @@ def start_unit(state: dict[str, Any], unit: str, timeout: float = 60.0) -> None:
     env.update(spec["Environment"])
     log = _log_path(state, unit)
     pid = _spawn_detached(argv, env, log, paths.pid_file(state, unit))
+    if not wait:
+        return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not pid_alive(pid):
@@ -314,7 +378,10 @@ def start_unit(state: dict[str, Any], unit: str, timeout: float = 60.0) -> None:
 
 
 def stop_unit(state: dict[str, Any], unit: str, timeout: float = 20.0) -> None:
-    """Stop one unit: SIGTERM + SIGCONT (as systemd does), SIGKILL after timeout; removes the pid file."""
+    """``systemctl stop``: SIGTERM + SIGCONT (as systemd does), SIGKILL after timeout; removes the pid file.
+    The unit is no longer wanted, so the supervisor does not bring it back."""
+    _set_marker(state, unit, "want", False)
+    _set_marker(state, unit, "failed", False)
     if unit == "postgres":
         if unit_status(state, unit) != RUNNING:
             return
@@ -344,6 +411,26 @@ def stop_unit(state: dict[str, Any], unit: str, timeout: float = 20.0) -> None:
         os.unlink(paths.pid_file(state, unit))
     except FileNotFoundError:
         pass
+
+
+def fail_unit(state: dict[str, Any], unit: str) -> None:
+    """Kill the unit's process and leave the unit ``failed`` (start limit hit): no auto-restart, status Errored,
+    the stale pid file stays, as after an OOM kill loop."""
+    _set_marker(state, unit, "want", False)
+    _set_marker(state, unit, "failed", True)
+    pid = read_pid(state, unit)
+    if unit_pid_alive(unit, pid):
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        while pid_alive(pid):
+            time.sleep(0.02)
+
+
+def crash_postgres(state: dict[str, Any]) -> None:
+    """An immediate shutdown that keeps the unit wanted: to the supervisor it is a crash."""
+    res = _pg_ctl(state, "-m", "immediate", "-w", "-t", "30", "stop")
+    if res.returncode != 0 and unit_status(state, "postgres") == RUNNING:
+        raise ServiceError(f"postgres did not stop: {(res.stdout + res.stderr).strip()}")
 
 
 def start_all(state: dict[str, Any], units: tuple[str, ...] = paths.UNITS) -> None:
