@@ -19,7 +19,8 @@ sys.path.insert(0, LAB)
 
 from ybalab.platform import api as papi  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
-from ybalab.platform import fidelity  # noqa: E402
+from ybalab.platform import fidelity, lifecycle  # noqa: E402
+from ybalab import hostns  # noqa: E402
 
 
 ZERO = "00000000-0000-0000-0000-000000000000"
@@ -49,8 +50,8 @@ def lab() -> Iterator[dict[str, Any]]:
         state["platform"]["password"] = "lab-password"
         with open(os.path.join(d, "lab.json"), "w", encoding="utf-8") as fh:
             json.dump(state, fh, indent=2)
-        ctl = os.path.join(state["host"]["root"], "usr/bin/yba-ctl")
-        subprocess.run([ctl, "restart", "yb-platform"], check=True, capture_output=True, timeout=120)
+        hostns.run(state, ["yba-ctl", "restart", "yb-platform"], timeout=120)  # on the lab host
+        lifecycle.wait_https(state)
         yield {"state": state, "record": record}
     finally:
         subprocess.run([sys.executable, "-m", "ybalab", "down"], env=env, capture_output=True, timeout=120,

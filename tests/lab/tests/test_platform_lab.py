@@ -78,17 +78,7 @@ def on_host(state: dict[str, Any], *argv: str, check: bool = True) -> subprocess
 
 
 def wait_https(state: dict[str, Any], timeout: float = 60.0) -> None:
-    """`yba-ctl start` does not wait for the platform (as the real one): the caller waits for HTTPS."""
-    anon = pclient.Client(state, token=None, timeout=2)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if anon.call("GET", "/api/v1/app_version")[0] == 200:
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.1)
+    lifecycle.wait_https(state, timeout)
 
 
 def yba_ctl(state: dict[str, Any], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

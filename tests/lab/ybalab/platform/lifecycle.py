@@ -362,6 +362,17 @@ def start(state: dict[str, Any], timeout: float = 60.0) -> None:
     services.start_unit(state, "yb-platform", timeout=timeout)
 
 
+def wait_https(state: dict[str, Any], timeout: float = 60.0) -> None:
+    """Until the platform answers HTTPS (``yba-ctl start`` does not wait, as the real one); ServiceError after
+    timeout."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not services.https_answers(paths.https_port(state)):
+        if time.monotonic() > deadline:
+            raise services.ServiceError(f"yb-platform did not answer HTTPS within {timeout:.0f}s")
+        time.sleep(0.1)
+
+
 def stop(state: dict[str, Any]) -> None:
     """As ``yba-ctl stop yb-platform``."""
     services.stop_unit(state, "yb-platform")

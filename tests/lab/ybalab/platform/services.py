@@ -283,7 +283,7 @@ def _spawn_detached(argv: list[str], env: dict[str, str], log: str, pid_path: st
     return int(res.stdout.strip())
 
 
-def _https_answers(port: int, timeout: float = 2.0) -> bool:
+def https_answers(port: int, timeout: float = 2.0) -> bool:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -367,7 +367,7 @@ def start_unit(state: dict[str, Any], unit: str, timeout: float = 60.0, wait: bo
             raise ServiceError(f"{unit} exited during start-up; last log lines:\n{_tail(log)}")
         if unit == "yb-platform":
             port = _arg_value(argv, "-Dhttps.port=")
-            if port and _https_answers(int(port)):
+            if port and https_answers(int(port)):
                 return
         else:
             listen = _arg_value(argv, "--web.listen-address=")
