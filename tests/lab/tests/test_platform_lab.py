@@ -55,7 +55,7 @@ def reset(d: str, scenario: str, repair_index: bool = False) -> dict[str, Any]:
     ybalab(d, "reset", scenario)
     state = load(d)
     if repair_index:  # the incident's corrupted backup index would otherwise fail backup inserts at random
-        sql(state, "REINDEX INDEX ix_backup_customer_state")
+        sql(state, "REINDEX INDEX %s" % state["fault"]["corrupt_index"]["index"])
     return state
 
 
