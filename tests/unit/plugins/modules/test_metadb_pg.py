@@ -392,3 +392,66 @@ def test_kill_in_the_middle_leaves_no_partial_change(db, dump_dir):
     time.sleep(0.1)
     res = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": ["stale_tasks"]})
     assert res["repairs"]["stale_tasks"]["rows"] == {"customer_task": 1, "task_info": 2}, res
+
+
+ROLE_PLAYBOOK = """
+- name: The metadb_repair role, on a host whose filesystem the controller does not share
+  hosts: yba
+  gather_facts: false
+  roles:
+    - role: yba.remediation.metadb_repair
+      vars:
+        metadb_repair_host_root: "{root}"
+        metadb_repair_dump_dir: /var/backups/yba-remediation/metadb
+        metadb_repair_repairs: [reindex, stale_tasks, stale_backups]
+        metadb_repair_quiesced: true
+        metadb_repair_login_port: {port}
+        metadb_repair_psql_path: "{psql}"
+"""
+
+
+def test_role_verifies_the_dump_on_the_host_not_on_the_controller(db, dump_dir):
+    """The role's dump check must look at the YBA host. Here the "host" is this machine seen through a private
+    mount namespace with a tmpfs on its dump directory, so the dump exists for the host only (as on a real,
+    remote YBA host): a controller-side test (``is ansible.builtin.file``) fails, a stat on the host passes."""
+    ansible_playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    if not os.access(ansible_playbook, os.X_OK):
+        pytest.fail("ansible-playbook not next to %s" % sys.executable)
+    backups = os.path.join(dump_dir.root, "var/backups")
+    holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                               'mount -t tmpfs -o size=256m,mode=0755 tmpfs "$1" && echo ready && exec sleep 600',
+                               "sh", backups], stdout=subprocess.PIPE, text=True)
+    work = tempfile.mkdtemp(prefix="metadb-role-")
+    try:
+        assert holder.stdout.readline().strip() == "ready", "could not make the host's mount namespace"
+        # every module of the play runs inside the host's namespace; the controller stays outside it
+        interpreter = os.path.join(work, "host-python")
+        with open(interpreter, "w", encoding="utf-8") as handle:
+            handle.write('#!/bin/sh\nexec nsenter -t %d -m -- %s "$@"\n' % (holder.pid, sys.executable))
+        os.chmod(interpreter, 0o755)
+        inventory = os.path.join(work, "inventory.ini")
+        with open(inventory, "w", encoding="utf-8") as handle:
+            handle.write("[yba]\nyba-host ansible_connection=local ansible_python_interpreter=%s\n" % interpreter)
+        playbook = os.path.join(work, "play.yml")
+        with open(playbook, "w", encoding="utf-8") as handle:
+            handle.write(ROLE_PLAYBOOK.format(root=dump_dir.root, port=db.port, psql=pgtemp.PG_BIN))
+        config = os.path.join(work, "ansible.cfg")
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write("[defaults]\n")
+        environ = env()
+        environ.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_CONFIG=config, ANSIBLE_NOCOLOR="1",
+                       ANSIBLE_LOCAL_TEMP=os.path.join(work, "local-tmp"), ANSIBLE_HOME=os.path.join(work, "home"))
+        proc = subprocess.run([ansible_playbook, "-i", inventory, playbook], capture_output=True, text=True,
+                              env=environ, timeout=300, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 0, out[-6000:]
+        assert "Stat the dump on the host" in out and "metadata DB clean" in out, out[-6000:]
+        # the dump is on the host (in its namespace) and nowhere on the controller
+        dumps = subprocess.run(["nsenter", "-t", str(holder.pid), "-m", "--", "find", backups, "-name", "*.dump"],
+                               capture_output=True, text=True, check=True).stdout.split()
+        assert len(dumps) == 1 and not os.path.exists(dumps[0]), dumps
+        assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "1"  # the live one
+    finally:
+        holder.kill()
+        holder.wait()
+        subprocess.run(["rm", "-rf", work], check=False)
