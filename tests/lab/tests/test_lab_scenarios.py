@@ -19,7 +19,9 @@ from ybalab import labstate  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (mount, useradd, runuser)")
 
-NO_INDEX = "SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off;"
+# no merge joins either: costing one reads the ends of an index (get_actual_variable_range), corrupt or not
+NO_INDEX = ("SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off; "
+            "SET enable_mergejoin = off;")
 
 
 def ybalab(d: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
