@@ -236,8 +236,8 @@ def info_sql(stale_age: int = 3600, sample_size: int = 10, amcheck: bool = True,
     n = int(sample_size)
     stale = stale_backup_where(stale_age)
     live = "b.state IN %s AND NOT (%s)" % (sql_list(STALE_BACKUP_STATES), stale_backup_where(stale_age))
-    expired = "((b.expiry < now() AND b.state IN %s) OR b.state = %s)" % (sql_list(EXPIRABLE_STATES),
-                                                                        quote_literal(FAILED_TO_DELETE))
+    expired = "((b.expiry < now() AND b.state IN %s) OR b.state = %s)" % (
+        sql_list(EXPIRABLE_STATES), quote_literal(FAILED_TO_DELETE))
     orphan_u = "b.universe_uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM universe u WHERE u.universe_uuid = b.universe_uuid)"
     orphan_s = ("b.storage_config_uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customer_config cc "
                 "WHERE cc.config_uuid = b.storage_config_uuid)")

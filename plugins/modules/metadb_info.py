@@ -58,7 +58,7 @@ options:
   amcheck:
     description:
       - Check every btree index, with the C(amcheck) extension when the database has it, else by full index scans.
-      - V(false) skips the index check (RV(metadb.amcheck.checked=false), a finding says so).
+      - V(false) skips the index check (C(checked) is V(false) in RV(metadb.amcheck), a finding says so).
     type: bool
     default: true
   install_amcheck:

@@ -19,9 +19,9 @@ description:
   - V(stale_tasks) marks incomplete C(task_info) rows not updated for O(stale_age) seconds (and their incomplete
     subtasks) C(Failure), and completes their C(customer_task) rows, the way YBA's own start-up does
     (C(CustomerTaskManager)). The error is written as the YBA of the database's layout writes it, only when the
-    task has none: C(errorString) C(Platform restarted.) inside the C(details) json (YBA 2.18 to 2.20), or, where
-    C(details) was renamed C(task_params), a YBAError C({"code": "PLATFORM_RESTARTED", "message": "Platform
-    restarted."}) as C(error) of the new C(details) json.
+    task has none, C(errorString) C(Platform restarted.) inside the C(details) json (YBA 2.18 to 2.20), or, where
+    C(details) was renamed C(task_params), a YBAError (C(code) C(PLATFORM_RESTARTED), C(message) and
+    C(originMessage) C(Platform restarted.)) as C(error) of the new C(details) json.
   - V(stale_backups) marks backups C(In Progress) or C(Stopping) that have no live task C(Failed), and puts backups
     C(DeleteInProgress) with no live task back to C(QueuedForDeletion) so YBA's garbage collector retries them,
     as YBA's start-up does. A backup whose task is alive is never touched.

@@ -264,9 +264,9 @@ def test_repair_fixes_keeps_live_rows_and_is_idempotent(any_db, dump_dir):
 def test_an_existing_task_error_is_kept(pg, dump_dir):
     """YBA sets the restart error only when the task has none (CustomerTaskManager.setTaskError): so does the
     repair, in either layout."""
+    new_error = '{"error": {"code": "INTERNAL_ERROR", "message": "disk full", "originMessage": "disk full"}}'
     for layout, column, existing in (("details", "details", '{"errorString": "disk full"}'),
-                                     ("task_params", "details", '{"error": {"code": "INTERNAL_ERROR", '
-                                                               '"message": "disk full", "originMessage": "disk full"}}')):
+                                     ("task_params", "details", new_error)):
         pg.create_yugaware(rows=100, stale=2, task_layout=layout)
         pg.sql("UPDATE task_info SET %s = '%s' WHERE uuid = '%s'" % (column, existing, STALE_TASK))
         res = run_module(pg, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root,
