@@ -190,6 +190,17 @@ def test_install_amcheck_uses_it(db):
     assert [c["index"] for c in res["metadb"]["amcheck"]["corrupt"]] == [CORRUPT]
 
 
+def test_install_amcheck_that_fails_falls_back(db):
+    """amcheck cannot be installed (here: a user who may not create it; on a host: a server without contrib):
+    the indexes are still checked, by full index scans, and the result says why."""
+    db.sql("DROP ROLE IF EXISTS reader; CREATE ROLE reader LOGIN; GRANT pg_read_all_data TO reader;", db="postgres")
+    res = run_module(db, "metadb_info", {"install_amcheck": True, "login_user": "reader"})
+    check = res["metadb"]["amcheck"]
+    assert res["changed"] is False and check["installed"] is False and check["method"] == "index_scan", res
+    assert "could not install the amcheck extension" in check["reason"], check
+    assert [c["index"] for c in check["corrupt"]] == [CORRUPT]
+
+
 def test_check_mode_changes_nothing_and_returns_sql(db, dump_dir):
     before = data_dump(db)
     res = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": dump_dir.root, "repairs": list(_metadb.REPAIR_KINDS)},
