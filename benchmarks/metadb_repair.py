@@ -9,7 +9,7 @@ every run starts from identical data), and prints a table:
   module     the metadb_repair module process as Ansible runs it on the host (python + psql), wall time,
              MINUS the dump (pg_dump -Fc + pg_restore --list), which is reported on its own line
   floor      the repair statements the module returned in `queries`, piped to ONE psql invocation
-  floor+plan the same plus the planning query (amcheck guard + counts), i.e. every SQL statement the module
+  floor+plan the same plus the planning query (index check guard + counts), i.e. every SQL statement the module
              issues except the dump
 
 The goal is module <= 1.5 x floor. Medians over --repeat runs.
@@ -102,7 +102,7 @@ def main() -> None:
             pg.clone("bench_src", b)
             pg.sql("SELECT count(*) FROM backup; SELECT count(*) FROM task_info;", db=b)
             only = None if "reindex" in repairs else sorted({x for k in repairs for x in _metadb.WRITES.get(k, ())})
-            plan = _metadb.SESSION_SQL + _metadb.amcheck_sql(False, False, only) + _metadb.plan_sql(3600, repairs)
+            plan = _metadb.SESSION_SQL + _metadb.index_check_sql(False, False, only) + _metadb.plan_sql(3600, repairs)
             floor_plan.append(run_psql(pg, b, plan + script))
             for db in (a, b):
                 pg.sql("DROP DATABASE %s;" % db, db="postgres")

@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -14,6 +15,9 @@ PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SCHEMA = os.path.join(REPO, "tests", "lab", "ybalab", "schema.sql")
+# YBA's newer task_info layout (details renamed task_params, a new nullable json details), on top of SCHEMA
+TASK_PARAMS_LAYOUT = os.path.join(REPO, "tests", "lab", "ybalab", "task_params_layout.sql")
+CORRUPT_INDEX = "ix_backup_task_uuid"  # YBA's own (V18), as the lab's incident
 SEED = os.path.join(HERE, "metadb_repair_seed.sql")
 
 
@@ -67,14 +71,18 @@ class TempPostgres:
                 "-d", db, "-f", "-"]
         for key, value in (variables or {}).items():
             args += ["-v", "%s=%s" % (key, value)]
-        # read the heap, not a (possibly deliberately corrupted) index
-        sql = "SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;\n" + sql
+        # read the heap, not a (possibly deliberately corrupted) index; no merge joins (their costing reads index ends)
+        sql = ("SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; "
+               "SET enable_mergejoin = off;\n" + sql)
         proc = subprocess.run(args, input=sql, capture_output=True, text=True, check=False)
         if check and proc.returncode != 0:
             raise RuntimeError("psql failed: %s" % proc.stderr)
         return proc.stdout.strip()
 
-    def create_yugaware(self, db: str = "yugaware", rows: int = 5000, stale: int = 20, amcheck: bool = True) -> None:
+    def create_yugaware(self, db: str = "yugaware", rows: int = 5000, stale: int = 20, amcheck: bool = False,
+                        task_layout: str = "details") -> None:
+        """The lab's schema and the seed; ``amcheck`` installs the extension (YBA never does);
+        ``task_layout="task_params"`` then applies YBA's newer task_info layout as YBA's migration does."""
         self.sql("DROP DATABASE IF EXISTS %s; CREATE DATABASE %s;" % (db, db), db="postgres")
         with open(SCHEMA, encoding="utf-8") as handle:
             schema = handle.read()
@@ -89,20 +97,30 @@ class TempPostgres:
         with open(SEED, encoding="utf-8") as handle:
             self.sql(handle.read(), db=db, variables={"rows": rows, "stale": stale})
         self.sql(schema, db=db)
+        if task_layout == "task_params":
+            with open(TASK_PARAMS_LAYOUT, encoding="utf-8") as handle:
+                self.sql(handle.read(), db=db)
+        elif task_layout != "details":
+            raise ValueError("unknown task_info layout %s" % task_layout)
 
-    def corrupt_index(self, index: str = "ix_backup_customer_state", db: str = "yugaware") -> None:
-        """Overwrite 16 bytes in the middle of the index's relation file (server stopped), like the lab does."""
+    def corrupt_index(self, index: str = CORRUPT_INDEX, db: str = "yugaware", page: str = "root") -> int:
+        """Overwrite 16 bytes in the middle of one page of the index's relation file (server stopped), like the
+        lab does: its root page (every use of the index fails) or a middle page. Returns the block."""
         rel = self.sql("SELECT pg_relation_filepath('%s');" % index, db=db)
         self.sql("CHECKPOINT;", db=db)
         self.stop()
         path = os.path.join(self.data, rel)
         size = os.path.getsize(path)
         with open(path, "r+b") as handle:
-            # the middle of a middle page, past the page header: garbles index tuples
-            page = (size // 8192) // 2
-            handle.seek(page * 8192 + 4096)
+            if page == "root":  # BTMetaPageData after the 24-byte page header: magic, version, root, level
+                handle.seek(24)
+                block = struct.unpack("<IIII", handle.read(16))[2]
+            else:
+                block = (size // 8192) // 2
+            handle.seek(block * 8192 + 4096)
             handle.write(b"\xde\xad\xbe\xef" * 4)
         self.start()
+        return block
 
     def clone(self, src: str, dst: str) -> None:
         self.sql("DROP DATABASE IF EXISTS %s; CREATE DATABASE %s TEMPLATE %s;" % (dst, dst, src), db="postgres")

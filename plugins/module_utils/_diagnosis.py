@@ -194,7 +194,8 @@ def _metadb_findings(metadb: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         first_error = str(corrupt[0].get("error") or "").splitlines()[0:1]
         out.append(_finding("metadb_index_corrupt", "critical",
                             "%d corrupt index%s in the metadata database" % (len(corrupt), "es" if len(corrupt) > 1 else ""),
-                            "amcheck: %s%s" % (names, (" (%s)" % first_error[0]) if first_error else ""),
+                            "%s: %s%s" % (amcheck.get("method") or "index check", names,
+                                          (" (%s)" % first_error[0]) if first_error else ""),
                             subject=str(corrupt[0].get("index")), source="metadb_info"))
     migrations = [m for m in metadb.get("failed_migrations") or [] if isinstance(m, dict)]
     if migrations:

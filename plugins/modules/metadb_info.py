@@ -13,14 +13,21 @@ description:
   - Runs on the YBA host and queries the C(yugaware) PostgreSQL database through the host's own C(psql),
     in one invocation, and returns what is wrong with it. Every finding comes with a count and a sample of ids.
   - Reachability and server version; database and table sizes and dead-tuple bloat.
-  - C(amcheck) (C(bt_index_check)) on every btree index of the C(public) schema; a corrupt index is listed with its error.
+  - Every btree index of the C(public) schema is checked; a corrupt index is listed with its error. With the
+    C(amcheck) extension in the database (YBA never creates it; O(install_amcheck=true) installs it when the server
+    ships it) by C(bt_index_check); without it, by reading each index in full through a forced index scan and
+    comparing its row count with a sequential scan of the table, in one snapshot (a damaged page fails the read
+    with C(invalid page in block) or C(could not read block), a lost entry changes the count). An index that could
+    not be checked is a finding (C(indexes not checked)), never silence.
   - Flyway C(schema_version) rows with C(success = false).
   - Backups C(In Progress), C(Stopping) or C(DeleteInProgress) with no live task (their C(task_info) row is
     missing or finished), and the backups in those states that do have a live task.
   - Incomplete C(task_info) rows (C(Created), C(Initializing), C(Running), C(Abort)) not updated for O(stale_age) seconds.
-  - Schedules C(Paused) or C(Error) with their failure counts; expired backups not yet deleted; backups whose
-    universe or storage config no longer exists; a per-universe backup summary.
-  - Reads go to the table heap (index scans are disabled in the session), so a corrupt index cannot skew the answers.
+  - Schedules C(Paused) or C(Error) with their failure counts; expired backups not yet deleted, counting the
+    C(FailedToDelete) ones (YBA's garbage collector never retries them) apart; backups whose universe or storage
+    config no longer exists; a per-universe backup summary.
+  - Reads go to the table heap (index scans and merge joins are disabled in the session), so a corrupt index
+    cannot skew or break the answers.
   - A database that cannot be reached is not a module failure; RV(metadb.reachable=false) and RV(metadb.error) say why.
 author:
   - yba.remediation contributors (@yba-remediation)
@@ -50,18 +57,21 @@ options:
     default: 10
   amcheck:
     description:
-      - Check every btree index with the C(amcheck) extension.
+      - Check every btree index, with the C(amcheck) extension when the database has it, else by full index scans.
+      - V(false) skips the index check (C(checked) is V(false) in RV(metadb.amcheck), a finding says so).
     type: bool
     default: true
   install_amcheck:
     description:
-      - Install the C(amcheck) extension (C(CREATE EXTENSION amcheck), shipped with PostgreSQL) when it is
-        missing. This is the only change this module can make; the module reports a change when it does.
+      - Install the C(amcheck) extension (C(CREATE EXTENSION amcheck), PostgreSQL contrib) when it is missing and
+        the server ships it. This is the only change this module can make; the module reports a change when it
+        does. When the server does not ship it, the index check falls back to full index scans.
     type: bool
     default: false
   heapallindexed:
     description:
-      - Also verify that every heap tuple has an index entry (C(bt_index_check(heapallindexed => true))). Slower.
+      - With C(amcheck), also verify that every heap tuple has an index entry
+        (C(bt_index_check(heapallindexed => true))). Slower. The full-index-scan check always compares the counts.
     type: bool
     default: false
 seealso:
@@ -113,10 +123,17 @@ metadb:
       elements: dict
       sample: [{"name": "backup", "size_bytes": 2269184, "live_tuples": 5000, "dead_tuples": 12, "dead_ratio": 0.0024}]
     amcheck:
-      description: Index check result.
+      description:
+        - The index check (the key keeps its name; C(amcheck) is one of its two methods).
+        - C(checked) whether it ran; C(method) V(amcheck) or V(index_scan); C(reason) why it did not run or why
+          it used full index scans; C(indexes_checked); C(corrupt) the indexes found corrupt with the error;
+          C(skipped) the indexes it could not check (each also a finding); C(installed) whether this run
+          installed amcheck.
       type: dict
-      sample: {"checked": true, "reason": null, "indexes_checked": 19, "installed": false,
-               "corrupt": [{"index": "public.ix_backup_customer_state", "table": "public.backup", "error": "..."}]}
+      sample: {"checked": true, "method": "index_scan", "indexes_checked": 17, "installed": false, "skipped": [],
+               "reason": "the amcheck extension is not installed in this database; indexes checked by full index scans",
+               "corrupt": [{"index": "public.ix_backup_task_uuid", "table": "public.backup",
+                            "error": "invalid page in block 3 of relation base/16384/16496"}]}
     failed_migrations:
       description: Flyway rows that failed.
       type: list
@@ -140,9 +157,14 @@ metadb:
       sample: {"paused": {"count": 1, "sample": [{"uuid": "uuid", "name": "daily", "failure_count": 3}]},
                "error": {"count": 0, "sample": []}}
     expired_not_deleted:
-      description: Backups past their expiry in a state the garbage collector deletes, still present.
+      description:
+        - Backups past their expiry in a state the garbage collector deletes (C(Completed), C(Failed), C(Stopped),
+          C(Skipped)), still present, plus every C(FailedToDelete) backup.
+        - C(failed_to_delete) counts the latter apart. YBA's garbage collector moves a backup it cannot delete
+          (storage unreachable or invalid) to C(FailedToDelete) and never retries it, so a count that moves from
+          the first group to the second is not a fix.
       type: dict
-      sample: {"count": 120, "oldest_expiry_age_seconds": 86400, "sample": ["uuid"]}
+      sample: {"count": 120, "failed_to_delete": 10, "oldest_expiry_age_seconds": 86400, "sample": ["uuid"]}
     orphans:
       description: Backups whose universe or storage config no longer exists.
       type: dict
@@ -157,7 +179,7 @@ metadb:
       description: One line per problem found, for people.
       type: list
       elements: str
-      sample: ["corrupt index public.ix_backup_customer_state on public.backup", "20 backups in progress with no live task"]
+      sample: ["corrupt index public.ix_backup_task_uuid on public.backup", "20 backups in progress with no live task"]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -12,10 +12,16 @@ version_added: 1.0.0
 description:
   - Plans repairs of the C(yugaware) database from what it finds (the same checks as M(yba.remediation.metadb_info))
     and applies only the kinds listed in O(repairs), in this order.
-  - V(reindex) rebuilds every btree index that C(amcheck) finds corrupt (C(REINDEX INDEX)).
+  - V(reindex) rebuilds every btree index found corrupt (C(REINDEX INDEX)). Indexes are checked with the
+    C(amcheck) extension when the database has it (or O(install_amcheck=true) installs it); YBA never creates it, so
+    without it each index is read in full through a forced index scan and compared with the table (a damaged page
+    fails the read, a lost entry changes the count). An index that could not be checked is a warning, not a failure.
   - V(stale_tasks) marks incomplete C(task_info) rows not updated for O(stale_age) seconds (and their incomplete
-    subtasks) C(Failure) with C(errorString) C(Platform restarted.), and completes their C(customer_task) rows,
-    the way YBA's own start-up does (C(CustomerTaskManager)).
+    subtasks) C(Failure), and completes their C(customer_task) rows, the way YBA's own start-up does
+    (C(CustomerTaskManager)). The error is written as the YBA of the database's layout writes it, only when the
+    task has none, C(errorString) C(Platform restarted.) inside the C(details) json (YBA 2.18 to 2.20), or, where
+    C(details) was renamed C(task_params), a YBAError (C(code) C(PLATFORM_RESTARTED), C(message) and
+    C(originMessage) C(Platform restarted.)) as C(error) of the new C(details) json.
   - V(stale_backups) marks backups C(In Progress) or C(Stopping) that have no live task C(Failed), and puts backups
     C(DeleteInProgress) with no live task back to C(QueuedForDeletion) so YBA's garbage collector retries them,
     as YBA's start-up does. A backup whose task is alive is never touched.
@@ -92,7 +98,9 @@ options:
     default: 1000
   install_amcheck:
     description:
-      - Install the C(amcheck) extension when it is missing, so V(reindex) can find corrupt indexes.
+      - Install the C(amcheck) extension (C(CREATE EXTENSION amcheck)) when it is missing and the server ships it,
+        to check indexes with C(bt_index_check). Without it, indexes are checked by full index scans.
+        This leaves the extension in the database (a change to YBA's database YBA did not make).
     type: bool
     default: false
 seealso:
@@ -160,6 +168,22 @@ dump:
     seconds:
       description: Time the dump and its verification took.
       type: float
+index_check:
+  description:
+    - The index check the plan is based on (the same shape as RV(yba.remediation.metadb_info#module:metadb.amcheck)),
+      or V(null) when no repair asked for needs it.
+    - C(method) is V(amcheck) or V(index_scan); C(skipped) lists indexes that could not be checked.
+  returned: always
+  type: dict
+  sample: {"checked": true, "method": "index_scan", "indexes_checked": 17, "skipped": [], "installed": false,
+           "corrupt": [{"index": "public.ix_backup_task_uuid", "table": "public.backup",
+                        "error": "invalid page in block 3 of relation base/16384/16496"}],
+           "reason": "the amcheck extension is not installed in this database; indexes checked by full index scans"}
+task_layout:
+  description: The C(task_info) layout found, V(details) (YBA 2.18 to 2.20) or V(task_params) (newer YBA).
+  returned: when there is something to plan
+  type: str
+  sample: details
 planned_dump:
   description: Where the dump would go and the space check (check mode, or before the dump).
   returned: when there is something to repair
@@ -255,15 +279,21 @@ def main() -> None:
     layout = _layout.detect(p["host_root"])
     repairs = [k for k in _metadb.REPAIR_KINDS if k in p["repairs"]]
     result = dict(changed=False, check_mode=module.check_mode, queries=[], repairs={}, changes={}, dump=None,
-                  platform=None, timings={})
+                  platform=None, timings={}, index_check=None)
     t0 = time.monotonic()
     try:
         conn = _metadb.resolve_connection(p, layout)
         psql = _metadb.Psql(conn, module_runner(module))
         facts = psql.facts(repairs, p["stale_age"], install_amcheck=p["install_amcheck"] and not module.check_mode)
+        result["index_check"] = facts.get("amcheck")
+        result["task_layout"] = facts.get("task_layout")
         steps = _metadb.plan_repairs(facts, repairs, p["stale_age"], p["vacuum_dead_ratio"], p["vacuum_min_dead_tuples"])
     except _metadb.MetadbError as exc:
         module.fail_json(msg=str(exc), **result)
+    if "reindex" in repairs:
+        # never silence (an unchecked index is not a clean one), never a failure of the other repairs
+        for warning in _metadb.index_check_warnings(facts.get("amcheck")):
+            module.warn("reindex: %s" % warning)
     result["timings"]["plan"] = round(time.monotonic() - t0, 3)
     for step in steps:
         result["repairs"][step.kind] = {"sql": step.script(p["lock_timeout"]), "expected": step.expected}

@@ -56,7 +56,7 @@ def reset(d: str, scenario: str, repair_index: bool = False) -> dict[str, Any]:
     ybalab(d, "reset", scenario)
     state = load(d)
     if repair_index:  # the incident's corrupted backup index would otherwise fail backup inserts at random
-        sql(state, "REINDEX INDEX ix_backup_customer_state")
+        sql(state, "REINDEX INDEX %s" % state["fault"]["corrupt_index"]["index"])
     return state
 
 
@@ -318,7 +318,7 @@ def test_restart_reconciles_like_yba(labdir: str) -> None:
         (s_uuid, cust, uni))
     yba_ctl(state, "restart", "yb-platform")
     assert sql(state, "SELECT task_state, details FROM task_info WHERE uuid = %s", (t_run,))[0][0] == "Failure"
-    assert "Platform restarted." in sql(state, "SELECT details FROM task_info WHERE uuid = %s", (t_run,))[0][0]
+    assert "Platform restarted." in sql(state, "SELECT details::text FROM task_info WHERE uuid = %s", (t_run,))[0][0]
     got = dict(sql(state, "SELECT backup_uuid::text, state FROM backup WHERE backup_uuid = ANY(%s::uuid[])",
                    ([b_run, b_del, b_stop],)))
     assert got == {b_run: "Failed", b_del: "QueuedForDeletion", b_stop: "Failed"}

@@ -1,5 +1,13 @@
--- The yugaware metadata schema of the lab: tables, columns and state values shaped after YBA's
--- (shared/yba/FACTS.md section 3). Only what the collection and the platform simulator use.
+-- The yugaware metadata schema of the lab: tables, columns, types, constraints and index names shaped after YBA's
+-- Flyway migrations (yugabyte/yugabyte-db managed/src/main/resources/db/migration/default_/{common,postgres}; the
+-- SOURCE-AUDIT section 2.1). Only what the collection and the platform simulator use.
+-- Column types: YBA's JSON_ALIAS migration ("json type wont work with combination of h2 and ebeans") makes
+-- task_info.details, backup.backup_info and schedule.task_params `json` on PostgreSQL (no-op there: V15 already
+-- created backup_info json). Index and constraint names are YBA's (pk_<table> from Ebean, ix_backup_task_uuid from
+-- V18, task_info_parent_uuid_idx / customer_task_task_uuid_idx, unique_name_per_owner_per_customer from V164).
+-- This is the task_info layout of YBA 2.18-2.20 (`details` json holds the task params and the errorString); the
+-- newer layout (`details` renamed to `task_params`, a new nullable json `details` holding the YBAError) is laid by
+-- task_params_layout.sql on top of this one (seed.rebuild_db(task_layout="task_params")).
 CREATE TABLE IF NOT EXISTS schema_version (
     installed_rank integer PRIMARY KEY,
     version        varchar(50),
@@ -15,8 +23,8 @@ CREATE TABLE IF NOT EXISTS schema_version (
 CREATE INDEX IF NOT EXISTS schema_version_s_idx ON schema_version (success);
 
 CREATE TABLE IF NOT EXISTS customer (
-    id            bigserial PRIMARY KEY,
-    uuid          uuid NOT NULL UNIQUE,
+    id            bigserial CONSTRAINT pk_customer PRIMARY KEY,
+    uuid          uuid NOT NULL CONSTRAINT uq_customer_uuid UNIQUE,
     code          varchar(15) NOT NULL,
     name          varchar(256) NOT NULL,
     creation_date timestamp NOT NULL DEFAULT now()
@@ -24,26 +32,31 @@ CREATE TABLE IF NOT EXISTS customer (
 
 -- YBA keeps API tokens on its users; the simulator authenticates X-AUTH-YW-API-TOKEN against this table.
 CREATE TABLE IF NOT EXISTS users (
-    uuid          uuid PRIMARY KEY,
+    uuid          uuid CONSTRAINT pk_users PRIMARY KEY,
     customer_uuid uuid NOT NULL,
-    email         varchar(256) NOT NULL UNIQUE,
+    email         varchar(256) NOT NULL CONSTRAINT uq_users_email UNIQUE,
     role          varchar(30) NOT NULL DEFAULT 'SuperAdmin',
     api_token     varchar(255),
     creation_date timestamp NOT NULL DEFAULT now()
 );
 
 CREATE TABLE IF NOT EXISTS universe (
-    universe_uuid         uuid PRIMARY KEY,
+    universe_uuid         uuid CONSTRAINT pk_universe PRIMARY KEY,
     customer_id           bigint NOT NULL REFERENCES customer (id),
     name                  varchar(256) NOT NULL,
     version               integer NOT NULL DEFAULT 1,
     creation_date         timestamp NOT NULL DEFAULT now(),
     universe_details_json text NOT NULL,
-    swamper_config_written boolean NOT NULL DEFAULT true
+    swamper_config_written boolean NOT NULL DEFAULT true,
+    CONSTRAINT uq_universe_name_customer_id UNIQUE (name, customer_id)
 );
 
+-- customer_config.data: V14 created it `json not null`; YBA's later encryption migration turned it into
+-- `bytea` (ALTER COLUMN data TYPE bytea USING pgp_sym_encrypt(data::text, ...)), ciphertext, never JSON. The lab
+-- keeps its own ciphertext (ybalab.platform.crypto) as text: neither json (it is not JSON) nor bytea (the simulator
+-- reads a string). The collection never reads this column.
 CREATE TABLE IF NOT EXISTS customer_config (
-    config_uuid   uuid PRIMARY KEY,
+    config_uuid   uuid CONSTRAINT pk_customer_config PRIMARY KEY,
     customer_uuid uuid NOT NULL,
     type          varchar(25) NOT NULL,
     name          varchar(100) NOT NULL,
@@ -53,7 +66,7 @@ CREATE TABLE IF NOT EXISTS customer_config (
 );
 
 CREATE TABLE IF NOT EXISTS task_info (
-    uuid                uuid PRIMARY KEY,
+    uuid                uuid CONSTRAINT pk_task_info PRIMARY KEY,
     parent_uuid         uuid,
     position            integer DEFAULT -1,
     task_type           varchar(64) NOT NULL,
@@ -62,13 +75,13 @@ CREATE TABLE IF NOT EXISTS task_info (
     create_time         timestamp NOT NULL DEFAULT now(),
     update_time         timestamp NOT NULL DEFAULT now(),
     percent_done        integer DEFAULT 0,
-    details             text NOT NULL DEFAULT '{}',
+    details             json NOT NULL DEFAULT '{}',
     owner               varchar(255)
 );
-CREATE INDEX IF NOT EXISTS task_info_parent_idx ON task_info (parent_uuid);
+CREATE INDEX IF NOT EXISTS task_info_parent_uuid_idx ON task_info (parent_uuid);
 
 CREATE TABLE IF NOT EXISTS customer_task (
-    id               bigserial PRIMARY KEY,
+    id               bigserial CONSTRAINT pk_customer_task PRIMARY KEY,
     customer_uuid    uuid NOT NULL,
     task_uuid        uuid NOT NULL,
     type             varchar(50) NOT NULL,
@@ -83,15 +96,19 @@ CREATE TABLE IF NOT EXISTS customer_task (
 );
 CREATE INDEX IF NOT EXISTS customer_task_task_uuid_idx ON customer_task (task_uuid);
 
+-- V164: owner_uuid (the universe, else the customer) and schedule_name NOT NULL, unique per owner per customer.
+-- V165: frequency_time_unit defaults to 'Minutes', CHECKed against java.util.concurrent.TimeUnit-like names.
 CREATE TABLE IF NOT EXISTS schedule (
-    schedule_uuid         uuid PRIMARY KEY,
+    schedule_uuid         uuid CONSTRAINT pk_schedule PRIMARY KEY,
     customer_uuid         uuid NOT NULL,
-    owner_uuid            uuid,
+    owner_uuid            uuid NOT NULL,
     schedule_name         varchar(255) NOT NULL,
     task_type             varchar(50) NOT NULL,
-    task_params           text NOT NULL,
+    task_params           json NOT NULL,
     frequency             bigint,
-    frequency_time_unit   varchar(20),
+    frequency_time_unit   varchar(50) DEFAULT 'Minutes'
+        CONSTRAINT ck_frequency_time_unit CHECK (frequency_time_unit IN ('NanoSeconds', 'MicroSeconds',
+            'MilliSeconds', 'Seconds', 'Minutes', 'Hours', 'Days', 'Months', 'Years')),
     cron_expression       varchar(255),
     status                varchar(10) NOT NULL DEFAULT 'Active'
         CHECK (status IN ('Creating', 'Editing', 'Deleting', 'Active', 'Paused', 'Stopped', 'Error')),
@@ -102,16 +119,18 @@ CREATE TABLE IF NOT EXISTS schedule (
     increment_backlog_status boolean DEFAULT false,
     running_state         boolean DEFAULT false,
     user_email            varchar(255),
-    UNIQUE (schedule_name, customer_uuid, owner_uuid)
+    CONSTRAINT unique_name_per_owner_per_customer UNIQUE (customer_uuid, owner_uuid, schedule_name)
 );
 
+-- V15 (pk_backup, backup_info json), V18 (task_uuid + UNIQUE INDEX ix_backup_task_uuid), V148 (universe_uuid and
+-- storage_config_uuid NOT NULL), V144 (category, version), V165 (expiry_time_unit CHECK), V264 (has_kms_history).
 CREATE TABLE IF NOT EXISTS backup (
-    backup_uuid         uuid PRIMARY KEY,
+    backup_uuid         uuid CONSTRAINT pk_backup PRIMARY KEY,
     customer_uuid       uuid NOT NULL,
-    universe_uuid       uuid,
-    storage_config_uuid uuid,
+    universe_uuid       uuid NOT NULL,
+    storage_config_uuid uuid NOT NULL,
     universe_name       varchar(255),
-    backup_info         text NOT NULL,
+    backup_info         json NOT NULL,
     state               varchar(50) NOT NULL
         CHECK (state IN ('In Progress', 'Completed', 'Failed', 'Deleted', 'Skipped', 'FailedToDelete',
                          'Stopping', 'Stopped', 'QueuedForDeletion', 'QueuedForForcedDeletion',
@@ -120,7 +139,9 @@ CREATE TABLE IF NOT EXISTS backup (
     schedule_uuid       uuid,
     schedule_name       varchar(255),
     expiry              timestamp,
-    expiry_time_unit    varchar(50),
+    expiry_time_unit    varchar(50)
+        CONSTRAINT ck_expiry_time_unit CHECK (expiry_time_unit IN ('NanoSeconds', 'MicroSeconds', 'MilliSeconds',
+            'Seconds', 'Minutes', 'Hours', 'Days', 'Months', 'Years')),
     create_time         timestamp NOT NULL,
     update_time         timestamp,
     completion_time     timestamp,
@@ -131,7 +152,4 @@ CREATE TABLE IF NOT EXISTS backup (
     has_kms_history     boolean DEFAULT false,
     retry_count         integer DEFAULT 0
 );
-CREATE UNIQUE INDEX IF NOT EXISTS uq_backup_task_uuid ON backup (task_uuid);
-CREATE INDEX IF NOT EXISTS ix_backup_customer_state ON backup (customer_uuid, state);
-CREATE INDEX IF NOT EXISTS ix_backup_universe_create_time ON backup (universe_uuid, create_time);
-CREATE INDEX IF NOT EXISTS ix_backup_schedule ON backup (schedule_uuid);
+CREATE UNIQUE INDEX IF NOT EXISTS ix_backup_task_uuid ON backup (task_uuid);

@@ -10,6 +10,10 @@ from ybalab.labstate import LabError
 from ybalab.services import psql
 
 SCHEMA = os.path.join(os.path.dirname(__file__), "schema.sql")
+TASK_PARAMS_LAYOUT = os.path.join(os.path.dirname(__file__), "task_params_layout.sql")
+# task_info layouts: "details" (YBA 2.18-2.20: details json = params + errorString), "task_params" (newer YBA:
+# task_params json = params, details json NULL = TaskDetails with a YBAError)
+TASK_LAYOUTS = ("details", "task_params")
 _NS = uuid.UUID("6f1c2a4e-3b5d-4e7f-9a1b-2c3d4e5f6a7b")
 
 CUSTOMER_CODE = "northgate"
@@ -80,6 +84,16 @@ def encrypt(state: dict[str, Any], data: dict[str, Any]) -> str:
     return crypto.encrypt(state, data)
 
 
+def schema_sql(task_layout: str = "details") -> str:
+    """The DDL of an empty yugaware in the given task_info layout."""
+    paths = [SCHEMA] + ([TASK_PARAMS_LAYOUT] if task_layout == "task_params" else [])
+    out = []
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            out.append(fh.read())
+    return "\n".join(out)
+
+
 def universe_details(u: dict[str, Any], i: int) -> str:
     nodes = [{"nodeName": f"yb-prod-{u['name']}-n{k}", "nodeUuid": str(uuid.uuid5(_NS, f"node:{u['name']}:{k}")),
               "cloudInfo": {"private_ip": f"10.20.{i}.{10 + k}", "cloud": "aws", "region": "us-east-1",
@@ -99,13 +113,18 @@ def universe_details(u: dict[str, Any], i: int) -> str:
     }, sort_keys=True)
 
 
-def rebuild_db(state: dict[str, Any]) -> None:
-    """Drop and recreate yugaware from schema.sql, with amcheck installed."""
+def rebuild_db(state: dict[str, Any], task_layout: str = "details") -> None:
+    """Drop and recreate yugaware from schema.sql. No extension is created: YBA never installs amcheck (the server's
+    contrib may ship it; whether YBA's bundled PostgreSQL does is unknown, SOURCE-AUDIT section 5).
+
+    ``task_layout="task_params"`` lays YBA's newer task_info layout (task_params_layout.sql) on top. The platform
+    simulator and this seed write the older ``details`` layout, so that is for throw-away databases only.
+    """
+    if task_layout not in TASK_LAYOUTS:
+        raise LabError(f"unknown task_info layout {task_layout!r}; choose from {', '.join(TASK_LAYOUTS)}")
     db = state["postgres"]["database"]
     psql(state, f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE);\nCREATE DATABASE "{db}";\n', db="postgres")
-    with open(SCHEMA, encoding="utf-8") as fh:
-        schema = fh.read()
-    psql(state, schema + "\nCREATE EXTENSION IF NOT EXISTS amcheck;\n")
+    psql(state, schema_sql(task_layout))
 
 
 def seed_sql(state: dict[str, Any], scenario: str, storage_data_enc: str) -> str:
@@ -155,7 +174,7 @@ def seed_sql(state: dict[str, Any], scenario: str, storage_data_enc: str) -> str
         sql.append(f"INSERT INTO schedule (schedule_uuid, customer_uuid, owner_uuid, schedule_name, task_type, "
                    f"task_params, frequency, frequency_time_unit, status, failure_count, next_schedule_task_time, "
                    f"running_state, user_email) VALUES ({q(u['schedule_uuid'])}, {q(cust)}, {q(u['uuid'])}, "
-                   f"{q(u['schedule_name'])}, 'CreateBackup', {q(params(uu))}, {freq_ms}, 'HOURS', {q(status)}, "
+                   f"{q(u['schedule_name'])}, 'CreateBackup', {q(params(uu))}, {freq_ms}, 'Hours', {q(status)}, "
                    f"{fails}, {nxt}, false, {q(USER_EMAIL)});")
     # The regular history: one scheduled YBC backup per universe per interval, mostly Completed.
     loc = ("'s3://" + state["s3"]["bucket"] + "/" + BACKUP_PREFIX + "/univ-' || u.universe_uuid || "
@@ -186,9 +205,9 @@ SELECT id, {q(cust)}, universe_uuid, {q(cfg)}, name,
         'expiryTimeUnit', 'DAYS', 'totalBackupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END,
         'backupList', json_build_array(json_build_object('keyspace', 'yugabyte', 'storageConfigUUID', {q(cfg)}::uuid,
             'storageLocation', loc || '/multi-table-yugabyte',
-            'backupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END)))::text,
+            'backupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END))),
     state, tid, sched, sched_name,
-    CASE WHEN state IN ('Completed', 'Failed') THEN done + interval '{h['retention_days']} days' END, 'DAYS',
+    CASE WHEN state IN ('Completed', 'Failed') THEN done + interval '{h['retention_days']} days' END, 'Days',
     ct, CASE WHEN state = 'In Progress' THEN ct + interval '2 minutes' ELSE done END,
     CASE WHEN state IN ('Completed', 'Failed') THEN done END,
     'YB_CONTROLLER', 'V2', id, false, 0
@@ -201,13 +220,13 @@ INSERT INTO task_info (uuid, parent_uuid, position, task_type, task_state, creat
     details, owner)
 SELECT tid, NULL, -1, 'CreateBackup', CASE state WHEN 'Completed' THEN 'Success' ELSE 'Failure' END, ct, done,
     CASE state WHEN 'Completed' THEN 100 ELSE 35 END,
-    CASE state WHEN 'Completed' THEN json_build_object('universeUUID', universe_uuid, 'backupUuid', id)::text
-         ELSE {q(err_hist)} END, {q(OWNER)}
+    CASE state WHEN 'Completed' THEN json_build_object('universeUUID', universe_uuid, 'backupUuid', id)
+         ELSE {q(err_hist)}::json END, {q(OWNER)}
 FROM b_src WHERE ct > now() - interval '{TASK_RETENTION_DAYS} days' AND tstate IS NULL AND NOT no_task;
 INSERT INTO task_info (uuid, parent_uuid, position, task_type, task_state, create_time, update_time, percent_done,
     details, owner)
 SELECT tid, NULL, -1, 'CreateBackup', tstate, ct, CASE WHEN tstate = 'Running' THEN now() ELSE done END,
-    CASE tstate WHEN 'Running' THEN 40 ELSE 20 END, tdetails, {q(OWNER)}
+    CASE tstate WHEN 'Running' THEN 40 ELSE 20 END, tdetails::json, {q(OWNER)}
 FROM b_src WHERE tstate IS NOT NULL AND NOT no_task;
 INSERT INTO customer_task (customer_uuid, task_uuid, type, target_type, target_name, target_uuid, create_time,
     completion_time, user_email)
@@ -287,8 +306,8 @@ SELECT {q(b)}, {q(cust)}, {q(u['uuid'])}, {q(cfg)}, {q(u['name'])},
         'customerUuid', {q(cust)}::uuid, 'backupType', 'PGSQL_TABLE_TYPE', 'storageConfigType', 'S3',
         'storageLocation', '{loc}', 'fullBackup', true, 'backupUuid', {q(b)}::uuid, 'baseBackupUUID', {q(b)}::uuid,
         'timeBeforeDelete', {HISTORY['incident']['retention_days'] * 86400000}, 'expiryTimeUnit', 'DAYS',
-        'backupList', json_build_array())::text,
-    'In Progress', {q(LIVE_TASK_UUID)}, NULL, NULL, NULL, 'DAYS', now() - interval '12 minutes',
+        'backupList', json_build_array()),
+    'In Progress', {q(LIVE_TASK_UUID)}, NULL, NULL, NULL, 'Days', now() - interval '12 minutes',
     now() - interval '10 minutes', NULL, 'YB_CONTROLLER', 'V2', {q(b)}, false, 0;"""
 
 

@@ -21,6 +21,7 @@ LOG = logging.getLogger("yba.api")
 try:
     import psycopg
     from psycopg.rows import dict_row
+    from psycopg.types.string import TextLoader
 except ImportError:  # pragma: no cover - the lab venv has psycopg 3
     psycopg = None  # type: ignore[assignment]
 
@@ -181,7 +182,7 @@ class Platform:
         pg = self.state["postgres"]
         t0 = time.monotonic()
         try:
-            return psycopg.connect(host=pg.get("host", "127.0.0.1"), port=int(pg["port"]),
+            conn = psycopg.connect(host=pg.get("host", "127.0.0.1"), port=int(pg["port"]),
                                    user=pg.get("user", "postgres"), dbname=pg.get("database", "yugaware"),
                                    autocommit=True, connect_timeout=5, row_factory=dict_row)
         except psycopg.OperationalError as exc:
@@ -189,6 +190,11 @@ class Platform:
             # the DB down every DB-backed page hangs that long (the escalation's "UI unresponsive").
             time.sleep(max(0.0, float(self.state["platform"].get("db_connection_timeout", 10)) - (time.monotonic() - t0)))
             raise DatabaseUnavailable(str(exc).strip()) from exc
+        # json columns (task_info.details, backup.backup_info, schedule.task_params) reach the code as JSON text,
+        # as a JDBC driver hands them to Ebean's @DbJson; the simulator parses them itself
+        for name in ("json", "jsonb"):
+            conn.adapters.register_loader(name, TextLoader)
+        return conn
 
     def startup(self) -> None:
         with self.connect() as conn:
@@ -450,7 +456,7 @@ class Platform:
                     "SELECT 1 FROM backup WHERE storage_config_uuid = %s AND state <> 'Deleted' LIMIT 1",
                     (row["config_uuid"],)).fetchone()) or bool(conn.execute(
                         "SELECT 1 FROM schedule WHERE customer_uuid = %s AND status = 'Active' "
-                        "AND task_params LIKE %s LIMIT 1",
+                        "AND task_params::text LIKE %s LIMIT 1",
                         (cust["uuid"], f"%{row['config_uuid']}%")).fetchone())
                 subset = []
                 for u in unis:
@@ -542,7 +548,7 @@ class Platform:
             if busy:
                 raise ApiError(409, f"Backup task associated with Configuration {row['config_uuid']} is in progress.")
             used = conn.execute("SELECT schedule_name FROM schedule WHERE customer_uuid = %s AND "
-                                "status IN ('Active', 'Paused') AND task_params LIKE %s LIMIT 1",
+                                "status IN ('Active', 'Paused') AND task_params::text LIKE %s LIMIT 1",
                                 (cust["uuid"], f"%{row['config_uuid']}%")).fetchone()
             if used:
                 raise ApiError(409, f"Configuration {row['config_name']} is used in scheduled backup.")
@@ -699,7 +705,7 @@ class Platform:
                 where.append("b.universe_name = ANY(%s)")
                 args.append(list(flt["universeNameList"]))
             if flt.get("keyspaceList"):
-                where.append("(" + " OR ".join(["b.backup_info LIKE %s"] * len(flt["keyspaceList"])) + ")")
+                where.append("(" + " OR ".join(["b.backup_info::text LIKE %s"] * len(flt["keyspaceList"])) + ")")
                 args.extend([f'%"{k}"%' for k in flt["keyspaceList"]])
             if flt.get("dateRangeStart"):
                 where.append("b.create_time >= %s")

@@ -8,9 +8,9 @@ import pytest
 
 from ansible_collections.yba.remediation.plugins.module_utils import _metadb as m
 
-AMCHECK_OK = {"checked": True, "reason": None, "indexes_checked": 5, "corrupt": []}
-CORRUPT = {"checked": True, "reason": None, "indexes_checked": 5,
-           "corrupt": [{"index": "public.ix_backup_customer_state", "table": "public.backup", "error": "bad"}]}
+AMCHECK_OK = {"checked": True, "method": "amcheck", "reason": None, "indexes_checked": 5, "corrupt": [], "skipped": []}
+CORRUPT = {"checked": True, "method": "index_scan", "reason": None, "indexes_checked": 5, "skipped": [],
+           "corrupt": [{"index": "public.ix_backup_task_uuid", "table": "public.backup", "error": "bad"}]}
 
 
 def facts(**kw):
@@ -46,7 +46,7 @@ def test_plan_order_and_content():
                       {"name": "users", "dead_tuples": 10, "dead_ratio": 0.9}])
     steps = m.plan_repairs(f, ["vacuum", "stale_backups", "reindex", "stale_tasks"], 3600)
     assert [s.kind for s in steps] == ["reindex", "stale_tasks", "stale_backups", "vacuum"]
-    assert steps[0].statements == ['REINDEX INDEX "public"."ix_backup_customer_state";']
+    assert steps[0].statements == ['REINDEX INDEX "public"."ix_backup_task_uuid";']
     assert steps[1].expected == {"task_info": 2, "customer_task": 1}
     assert "customer_task" in steps[1].statements[0] and "task_info" in steps[1].statements[1]
     assert steps[2].expected["backup"] == 20
@@ -66,15 +66,50 @@ def test_plan_only_enabled_kinds():
 def test_plan_refuses_to_write_through_a_corrupt_index():
     f = facts(amcheck=CORRUPT, stale_backups={"count": 3, "by_state": {"In Progress": 3}})
     with pytest.raises(m.MetadbError, match="stale_backups repair writes through the corrupt index "
-                                            "public.ix_backup_customer_state; add reindex"):
+                                            "public.ix_backup_task_uuid; add reindex"):
         m.plan_repairs(f, ["stale_backups"], 3600)
 
 
 def test_plan_unknown_and_unchecked():
     with pytest.raises(m.MetadbError, match="unknown repair.*drop_everything"):
         m.plan_repairs(facts(), ["drop_everything"], 3600)
-    with pytest.raises(m.MetadbError, match="amcheck did not run.*not installed"):
-        m.plan_repairs(facts(amcheck={"checked": False, "reason": "not installed"}), ["reindex"], 3600)
+    # an index check that did not run does not fail the plan (SOURCE-AUDIT 1 #2): the other repairs go ahead
+    unchecked = facts(amcheck={"checked": False, "reason": "not installed"}, stale_backups={"count": 3, "by_state": {}})
+    assert [s.kind for s in m.plan_repairs(unchecked, ["reindex", "stale_backups"], 3600)] == ["stale_backups"]
+    assert m.index_check_warnings(unchecked["amcheck"]) == ["indexes not checked: not installed"]
+    assert m.index_check_warnings(None) == ["indexes not checked: the index check did not run"]
+
+
+def test_index_check_warnings():
+    assert m.index_check_warnings(AMCHECK_OK) == []
+    skipped = dict(AMCHECK_OK, method="index_scan", skipped=[{"index": "public.ix_x", "table": "public.t",
+                                                              "reason": "the planner will not scan this index in full"}])
+    assert m.index_check_warnings(skipped) == [
+        "1 index not checked (index_scan): public.ix_x (the planner will not scan this index in full)"]
+
+
+def test_stale_tasks_statements_per_layout():
+    old = m.stale_tasks_statements(60)[1]
+    # details layout (YBA 2.18-2.20): errorString inside details, only if absent; json-safe (no CASE json/text mix)
+    assert "jsonb_set(ti.details::jsonb, '{errorString}', to_jsonb('Platform restarted.'::text))::json" in old
+    assert "ELSE ti.details::json END" in old and "::text\n" not in old
+    new = m.stale_tasks_statements(60, "task_params")[1]
+    # newer YBA: TaskDetails.error = YBAError(PLATFORM_RESTARTED, "Platform restarted."), only if absent
+    assert "jsonb_build_object('code', 'PLATFORM_RESTARTED', 'message', 'Platform restarted.', " \
+           "'originMessage', 'Platform restarted.')" in new
+    assert "'{error}'" in new and "ti.details IS NULL" in new and "errorString" not in new
+    assert "task_params" not in new  # the params are never rewritten
+    with pytest.raises(m.MetadbError, match="unknown task_info layout"):
+        m.stale_tasks_statements(60, "nope")
+
+
+def test_plan_uses_the_task_layout():
+    f = facts(stale_tasks={"count": 1, "top_level": 1}, task_layout="task_params")
+    step = m.plan_repairs(f, ["stale_tasks"], 3600)[0]
+    assert "PLATFORM_RESTARTED" in step.statements[1]
+    assert "errorString" in m.plan_repairs(facts(stale_tasks={"count": 1, "top_level": 1}), ["stale_tasks"],
+                                           3600)[0].statements[1]
+    assert "'task_layout', CASE WHEN EXISTS" in m.plan_sql(3600, ["stale_tasks"])
 
 
 def test_step_script_transaction_and_lock_timeout():
@@ -147,19 +182,34 @@ def test_findings():
                 stale_backups={"count": 3}, schedules={"paused": {"count": 2}, "error": {"count": 0}},
                 failed_migrations=[{"version": "9", "script": "V9__x.sql"}])
     out = m.findings(info)
-    assert "corrupt index public.ix_backup_customer_state on public.backup" in out
+    assert "corrupt index public.ix_backup_task_uuid on public.backup" in out
     assert "3 backups in progress with no live task" in out
     assert "2 schedules Paused" in out
     assert "failed migration 9 (V9__x.sql)" in out
+    info.update(amcheck={"checked": False, "reason": "index check disabled (amcheck=false)"},
+                expired_not_deleted={"count": 12, "failed_to_delete": 2})
+    out = m.findings(info)
+    assert "indexes not checked: index check disabled (amcheck=false)" in out
+    assert "12 expired backups not deleted (2 FailedToDelete: YBA's garbage collector does not retry them)" in out
 
 
 def test_info_sql_shape():
     sql = m.info_sql(stale_age=60, sample_size=3, amcheck=True)
-    assert sql.count("DO $amcheck$") == 1
+    assert sql.count("DO $idxcheck$") == 1
     assert "LIMIT 3" in sql and "interval '60 seconds'" in sql
     assert "CREATE EXTENSION" in sql and "IF ext_schema IS NULL AND false THEN" in sql
-    assert "IF ext_schema IS NULL AND true THEN" in m.info_sql(install_amcheck=True)
-    assert "DO $amcheck$" not in m.info_sql(amcheck=False)
+    # one snapshot for the index and table counts; read-only unless it may install amcheck
+    assert "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\nDO $idxcheck$" in sql
+    installing = m.info_sql(install_amcheck=True)
+    assert "IF ext_schema IS NULL AND true THEN" in installing and "READ ONLY" not in installing
+    assert "DO $idxcheck$" not in m.info_sql(amcheck=False)
+    # the fallback without amcheck: a full index scan (no seq scan, no sort) against a seq-scan count
+    assert "method := 'index_scan'" in sql and "set_config('enable_sort', 'off', true)" in sql
+    assert "EXPLAIN (FORMAT JSON, COSTS OFF)" in sql
+    # FailedToDelete counted with the expired, and apart
+    assert "OR b.state = 'FailedToDelete'" in sql and "'failed_to_delete', count(*) FILTER" in sql
+    # reads never plan a merge join (costing one reads the index's ends, corrupt or not)
+    assert "SET enable_mergejoin = off;" in sql
 
 
 class FakeLayout:
