@@ -46,7 +46,8 @@ def test_next_expected_task_time_skips_missed_intervals() -> None:
 def test_allowed_transitions_follow_backup_java() -> None:
     t = tasks.ALLOWED_TRANSITIONS
     assert "FailedToDelete" in t["Completed"] and "FailedToDelete" in t["Failed"]
-    assert "FailedToDelete" not in t["Stopped"] and "FailedToDelete" not in t["Skipped"]
+    assert "FailedToDelete" in t["Stopped"] and "FailedToDelete" not in t["Skipped"]
+    assert "QueuedForDeletion" in t["DeleteInProgress"]  # BackupGarbageCollector.start
     assert "Failed" not in t["Stopped"]  # a restart leaves a Stopped script backup Stopped
     assert "QueuedForForcedDeletion" not in t["Completed"]  # only via QueuedForDeletion
     assert t["FailedToDelete"] == {"Deleted", "QueuedForDeletion"}  # the GC itself never leaves it

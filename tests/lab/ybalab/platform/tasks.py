@@ -132,19 +132,20 @@ def failed_subtask_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- backup state machine
-# Backup.ALLOWED_TRANSITIONS (models/Backup.java): transitionState() ignores (and logs) any other move.
+# Backup.ALLOWED_TRANSITIONS (models/Backup.java, the newer map that also has DeleteInProgress ->
+# QueuedForDeletion and Stopped -> FailedToDelete, as the GC read at 04dba83 needs): transitionState()
+# ignores (and logs) any other move.
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     "In Progress": {"Completed", "Failed", "Skipped", "FailedToDelete", "Stopping", "Stopped", "QueuedForDeletion"},
     "Completed": {"Deleted", "FailedToDelete", "Stopping", "Stopped", "QueuedForDeletion"},
     "Failed": {"Deleted", "FailedToDelete", "Stopping", "Stopped", "QueuedForDeletion"},
     "FailedToDelete": {"Deleted", "QueuedForDeletion"},
-    "Stopped": {"Deleted", "QueuedForDeletion", "In Progress"},
+    "Stopped": {"Deleted", "QueuedForDeletion", "In Progress", "FailedToDelete"},
     "Stopping": {"Stopped", "QueuedForDeletion"},
     "Skipped": {"QueuedForDeletion"},
     "Deleted": {"QueuedForDeletion"},
     "QueuedForDeletion": {"FailedToDelete", "DeleteInProgress", "QueuedForForcedDeletion"},
     "QueuedForForcedDeletion": {"FailedToDelete", "DeleteInProgress"},
-    # DeleteInProgress -> QueuedForDeletion is in newer Backup.java only; the GC's start() relies on it.
     "DeleteInProgress": {"FailedToDelete", "QueuedForDeletion"},
 }
 IN_PROGRESS_STATES = ("In Progress", "QueuedForDeletion", "DeleteInProgress")  # Backup.IN_PROGRESS_STATES
