@@ -134,12 +134,15 @@ def test_api_delete_queues_then_gc_deletes_or_fails(labdir: str) -> None:
     assert api.wait_task(t_ok)["status"] == api.wait_task(t_bad)["status"] == "Success"
     b_ok, b_bad = (sql(state, "SELECT backup_uuid::text FROM backup WHERE task_uuid = %s", (t,))[0][0]
                    for t in (t_ok, t_bad))
-    # In-progress states are skipped without an error; the others get one DeleteBackupYb task each.
-    sql(state, "UPDATE backup SET state = 'In Progress' WHERE backup_uuid = %s", (b_bad,))
-    status, body = api.call("POST", "/api/v1/customers/{c}/backups/delete",
-                            {"deleteBackupInfos": [{"backupUUID": b_bad}]})
-    assert status == 200 and body == {"taskUUID": [], "ybpTaskList": []}
-    sql(state, "UPDATE backup SET state = 'Completed' WHERE backup_uuid = %s", (b_bad,))
+    # In-progress states, Completed incrementals and unknown backups are skipped without an error; the others
+    # get one DeleteBackupYb task each.
+    for change in ("state = 'In Progress'", "base_backup_uuid = '%s'" % b_ok):
+        sql(state, f"UPDATE backup SET {change} WHERE backup_uuid = %s", (b_bad,))
+        status, body = api.call("POST", "/api/v1/customers/{c}/backups/delete",
+                                {"deleteBackupInfos": [{"backupUUID": b_bad}, {"backupUUID": str(uuid.uuid4())}]})
+        assert status == 200 and body == {"taskUUID": [], "ybpTaskList": []}
+        sql(state, "UPDATE backup SET state = 'Completed', base_backup_uuid = backup_uuid WHERE backup_uuid = %s",
+            (b_bad,))
     status, body = api.call("POST", "/api/v1/customers/{c}/backups/delete",
                             {"deleteBackupInfos": [{"backupUUID": b_ok}, {"backupUUID": b_bad}]})
     assert status == 200 and [t["resourceUUID"] for t in body["ybpTaskList"]] == [b_ok, b_bad]
