@@ -1,5 +1,6 @@
 """The platform simulator and yba-ctl stand-in in a live lab: backups against live/dead S3 and a full disk,
-storage-config validation, retention edits and deletes, schedules, reconciliation on restart,
+storage-config validation, retention edits and deletes (queued, then done by the GC), schedules,
+reconciliation of pending tasks on restart,
 hang/crash/restart through yba-ctl, heap from a JAVA_OPTS drop-in, createBackup, upgrade."""
 from __future__ import annotations
 
@@ -39,12 +40,43 @@ def labdir() -> Iterator[str]:
     os.chmod(d, 0o755)
     try:
         ybalab(d, "up", "--scenario", "healthy")
+        configure(d, **BACKGROUND_KEYS)
         yield d
     finally:
         env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
         subprocess.run([sys.executable, "-m", "ybalab", "down"], env=env, capture_output=True, timeout=120,
                        check=False)
         shutil.rmtree(d, ignore_errors=True)
+
+
+# The platform's background services for these tests: the GC runs at start-up only (a restart triggers a
+# run, so tests see one run at a time), the scheduler ticks every second, the GC's retry sleeps are short.
+BACKGROUND_KEYS = {"gc_interval_seconds": 0, "scheduler_interval_seconds": 1, "gc_delete_retry_sleep_seconds": 0.1}
+
+
+def configure(d: str, **platform_keys: Any) -> None:
+    """Optional platform.* keys of lab.json (read by the platform at its next start; kept across resets)."""
+    path = os.path.join(d, "lab.json")
+    state = load(d)
+    state["platform"].update(platform_keys)
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump(state, fh, indent=2)
+    os.replace(path + ".tmp", path)
+
+
+def as_json(value: Any) -> Any:
+    """A json column's value, whether the column is json (already parsed) or text."""
+    return value if isinstance(value, (dict, list)) else json.loads(value)
+
+
+def wait_for(what: str, check: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
 
 
 def load(d: str) -> dict[str, Any]:
@@ -202,13 +234,19 @@ def test_backup_succeeds_against_live_s3_then_retention_and_delete(labdir: str) 
         "sortBy": "createTime", "direction": "DESC", "offset": 0, "limit": 10, "needTotalCount": True})
     assert status == 200 and page["totalCount"] == 1
     assert page["entities"][0]["commonBackupInfo"]["backupUUID"] == b["backupUUID"]
-    # Delete really removes the objects, then the row (Backup V2).
+    # Delete only queues the backup (DeleteBackupYb); the GC's next run (here: at the restart) deletes the
+    # objects, then the row (Backup V2).
     status, body = api.call("POST", "/api/v1/customers/{c}/backups/delete",
                             {"deleteBackupInfos": [{"backupUUID": b["backupUUID"], "storageConfigUUID": cfg}]})
     assert status == 200 and len(body["taskUUID"]) == 1
+    assert body["ybpTaskList"] == [{"taskUUID": body["taskUUID"][0], "resourceUUID": b["backupUUID"]}]
     assert api.wait_task(body["taskUUID"][0])["status"] == "Success"
+    assert api.call("GET", f"/api/v1/customers/{{c}}/backups/{b['backupUUID']}")[1]["state"] == "QueuedForDeletion"
+    assert len(s3_keys(state, prefix)) == 3
+    yba_ctl(state, "restart", "yb-platform")
+    wait_for("the GC to delete the backup", lambda: sql(
+        state, "SELECT count(*) FROM backup WHERE backup_uuid = %s", (b["backupUUID"],))[0][0] == 0)
     assert s3_keys(state, prefix) == []
-    assert sql(state, "SELECT count(*) FROM backup WHERE backup_uuid = %s", (b["backupUUID"],))[0][0] == 0
 
 
 def test_backup_and_delete_fail_against_dead_endpoint(labdir: str) -> None:
@@ -227,16 +265,13 @@ def test_backup_and_delete_fail_against_dead_endpoint(labdir: str) -> None:
     port = s3["dead_endpoint"].rsplit(":", 1)[1]
     _status, failed = api.call("GET", f"/api/v1/customers/{{c}}/tasks/{b['taskUUID']}/failed_subtasks")
     assert f"Connect to 127.0.0.1:{port} failed: Connection refused" in failed["failedSubTasks"][0]["errorString"]
-    status, body = api.call("POST", "/api/v1/customers/{c}/backups/delete",
-                            {"deleteBackupInfos": [{"backupUUID": b["backupUUID"]}]})
-    assert api.wait_task(body["taskUUID"][0])["status"] == "Failure"
-    assert api.call("GET", f"/api/v1/customers/{{c}}/backups/{b['backupUUID']}")[1]["state"] == "FailedToDelete"
-    status, body = api.call("POST", "/api/v1/customers/{c}/backups/delete",
-                            {"deleteBackupInfos": [{"backupUUID": b["backupUUID"]}], "deleteForcefully": True})
-    assert api.wait_task(body["taskUUID"][0])["status"] == "Success"
-    assert api.call("GET", f"/api/v1/customers/{{c}}/backups/{b['backupUUID']}")[0] == 400
-    _status, metrics = pclient.Client(state, token=None).call("GET", "/api/v1/prometheus_metrics")
-    assert "ybp_delete_backup_failure 1.0" in metrics
+    # DeleteBackupYb validates the storage config on the backup's location first: against the dead endpoint
+    # the task fails and the backup becomes FailedToDelete, forced or not (the force only matters to the GC).
+    for forced in (False, True):
+        status, body = api.call("POST", "/api/v1/customers/{c}/backups/delete",
+                                {"deleteBackupInfos": [{"backupUUID": b["backupUUID"]}], "deleteForcefully": forced})
+        assert status == 200 and api.wait_task(body["taskUUID"][0])["status"] == "Failure"
+        assert api.call("GET", f"/api/v1/customers/{{c}}/backups/{b['backupUUID']}")[1]["state"] == "FailedToDelete"
 
 
 def test_backup_fails_when_disk_full(labdir: str) -> None:
@@ -300,28 +335,75 @@ def test_schedules_edit_rules(labdir: str) -> None:
     assert api.call("GET", path)[1]["status"] == "Stopped"
 
 
+def _task(state: dict[str, Any], uni: str, task_state: str, completed: bool, ct_type: str = "Create",
+          target_type: str = "Backup") -> str:
+    t = str(uuid.uuid4())
+    sql(state, "INSERT INTO task_info (uuid, task_type, task_state, details) VALUES (%s, 'CreateBackup', %s, %s)",
+        (t, task_state, json.dumps({"taskParams": {"universeUUID": uni}})))
+    sql(state, "INSERT INTO customer_task (customer_uuid, task_uuid, type, target_type, target_name, target_uuid, "
+               "completion_time) VALUES (%s, %s, %s, %s, 'u', %s, " + ("now()" if completed else "NULL") + ")",
+        (state["platform"]["customer_uuid"], t, ct_type, target_type, uni))
+    return t
+
+
+def _lock(state: dict[str, Any], uni: str, locked: bool) -> None:
+    details = json.loads(sql(state, "SELECT universe_details_json FROM universe WHERE universe_uuid = %s", (uni,))[0][0])
+    details["updateInProgress"] = details["backupInProgress"] = locked
+    sql(state, "UPDATE universe SET universe_details_json = %s WHERE universe_uuid = %s", (json.dumps(details), uni))
+
+
 def test_restart_reconciles_like_yba(labdir: str) -> None:
+    """CustomerTaskManager.handleAllPendingTasks: only pending tasks, only their backups, only their universe."""
     state = reset(labdir, "healthy")
     cust = state["platform"]["customer_uuid"]
-    uni = sorted(state["platform"]["universes"].values())[0]
-    cfg = state["platform"]["storage_config_uuid"]
-    t_run, b_run, b_del, b_stop = (str(uuid.uuid4()) for _i in range(4))
-    sql(state, "INSERT INTO task_info (uuid, task_type, task_state, details) VALUES (%s, 'CreateBackup', 'Running', '{}')",
-        (t_run,))
-    for b, st, t in ((b_run, "In Progress", t_run), (b_del, "DeleteInProgress", None), (b_stop, "Stopped", None)):
+    uni, other = sorted(state["platform"]["universes"].values())[:2]
+    cfg = live_config(state, pclient.Client(state))
+    t_run, t_ybc, t_failed = (_task(state, uni, "Running", False), _task(state, uni, "Running", False),
+                              _task(state, uni, "Failure", True))
+    t_sub = str(uuid.uuid4())
+    sql(state, "INSERT INTO task_info (uuid, parent_uuid, task_type, task_state, details) VALUES "
+               "(%s, %s, 'BackupTable', 'Running', %s)", (t_sub, t_run, json.dumps({"errorString": "kept"})))
+    b_run, b_ybc, b_failed, b_missing, b_del, b_stop = (str(uuid.uuid4()) for _i in range(6))
+    loc = f"s3://{state['s3']['bucket']}/lab-live/univ-{uni}/ybc_backup-resumed"
+    for b, st, t, cat in ((b_run, "In Progress", t_run, "YB_BACKUP_SCRIPT"), (b_ybc, "In Progress", t_ybc, "YB_CONTROLLER"),
+                          (b_failed, "In Progress", t_failed, "YB_CONTROLLER"),
+                          (b_missing, "In Progress", str(uuid.uuid4()), "YB_CONTROLLER"),
+                          (b_del, "DeleteInProgress", None, "YB_CONTROLLER"), (b_stop, "Stopped", None, "YB_BACKUP_SCRIPT")):
+        info = {"storageConfigUUID": cfg, "universeUUID": uni, "storageLocation": loc if b == b_ybc else f"{loc}-{b}",
+                "timeBeforeDelete": 0}
         sql(state, "INSERT INTO backup (backup_uuid, customer_uuid, universe_uuid, storage_config_uuid, universe_name, "
-                   "backup_info, state, task_uuid, create_time, base_backup_uuid) "
-                   "VALUES (%s, %s, %s, %s, 'u', '{}', %s, %s, now(), %s)", (b, cust, uni, cfg, st, t, b))
+                   "backup_info, state, task_uuid, create_time, base_backup_uuid, category) "
+                   "VALUES (%s, %s, %s, %s, 'u', %s, %s, %s, now(), %s, %s)",
+            (b, cust, uni, cfg, json.dumps(info), st, t, b, cat))
+    _lock(state, uni, True)
+    _lock(state, other, True)  # locked by no pending task: a restart leaves it locked
     s_uuid = str(uuid.uuid4())
     sql(state, "INSERT INTO schedule (schedule_uuid, customer_uuid, owner_uuid, schedule_name, task_type, task_params, "
                "status, running_state) VALUES (%s, %s, %s, 'editing', 'CreateBackup', '{}', 'Editing', true)",
         (s_uuid, cust, uni))
     yba_ctl(state, "restart", "yb-platform")
-    assert sql(state, "SELECT task_state, details FROM task_info WHERE uuid = %s", (t_run,))[0][0] == "Failure"
-    assert "Platform restarted." in sql(state, "SELECT details::text FROM task_info WHERE uuid = %s", (t_run,))[0][0]
+    api = pclient.Client(state)
+    tstate = dict(sql(state, "SELECT uuid::text, task_state FROM task_info WHERE uuid = ANY(%s::uuid[])",
+                      ([t_run, t_sub, t_failed, t_ybc],)))
+    assert tstate == {t_run: "Failure", t_sub: "Failure", t_failed: "Failure"}  # t_ybc was replaced (resumed)
+    details = dict(sql(state, "SELECT uuid::text, details FROM task_info WHERE uuid = ANY(%s::uuid[])", ([t_run, t_sub],)))
+    assert as_json(details[t_run])["errorString"] == "Platform restarted."
+    assert as_json(details[t_sub])["errorString"] == "kept"  # set only if absent
+    # The YBC backup of a pending task is resumed: its customer task now points at a new CreateBackup task that
+    # runs the same backup row to the end.
+    new_task = sql(state, "SELECT task_uuid::text FROM backup WHERE backup_uuid = %s", (b_ybc,))[0][0]
+    assert new_task != t_ybc
+    assert sql(state, "SELECT count(*) FROM customer_task WHERE task_uuid = %s", (new_task,))[0][0] == 1
+    assert api.wait_task(new_task)["status"] == "Success"
     got = dict(sql(state, "SELECT backup_uuid::text, state FROM backup WHERE backup_uuid = ANY(%s::uuid[])",
-                   ([b_run, b_del, b_stop],)))
-    assert got == {b_run: "Failed", b_del: "QueuedForDeletion", b_stop: "Failed"}
+                   ([b_run, b_ybc, b_failed, b_missing, b_del, b_stop],)))
+    # b_del: DeleteInProgress -> QueuedForDeletion (GC start), then the GC's first run deleted it.
+    assert got == {b_run: "Failed", b_ybc: "Completed", b_failed: "In Progress", b_missing: "In Progress",
+                   b_stop: "Stopped"}
+    assert len(s3_keys(state, loc.split("/", 3)[3])) == 3
+    locked = {u: json.loads(sql(state, "SELECT universe_details_json FROM universe WHERE universe_uuid = %s",
+                                (u,))[0][0])["updateInProgress"] for u in (uni, other)}
+    assert locked == {uni: False, other: True}
     assert sql(state, "SELECT status, running_state FROM schedule WHERE schedule_uuid = %s", (s_uuid,))[0] == \
         ("Error", False)
 

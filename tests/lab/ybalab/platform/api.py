@@ -199,7 +199,7 @@ class Platform:
     def startup(self) -> None:
         with self.connect() as conn:
             conn.execute("SELECT 1 FROM customer LIMIT 1")
-            tasks.reconcile(conn)
+            tasks.reconcile(conn, self.workers)
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
                raw: bytes) -> tuple[int, Any, str | None]:
@@ -840,28 +840,43 @@ class Platform:
             return self.workers.submit_backup(conn, cust, ctx["user"], uni, cfg, body, unit, tbd)
 
     def delete_backups(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        """BackupsController.deleteYb: one DeleteBackupYb task per deletable backup (it only queues the backup;
+        the GC deletes the objects later). Missing backups, IN_PROGRESS_STATES and Completed incrementals are
+        skipped with an error in the log only. Answers YBPTasks."""
         body = ctx["body"] if isinstance(ctx["body"], dict) else {}
         infos = body.get("deleteBackupInfos")
         if not isinstance(infos, list) or not infos:
             raise ApiError(400, {"deleteBackupInfos": ["This field is required"]},
                            {"deleteBackupInfos": ["This field is required"]})
         forced = bool(body.get("deleteForcefully", False))
-        task_uuids = []
+        task_list = []
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
-            rows = []
             for info in infos:
                 if not isinstance(info, dict) or not info.get("backupUUID"):
                     raise ApiError(400, "backupUUID is required")
-                rows.append(self.backup_row(conn, cust, info["backupUUID"]))
-            for row in rows:
-                if row["state"] in IN_PROGRESS_DB or row["state"] in ("Stopping", "QueuedForForcedDeletion"):
-                    LOG.info("Can not delete %s backup as it is still in progress", row["backup_uuid"])
+                b_uuid = check_uuid(info["backupUUID"], "Backup")
+                row = conn.execute("SELECT * FROM backup WHERE backup_uuid = %s AND customer_uuid = %s",
+                                   (b_uuid, cust["uuid"])).fetchone()
+                if row is None:
+                    LOG.error("Can not delete %s backup as it is not present in the database.", b_uuid)
                     continue
-                if row["state"] == "Deleted":
+                if row["state"] in IN_PROGRESS_DB:
+                    LOG.error("Backup %s is in the state %s. Deletion is not allowed", b_uuid, row["state"])
                     continue
-                task_uuids.append(self.workers.submit_delete(conn, cust, ctx["user"], row, forced))
-        return {"taskUUID": task_uuids}
+                if str(row["backup_uuid"]) != str(row["base_backup_uuid"]) and row["state"] == "Completed":
+                    LOG.error("Cannot delete backup %s as it in %s state", b_uuid, row["state"])
+                    continue
+                if info.get("storageConfigUUID"):
+                    backup_info = dict(tasks.as_dict(row["backup_info"]))
+                    backup_info["storageConfigUUID"] = check_uuid(info["storageConfigUUID"], "StorageConfig")
+                    conn.execute("UPDATE backup SET backup_info = %s WHERE backup_uuid = %s",
+                                 (json.dumps(backup_info), b_uuid))
+                target = row["universe_name"] or f"univ-{row['universe_uuid']}"
+                task_uuid = self.workers.submit_delete_yb(conn, cust, ctx["user"], row, forced,
+                                                          str(row["universe_uuid"]), target)
+                task_list.append({"taskUUID": task_uuid, "resourceUUID": b_uuid})
+        return {"taskUUID": [t["taskUUID"] for t in task_list], "ybpTaskList": task_list}
 
     def stop_backup(self, ctx: dict[str, Any], c_uuid: str, b_uuid: str) -> dict[str, Any]:
         with self.connect() as conn:

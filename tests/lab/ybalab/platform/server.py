@@ -5,8 +5,9 @@ arguments yba-installer's unit passes: ``-Dconfig.file=<yb-platform.conf> -Dhttp
 -Dhttps.port=<port>``. Like YBA it exits non-zero when the metadata DB is unreachable, and on start it
 runs YBA's start-up reconciliation (CustomerTaskManager.handleAllPendingTasks, FACTS 3.8).
 
-Deliberately NOT simulated: backup schedules never fire and the backup garbage collector never runs
-(expired backups stay until deleted through the API); only API-submitted tasks do work.
+After the reconciliation it starts YBA's background services (background.py): the backup garbage
+collector (at once, then every ``platform.gc_interval_seconds``) and the scheduler (Active schedules fire
+when due), in AppInit's order.
 Set ``YBA_LAB_RECORD=<file>`` in the unit's environment to append every exchange as a JSON line
 (method, path, query, request body, status, response body) for fidelity checks.
 """
@@ -167,6 +168,10 @@ def main(argv: list[str]) -> int:
         LOG.error("Play application failed to start: HikariPool-1 - Exception during pool initialization.")
         return 1
 
+    from . import background
+
+    # AppInit: handleAllPendingTasks ran in app.startup(); then backupGC.start() and scheduler.init().
+    bg = background.start(app)
     httpd = Server(("127.0.0.1", port), Handler)
     httpd.app = app  # type: ignore[attr-defined]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -177,6 +182,7 @@ def main(argv: list[str]) -> int:
 
     def _term(*_: object) -> None:
         LOG.info("Received SIGTERM, shutting down")
+        bg.stop()
         threading.Thread(target=httpd.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, _term)

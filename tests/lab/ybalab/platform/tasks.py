@@ -55,12 +55,7 @@ def new_task(conn: Any, cust: dict[str, Any], user: dict[str, Any], task_type: s
 
 def _merge_details(conn: Any, task_uuid: str, extra: dict[str, Any]) -> str:
     row = conn.execute("SELECT details FROM task_info WHERE uuid = %s", (task_uuid,)).fetchone()
-    try:
-        details = json.loads(row["details"]) if row and row["details"] else {}
-    except ValueError:
-        details = {}
-    if not isinstance(details, dict):
-        details = {}
+    details = dict(as_dict(row["details"])) if row else {}
     details.update(extra)
     return json.dumps(details)
 
@@ -91,11 +86,7 @@ def task_title(ct: dict[str, Any]) -> str:
 
 
 def _details(raw: Any) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return as_dict(raw)
 
 
 def task_status_json(ct: dict[str, Any], ti: dict[str, Any]) -> dict[str, Any]:
@@ -140,66 +131,181 @@ def failed_subtask_json(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+# ---------------------------------------------------------------------------- backup state machine
+# Backup.ALLOWED_TRANSITIONS (models/Backup.java, the newer map that also has DeleteInProgress ->
+# QueuedForDeletion and Stopped -> FailedToDelete, as the GC read at 04dba83 needs): transitionState()
+# ignores (and logs) any other move.
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    "In Progress": {"Completed", "Failed", "Skipped", "FailedToDelete", "Stopping", "Stopped", "QueuedForDeletion"},
+    "Completed": {"Deleted", "FailedToDelete", "Stopping", "Stopped", "QueuedForDeletion"},
+    "Failed": {"Deleted", "FailedToDelete", "Stopping", "Stopped", "QueuedForDeletion"},
+    "FailedToDelete": {"Deleted", "QueuedForDeletion"},
+    "Stopped": {"Deleted", "QueuedForDeletion", "In Progress", "FailedToDelete"},
+    "Stopping": {"Stopped", "QueuedForDeletion"},
+    "Skipped": {"QueuedForDeletion"},
+    "Deleted": {"QueuedForDeletion"},
+    "QueuedForDeletion": {"FailedToDelete", "DeleteInProgress", "QueuedForForcedDeletion"},
+    "QueuedForForcedDeletion": {"FailedToDelete", "DeleteInProgress"},
+    "DeleteInProgress": {"FailedToDelete", "QueuedForDeletion"},
+}
+IN_PROGRESS_STATES = ("In Progress", "QueuedForDeletion", "DeleteInProgress")  # Backup.IN_PROGRESS_STATES
+COMPLETED_STATES = ("Completed", "Failed", "Stopped", "Skipped")               # Backup.COMPLETED_STATES
+
+
+def transition_state(conn: Any, backup_uuid: str, new_state: str) -> bool:
+    """Backup.transitionState: re-read the state, move only along ALLOWED_TRANSITIONS; True when moved."""
+    row = conn.execute("SELECT state FROM backup WHERE backup_uuid = %s", (backup_uuid,)).fetchone()
+    if row is None or row["state"] == new_state:
+        return False
+    if new_state not in ALLOWED_TRANSITIONS.get(row["state"], set()):
+        LOG.error("Ignored INVALID STATE TRANSITION  %s -> %s", row["state"], new_state)
+        return False
+    conn.execute("UPDATE backup SET state = %s, update_time = now() WHERE backup_uuid = %s AND state = %s",
+                 (new_state, backup_uuid, row["state"]))
+    return True
+
+
+def as_dict(raw: Any) -> dict[str, Any]:
+    """A json column's value as a dict, whether the column is json (psycopg parses it) or text."""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw) if raw else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def backup_locations(info: dict[str, Any]) -> list[str]:
+    """BackupUtil.getBackupLocations: the backup's own location and every keyspace's."""
+    locs = {info.get("storageLocation")} | {
+        s.get("storageLocation") for s in info.get("backupList") or [] if isinstance(s, dict)}
+    return sorted(loc for loc in locs if isinstance(loc, str) and loc)
+
+
 # ---------------------------------------------------------------------------- reconciliation
-def _fail_incomplete_tasks(conn: Any) -> int:
-    rows = conn.execute("SELECT uuid, details FROM task_info WHERE task_state = ANY(%s)",
-                        (list(INCOMPLETE_TASK_STATES),)).fetchall()
-    for row in rows:
-        details = _details(row["details"])
+UNIVERSE_TARGETS = ("Universe", "Cluster", "Node", "MasterNode")  # CustomerTask.TargetType.isUniverseTarget
+
+
+def _fail_task_row(conn: Any, task_uuid: str, raw_details: Any) -> None:
+    """CustomerTaskManager.setTaskError: Failure, and errorString "Platform restarted." only if absent."""
+    details = as_dict(raw_details)
+    if details.get("errorString") is None:
         details["errorString"] = PLATFORM_RESTARTED
-        details["error"] = {"code": "PLATFORM_RESTARTED", "message": PLATFORM_RESTARTED}
-        conn.execute("UPDATE task_info SET task_state = 'Failure', update_time = now(), details = %s "
-                     "WHERE uuid = %s", (json.dumps(details), row["uuid"]))
-    if rows:
-        conn.execute("UPDATE customer_task SET completion_time = now() WHERE completion_time IS NULL "
-                     "AND task_uuid = ANY(%s::uuid[])", ([str(r["uuid"]) for r in rows],))
-    return len(rows)
+    conn.execute("UPDATE task_info SET task_state = 'Failure', update_time = now(), details = %s WHERE uuid = %s",
+                 (json.dumps(details), task_uuid))
 
 
-def _unlock_universes(conn: Any) -> int:
-    unlocked = 0
-    for uni in conn.execute("SELECT universe_uuid, universe_details_json FROM universe "
-                            "WHERE universe_details_json LIKE '%updateInProgress%'").fetchall():
-        details = _details(uni["universe_details_json"])
-        if details.get("updateInProgress"):
-            details["updateInProgress"] = False
-            details["updateSucceeded"] = False
-            conn.execute("UPDATE universe SET universe_details_json = %s WHERE universe_uuid = %s",
-                         (json.dumps(details), uni["universe_uuid"]))
-            unlocked += 1
-    return unlocked
+def _mark_completed(conn: Any, ct_id: int) -> None:
+    """CustomerTask.markAsCompleted: sets completion_time only when it is null."""
+    conn.execute("UPDATE customer_task SET completion_time = now() WHERE id = %s AND completion_time IS NULL",
+                 (ct_id,))
 
 
-RECONCILE_STEPS: list[tuple[str, Any]] = [
-    ("tasks_failed", _fail_incomplete_tasks),
-    ("backups_failed", "UPDATE backup SET state = 'Failed', update_time = now() "
-                       "WHERE state IN ('In Progress', 'Stopped') AND category = 'YB_BACKUP_SCRIPT'"),
-    # YBA resumes YBC backups; the lab cannot, so it fails them too (documented deviation).
-    ("ybc_backups_failed", "UPDATE backup SET state = 'Failed', update_time = now() "
-                           "WHERE state = 'In Progress' AND category = 'YB_CONTROLLER'"),
-    ("deletes_requeued", "UPDATE backup SET state = 'QueuedForDeletion', update_time = now() "
-                         "WHERE state = 'DeleteInProgress'"),
-    ("schedules_errored", "UPDATE schedule SET status = 'Error', running_state = false "
-                          "WHERE status IN ('Creating', 'Editing', 'Deleting')"),
-    ("schedules_released", "UPDATE schedule SET running_state = false WHERE running_state"),
-    ("universes_unlocked", _unlock_universes),
-]
+def _unlock_universe(conn: Any, universe: dict[str, Any]) -> None:
+    details = as_dict(universe["universe_details_json"])
+    if details.get("backupInProgress") or details.get("updateInProgress"):
+        details["backupInProgress"] = False
+        details["updateInProgress"] = False
+        conn.execute("UPDATE universe SET universe_details_json = %s WHERE universe_uuid = %s",
+                     (json.dumps(details), universe["universe_uuid"]))
+        LOG.debug("Unlocked universe %s.", universe["universe_uuid"])
 
 
-def reconcile(conn: Any) -> dict[str, Any]:
-    """What YBA does to metadata when it starts (FACTS 3.8); returns counts (and errors) for the log.
+def handle_pending_task(conn: Any, workers: Any, ct: dict[str, Any], ti: dict[str, Any]) -> None:
+    """CustomerTaskManager.handlePendingTask for one pending task (statements commit one by one, as Ebean's saves).
 
-    Each step runs in its own transaction; a failing step (e.g. a corrupted index of the backup table)
-    is logged and skipped, and the platform still starts, leaving that part of the metadata as it was.
+    Backups of a Backup/Create task that are In Progress or Stopped: script backups -> Failed (a Stopped one
+    stays Stopped: Stopped -> Failed is not an allowed transition); YBC backups -> Failed only when the
+    universe is gone, else the task is resumed: a new CreateBackup task re-runs the same backup row
+    (``Workers.resume_backup``), customer_task.task_uuid is rewritten to it and the old task_info rows are
+    deleted. The source resumes only when the universe's ``updatingTaskUUID`` is this task; the lab's backups do
+    not lock the universe, so a missing ``updatingTaskUUID`` counts as a match and a different one does not.
     """
-    counts: dict[str, Any] = {}
-    for name, step in RECONCILE_STEPS:
+    task_uuid = str(ti["uuid"])
+    try:
+        for sub in conn.execute("SELECT uuid, details FROM task_info WHERE parent_uuid = %s AND task_state = ANY(%s)",
+                                (task_uuid, list(INCOMPLETE_TASK_STATES))).fetchall():
+            _fail_task_row(conn, str(sub["uuid"]), sub["details"])
+        universe = conn.execute("SELECT * FROM universe WHERE universe_uuid = %s", (ct["target_uuid"],)).fetchone()
+        unlock = ct["target_type"] in UNIVERSE_TARGETS
+        resume: list[dict[str, Any]] = []
+        if ct["target_type"] == "Backup":
+            if ct["type"] == "Create":
+                backups = conn.execute("SELECT * FROM backup WHERE task_uuid = %s AND state IN ('In Progress', "
+                                       "'Stopped')", (task_uuid,)).fetchall()
+                for b in backups:
+                    if b["category"] == "YB_BACKUP_SCRIPT" or universe is None:
+                        transition_state(conn, str(b["backup_uuid"]), "Failed")
+                    else:
+                        resume.append(b)
+                unlock = True
+            elif ct["type"] == "Restore":
+                unlock = True
+        elif ct["type"] == "Restore":
+            unlock = True
+        if unlock and universe is not None:
+            _unlock_universe(conn, universe)
+        if ti["task_state"] in INCOMPLETE_TASK_STATES:  # marked a failure after the universe is unlocked
+            _fail_task_row(conn, task_uuid, ti["details"])
         try:
-            with conn.transaction():
-                counts[name] = step(conn) if callable(step) else conn.execute(step).rowcount
-        except Exception as exc:  # noqa: BLE001 - YBA logs pending-task failures and keeps starting
-            counts.setdefault("errors", []).append(f"{name}: {str(exc).strip()}")
-            LOG.error("Error while handling pending tasks (%s): %s", name, str(exc).strip())
+            if resume and universe is not None and ti["task_type"] == "CreateBackup" and workers is not None:
+                updating = as_dict(universe["universe_details_json"]).get("updatingTaskUUID")
+                if updating and str(updating) != task_uuid:
+                    LOG.debug("Invalid task state: Task %s cannot be resumed", task_uuid)
+                    _mark_completed(conn, ct["id"])
+                    return
+                new_task = workers.resume_backup(conn, ct, ti, resume[0])
+                with conn.transaction():
+                    conn.execute("UPDATE customer_task SET task_uuid = %s, completion_time = NULL WHERE id = %s",
+                                 (new_task, ct["id"]))
+                    conn.execute("DELETE FROM task_info WHERE parent_uuid = %s", (task_uuid,))
+                    conn.execute("DELETE FROM task_info WHERE uuid = %s", (task_uuid,))
+                workers.start_resumed(new_task)
+                LOG.info("Resume Task: true (%s -> %s)", task_uuid, new_task)
+            else:
+                _mark_completed(conn, ct["id"])
+        except Exception:
+            _mark_completed(conn, ct["id"])
+            raise
+    except Exception as exc:  # noqa: BLE001 - as the source: log and go on with the next task
+        LOG.error("Error encountered failing task %s: %s", task_uuid, str(exc).strip())
+
+
+PENDING_TASKS_SQL = (
+    "SELECT ti.uuid AS task_uuid, ct.id AS customer_task_id FROM task_info ti, customer_task ct "
+    "WHERE ti.uuid = ct.task_uuid AND (ct.completion_time IS NULL OR ti.task_state IN "
+    "('Created', 'Initializing', 'Running', 'Abort'))")
+
+
+def reconcile(conn: Any, workers: Any = None) -> dict[str, Any]:
+    """CustomerTaskManager.handleAllPendingTasks (AppInit step 2): only pending tasks, each handled alone.
+
+    One exception in the initial query (e.g. a corrupted index) aborts the whole pass, as in YBA. The
+    DeleteInProgress -> QueuedForDeletion step belongs to BackupGarbageCollector.start and
+    Scheduler.init resets running_state (background.py); the newer CustomerTaskManager also moves schedules
+    left in Creating/Editing/Deleting to Error.
+    """
+    counts: dict[str, Any] = {"pending": 0}
+    LOG.info("Handle the pending tasks...")
+    try:
+        rows = conn.execute(PENDING_TASKS_SQL).fetchall()
+        counts["pending"] = len(rows)
+        for row in rows:
+            ti = conn.execute("SELECT * FROM task_info WHERE uuid = %s", (row["task_uuid"],)).fetchone()
+            ct = conn.execute("SELECT * FROM customer_task WHERE id = %s", (row["customer_task_id"],)).fetchone()
+            if ti is None or ct is None:
+                continue
+            handle_pending_task(conn, workers, ct, ti)
+    except Exception as exc:  # noqa: BLE001 - YBA logs it and keeps starting
+        counts["error"] = str(exc).strip()
+        LOG.error("Encountered error failing pending tasks: %s", str(exc).strip())
+    try:
+        counts["schedules_errored"] = conn.execute(
+            "UPDATE schedule SET status = 'Error', running_state = false "
+            "WHERE status IN ('Creating', 'Editing', 'Deleting') AND task_type = 'CreateBackup'").rowcount
+    except Exception as exc:  # noqa: BLE001
+        LOG.error("Error while updating intermediate schedules: %s", str(exc).strip())
     LOG.info("handleAllPendingTasks: %s", counts)
     return counts
 
@@ -308,6 +414,10 @@ class Workers:
         self.platform = platform
         self.lock = threading.Lock()
         self.running: dict[str, threading.Event] = {}  # backup_uuid -> stop event
+        self.pending: dict[str, tuple[Any, ...]] = {}  # resumed task -> _run_backup args, until started
+        # ybp_delete_backup_failure: failed GC deletions of the last run, per customer (set by background.py);
+        # delete_failures is their sum, for the unlabelled line api.prometheus_metrics prints.
+        self.delete_failures_by_customer: dict[str, int] = {}
         self.delete_failures = 0
 
     @property
@@ -464,6 +574,12 @@ class Workers:
                     conn.execute("UPDATE backup SET state = 'Failed', update_time = %s WHERE backup_uuid = %s",
                                  (now, backup_uuid))
                     LOG.error("Backup %s failed: %s", backup_uuid, error)
+                    if info.get("scheduleUUID"):
+                        # A failed scheduled backup counts against its schedule. Schedule.setFailureCount would
+                        # pause it at >= 3, but no caller of it was found in 2.18's backup path (SOURCE-AUDIT
+                        # 2.3, UNCONFIRMED), so the lab never auto-pauses.
+                        conn.execute("UPDATE schedule SET failure_count = failure_count + 1 "
+                                     "WHERE schedule_uuid = %s", (info["scheduleUUID"],))
                 finish_task(conn, task_uuid, outcome, error)
         except Exception:  # noqa: BLE001 - the DB may be gone; reconciliation at next start cleans up
             LOG.exception("cannot record the end of backup %s", backup_uuid)
@@ -479,72 +595,131 @@ class Workers:
         event.set()
         return True
 
-    def submit_delete(self, conn: Any, cust: dict[str, Any], user: dict[str, Any], row: dict[str, Any],
-                      forced: bool) -> str:
-        queued = "QueuedForForcedDeletion" if forced else "QueuedForDeletion"
+    # ------------------------------------------------------------------ resume (handlePendingTask)
+    def resume_backup(self, conn: Any, ct: dict[str, Any], ti: dict[str, Any], row: dict[str, Any]) -> str:
+        """A new CreateBackup task (firstTry=false, previousTaskUUID) for an interrupted YBC backup row.
+
+        The row keeps its UUID and location; its task_uuid moves to the new task. Started by start_resumed()
+        once the caller has rewritten customer_task.task_uuid.
+        """
+        new_uuid = str(uuidlib.uuid4())
+        params = dict(as_dict(ti["details"]).get("taskParams") or as_dict(ti["details"]))
+        params.update({"firstTry": False, "previousTaskUUID": str(ti["uuid"])})
+        info = dict(as_dict(row["backup_info"]))
+        if not info.get("backupList"):
+            loc = info.get("storageLocation") or ""
+            info["backupList"] = [{"keyspace": "yugabyte", "storageLocation": f"{loc}/multi-table-yugabyte",
+                                   "backupSizeInBytes": 0}]
+        cfg = conn.execute("SELECT * FROM customer_config WHERE config_uuid = %s",
+                           (row["storage_config_uuid"],)).fetchone()
+        data = crypto.decrypt(self.state, cfg["data"]) if cfg and cfg["name"] == "S3" else {}
         with conn.transaction():
-            task_uuid = new_task(conn, cust, user, "DeleteBackupYb", "Delete", "Backup",
-                                 row["universe_name"] or "", str(row["backup_uuid"]),
-                                 {"customerUUID": str(cust["uuid"]), "backupUUID": str(row["backup_uuid"]),
-                                  "deleteForcefully": forced})
-            conn.execute("UPDATE backup SET state = %s, update_time = now() WHERE backup_uuid = %s",
-                         (queued, row["backup_uuid"]))
-        threading.Thread(target=self._run_delete, name=f"delete-{str(row['backup_uuid'])[:8]}",
-                         args=(str(row["backup_uuid"]), task_uuid, forced), daemon=True).start()
+            conn.execute("INSERT INTO task_info (uuid, task_type, task_state, details, owner, percent_done) "
+                         "VALUES (%s, 'CreateBackup', 'Created', %s, %s, 0)",
+                         (new_uuid, json.dumps({"taskParams": params}), "127.0.0.1"))
+            conn.execute("UPDATE backup SET task_uuid = %s, update_time = now() WHERE backup_uuid = %s",
+                         (new_uuid, row["backup_uuid"]))
+        stop = threading.Event()
+        tbd = int(info.get("timeBeforeDelete") or 0)
+        with self.lock:
+            self.running[str(row["backup_uuid"])] = stop
+            self.pending[new_uuid] = (str(row["backup_uuid"]), new_uuid, data, info, tbd, stop)
+        return new_uuid
+
+    def start_resumed(self, task_uuid: str) -> None:
+        with self.lock:
+            args = self.pending.pop(task_uuid)
+        threading.Thread(target=self._run_backup, name=f"backup-{args[0][:8]}", args=args, daemon=True).start()
+
+    # ------------------------------------------------------------------ delete (DeleteBackupYb)
+    def storage_data(self, conn: Any, customer_uuid: Any, config_uuid: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """customerConfigService.getOrBadRequest + getDataObject: (config row, decrypted data)."""
+        cfg = conn.execute("SELECT * FROM customer_config WHERE config_uuid = %s AND customer_uuid = %s",
+                           (config_uuid, customer_uuid)).fetchone() if config_uuid else None
+        if cfg is None:
+            raise RuntimeError(f"Invalid StorageConfig UUID: {config_uuid}")
+        return cfg, crypto.decrypt(self.state, cfg["data"])
+
+    def submit_delete_yb(self, conn: Any, cust: dict[str, Any], user: dict[str, Any], row: dict[str, Any],
+                         forced: bool, target_uuid: str, target_name: str, custom_type_name: str | None = None) -> str:
+        """Submit DeleteBackupYb (from POST backups/delete or the GC's expired-backup pass); returns the task."""
+        task_uuid = new_task(conn, cust, user, "DeleteBackupYb", "Delete", "Backup", target_name, target_uuid,
+                             {"customerUUID": str(cust["uuid"]), "backupUUID": str(row["backup_uuid"]),
+                              "deleteForcefully": forced}, custom_type_name=custom_type_name)
+        threading.Thread(target=self._run_delete_yb, name=f"delete-{str(row['backup_uuid'])[:8]}",
+                         args=(str(row["backup_uuid"]), str(cust["uuid"]), task_uuid, forced), daemon=True).start()
         return task_uuid
 
-    def _run_delete(self, backup_uuid: str, task_uuid: str, forced: bool) -> None:
+    def _run_delete_yb(self, backup_uuid: str, customer_uuid: str, task_uuid: str, forced: bool) -> None:
+        """DeleteBackupYb.run: validate the storage config on the backup's locations, then only queue the
+        backup (and its incrementals) for the GC; on a validation error the backup becomes FailedToDelete and
+        the task fails. The objects are deleted later by the GC (background.BackupGC.delete_backup)."""
         error = None
         try:
             with self.platform.connect() as conn:
                 set_task(conn, task_uuid, "Running", 10)
-                conn.execute("UPDATE backup SET state = 'DeleteInProgress', update_time = now() "
-                             "WHERE backup_uuid = %s", (backup_uuid,))
-                row = conn.execute("SELECT * FROM backup WHERE backup_uuid = %s", (backup_uuid,)).fetchone()
-                cfg = conn.execute("SELECT * FROM customer_config WHERE config_uuid = %s",
-                                   (row["storage_config_uuid"],)).fetchone() if row["storage_config_uuid"] else None
-            info = _details(row["backup_info"])
-            locations = {info.get("storageLocation")} | {
-                s.get("storageLocation") for s in info.get("backupList") or [] if isinstance(s, dict)}
-            locations.discard(None)
-            locations.discard("")
-            if cfg is None:
-                raise RuntimeError(f"Storage config {row['storage_config_uuid']} not found")
-            data = crypto.decrypt(self.state, cfg["data"])
-            client = s3_client(data)
-            for loc in sorted(locations):
-                bucket, key = parse_location(loc)
-                token = None
-                while True:
-                    kwargs = {"Bucket": bucket, "Prefix": key.rstrip("/") + "/"}
-                    if token:
-                        kwargs["ContinuationToken"] = token
-                    listed = client.list_objects_v2(**kwargs)
-                    objs = [{"Key": o["Key"]} for o in listed.get("Contents", [])]
-                    if objs:
-                        client.delete_objects(Bucket=bucket, Delete={"Objects": objs, "Quiet": True})
-                    if not listed.get("IsTruncated"):
-                        break
-                    token = listed.get("NextContinuationToken")
-        except Exception as exc:  # noqa: BLE001
-            error = s3_error_message(exc, locals().get("data", {}).get("AWS_HOST_BASE")) \
-                if "botocore" in type(exc).__module__ else str(exc)
-        try:
-            with self.platform.connect() as conn, conn.transaction():
-                if error is None or forced:
-                    # Backup V2 removes the row once the objects are gone (the Deleted state is unused).
-                    conn.execute("DELETE FROM backup WHERE backup_uuid = %s", (backup_uuid,))
-                    if error:
-                        LOG.warning("Forced delete of backup %s left objects behind: %s", backup_uuid, error)
-                    finish_task(conn, task_uuid, "Success")
+                row = conn.execute("SELECT * FROM backup WHERE backup_uuid = %s AND customer_uuid = %s",
+                                   (backup_uuid, customer_uuid)).fetchone()
+                if row is None:
+                    raise RuntimeError(f"Invalid customer: {customer_uuid} or backup: {backup_uuid}")
+                if row["state"] in IN_PROGRESS_STATES:
+                    LOG.error("Cannot delete backup that are in %s state", row["state"])
                 else:
-                    self.delete_failures += 1
-                    conn.execute("UPDATE backup SET state = 'FailedToDelete', update_time = now() "
-                                 "WHERE backup_uuid = %s", (backup_uuid,))
-                    finish_task(conn, task_uuid, "Failure", error)
-                    LOG.error("Delete of backup %s failed: %s", backup_uuid, error)
+                    try:
+                        _cfg, data = self.storage_data(conn, customer_uuid, row["storage_config_uuid"])
+                        validate_storage_on_backup(data, as_dict(row["backup_info"]))
+                        chain = [str(r["backup_uuid"]) for r in conn.execute(
+                            "SELECT backup_uuid FROM backup WHERE customer_uuid = %s AND base_backup_uuid = %s",
+                            (customer_uuid, backup_uuid)).fetchall()] if str(row["base_backup_uuid"]) == backup_uuid \
+                            else [backup_uuid]
+                        for b in chain:
+                            transition_state(conn, b, "QueuedForDeletion")
+                        if forced:
+                            for b in chain:
+                                transition_state(conn, b, "QueuedForForcedDeletion")
+                    except Exception as exc:
+                        LOG.error("Errored out with: %s", exc)
+                        transition_state(conn, backup_uuid, "FailedToDelete")
+                        raise
+        except Exception as exc:  # noqa: BLE001 - a failed task, never a dead worker
+            error = s3_error_message(exc, None) if "botocore" in type(exc).__module__ else str(exc)
+        try:
+            with self.platform.connect() as conn:
+                finish_task(conn, task_uuid, "Failure" if error else "Success", error)
         except Exception:  # noqa: BLE001
-            LOG.exception("cannot record the end of delete of %s", backup_uuid)
+            LOG.exception("cannot record the end of delete task %s", task_uuid)
 
 
-__all__ = ["Workers", "reconcile", "validate_s3_config", "ZERO_UUID"]
+def validate_storage_on_backup(data: dict[str, Any], info: dict[str, Any]) -> None:
+    """AWSUtil.validateStorageConfigOnBackup: the config's credentials must reach every bucket the backup's
+    locations are in (a READ/LIST probe); raises with the SDK-shaped message."""
+    endpoint = data.get("AWS_HOST_BASE")
+    client = s3_client(data)
+    for loc in backup_locations(info) or [data.get("BACKUP_LOCATION") or ""]:
+        bucket, key = parse_location(loc)
+        try:
+            client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
+        except Exception as exc:  # noqa: BLE001
+            raise RuntimeError(f"Cannot access S3 bucket {bucket}: {s3_error_message(exc, endpoint)}") from exc
+
+
+def delete_backup_objects(data: dict[str, Any], locations: list[str]) -> None:
+    """AWSUtil.deleteKeyIfExists + deleteStorage: every object under each location; raises on any error."""
+    client = s3_client(data)
+    for loc in locations:
+        bucket, key = parse_location(loc)
+        token = None
+        while True:
+            kwargs = {"Bucket": bucket, "Prefix": key.rstrip("/") + "/"}
+            if token:
+                kwargs["ContinuationToken"] = token
+            listed = client.list_objects_v2(**kwargs)
+            objs = [{"Key": o["Key"]} for o in listed.get("Contents", [])]
+            if objs:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": objs, "Quiet": True})
+            if not listed.get("IsTruncated"):
+                break
+            token = listed.get("NextContinuationToken")
+
+
+__all__ = ["Workers", "reconcile", "validate_s3_config", "transition_state", "ZERO_UUID"]
