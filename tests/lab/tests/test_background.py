@@ -174,7 +174,7 @@ def _schedule(state: dict[str, Any], uni: str, cfg: str, name: str) -> str:
               "minNumBackupsToRetain": 3}
     sql(state, "INSERT INTO schedule (schedule_uuid, customer_uuid, owner_uuid, schedule_name, task_type, task_params, "
                "frequency, frequency_time_unit, status, next_schedule_task_time) VALUES (%s, %s, %s, %s, 'CreateBackup', "
-               "%s, 3600000, 'HOURS', 'Active', now() - interval '1 minute')",
+               "%s, 3600000, 'Hours', 'Active', now() - interval '1 minute')",
         (s_uuid, state["platform"]["customer_uuid"], uni, name, json.dumps(params)))
     return s_uuid
 
