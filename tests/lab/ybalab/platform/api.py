@@ -549,10 +549,11 @@ class Platform:
     def edit_config_v2(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
         return self._edit_config(ctx, c_uuid, config_uuid, v2=True)
 
-    def delete_config(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
+    def delete_config(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str, v2: bool = False) -> dict[str, Any]:
         """CustomerConfigController.delete: a STORAGE config with an InProgress backup -> 400; one an Active
         backup schedule uses -> 400 (CustomerConfigValidator.validateConfigRemoval, a global bean error);
-        without isDeleteBackups the row goes at once (YBPSuccess), with it a task queues its backups (YBPTask)."""
+        without isDeleteBackups the row goes at once (YBPSuccess), with it a task queues its backups (YBPTask).
+        The v2 path (deleteYb) always answers with its task."""
         delete_backups = (ctx["query"].get("isDeleteBackups") or ["false"])[0] == "true"
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
@@ -569,7 +570,7 @@ class Platform:
                 if used:
                     raise ApiError(400, {"": [f"Configuration {row['config_name']} is used in scheduled backup "
                                               "and can't be deleted"]})
-            if not delete_backups:
+            if not delete_backups and not v2:
                 conn.execute("DELETE FROM customer_config WHERE config_uuid = %s", (row["config_uuid"],))
                 return {"success": True, "message": f"Config {row['config_uuid']} deleted"}
             task_uuid = tasks.new_task(conn, cust, ctx["user"], "DeleteCustomerConfig", "Delete",
@@ -578,15 +579,16 @@ class Platform:
                                         "isDeleteBackups": delete_backups}, state="Running")
             conn.execute("UPDATE customer_config SET state = 'QueuedForDeletion' WHERE config_uuid = %s",
                          (row["config_uuid"],))
-            conn.execute("UPDATE backup SET state = 'QueuedForDeletion', update_time = now() "
-                         "WHERE storage_config_uuid = %s AND state IN ('Completed', 'Failed', 'Stopped', "
-                         "'Skipped', 'FailedToDelete')", (row["config_uuid"],))
+            if delete_backups:
+                conn.execute("UPDATE backup SET state = 'QueuedForDeletion', update_time = now() "
+                             "WHERE storage_config_uuid = %s AND state IN ('Completed', 'Failed', 'Stopped', "
+                             "'Skipped', 'FailedToDelete')", (row["config_uuid"],))
             conn.execute("DELETE FROM customer_config WHERE config_uuid = %s", (row["config_uuid"],))
             tasks.finish_task(conn, task_uuid, "Success")
         return {"taskUUID": task_uuid, "resourceUUID": str(row["config_uuid"])}
 
     def delete_config_v2(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
-        return self.delete_config(ctx, c_uuid, config_uuid)
+        return self.delete_config(ctx, c_uuid, config_uuid, v2=True)
 
     # ------------------------------------------------------------------ backups
     def backup_row(self, conn: Any, cust: dict[str, Any], b_uuid: str) -> dict[str, Any]:
