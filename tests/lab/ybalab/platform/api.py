@@ -964,7 +964,7 @@ class Platform:
             error = details["error"].get("message")
         return {"subTaskUUID": str(row["uuid"]), "subTaskType": row["task_type"], "subTaskState": row["task_state"],
                 "subTaskGroupType": group or row["sub_task_group_type"] or "Invalid",
-                "creationTime": fmt_time(row["create_time"]), "errorString": str(error)}
+                "creationTime": fmt_time(row["create_time"]), "errorString": "null" if error is None else str(error)}
 
     def failed_subtasks(self, ctx: dict[str, Any], c_uuid: str, t_uuid: str) -> dict[str, Any]:
         """CustomerTaskController.listFailedSubtasks: subtasks of t in Failure/Aborted, by position descending;

@@ -9,8 +9,9 @@ Timeouts. YBA's AmazonS3 client keeps the AWS SDK v1 defaults (``common/AWSUtil.
 (read) 50 s, 3 retries (4 attempts) with back-off, so a black-holed endpoint holds the API request for minutes
 and a refusing one fails fast. The lab keeps the shape (connect/read timeouts, retries) at small values so its
 tests stay fast: ``DEFAULT_TIMEOUTS`` below, overridable with lab.json ``platform.s3_timeouts``
-``{"connect": s, "read": s, "attempts": n}`` (attempts = 1 + retries). Set it to ``{"connect": 10, "read": 50,
-"attempts": 4}`` to model YBA's real timing.
+``{"connect": s, "read": s, "attempts": n}`` (attempts = 1 + retries; botocore total_max_attempts). Set it to ``{"connect": 10, "read": 50,
+"attempts": 4}`` to model YBA's real timing. A PUT also waits up to 1 s for "100 Continue" before it sends its
+body (botocore, like the SDK for PutObject), so one attempt at a black-holed endpoint takes about 1 s + read.
 
 Error key. 2.18 reports a failed bucket check as a bean-validation field error on ``data.BACKUP_LOCATION``
 (``ConfigDataValidator.fieldFullName`` prefixes ``data.``; releases before the customer-config validators were
@@ -73,7 +74,7 @@ def client(data: dict[str, Any], limits: dict[str, float]) -> Any:
                 endpoint = "https://" + endpoint
             path_style = bool(endpoint) or str(data.get("PATH_STYLE_ACCESS", "")).lower() == "true"
             cfg = Config(connect_timeout=limits["connect"], read_timeout=limits["read"],
-                         retries={"max_attempts": int(limits["attempts"]), "mode": "standard"},
+                         retries={"total_max_attempts": int(limits["attempts"]), "mode": "standard"},
                          s3={"addressing_style": "path" if path_style else "auto"},
                          region_name=data.get("SIGNING_REGION") or "us-east-1")
             _CLIENTS[key] = boto3.session.Session().client(
