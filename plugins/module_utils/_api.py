@@ -137,7 +137,9 @@ def none_if_not_found(func: t.Callable[..., t.Any], *args: t.Any, **kwargs: t.An
 
 
 def _parse_error_body(raw: bytes) -> tuple[str, dict[str, list[str]], t.Any]:
-    """YBA answers errors as YBPError {success: false, error: str | {field: [msgs]}, errorJson: ...}."""
+    """YBA answers errors as YBPError {success: false, httpMethod, requestUri, error: str} or, for bean validation,
+    YBPStructuredError {success: false, error: {field: [msgs]}} (forms/PlatformResults.java); older releases
+    sent the field errors as a JSON string in ``error`` plus an ``errorJson`` object. All are read."""
     text = raw.decode("utf-8", "replace").strip()
     try:
         body = json.loads(text) if text else None
@@ -154,7 +156,8 @@ def _parse_error_body(raw: bytes) -> tuple[str, dict[str, list[str]], t.Any]:
         if isinstance(err, str):
             message = err
         elif fields:
-            message = "; ".join("%s: %s" % (k, ", ".join(v)) for k, v in sorted(fields.items()))
+            # YBPStructuredError; a global bean error has the empty field name.
+            message = "; ".join(("%s: %s" % (k, ", ".join(v))) if k else ", ".join(v) for k, v in sorted(fields.items()))
         elif body.get("message"):
             message = str(body["message"])
     if not message:

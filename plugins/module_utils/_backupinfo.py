@@ -77,6 +77,40 @@ def _backup_fields(b: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
+def schedule_universe(s: dict[str, t.Any]) -> str | None:
+    """The universe of a schedule: ``backupInfo.universeUUID`` of a ScheduleResp (what schedules/page answers,
+    Schedule.toScheduleResp), else ``ownerUUID`` or ``taskParams.universeUUID`` of a Schedule entity."""
+    info = s.get("backupInfo") if isinstance(s.get("backupInfo"), dict) else {}
+    params = s.get("taskParams") if isinstance(s.get("taskParams"), dict) else {}
+    return info.get("universeUUID") or s.get("ownerUUID") or params.get("universeUUID") or None
+
+
+def schedule_min_retain(s: dict[str, t.Any]) -> int | None:
+    """``taskParams.minNumBackupsToRetain`` of a Schedule entity (GET schedules/{s}); None when absent
+    (a ScheduleResp of schedules/page never carries it)."""
+    params = s.get("taskParams") if isinstance(s.get("taskParams"), dict) else {}
+    value = params.get("minNumBackupsToRetain")
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def retain_lookups(backups: t.Iterable[dict[str, t.Any]], schedules: t.Sequence[dict[str, t.Any]],
+                   now: float) -> list[str]:
+    """Schedules whose minNumBackupsToRetain matters and is unknown: those owning an expired Completed backup
+    (past the GC grace) while their entity lacks taskParams. Read each with GET schedules/{s}."""
+    known = {s.get("scheduleUUID") for s in schedules if schedule_min_retain(s) is not None}
+    out: list[str] = []
+    for raw in backups:
+        f = _backup_fields(raw)
+        sched = f["schedule_uuid"]
+        if (sched and sched not in known and sched not in out and f["state"] == COMPLETED
+                and f["expiry"] is not None and now - f["expiry"] > GC_GRACE_SECONDS):
+            out.append(sched)
+    return out
+
+
 def _brief(f: dict[str, t.Any], now: float) -> dict[str, t.Any]:
     ref = f["completion_time"] or f["update_time"] or f["create_time"]
     return {"backup_uuid": f["backup_uuid"], "universe_name": f["universe_name"], "state": f["state"],
@@ -90,9 +124,14 @@ def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[
     """Pure summary of the backup catalog: per universe RPO, failures in the window, running and expired backups.
 
     ``backups`` are backups/page entities (any order), ``universes`` are GET universes answers, ``schedules``
-    are schedules/page entities. ``min_retain`` maps a schedule UUID to its minNumBackupsToRetain.
+    are schedules/page entities (ScheduleResp, or Schedule entities: both shapes are read). ``min_retain`` maps a
+    schedule UUID to its minNumBackupsToRetain; a schedule entity's own taskParams fill what it lacks.
     """
     min_retain = dict(min_retain or {})
+    for s in schedules:
+        own = schedule_min_retain(s)
+        if own is not None:
+            min_retain.setdefault(s.get("scheduleUUID"), own)
     per_u: dict[str, dict[str, t.Any]] = {}
 
     def universe(uuid: str | None, name: str | None, present: bool = True) -> dict[str, t.Any]:
@@ -155,10 +194,17 @@ def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[
     sched_items = []
     by_status: dict[str, list[dict[str, t.Any]]] = {"Active": [], "Paused": [], "Stopped": [], "Error": []}
     for s in schedules:
+        # nextExpectedTask (ScheduleResp; epoch ms in 2.18, an ISO string in newer releases; only while Active)
+        # or nextScheduleTaskTime (the Schedule entity).
+        nxt = s.get("nextExpectedTask")
+        if nxt is None:
+            nxt = s.get("nextScheduleTaskTime")
         item = {"schedule_uuid": s.get("scheduleUUID"), "name": s.get("scheduleName"),
-                "universe_uuid": s.get("ownerUUID"), "status": s.get("status"),
+                "universe_uuid": schedule_universe(s), "status": s.get("status"),
                 "failure_count": int(s.get("failureCount") or 0), "task_type": s.get("taskType"),
-                "next_time": s.get("nextScheduleTaskTime")}
+                "next_time": iso(parse_time(nxt)),
+                "frequency": s.get("frequency") or None, "frequency_time_unit": s.get("frequencyTimeUnit"),
+                "cron_expression": s.get("cronExpression")}
         sched_items.append(item)
         by_status.setdefault(item["status"] or "unknown", []).append(item)
         owner = per_u.get(item["universe_uuid"] or "")
@@ -283,7 +329,8 @@ def task_error(task: dict[str, t.Any]) -> str | None:
             elif sub.get("title"):
                 texts.append("%s failed" % sub["title"])
     for sub in task.get("failedSubTasks") or []:
-        if isinstance(sub, dict) and sub.get("errorString"):
+        # CustomerTaskController writes the string "null" for a subtask without an error.
+        if isinstance(sub, dict) and sub.get("errorString") and sub["errorString"] != "null":
             texts.append(str(sub["errorString"]))
     seen: list[str] = []
     for text in texts:

@@ -34,7 +34,13 @@ MANUAL_FIXES = {
                            " Backup, or PUT /api/v1/customers/{c}/configs/{id}); YBA re-validates READ and LIST",
     "backups_stale": "once storage works, take an on-demand backup of each stale universe (POST .../backups)",
     "backups_failing": "read the failed tasks' errors (GET .../tasks/{t}/failed_subtasks); usually storage or disk",
-    "schedules_paused": "set each Paused schedule back to Active (PUT .../schedules/{s} {\"status\": \"Active\"})",
+    # ScheduleController.editBackupSchedule refuses {"status": "Active"} alone (400 "Both schedule frequency and cron
+    # expression cannot be null") and keeps failureCount: the body repeats the schedule's own timing.
+    "schedules_paused": "once storage works, set each Paused schedule back to Active with its own timing: PUT"
+                        " /api/v1/customers/{c}/schedules/{s} {\"status\": \"Active\", \"frequency\": <its"
+                        " frequency, ms>, \"frequencyTimeUnit\": \"<its frequencyTimeUnit>\"}, or {\"status\":"
+                        " \"Active\", \"cronExpression\": \"<its cron>\"} for a cron schedule (GET"
+                        " .../schedules/{s} shows both); YBA keeps its failureCount",
     "retention_not_enforced": "once storage works, YBA's backup GC deletes expired backups again; failing that,"
                               " delete them through the API (POST .../backups/delete)",
 }

@@ -18,6 +18,9 @@ description:
     with a short timeout) of C(AWS_HOST_BASE) or of the AWS endpoint.
   - Backups and schedules are read with the paged queries C(backups/page) and C(schedules/page), a few hundred per
     request, never one request per backup.
+  - C(schedules/page) answers C(ScheduleResp) entities (the universe under C(backupInfo.universeUUID), the next run
+    as C(nextExpectedTask)), which lack C(minNumBackupsToRetain); it is read with C(GET schedules/{uuid}) for the
+    schedules that own an expired Completed backup, and only for those.
 author:
   - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
@@ -127,7 +130,11 @@ backups:
       type: dict
       returned: success
     schedules:
-      description: Schedules (C(count), C(items), and C(paused), C(error), C(stopped) with C(count) and C(sample)).
+      description:
+        - Schedules (C(count), C(items), and C(paused), C(error), C(stopped) with C(count) and C(sample)).
+        - Each item has C(schedule_uuid), C(name), C(universe_uuid), C(status), C(failure_count), C(task_type),
+          C(next_time) (ISO 8601 UTC, set only while the schedule is Active), C(frequency) (ms),
+          C(frequency_time_unit) and C(cron_expression).
       type: dict
       returned: success
     scanned_backups:
@@ -188,12 +195,18 @@ def read(module, client):
     schedules = list(client.paged(client.cpath("schedules/page"),
                                   {"filter": dict(SCHEDULE_FILTER), "sortBy": "scheduleName", "direction": "ASC",
                                    "needTotalCount": False}, limit=p["page_size"]))
+    # schedules/page answers ScheduleResp entities, without taskParams: minNumBackupsToRetain is read from the
+    # Schedule entity (GET schedules/{s}), only for the schedules whose expired backups it decides on.
+    now = time.time()
     retain = {}
-    for s in schedules:
-        params = s.get("taskParams") if isinstance(s.get("taskParams"), dict) else {}
-        if params.get("minNumBackupsToRetain") is not None:
-            retain[s.get("scheduleUUID")] = int(params["minNumBackupsToRetain"])
-    summary = bi.summarize(backups, universes, schedules, time.time(), p["window_hours"] * 3600.0,
+    for sched_uuid in bi.retain_lookups(backups, schedules, now):
+        try:
+            value = bi.schedule_min_retain(client.get(client.cpath("schedules/%s" % sched_uuid)) or {})
+        except (_api.YBANotFound, _api.YBAValidationError):
+            continue  # a schedule deleted meanwhile: YBA's GC uses the default for its backups too
+        if value is not None:
+            retain[sched_uuid] = value
+    summary = bi.summarize(backups, universes, schedules, now, p["window_hours"] * 3600.0,
                            p["sample_size"], retain)
     out.update(summary)
     out["truncated"] = truncated

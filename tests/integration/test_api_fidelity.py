@@ -21,6 +21,8 @@ EXPECTED = {
     ("GET", "/api/v1/app_version"), ("GET", "/api/v1/customers"), ("GET", "/api/v1/prometheus_metrics"),
     ("GET", "/universes"), ("GET", "/configs"), ("POST", "/backups/page"), ("POST", "/schedules/page"),
     ("GET", "/tasks/{tUUID}/failed_subtasks"),
+    # minNumBackupsToRetain of the schedules owning expired backups (schedules/page answers ScheduleResp)
+    ("GET", "/schedules/{sUUID}"),
 }
 
 

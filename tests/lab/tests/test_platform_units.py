@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-from ybalab.platform import api, crypto, fidelity, server, services  # noqa: E402
+from ybalab.platform import api, crypto, fidelity, server, services, storage_check  # noqa: E402
 
 
 def test_crypto_round_trip_and_opaque(tmp_path):
@@ -120,3 +120,86 @@ def test_every_served_route_exists_in_swagger():
         assert method.lower() in paths[template], f"{method} {template}"
         found = fidelity.find_operation(method, template.replace("{", "").replace("}", ""))
         assert found and found[0] == template, (method, template, found)
+
+
+CU = "0b1f3c1e-6f0a-4a57-9a8e-4e2b5ad8b7a1"
+
+
+@swagger
+def test_deviations_explain_only_their_own_problems():
+    # A ScheduleResp entity on schedules/page: the closed Schedule definition flags its extra properties, and the
+    # reviewed deviation (models/ScheduleResp.java) explains exactly those.
+    resp = {"entities": [{"scheduleUUID": CU, "status": "Active", "backupInfo": {"universeUUID": CU},
+                          "nextExpectedTask": 1796190254257}], "hasNext": False, "hasPrev": False, "totalCount": 1}
+    path = f"/api/v1/customers/{CU}/schedules/page"
+    query = {"filter": {}, "sortBy": "scheduleName", "direction": "ASC", "offset": 0, "limit": 5,
+             "needTotalCount": True}
+    raw = fidelity.validate_exchange("POST", path, query, 200, resp)
+    assert raw and all("Additional properties are not allowed" in p for p in raw)
+    assert fidelity.check_exchange("POST", path, query, 200, resp) == ([], {"schedule-page-schedule-resp"})
+    # The same extra property elsewhere (a Schedule entity from GET schedules/{s}) is not explained.
+    left, used = fidelity.check_exchange("GET", f"/api/v1/customers/{CU}/schedules/{CU}", None, 200,
+                                         {"scheduleUUID": CU, "backupInfo": {}})
+    assert left and used == set()
+    # YBPStructuredError on any 4xx; a non-string plain error is still a finding.
+    structured = {"success": False, "error": {"data.BACKUP_LOCATION": ["Read timed out"]}}
+    assert fidelity.check_exchange("POST", f"/api/v1/customers/{CU}/configs", {}, 400, structured)[1] == {
+        "structured-field-error"}
+    assert fidelity.check_exchange("GET", "/api/v1/customers", None, 401, {"success": False, "error": 5})[0]
+    # A 2xx YBPSuccess where swagger says YBPTask is explained only for DELETE configs/{id}.
+    ok = {"success": True, "message": "Config x deleted"}
+    assert fidelity.check_exchange("DELETE", f"/api/v1/customers/{CU}/configs/{CU}", None, 200, ok)[0] == []
+    assert fidelity.check_exchange("POST", f"/api/v1/customers/{CU}/backups", {"universeUUID": CU}, 200, ok)[0]
+
+
+def test_every_deviation_names_a_yba_source_file():
+    ids = [d.id for d in fidelity.DEVIATIONS]
+    assert len(ids) == len(set(ids))
+    for d in fidelity.DEVIATIONS:
+        assert d.source.endswith(".java") and d.source.split("/")[0] in ("controllers", "models", "forms", "common")
+        assert d.status in ("2xx", "4xx") and d.why
+
+
+def test_api_error_bodies_as_platform_results():
+    plain = api.ApiError(409, "Cannot edit schedule as it is running.").body("PUT", "/api/v1/x")
+    assert plain == {"success": False, "httpMethod": "PUT", "requestUri": "/api/v1/x",
+                     "error": "Cannot edit schedule as it is running."}
+    structured = api.ApiError(400, {"configName": ["This field is required"]}, {"ignored": 1}).body("POST", "/p")
+    assert structured == {"success": False, "error": {"configName": ["This field is required"]}}
+
+
+def test_storage_timeouts_from_lab_json():
+    assert storage_check.timeouts({}) == {"connect": 2.0, "read": 3.0, "attempts": 2}
+    state = {"platform": {"s3_timeouts": {"connect": 10, "read": 50, "attempts": 4}}}
+    assert storage_check.timeouts(state) == {"connect": 10.0, "read": 50.0, "attempts": 4}
+    assert storage_check.timeouts({"platform": {"s3_timeouts": {"attempts": 0}}})["attempts"] == 1
+
+
+@pytest.mark.parametrize("data,field,message", [
+    ({}, "data.BACKUP_LOCATION", "may not be null"),
+    ({"BACKUP_LOCATION": "gs://b/p"}, "data.BACKUP_LOCATION", "Invalid field value 'gs://b/p'."),
+    ({"BACKUP_LOCATION": "s3://b/p", "AWS_HOST_BASE": "ftp://h"}, "data.AWS_HOST_BASE", "Invalid field value 'ftp://h'."),
+    ({"BACKUP_LOCATION": "s3://b/p"}, "data.BACKUP_LOCATION", "Aws credentials are null and IAM profile is not used."),
+])
+def test_storage_field_checks(data, field, message):
+    with pytest.raises(storage_check.StorageInvalid) as ei:
+        storage_check.check_fields(data)
+    assert ei.value.errors == {field: [message]}
+    storage_check.check_fields({"BACKUP_LOCATION": "s3://b/p", "IAM_INSTANCE_PROFILE": "true"})
+
+
+def test_storage_validation_of_a_refusing_endpoint_is_quick():
+    import socket
+    import time
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    data = {"BACKUP_LOCATION": "s3://b/p", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+            "AWS_HOST_BASE": f"http://127.0.0.1:{port}"}
+    t0 = time.monotonic()
+    with pytest.raises(storage_check.StorageInvalid) as ei:
+        storage_check.validate_s3({"platform": {"s3_timeouts": {"attempts": 1}}}, data)
+    assert time.monotonic() - t0 < 3
+    assert ei.value.field == "data.BACKUP_LOCATION" and "Connection refused" in ei.value.message

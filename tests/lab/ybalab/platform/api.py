@@ -2,7 +2,11 @@
 
 JSON conventions follow YBA's Jackson output: backup states by Java name (``InProgress``; the DB stores
 ``In Progress``), time units in API form (``DAYS``; the DB stores ``Days``), times as
-``yyyy-MM-dd'T'HH:mm:ss'Z'`` (UTC). Errors are YBPError bodies ``{"success": false, "error": ...}``.
+``yyyy-MM-dd'T'HH:mm:ss'Z'`` (UTC).
+
+Errors as ``forms/PlatformResults.java`` builds them: a plain error is ``YBPError{success: false, httpMethod,
+requestUri, error: "<message>"}``; a bean-validation (field) error is ``YBPStructuredError{success: false,
+error: {"<field>": ["<message>", ...]}}``, without errorJson, method or URI.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import uuid as uuidlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from . import crypto, tasks
+from . import crypto, storage_check, tasks
 
 LOG = logging.getLogger("yba.api")
 
@@ -84,13 +88,19 @@ class DatabaseUnavailable(RuntimeError):
 
 
 class ApiError(Exception):
-    """An error answered as a YBPError body."""
+    """An error answered as YBA's PlatformServiceException does: a string ``error`` gives a YBPError body, a
+    ``{field: [messages]}`` dict a YBPStructuredError body (``forms/PlatformResults.java``). ``error_json`` is
+    accepted for older callers and ignored: YBA sends no errorJson."""
 
     def __init__(self, status: int, error: Any, error_json: Any = None) -> None:
         super().__init__(str(error))
         self.status = status
         self.error = error
-        self.error_json = error_json
+
+    def body(self, method: str, path: str) -> dict[str, Any]:
+        if isinstance(self.error, dict):
+            return {"success": False, "error": self.error}  # YBPStructuredError
+        return {"success": False, "httpMethod": method, "requestUri": path, "error": str(self.error)}  # YBPError
 
 
 def utcnow() -> datetime:
@@ -149,6 +159,20 @@ def unmask_data(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, dict) and isinstance(old.get(key), dict):
             out[key] = unmask_data(value, old[key])
     return out
+
+
+def json_dict(raw: Any) -> dict[str, Any]:
+    """A JSON column's text as a dict ({} when empty, invalid or not an object)."""
+    try:
+        value = json.loads(raw) if raw else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def epoch_ms(value: datetime | None) -> int | None:
+    """A java.util.Date as Jackson writes it without @JsonFormat: epoch milliseconds."""
+    return int(value.replace(tzinfo=timezone.utc).timestamp() * 1000) if value else None
 
 
 def time_unit_api(db_value: str | None, default: str = "DAYS") -> str:
@@ -228,11 +252,7 @@ class Platform:
                     return result
                 return 200, result, None
             except ApiError as err:
-                body = {"success": False, "httpMethod": method, "requestUri": path, "error": err.error}
-                if err.error_json is not None:
-                    body["errorJson"] = err.error_json
-                    body["error"] = json.dumps(err.error_json) if not isinstance(err.error, str) else err.error
-                return err.status, body, None
+                return err.status, err.body(method, path), None
             except DatabaseUnavailable as exc:
                 LOG.error("database unavailable: %s", exc)
                 return 500, {"success": False, "httpMethod": method, "requestUri": path,
@@ -486,14 +506,16 @@ class Platform:
         return body
 
     def _validate_storage(self, name: str, data: dict[str, Any]) -> None:
+        """CustomerConfigValidator -> CustomerConfigStorageS3Validator.validate, synchronously in the request
+        (canary write/read/list/delete, storage_check); a failure is a field error (YBPStructuredError)."""
         if name != "S3":
             if name not in ("NFS", "GCS", "AZ"):
-                raise ApiError(400, {"name": ["Unsupported storage config name"]},
-                               {"name": [f"Unsupported storage config name {name}"]})
+                raise ApiError(400, {"name": [f"Unsupported storage config name {name}"]})
             return
-        errors = tasks.validate_s3_config(data)
-        if errors:
-            raise ApiError(400, errors, errors)
+        try:
+            storage_check.validate_s3(self.state, data)
+        except storage_check.StorageInvalid as exc:
+            raise ApiError(400, exc.errors) from None
 
     def create_config(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
         body = self._validate_config_body(ctx["body"])
@@ -538,20 +560,30 @@ class Platform:
     def edit_config_v2(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
         return self._edit_config(ctx, c_uuid, config_uuid, v2=True)
 
-    def delete_config(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
+    def delete_config(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str, v2: bool = False) -> dict[str, Any]:
+        """CustomerConfigController.delete: a STORAGE config with an InProgress backup -> 400; one an Active
+        backup schedule uses -> 400 (CustomerConfigValidator.validateConfigRemoval, a global bean error);
+        without isDeleteBackups the row goes at once (YBPSuccess), with it a task queues its backups (YBPTask).
+        The v2 path (deleteYb) always answers with its task."""
         delete_backups = (ctx["query"].get("isDeleteBackups") or ["false"])[0] == "true"
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
             row = self.config_row(conn, cust, config_uuid)
-            busy = conn.execute("SELECT 1 FROM backup WHERE storage_config_uuid = %s AND state = 'In Progress' "
-                                "LIMIT 1", (row["config_uuid"],)).fetchone()
-            if busy:
-                raise ApiError(409, f"Backup task associated with Configuration {row['config_uuid']} is in progress.")
-            used = conn.execute("SELECT schedule_name FROM schedule WHERE customer_uuid = %s AND "
-                                "status IN ('Active', 'Paused') AND task_params::text LIKE %s LIMIT 1",
-                                (cust["uuid"], f"%{row['config_uuid']}%")).fetchone()
-            if used:
-                raise ApiError(409, f"Configuration {row['config_name']} is used in scheduled backup.")
+            if row["type"] == "STORAGE":
+                busy = conn.execute("SELECT 1 FROM backup WHERE storage_config_uuid = %s AND state = 'In Progress' "
+                                    "LIMIT 1", (row["config_uuid"],)).fetchone()
+                if busy:
+                    raise ApiError(400, f"Backup task associated with Configuration {row['config_uuid']} is in "
+                                        "progress.")
+                used = conn.execute("SELECT schedule_name FROM schedule WHERE customer_uuid = %s AND "
+                                    "status = 'Active' AND task_params::text LIKE %s LIMIT 1",
+                                    (cust["uuid"], f"%{row['config_uuid']}%")).fetchone()
+                if used:
+                    raise ApiError(400, {"": [f"Configuration {row['config_name']} is used in scheduled backup "
+                                              "and can't be deleted"]})
+            if not delete_backups and not v2:
+                conn.execute("DELETE FROM customer_config WHERE config_uuid = %s", (row["config_uuid"],))
+                return {"success": True, "message": f"Config {row['config_uuid']} deleted"}
             task_uuid = tasks.new_task(conn, cust, ctx["user"], "DeleteCustomerConfig", "Delete",
                                        "Customer Configuration", row["config_name"], str(row["config_uuid"]),
                                        {"customerUUID": str(cust["uuid"]), "configUUID": str(row["config_uuid"]),
@@ -567,7 +599,7 @@ class Platform:
         return {"taskUUID": task_uuid, "resourceUUID": str(row["config_uuid"])}
 
     def delete_config_v2(self, ctx: dict[str, Any], c_uuid: str, config_uuid: str) -> dict[str, Any]:
-        return self.delete_config(ctx, c_uuid, config_uuid)
+        return self.delete_config(ctx, c_uuid, config_uuid, v2=True)
 
     # ------------------------------------------------------------------ backups
     def backup_row(self, conn: Any, cust: dict[str, Any], b_uuid: str) -> dict[str, Any]:
@@ -804,40 +836,71 @@ class Platform:
             row = self.backup_row(conn, cust, b_uuid)
         return self.backup_json(row, ctx["user"])
 
+    def universe_locked(self, conn: Any, uni: dict[str, Any], details: dict[str, Any]) -> bool:
+        """Universe.universeDetails.updateInProgress; a running CreateBackup task holds that lock in YBA
+        (one backup per universe at a time), which the lab derives from the backup's incomplete task."""
+        if details.get("updateInProgress"):
+            return True
+        return bool(conn.execute(
+            "SELECT 1 FROM backup b JOIN task_info ti ON ti.uuid = b.task_uuid WHERE b.universe_uuid = %s "
+            "AND b.state = 'In Progress' AND ti.task_state = ANY(%s) LIMIT 1",
+            (uni["universe_uuid"], list(tasks.INCOMPLETE_TASK_STATES))).fetchone())
+
     def create_backup(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        """BackupsController.createBackupYb -> BackupHelper.createBackupTask: the checks in its order, then the
+        storage config is validated synchronously (the S3 canary, storage_check) before the task is submitted;
+        answers YBPTask{taskUUID, resourceUUID: null}."""
         body = ctx["body"] if isinstance(ctx["body"], dict) else None
         if body is None:
             raise ApiError(400, "Invalid Json")
-        errors = {k: ["This field is required"] for k in ("storageConfigUUID", "universeUUID")
-                  if not body.get(k)}
-        if errors:
-            raise ApiError(400, errors, errors)
+        if not body.get("universeUUID"):
+            raise ApiError(400, {"universeUUID": ["This field is required"]})
         if body.get("backupType") not in (None, "PGSQL_TABLE_TYPE", "YQL_TABLE_TYPE", "REDIS_TABLE_TYPE"):
             raise ApiError(400, f"Invalid backupType: {body.get('backupType')}")
         tbd = body.get("timeBeforeDelete", 0)
         if not isinstance(tbd, int) or isinstance(tbd, bool) or tbd < 0:
             raise ApiError(400, "timeBeforeDelete must be a non-negative integer")
-        unit = body.get("expiryTimeUnit") or "DAYS"
-        if unit not in TIME_UNITS:
+        unit = body.get("expiryTimeUnit")
+        if unit is not None and unit not in TIME_UNITS:
             raise ApiError(400, f"Invalid expiryTimeUnit: {unit}")
+        parallel = body.get("parallelDBBackups", 8)  # BackupRequestParams.parallelDBBackups default
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
             uni = self.get_universe_row(conn, cust, body["universeUUID"])
+            details = self.universe_details(uni, ctx["user"])
+            if self.universe_config(uni).get("takeBackups", "true") == "false":
+                raise ApiError(400, "Taking backups on the universe is disabled")
+            if self.universe_locked(conn, uni, details):
+                raise ApiError(409, f"Cannot run Backup task since the universe {uni['universe_uuid']} is "
+                                    "currently in a locked state.")
+            if details.get("universePaused"):
+                raise ApiError(400, f"Cannot run Backup task since the universe {uni['universe_uuid']} is "
+                                    "currently paused.")
+            if not isinstance(parallel, int) or isinstance(parallel, bool) or parallel <= 0:
+                raise ApiError(400, "invalid parallelDBBackups value provided")
+            if tbd != 0 and unit is None:
+                raise ApiError(400, "Please provide time unit for backup expiry")
+            if not body.get("storageConfigUUID"):
+                raise ApiError(400, "Missing StorageConfig UUID")
             cfg = self.config_row(conn, cust, body["storageConfigUUID"])
             if cfg["type"] != "STORAGE":
                 raise ApiError(400, f"Invalid StorageConfig UUID: {cfg['config_uuid']}")
             if cfg["state"] != "Active":
                 raise ApiError(400, "Cannot create backup as config is queued for deletion.")
-            details = self.universe_details(uni, ctx["user"])
-            if self.universe_config(uni).get("takeBackups", "true") == "false":
-                raise ApiError(400, "Taking backups on the universe is disabled")
-            if details.get("universePaused"):
-                raise ApiError(400, f"Cannot run Backup task since the universe {uni['universe_uuid']} is "
-                                    "currently paused.")
-            if details.get("updateInProgress"):
-                raise ApiError(409, f"Cannot run Backup task since the universe {uni['universe_uuid']} is "
-                                    "currently in a locked state.")
-            return self.workers.submit_backup(conn, cust, ctx["user"], uni, cfg, body, unit, tbd)
+        # BackupHelper.validateStorageConfig, outside the DB connection: it can take as long as the S3 timeouts.
+        if cfg["name"] == "S3":
+            data = self.config_data(cfg)
+            if not data.get("BACKUP_LOCATION"):
+                raise ApiError(400, "Default backup location cannot be empty")
+            try:
+                storage_check.validate_s3(self.state, data)
+            except storage_check.StorageInvalid as exc:
+                LOG.error("Storage config %s validation failed: %s", cfg["config_name"], exc.message)
+                # BackupUtil.validateStorageConfigOnLocations
+                raise ApiError(400, f"Storage config {cfg['config_name']} cannot access backup locations") from None
+        with self.connect() as conn:
+            submitted = self.workers.submit_backup(conn, cust, ctx["user"], uni, cfg, body, unit or "DAYS", tbd)
+        return {"taskUUID": submitted["taskUUID"], "resourceUUID": None}  # YBPTask(taskUUID): no resource UUID
 
     def delete_backups(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
         """BackupsController.deleteYb: one DeleteBackupYb task per deletable backup (it only queues the backup;
@@ -879,17 +942,34 @@ class Platform:
         return {"taskUUID": [t["taskUUID"] for t in task_list], "ybpTaskList": task_list}
 
     def stop_backup(self, ctx: dict[str, Any], c_uuid: str, b_uuid: str) -> dict[str, Any]:
+        """BackupHelper.stopBackup; a script backup without a live process: Util.getProcessOrBadRequest."""
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
             row = self.backup_row(conn, cust, b_uuid)
             if row["state"] != "In Progress":
-                raise ApiError(400, f"The backup {row['backup_uuid']} you are trying to stop is not in progress.")
+                raise ApiError(400, "The backup you are trying to stop is not in progress.")
             if not self.workers.stop(conn, row):
-                raise ApiError(400, f"The backup {row['backup_uuid']} you are trying to stop is not associated "
-                                    "with a running task.")
+                raise ApiError(400, "The process you want to stop doesn't exist.")
         return {"success": True, "message": "Successfully stopped the backup process."}
 
     # ------------------------------------------------------------------ tasks
+    @staticmethod
+    def task_status_json(ct: dict[str, Any], ti: dict[str, Any]) -> dict[str, Any]:
+        """Commissioner.buildTaskStatus: target = the target's name, createTime as java.util.Date.toString(),
+        percent a double, no completionTime or typeName; the error text is on failed_subtasks only."""
+        running = ti["task_state"] in tasks.INCOMPLETE_TASK_STATES
+        title = tasks.task_title(ct)
+        step = {"title": ti["task_type"], "description": title, "state": ti["task_state"], "extraDetails": []}
+        out = {
+            "title": title, "createTime": ct["create_time"].strftime("%a %b %d %H:%M:%S UTC %Y"),
+            "target": ct["target_name"], "targetUUID": str(ct["target_uuid"]), "type": ct["type"],
+            "status": ti["task_state"], "percent": float(ti["percent_done"] or 0),
+            "correlationId": ct["correlation_id"], "userEmail": ct["user_email"],
+            "details": {"taskDetails": [step]},
+            "abortable": running and ti["task_type"] == "CreateBackup", "retryable": False,
+        }
+        return {k: v for k, v in out.items() if v is not None}
+
     def task_status(self, ctx: dict[str, Any], c_uuid: str, t_uuid: str) -> dict[str, Any]:
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
@@ -899,9 +979,22 @@ class Platform:
             ti = conn.execute("SELECT * FROM task_info WHERE uuid = %s", (t_uuid,)).fetchone()
         if not ct or not ti:
             raise ApiError(400, f"Invalid Customer Task UUID: {t_uuid}")
-        return tasks.task_status_json(ct, ti)
+        return self.task_status_json(ct, ti)
+
+    @staticmethod
+    def failed_subtask_json(row: dict[str, Any], group: str | None = None) -> dict[str, Any]:
+        """One SubtaskData of CustomerTaskController.listFailedSubtasks; errorString is "null" when absent."""
+        details = json_dict(row["details"])
+        error = details.get("errorString")
+        if error is None and isinstance(details.get("error"), dict):
+            error = details["error"].get("message")
+        return {"subTaskUUID": str(row["uuid"]), "subTaskType": row["task_type"], "subTaskState": row["task_state"],
+                "subTaskGroupType": group or row["sub_task_group_type"] or "Invalid",
+                "creationTime": fmt_time(row["create_time"]), "errorString": "null" if error is None else str(error)}
 
     def failed_subtasks(self, ctx: dict[str, Any], c_uuid: str, t_uuid: str) -> dict[str, Any]:
+        """CustomerTaskController.listFailedSubtasks: subtasks of t in Failure/Aborted, by position descending;
+        when there are none, the parent itself if it carries an errorString (group Preparation)."""
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
             t_uuid = check_uuid(t_uuid, "Task")
@@ -909,9 +1002,14 @@ class Platform:
                               (t_uuid, cust["uuid"])).fetchone()
             if not ct:
                 raise ApiError(400, f"Invalid Customer Task UUID: {t_uuid}")
-            rows = conn.execute("SELECT * FROM task_info WHERE (uuid = %s OR parent_uuid = %s) AND "
-                                "task_state = 'Failure' ORDER BY position", (t_uuid, t_uuid)).fetchall()
-        return {"failedSubTasks": [tasks.failed_subtask_json(r) for r in rows]}
+            rows = conn.execute("SELECT * FROM task_info WHERE parent_uuid = %s AND task_state IN "
+                                "('Failure', 'Aborted') ORDER BY position DESC", (t_uuid,)).fetchall()
+            out = [self.failed_subtask_json(r) for r in rows]
+            if not out:
+                parent = conn.execute("SELECT * FROM task_info WHERE uuid = %s", (t_uuid,)).fetchone()
+                if parent and json_dict(parent["details"]).get("errorString"):
+                    out.append(self.failed_subtask_json(parent, "Preparation"))
+        return {"failedSubTasks": out}
 
     def tasks_list(self, ctx: dict[str, Any], c_uuid: str) -> list[dict[str, Any]]:
         u_uuid = (ctx["query"].get("uUUID") or [None])[0]
@@ -928,14 +1026,12 @@ class Platform:
 
     # ------------------------------------------------------------------ schedules
     def schedule_json(self, row: dict[str, Any]) -> dict[str, Any]:
-        try:
-            params = json.loads(row["task_params"] or "{}")
-        except ValueError:
-            params = {}
+        """The Schedule entity (GET schedules/{s}, the deprecated list): with ownerUUID and taskParams."""
         out = {
             "scheduleUUID": str(row["schedule_uuid"]), "customerUUID": str(row["customer_uuid"]),
             "ownerUUID": str(row["owner_uuid"]) if row["owner_uuid"] else None,
-            "scheduleName": row["schedule_name"], "taskType": row["task_type"], "taskParams": params,
+            "scheduleName": row["schedule_name"], "taskType": row["task_type"],
+            "taskParams": json_dict(row["task_params"]),
             "frequency": row["frequency"], "frequencyTimeUnit": time_unit_api(row["frequency_time_unit"], "")
             or None, "cronExpression": row["cron_expression"], "status": row["status"],
             "failureCount": row["failure_count"],
@@ -945,6 +1041,40 @@ class Platform:
             "incrementBacklogStatus": bool(row["increment_backlog_status"]),
             "runningState": bool(row["running_state"]), "userEmail": row["user_email"],
         }
+        return {k: v for k, v in out.items() if v is not None}
+
+    def schedule_resp(self, row: dict[str, Any], prev_completed: datetime | None) -> dict[str, Any]:
+        """Schedule.toScheduleResp (models/ScheduleResp.java): what schedules/page answers. No ownerUUID, no
+        taskParams (only ExternalScript schedules carry them), the universe under backupInfo; nextExpectedTask
+        only while Active. Dates are java.util.Date without @JsonFormat: epoch milliseconds in 2.18 (newer
+        releases send ISO strings). prevCompletedTask comes from ScheduleTask, which the lab does not keep: the
+        schedule's newest backup stands in for it."""
+        params = json_dict(row["task_params"])
+        out: dict[str, Any] = {
+            "scheduleUUID": str(row["schedule_uuid"]), "customerUUID": str(row["customer_uuid"]),
+            "scheduleName": row["schedule_name"], "taskType": row["task_type"], "status": row["status"],
+            "failureCount": row["failure_count"], "frequency": row["frequency"] or 0,
+            "frequencyTimeUnit": time_unit_api(row["frequency_time_unit"], "") or None,
+            "cronExpression": row["cron_expression"], "runningState": bool(row["running_state"]),
+            "backlogStatus": bool(row["backlog_status"]),
+            "incrementBacklogStatus": bool(row["increment_backlog_status"]),
+            "prevCompletedTask": epoch_ms(prev_completed),
+            "nextExpectedTask": epoch_ms(row["next_schedule_task_time"]) if row["status"] == "Active" else None,
+            "incrementalBackupFrequency": int(params.get("incrementalBackupFrequency") or 0),
+            "incrementalBackupFrequencyTimeUnit": params.get("incrementalBackupFrequencyTimeUnit"),
+        }
+        if row["task_type"] == "ExternalScript":
+            out["taskParams"] = params
+        else:
+            info = {  # Schedule.getV2ScheduleBackupInfo
+                "universeUUID": params.get("universeUUID"), "storageConfigUUID": params.get("storageConfigUUID"),
+                "keyspaceList": params.get("keyspaceTableList") or [],
+                "backupType": params.get("backupType"), "timeBeforeDelete": int(params.get("timeBeforeDelete") or 0),
+                "fullBackup": not params.get("keyspaceTableList"),
+                "useTablespaces": bool(params.get("useTablespaces", False)),
+                "expiryTimeUnit": params.get("expiryTimeUnit"),
+            }
+            out["backupInfo"] = {k: v for k, v in info.items() if v is not None}
         return {k: v for k, v in out.items() if v is not None}
 
     def schedule_row(self, conn: Any, cust: dict[str, Any], s_uuid: str) -> dict[str, Any]:
@@ -991,10 +1121,14 @@ class Platform:
             rows = conn.execute(sql, page_args).fetchall()
             total = conn.execute(f"SELECT count(*) AS n FROM schedule WHERE {' AND '.join(where)}",
                                  args).fetchone()["n"]
-        has_next = bool(limit) and len(rows) > limit
-        rows = rows[:limit] if limit else rows
-        return {"entities": [self.schedule_json(r) for r in rows], "hasNext": has_next, "hasPrev": offset > 0,
-                "totalCount": int(total)}
+            has_next = bool(limit) and len(rows) > limit
+            rows = rows[:limit] if limit else rows
+            last = {str(r["schedule_uuid"]): r["t"] for r in conn.execute(
+                "SELECT schedule_uuid, max(create_time) AS t FROM backup WHERE schedule_uuid = ANY(%s::uuid[]) "
+                "GROUP BY schedule_uuid", ([str(r["schedule_uuid"]) for r in rows],))}
+        # ScheduleController.pageScheduleList -> Schedule.pagedList: SchedulePagedApiResponse of ScheduleResp.
+        return {"entities": [self.schedule_resp(r, last.get(str(r["schedule_uuid"]))) for r in rows],
+                "hasNext": has_next, "hasPrev": offset > 0, "totalCount": int(total)}
 
     def list_schedules(self, ctx: dict[str, Any], c_uuid: str) -> list[dict[str, Any]]:
         """The deprecated list: Active schedules only."""
@@ -1010,38 +1144,51 @@ class Platform:
             return self.schedule_json(self.schedule_row(conn, cust, s_uuid))
 
     def edit_schedule(self, ctx: dict[str, Any], c_uuid: str, s_uuid: str) -> dict[str, Any]:
+        """ScheduleController.editBackupSchedule with EditBackupScheduleParams (status defaults to Active), its
+        checks in order. Schedule.resetSchedule sets Active and recomputes a past next time; it does not reset
+        failureCount."""
         body = ctx["body"] if isinstance(ctx["body"], dict) else {}
-        status = body.get("status")
+        status = body.get("status", "Active")
         freq, cron = body.get("frequency"), body.get("cronExpression")
-        if status == "Paused":
-            raise ApiError(400, "State paused is an internal state and cannot be specified by the user")
-        if status not in (None, "Active", "Stopped"):
-            raise ApiError(400, f"Invalid status: {status}")
-        if freq is not None and cron is not None:
-            raise ApiError(400, "Both schedule frequency and cron expression cannot be provided")
-        if freq is not None and (not isinstance(freq, int) or freq < 3600 * 1000):
-            raise ApiError(400, "Minimum schedule duration is 1 hour")
         unit = body.get("frequencyTimeUnit")
+        if status not in ("Active", "Paused", "Stopped"):
+            raise ApiError(400, f"Invalid status: {status}")  # Jackson: not one of the enum values
         if unit is not None and unit not in TIME_UNITS:
             raise ApiError(400, f"Invalid frequencyTimeUnit: {unit}")
+        if freq is not None and (not isinstance(freq, int) or isinstance(freq, bool)):
+            raise ApiError(400, "Invalid frequency")
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
             row = self.schedule_row(conn, cust, s_uuid)
-            if row["status"] in ("Creating", "Editing", "Deleting"):
-                raise ApiError(409, f"Schedule {row['schedule_uuid']} is being modified by another task.")
+            if status == "Paused":
+                raise ApiError(400, "State paused is an internal state and cannot be specified by the user")
             if status == "Stopped":
                 conn.execute("UPDATE schedule SET status = 'Stopped' WHERE schedule_uuid = %s",
                              (row["schedule_uuid"],))
-            elif status == "Active" and row["status"] != "Active":
-                nxt = utcnow() + timedelta(milliseconds=int(row["frequency"] or 86400000))
-                conn.execute("UPDATE schedule SET status = 'Active', failure_count = 0, "
-                             "next_schedule_task_time = %s WHERE schedule_uuid = %s", (nxt, row["schedule_uuid"]))
-            if freq is not None or cron is not None:
-                conn.execute("UPDATE schedule SET frequency = %s, cron_expression = %s, frequency_time_unit = "
-                             "COALESCE(%s, frequency_time_unit) WHERE schedule_uuid = %s",
-                             (freq, cron, TIME_UNIT_DB.get(unit) if unit else None, row["schedule_uuid"]))
+                return self.schedule_json(self.schedule_row(conn, cust, s_uuid))
+            if freq is None and cron is None:
+                raise ApiError(400, "Both schedule frequency and cron expression cannot be null")
+            if freq is not None and cron is not None:
+                raise ApiError(400, "Both schedule frequency and cron expression cannot be provided")
+            if row["running_state"]:
+                raise ApiError(409, "Cannot edit schedule as it is running.")
+            if freq is not None:
+                if unit is None:
+                    raise ApiError(400, "Please provide time unit for frequency")
+                if freq < 3600 * 1000:  # BackupUtil.validateBackupFrequency
+                    raise ApiError(400, "Minimum schedule duration is 1 hour")
+                nxt = row["next_schedule_task_time"]
+                if nxt is None or nxt < utcnow():  # resetSchedule: nextExpectedTaskTime(null) = now
+                    nxt = utcnow()
+                conn.execute("UPDATE schedule SET status = 'Active', frequency = %s, frequency_time_unit = %s, "
+                             "cron_expression = NULL, next_schedule_task_time = %s WHERE schedule_uuid = %s",
+                             (freq, TIME_UNIT_DB[unit], nxt, row["schedule_uuid"]))
+            else:
+                conn.execute("UPDATE schedule SET status = 'Active', cron_expression = %s, frequency = 0, "
+                             "next_schedule_task_time = COALESCE(GREATEST(next_schedule_task_time, %s), %s) "
+                             "WHERE schedule_uuid = %s", (cron, utcnow(), utcnow(), row["schedule_uuid"]))
             if body.get("incrementalBackupFrequency") is not None:
-                params = json.loads(row["task_params"] or "{}")
+                params = json_dict(row["task_params"])
                 params["incrementalBackupFrequency"] = body["incrementalBackupFrequency"]
                 if body.get("incrementalBackupFrequencyTimeUnit"):
                     params["incrementalBackupFrequencyTimeUnit"] = body["incrementalBackupFrequencyTimeUnit"]

@@ -395,3 +395,25 @@ def test_tls_failure_not_retried_and_explained(tmp_path):
         assert YBAClient(url, token=TOKEN, validate_certs=False).app_version()["version"] == "x"
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("body,message,fields", [
+    # YBPError (forms/PlatformResults.java): a plain message with the request line.
+    ({"success": False, "httpMethod": "PUT", "requestUri": "/api/v1/customers/c/schedules/s",
+      "error": "Both schedule frequency and cron expression cannot be null"},
+     "Both schedule frequency and cron expression cannot be null", {}),
+    # YBPStructuredError: field errors only, no errorJson, no method or URI.
+    ({"success": False, "error": {"data.BACKUP_LOCATION": ["Unable to execute HTTP request: Read timed out"]}},
+     "data.BACKUP_LOCATION: Unable to execute HTTP request: Read timed out",
+     {"data.BACKUP_LOCATION": ["Unable to execute HTTP request: Read timed out"]}),
+    # A global bean error (CustomerConfigValidator.validateConfigRemoval) has the empty field name.
+    ({"success": False, "error": {"": ["Configuration s3 is used in scheduled backup and can't be deleted"]}},
+     "Configuration s3 is used in scheduled backup and can't be deleted",
+     {"": ["Configuration s3 is used in scheduled backup and can't be deleted"]}),
+    # Older bodies: the error as a JSON string plus errorJson.
+    ({"success": False, "error": "{\"configName\": [\"taken\"]}", "errorJson": {"configName": ["taken"]}},
+     "{\"configName\": [\"taken\"]}", {"configName": ["taken"]}),
+])
+def test_parse_error_body_yba_shapes(body, message, fields):
+    got_message, got_fields, parsed = _api._parse_error_body(json.dumps(body).encode())
+    assert (got_message, got_fields, parsed) == (message, fields, body)

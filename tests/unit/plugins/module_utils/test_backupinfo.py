@@ -160,3 +160,63 @@ def test_task_error():
     assert bi.task_error(task) == "S3 timeout"
     assert bi.task_error({"failedSubTasks": [{"errorString": "disk full"}, {"errorString": "disk full"}]}) == "disk full"
     assert bi.task_error({}) is None
+
+
+# ScheduleResp as YBA 2.18's schedules/page answers it (Schedule.toScheduleResp): no ownerUUID, no taskParams,
+# the universe under backupInfo, nextExpectedTask as epoch milliseconds and only while Active.
+SCHEDULE_RESP_ACTIVE = {
+    "scheduleUUID": S1, "customerUUID": "c", "scheduleName": "daily", "taskType": "CreateBackup", "status": "Active",
+    "failureCount": 1, "frequency": 86400000, "frequencyTimeUnit": "DAYS", "runningState": False,
+    "backlogStatus": False, "incrementBacklogStatus": False, "prevCompletedTask": int((NOW - 3 * H) * 1000),
+    "nextExpectedTask": int((NOW + 21 * H) * 1000), "incrementalBackupFrequency": 0,
+    "backupInfo": {"universeUUID": U1, "storageConfigUUID": "cfg", "keyspaceList": [], "backupType": "PGSQL_TABLE_TYPE",
+                   "timeBeforeDelete": 0, "fullBackup": True, "useTablespaces": False, "expiryTimeUnit": "DAYS"}}
+SCHEDULE_RESP_PAUSED = {
+    "scheduleUUID": "s2", "customerUUID": "c", "scheduleName": "weekly", "taskType": "CreateBackup", "status": "Paused",
+    "failureCount": 3, "frequency": 0, "cronExpression": "0 2 * * 0", "runningState": False,
+    "backupInfo": {"universeUUID": U2}}
+
+
+def test_summary_reads_schedule_resp():
+    universes = [{"universeUUID": U1, "name": "orders"}, {"universeUUID": U2, "name": "users"}]
+    out = bi.summarize([], universes, [SCHEDULE_RESP_ACTIVE, SCHEDULE_RESP_PAUSED], NOW)
+    by_name = {u["name"]: u for u in out["universes"]}
+    assert by_name["orders"]["schedules"] == {"total": 1, "active": 1, "paused": 0, "stopped": 0, "error": 0}
+    assert by_name["users"]["schedules"] == {"total": 1, "active": 0, "paused": 1, "stopped": 0, "error": 0}
+    items = {i["name"]: i for i in out["schedules"]["items"]}
+    assert items["daily"]["universe_uuid"] == U1 and items["daily"]["next_time"] == ts(-21 * H)
+    assert items["daily"]["frequency"] == 86400000 and items["daily"]["frequency_time_unit"] == "DAYS"
+    assert items["weekly"]["next_time"] is None and items["weekly"]["cron_expression"] == "0 2 * * 0"
+    assert out["schedules"]["paused"]["sample"][0]["failure_count"] == 3
+
+
+def test_summary_still_reads_schedule_entities():
+    entity = {"scheduleUUID": S1, "scheduleName": "daily", "ownerUUID": U1, "status": "Active",
+              "nextScheduleTaskTime": ts(-2 * H), "taskParams": {"universeUUID": U1, "minNumBackupsToRetain": 1}}
+    newer = dict(SCHEDULE_RESP_ACTIVE, scheduleUUID="s3", nextExpectedTask=ts(-5 * H))  # ISO in newer releases
+    out = bi.summarize([], [{"universeUUID": U1, "name": "orders"}], [entity, newer], NOW)
+    items = {i["schedule_uuid"]: i for i in out["schedules"]["items"]}
+    assert items[S1]["universe_uuid"] == U1 and items[S1]["next_time"] == ts(-2 * H)
+    assert items["s3"]["next_time"] == ts(-5 * H)
+    assert out["universes"][0]["schedules"]["total"] == 2
+
+
+def test_min_retain_from_entities_and_lookups_only_when_needed():
+    expired = [backup("c%d" % i, U1, "Completed", (10 - i) * 24 * H, (10 - i) * 24 * H, expiry_ago=10 * H,
+                      schedule=S1) for i in range(5)]
+    fresh = [backup("f", U2, "Completed", H, H, expiry_ago=-10 * H, schedule="s2")]
+    # A ScheduleResp has no taskParams: the schedule owning expired backups needs a GET, the other does not.
+    assert bi.retain_lookups(expired + fresh, [SCHEDULE_RESP_ACTIVE, SCHEDULE_RESP_PAUSED], NOW) == [S1]
+    entity = {"scheduleUUID": S1, "taskParams": {"minNumBackupsToRetain": 1}}
+    assert bi.retain_lookups(expired, [entity], NOW) == []
+    assert bi.schedule_min_retain(entity) == 1 and bi.schedule_min_retain(SCHEDULE_RESP_ACTIVE) is None
+    assert bi.summarize(expired, [], [entity], NOW)["expired_not_deleted"]["count"] == 4
+    assert bi.summarize(expired, [], [SCHEDULE_RESP_ACTIVE], NOW)["expired_not_deleted"]["count"] == 2  # default 3
+
+
+def test_task_error_ignores_the_null_error_string():
+    # CustomerTaskController.listFailedSubtasks writes "null" when a failed subtask has no error.
+    answer = {"failedSubTasks": [{"subTaskUUID": "x", "subTaskState": "Aborted", "errorString": "null"},
+                                 {"subTaskUUID": "y", "subTaskState": "Failure", "errorString": "S3 down"}]}
+    assert bi.task_error(answer) == "S3 down"
+    assert bi.task_error({"failedSubTasks": [{"errorString": "null", "subTaskGroupType": "Preparation"}]}) is None

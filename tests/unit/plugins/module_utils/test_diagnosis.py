@@ -281,3 +281,12 @@ def test_report_sums_up_the_platform_problem_or_not():
                     "    platform running (2.18.1.0-b84), heap 25% of 4.0 GiB, RSS 2.0 GiB, disk 40.0% used")
     assert dg.platform_summary(None) is None
     assert dg.platform_summary({"state": "down"}) == "platform down"
+
+
+def test_schedules_paused_manual_fix_sends_a_body_yba_accepts():
+    # ScheduleController.editBackupSchedule: {"status": "Active"} alone -> 400 "Both schedule frequency and cron
+    # expression cannot be null"; a frequency needs its frequencyTimeUnit; failureCount is kept.
+    fix = dg.MANUAL_FIXES["schedules_paused"]
+    assert '{"status": "Active"}' not in fix and '{"status": "Active")' not in fix
+    assert '"frequency": <its frequency, ms>, "frequencyTimeUnit": "<its frequencyTimeUnit>"' in fix
+    assert '"cronExpression": "<its cron>"' in fix and "failureCount" in fix

@@ -45,8 +45,11 @@ def routes(monkeypatch):
             return {"entities": backups[off:off + lim], "hasNext": off + lim < len(backups), "hasPrev": off > 0,
                     "totalCount": len(backups)}
         if path.endswith("/schedules/page"):
-            return {"entities": [{"scheduleUUID": "s", "scheduleName": "d", "ownerUUID": U, "status": "Paused",
-                                  "failureCount": 4}], "hasNext": False, "hasPrev": False, "totalCount": 1}
+            # ScheduleResp (Schedule.toScheduleResp): the universe under backupInfo, no ownerUUID/taskParams.
+            return {"entities": [{"scheduleUUID": "s", "scheduleName": "d", "status": "Paused", "failureCount": 4,
+                                  "frequency": 21600000, "frequencyTimeUnit": "HOURS",
+                                  "backupInfo": {"universeUUID": U}}],
+                    "hasNext": False, "hasPrev": False, "totalCount": 1}
         if path.endswith("/failed_subtasks"):
             # YBA keeps the error on the failed subtasks; one task has none, so its status is read instead
             return {"failedSubTasks": [] if "/tasks/t0/" in path else [{"errorString": "boom", "subTaskState": "Failure"}]}
@@ -122,3 +125,60 @@ def test_bad_input(capsys):
     assert run(capsys, page_size=0)["msg"] == "page_size must be 1 or more, got 0"
     r = run(capsys, yba_url="yba.example")
     assert r["msg"] == "yba_url must start with http:// or https://, got 'yba.example'"
+
+
+def test_schedule_resp_and_retention_lookup(monkeypatch, capsys):
+    """schedules/page answers ScheduleResp; minNumBackupsToRetain comes from GET schedules/{s}, read only for the
+    schedule that owns expired Completed backups; a failed subtask's "null" error is no error."""
+    seen = []
+    day = 86400
+    expired = [{"commonBackupInfo": {"backupUUID": "c%d" % i, "state": "Completed", "taskUUID": "tc%d" % i,
+                                     "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - (9 - i) * day)),
+                                     "completionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - (9 - i) * day))},
+                "universeUUID": U, "universeName": "orders", "scheduleUUID": "s-exp",
+                "expiryTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2 * day))}
+               for i in range(4)]
+    failed = {"commonBackupInfo": {"backupUUID": "f", "state": "Failed", "taskUUID": "tf",
+                                   "createTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))},
+              "universeUUID": U, "universeName": "orders", "scheduleUUID": "s-ok"}
+    nxt = int((time.time() + 3600) * 1000)
+
+    def send(self, method, url, path, data, headers, timeout, raw):
+        seen.append((method, path))
+        if path == "/api/v1/customers":
+            return [{"uuid": C}]
+        if path.endswith("/universes"):
+            return [{"universeUUID": U, "name": "orders"}]
+        if path.endswith("/configs"):
+            return []
+        if path.endswith("/backups/page"):
+            return {"entities": expired + [failed], "hasNext": False, "hasPrev": False, "totalCount": 5}
+        if path.endswith("/schedules/page"):
+            return {"entities": [
+                {"scheduleUUID": "s-exp", "scheduleName": "exp", "status": "Active", "failureCount": 0,
+                 "frequency": 86400000, "frequencyTimeUnit": "DAYS", "nextExpectedTask": nxt,
+                 "backupInfo": {"universeUUID": U}},
+                {"scheduleUUID": "s-ok", "scheduleName": "ok", "status": "Stopped", "failureCount": 0,
+                 "frequency": 86400000, "frequencyTimeUnit": "DAYS", "backupInfo": {"universeUUID": U}}],
+                "hasNext": False, "hasPrev": False, "totalCount": 2}
+        if path.endswith("/schedules/s-exp"):
+            return {"scheduleUUID": "s-exp", "ownerUUID": U, "status": "Active",
+                    "taskParams": {"universeUUID": U, "minNumBackupsToRetain": 1}}
+        if path.endswith("/tasks/tf/failed_subtasks"):
+            return {"failedSubTasks": [{"subTaskUUID": "tf", "subTaskState": "Failure", "subTaskGroupType": "Preparation",
+                                        "errorString": "null"}]}
+        if path.endswith("/tasks/tf"):
+            return {"status": "Failure", "target": "orders",
+                    "details": {"taskDetails": [{"state": "Failure", "title": "CreateBackup", "extraDetails": []}]}}
+        raise AssertionError(path)
+
+    monkeypatch.setattr(_api.YBAClient, "_send_once", send)
+    b = run(capsys, probe_storage=False)["backups"]
+    assert [p for _m, p in seen if "/schedules/" in p and not p.endswith("/page")] == [
+        "/api/v1/customers/%s/schedules/s-exp" % C]
+    assert b["expired_not_deleted"]["count"] == 3  # only the newest one is retained (minNumBackupsToRetain 1)
+    items = {i["name"]: i for i in b["schedules"]["items"]}
+    assert items["exp"]["universe_uuid"] == U and items["exp"]["next_time"] is not None
+    assert items["ok"]["next_time"] is None
+    assert b["universes"][0]["schedules"]["total"] == 2
+    assert b["failed_24h"]["error"] == "CreateBackup failed"  # the "null" subtask error was skipped
