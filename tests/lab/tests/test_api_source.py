@@ -22,9 +22,9 @@ import pytest
 LAB = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, LAB)
 
-from ybalab import blackhole  # noqa: E402
+from ybalab import blackhole, hostns  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
-from ybalab.platform import crypto, storage_check  # noqa: E402
+from ybalab.platform import crypto, lifecycle, storage_check  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (mount, useradd, runuser)")
 C = "/api/v1/customers/{c}"
@@ -81,9 +81,8 @@ def reset(d: str, scenario: str = "healthy") -> dict[str, Any]:
 
 
 def restart_platform(state: dict[str, Any]) -> None:
-    ctl = os.path.join(state["host"]["root"], "usr/bin/yba-ctl")
-    cp = subprocess.run([ctl, "restart", "yb-platform"], text=True, capture_output=True, timeout=120, check=False)
-    assert cp.returncode == 0, cp.stdout + cp.stderr
+    hostns.run(state, ["yba-ctl", "restart", "yb-platform"], timeout=120)  # on the lab host
+    lifecycle.wait_https(state)
 
 
 def sql(state: dict[str, Any], query: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -65,9 +65,15 @@ def expired_delete_tasks(state: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def start_backup(api: pclient.Client, cfg: str, uni: str) -> str:
-    status, body = api.call("POST", "/api/v1/customers/{c}/backups", {
-        "storageConfigUUID": cfg, "universeUUID": uni, "backupType": "PGSQL_TABLE_TYPE",
-        "keyspaceTableList": [{"keyspace": "yugabyte"}], "timeBeforeDelete": 86400000, "expiryTimeUnit": "DAYS"})
+    """One backup of uni; a 409 (YBA locks the universe while one of its backups runs) is retried, as a client must."""
+    deadline = time.monotonic() + 120
+    while True:
+        status, body = api.call("POST", "/api/v1/customers/{c}/backups", {
+            "storageConfigUUID": cfg, "universeUUID": uni, "backupType": "PGSQL_TABLE_TYPE",
+            "keyspaceTableList": [{"keyspace": "yugabyte"}], "timeBeforeDelete": 86400000, "expiryTimeUnit": "DAYS"})
+        if status != 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert status == 200, body
     return str(body["taskUUID"])
 
