@@ -189,12 +189,25 @@ def test_reset_healthy(lab: dict[str, Any]) -> None:
     assert "fault" not in st
 
 
+def test_black_holed_s3_endpoint_accepts_and_never_answers(lab: dict[str, Any]) -> None:
+    import socket
+
+    port = int(state(lab)["s3"]["blackhole_endpoint"].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:  # the handshake succeeds
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: s3\r\n\r\n")
+        sock.settimeout(1.0)
+        with pytest.raises(socket.timeout):
+            sock.recv(1)
+
+
 def test_down_leaves_nothing(lab: dict[str, Any]) -> None:
     st = state(lab)
     ybalab(lab["dir"], "down")
     assert not os.path.ismount(st["host"]["root"])
     assert labstate.processes_referencing(lab["dir"]) == []
-    for port in (st["ssh"]["port"], st["postgres"]["port"], st["s3"]["port"]):
+    for port in (st["ssh"]["port"], st["postgres"]["port"], st["s3"]["port"],
+                 int(st["s3"]["blackhole_endpoint"].rsplit(":", 1)[1])):
         assert not labstate.port_open(port)
     cp = ybalab(lab["dir"], "status", check=False)
     assert cp.returncode == 1
+

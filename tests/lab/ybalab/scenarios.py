@@ -42,6 +42,7 @@ def initial_state(d: str) -> dict[str, Any]:
                      "log": os.path.join(data, "logs", "postgres.log"),
                      "pid_file": os.path.join(data, "postgres", "postmaster.pid")},
         "s3": {"endpoint": "", "port": port(), "dead_endpoint": f"http://127.0.0.1:{labstate.dead_port()}",
+               "blackhole_endpoint": f"http://127.0.0.1:{port()}",
                "bucket": "yba-backups", "region": "us-east-1",
                "access_key": "AKIALAB" + services.new_secret(7).upper(), "secret_key": services.new_secret(20),
                "pid_file": os.path.join(d, "moto.pid")},

@@ -24,6 +24,7 @@ SSH_USER = "ybaops"
 def _child_env(state: dict[str, Any]) -> dict[str, str]:
     env = dict(os.environ)
     env["YBA_LAB_DIR"] = state["dir"]
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     return env
 
 
@@ -107,33 +108,59 @@ def s3_pid_file(state: dict[str, Any]) -> str:
     return os.path.join(state["dir"], "moto.pid")
 
 
+def blackhole_pid_file(state: dict[str, Any]) -> str:
+    return os.path.join(state["dir"], "blackhole.pid")
+
+
+def _daemon_running(pid_file: str, port: int) -> bool:
+    return pid_alive(read_pid(pid_file)) and port_open(port)
+
+
+def _daemon_start(state: dict[str, Any], name: str, argv: list[str], port: int, pid_file: str) -> None:
+    """A lab service outside the YBA host (S3 lives elsewhere), in its own session, cwd and YBA_LAB_DIR set so
+    `down` finds it."""
+    with open(os.path.join(state["dir"], f"{name}.log"), "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=state["dir"], env=_child_env(state), start_new_session=True)
+    with open(pid_file, "w", encoding="ascii") as fh:
+        fh.write(f"{proc.pid}\n")
+    if not wait_port(port, 20):
+        raise LabError(f"{name} did not listen on {port}; see {state['dir']}/{name}.log")
+
+
+def _daemon_stop(pid_file: str) -> None:
+    kill_tree(read_pid(pid_file))
+    try:
+        os.unlink(pid_file)
+    except FileNotFoundError:
+        pass
+
+
 def s3_running(state: dict[str, Any]) -> bool:
-    return pid_alive(read_pid(s3_pid_file(state))) and port_open(state["s3"]["port"])
+    return _daemon_running(s3_pid_file(state), state["s3"]["port"])
 
 
 def s3_start(state: dict[str, Any]) -> None:
-    if s3_running(state):
-        return
     s3 = state["s3"]
-    if port_open(s3["port"]):
-        s3["port"] = free_port()
-        s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
-    with open(os.path.join(state["dir"], "moto.log"), "ab") as log:
-        proc = subprocess.Popen([os.path.join(VENV_BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(s3["port"])],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=state["dir"],
-                                env=_child_env(state), start_new_session=True)
-    with open(s3_pid_file(state), "w", encoding="ascii") as fh:
-        fh.write(f"{proc.pid}\n")
-    if not wait_port(s3["port"], 20):
-        raise LabError(f"moto_server did not listen on {s3['port']}; see {state['dir']}/moto.log")
+    if not s3_running(state):
+        if port_open(s3["port"]):
+            s3["port"] = free_port()
+            s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
+        _daemon_start(state, "moto", [os.path.join(VENV_BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(s3["port"])],
+                      s3["port"], s3_pid_file(state))
+    # A black-holed S3 endpoint (accepts, never answers), beside the refusing dead_endpoint.
+    port = int(s3["blackhole_endpoint"].rsplit(":", 1)[1])
+    if not _daemon_running(blackhole_pid_file(state), port):
+        if port_open(port):
+            port = free_port()
+            s3["blackhole_endpoint"] = f"http://127.0.0.1:{port}"
+        _daemon_start(state, "blackhole", [os.path.join(VENV_BIN, "python"), "-m", "ybalab.blackhole", str(port)],
+                      port, blackhole_pid_file(state))
 
 
 def s3_stop(state: dict[str, Any]) -> None:
-    kill_tree(read_pid(s3_pid_file(state)))
-    try:
-        os.unlink(s3_pid_file(state))
-    except FileNotFoundError:
-        pass
+    _daemon_stop(s3_pid_file(state))
+    _daemon_stop(blackhole_pid_file(state))
 
 
 def s3_reset(state: dict[str, Any]) -> None:
