@@ -5,7 +5,8 @@ ybalab.hostinit <lab dir>``. Inside, the host volume (``<lab dir>/host``, a tmpf
 ``/etc/systemd/system``; ``/run`` is the host's own tmpfs, with the lab dir bound at HOST_RUN (the controller's
 /tmp, where lab dirs usually are, is hidden by the host's /tmp; the volume shows there too, as HOST_RUN/host);
 ``/usr/bin`` is an overlay whose upper layer holds
-what the installer adds there (``yba-ctl``). When this process ends, the kernel ends every process of the host.
+what the installer adds there (``yba-ctl``); ``/var/backups`` is the host's own (a small tmpfs). When this
+process ends, the kernel ends every process of the host.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from ybalab.labstate import HOST_RUN
 
 # (what on the volume, where on the host)
 VOLUME_MOUNTS = (("opt", "/opt"), ("tmp", "/tmp"), ("etc/systemd/system", "/etc/systemd/system"))
+# directories of the host's own root file system (fresh, emptied at each reset)
+HOST_ROOT_DIRS = ("/var/backups",)
 TICK = 0.25
 
 
@@ -36,6 +39,9 @@ def lay_out(lab_dir: str, hostname: str) -> None:
     for sub, mode in (("sshd", 0o755), ("lock", 0o1777), ("user", 0o755)):
         os.makedirs(os.path.join("/run", sub), exist_ok=True)
         os.chmod(os.path.join("/run", sub), mode)
+    # The host's root volume is not the controller's: where operators (and the collection) keep dumps.
+    for target in HOST_ROOT_DIRS:
+        _mount("-t", "tmpfs", "-o", "mode=0755,size=512m", "ybalab-rootfs", target)
     vol = os.path.join(HOST_RUN, "host")
     for sub, target in VOLUME_MOUNTS:
         os.makedirs(os.path.join(vol, sub), exist_ok=True)

@@ -110,6 +110,8 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
     _on_host(state, "services", "stop_all", ["prometheus", "yb-platform"])
     # After disk-exhausted PostgreSQL cannot start until the volume has room: empty it first (the DB stays).
     hosttree.wipe(state)
+    from ybalab.hostinit import HOST_ROOT_DIRS
+    hostns.run(state, ["find", *HOST_ROOT_DIRS, "-mindepth", "1", "-delete"])
     services.pg_start(state)
     for check, name in ((services.s3_running, "s3"), (services.sshd_running, "sshd")):
         if not check(state):
