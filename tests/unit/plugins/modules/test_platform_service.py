@@ -119,7 +119,7 @@ def test_crash_after_disk_full_starts_postgres_first(env: t.Dict[str, t.Any], ca
 
 
 def test_auth_rejected_fails_without_restart(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
-    env["healths"] = [_service.Health(False, "auth", "HTTP 401: bad token", "2.18", auth_rejected=True)]
+    env["healths"] = [_service.Health(False, "auth", "HTTP 401: bad token", "2.18", client_error="auth")]
     r = run(capsys)
     assert r["failed"] and "rejected yba_api_token" in r["msg"] and env["backend"].acted == []
     assert r["failed_check"] == "auth"
