@@ -585,7 +585,8 @@ class PlatformService:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("ca_path", "ca_content")])
     error = validate(module.params)
     if error:
         module.fail_json(msg=error)
