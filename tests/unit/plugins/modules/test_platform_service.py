@@ -237,8 +237,7 @@ def test_heap_relieved_by_the_restart(heap_env: t.Dict[str, t.Any], capsys: t.An
     assert r["changed"] and r["heap_pressure"] is False and r["heap_pressure_persists"] is False
 
 
-def test_young_process_is_measured_once_settled_and_not_restarted_again(heap_env: t.Dict[str, t.Any],
-                                                                          capsys: t.Any) -> None:
+def test_young_process_is_measured_once_settled_not_restarted(heap_env: t.Dict[str, t.Any], capsys: t.Any) -> None:
     heap_env["healths"] = [OK]
     heap_env["metrics"] = [metrics_text(91)]
     heap_env["age"] = 20.0  # restarted 20 s ago (say by the metadata DB repair): that restart already happened
