@@ -263,6 +263,8 @@ def _api_facts(module, layout, token):
             metrics = client.get("/api/v1/prometheus_metrics", raw=True, timeout=p["probe_timeout"], retries=0)
         except _api.YBAError as err:
             api["metrics_error"] = str(err)
+    if p["ca_content"]:  # name what the user gave, not the module's temporary copy of it
+        api["message"] = api["message"].replace("ca_path " + ca_path, "ca_content")
     return api, metrics
 
 

@@ -367,8 +367,10 @@ class PlatformService:
             module.fail_json(msg=str(err))
         self.result["backend"] = self.backend.name
         self.client = None
+        self.ca_file: t.Optional[str] = None
         if self.p["state"] != "stopped" and _service.PLATFORM in self.p["services"]:
             ca = _service.ca_file_from_content(self.p["ca_content"], module.tmpdir) if self.p["ca_content"] else None
+            self.ca_file = ca
             self.client = _api.YBAClient.from_module(module, retries=0, **({"ca_path": ca} if ca else {}))
         self.services = list(self.p["services"])
         self.observed = list(self.services)
@@ -396,7 +398,10 @@ class PlatformService:
         return _service.platform_process(self.layout, [st.pid] if st and st.pid else [])
 
     def probe(self, timeout: float) -> _service.Health:
-        return _service.probe_health(self.client, timeout)
+        health = _service.probe_health(self.client, timeout)
+        if self.ca_file:  # name what the user gave, not the module's temporary copy of it
+            health.message = health.message.replace("ca_path " + self.ca_file, "ca_content")
+        return health
 
     def run(self) -> None:
         state = self.p["state"]
