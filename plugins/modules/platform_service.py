@@ -33,9 +33,9 @@ description:
     The module never restarts for it. It fails at once with the cause and the fix (RV(client_error)), unless
     the process itself shows it is hung (stopped by a signal) or down, which is acted on as usual.
   - With O(heap_pressure_percent), heap pressure (heap used at or above that percent of the max heap, from the
-    platform's own C(/api/v1/prometheus_metrics)) is a reason to restart in O(state=healthy): a restart frees what
-    a thrashing collector cannot. Heap is measured only once the process is O(heap_settle_seconds) old. A
-    process younger than that counts as just restarted: it is measured once settled and is not restarted again.
+    platform's own C(/api/v1/prometheus_metrics)) is a reason to restart in O(state=healthy), because a restart
+    frees what a thrashing collector cannot. Heap is measured only once the process is O(heap_settle_seconds) old. A
+    process younger than that counts as just restarted, so it is measured once settled and not restarted again.
     RV(heap_pressure_persists) tells the caller that pressure remains after a restart, the signal to raise the
     heap with M(yba.remediation.platform_heap) (O(yba.remediation.platform_heap#module:state=raised)).
 author:
