@@ -251,7 +251,7 @@ def raise_options(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         if params.get(name) not in (None, ""):
             text = str(params[name])
             if re.fullmatch(r"\d+\.0*", text):  # bytes that went through a float (templating)
-                text = text.split(".")[0]
+                text = text.split(".", maxsplit=1)[0]
             try:
                 out[key] = _heap.parse_size(text)
             except ValueError as err:

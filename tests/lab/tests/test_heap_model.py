@@ -47,7 +47,7 @@ def test_incident_is_about_90_percent_of_the_default_heap_and_slow():
 
 
 def test_bigger_xmx_relieves_smaller_worsens():
-    small, _ = model(GIB)
+    small = model(GIB)[0]
     bigger, clock = model(1536 << 20)
     assert bigger.pressure() < 0.65
     bigger.on_request()
@@ -61,7 +61,7 @@ def test_bigger_xmx_relieves_smaller_worsens():
 def test_healthy_scenario_has_no_pressure():
     m, clock = model(GIB, HEALTHY_ROWS)
     assert m.pressure() < 0.7
-    for _ in range(50):
+    for _request in range(50):
         m.on_request()
     assert clock.slept == []
     assert m.metrics()["used"] < 0.8 * GIB
@@ -85,10 +85,10 @@ def test_warm_up_reads_low_right_after_a_start():
 
 
 def test_garbage_is_collected_in_the_young_space():
-    m, _ = model(GIB)
+    m = model(GIB)[0]
     live = m.live()
     seen = set()
-    for _ in range(20):
+    for _request in range(20):
         m.on_request()
         seen.add(m.metrics()["used"] - live)
     assert m.young_collections > 0 and min(seen) >= 0

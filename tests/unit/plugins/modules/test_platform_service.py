@@ -214,7 +214,7 @@ def heap_env(env: t.Dict[str, t.Any], monkeypatch: t.Any) -> t.Dict[str, t.Any]:
     env["slept"] = []
     monkeypatch.setattr(platform_service.PlatformService, "metrics",
                         lambda self: env["metrics"].pop(0) if len(env["metrics"]) > 1 else env["metrics"][0])
-    monkeypatch.setattr(platform_service.time, "sleep", lambda seconds: env["slept"].append(seconds))
+    monkeypatch.setattr(platform_service.time, "sleep", env["slept"].append)
     return env
 
 
