@@ -265,7 +265,7 @@ client_error:
   sample: tls_verify
 heap_before:
   description: The heap as measured before any action (same keys as RV(heap)), once the process had settled.
-  returned: with O(heap_pressure_percent), when the platform was healthy
+  returned: with O(heap_pressure_percent) and O(state=healthy), when the platform was healthy
   type: dict
   sample: {xmx_bytes: null, heap_used_bytes: 975000000, heap_max_bytes: 1073741824, heap_used_percent: 90.8}
 heap_pressure:
@@ -428,8 +428,9 @@ class PlatformService:
             problem = "hung: process %d is stopped by a signal (state %s)%s" % (
                 proc_before.pid, proc_before.state, ("; " + problem) if problem else "")
         recently_restarted = False
-        if self.heap_threshold is not None and health_before is not None and health_before.healthy \
-                and proc_before is not None:
+        # only state=healthy decides on heap pressure (restarted restarts anyway: no need to wait for it to settle)
+        if self.heap_threshold is not None and state == "healthy" and health_before is not None \
+                and health_before.healthy and proc_before is not None:
             recently_restarted = self.settle(proc_before)
             heap_before = _heap.heap_report(proc_before, self.metrics())
             heap_before.pop("java_opts", None)  # may carry proxy credentials

@@ -275,3 +275,13 @@ def test_validate_heap_options(params: t.Dict[str, t.Any], msg: str) -> None:
     base = dict(state="healthy", services=["yb-platform"], wait_timeout=300, probe_timeout=10, **API)
     base.update(params)
     assert platform_service.validate(base) == msg
+
+
+def test_restarted_does_not_wait_for_a_young_process_to_settle(heap_env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    heap_env["healths"] = [OK]
+    heap_env["metrics"] = [metrics_text(91)]
+    heap_env["age"] = 1.0
+    r = run(capsys, state="restarted", heap_pressure_percent=80, heap_settle_seconds=60, reason="stuck backups")
+    assert heap_env["backend"].acted == [("restart", "yb-platform")] and "heap_before" not in r
+    assert heap_env["slept"] == [59.0]  # only the new process is waited for (the fake's age stays 1 s)
+    assert r["heap_pressure"] is True and r["heap_pressure_persists"] is True
