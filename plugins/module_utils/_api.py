@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import ssl
@@ -95,6 +96,69 @@ class YBAConflict(YBAError):
 
 class YBAUnreachable(YBAError):
     """No HTTP answer: connection refused, DNS, TLS handshake or certificate failure."""
+
+
+class YBATLSError(YBAUnreachable):
+    """TLS could not be set up from where the request runs: a client-side configuration problem.
+
+    ``kind`` is ``ca_file`` (the CA file is missing, unreadable or not PEM here), ``tls_verify`` (the platform's
+    certificate does not verify against that CA or the system trust store, or names another host) or
+    ``tls_handshake`` (the handshake failed: protocol or scheme mismatch). Neither waiting nor restarting the
+    platform fixes it, so it is never retried.
+    """
+
+    tls = True
+
+    def __init__(self, message: str, kind: str = "tls_handshake", **kw: t.Any) -> None:
+        super().__init__(message, **kw)
+        self.kind = kind
+
+
+# Client-side causes: the request's own configuration (CA, TLS, token), not the platform, is at fault.
+CLIENT_SIDE_KINDS = ("ca_file", "tls_verify", "tls_handshake", "auth")
+
+
+def client_side_cause(err: BaseException) -> str | None:
+    """``auth`` (401/403), ``ca_file``, ``tls_verify``, ``tls_handshake``, or None when the error says nothing
+    against the client's configuration (refused, timeout, 5xx: the platform side)."""
+    if isinstance(err, YBAAuthError):
+        return "auth"
+    if isinstance(err, YBATLSError):
+        return err.kind
+    return None
+
+
+def ca_file_problem(path: str | None) -> str | None:
+    """Why ``path`` cannot serve as the CA file on THIS machine, or None. Checked before connecting so a CA path
+    that exists only on the controller reads as what it is, not as an unreachable platform."""
+    if not path:
+        return None
+    if not os.path.exists(path):
+        return "does not exist"
+    if not os.path.isfile(path):
+        return "is not a file"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536)
+    except OSError as err:
+        return "cannot be read (%s)" % (err.strerror or err)
+    if b"CERTIFICATE-----" not in head:
+        return "holds no PEM certificate"
+    return None
+
+
+def _tls_kind(reason: t.Any) -> str | None:
+    """The client-side TLS cause of a connection failure, or None when it is not one (an EOF or a reset during
+    the handshake is the server going away: platform side)."""
+    if isinstance(reason, SSLValidationError) or isinstance(reason, ssl.SSLCertVerificationError):
+        return "tls_verify"
+    if isinstance(reason, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+        return None
+    if isinstance(reason, ssl.SSLError):
+        return "ca_file" if getattr(reason, "library", None) in ("PEM", "X509") else "tls_handshake"
+    if "CERTIFICATE_VERIFY_FAILED" in str(reason):
+        return "tls_verify"
+    return None
 
 
 class YBATimeout(YBAError):
@@ -322,6 +386,12 @@ class YBAClient:
     def _send_once(self, method: str, url: str, path: str, data: bytes | None, headers: dict[str, str],
                    timeout: float, raw: bool) -> t.Any:
         status: int | None = None
+        problem = ca_file_problem(self.ca_path)
+        if problem:
+            self.requests.append((method, path, None))
+            raise YBATLSError("ca_path %s %s on %s, where this request runs: set ca_path (yba_ca_path) to a CA file "
+                              "readable there, or pass the CA's content" % (self.ca_path, problem, socket.gethostname()),
+                              kind="ca_file", method=method, path=path)
         try:
             resp = self._open(url, data=data, headers=headers, method=method, validate_certs=self.validate_certs,
                               ca_path=self.ca_path, timeout=timeout, follow_redirects="safe", use_proxy=True,
@@ -368,11 +438,19 @@ class YBAClient:
         if isinstance(reason, (socket.timeout, TimeoutError)):
             return YBATimeout("no answer within %.1f s" % timeout, method=method, path=path)
         text = self.scrub(str(reason))
-        err = YBAUnreachable("cannot reach %s: %s" % (self.base_url, text), method=method, path=path)
-        if tls or isinstance(reason, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
-            err.tls = True  # type: ignore[attr-defined]
-            err.message += " (set ca_path to the CA that signed the YBA certificate, or validate_certs=false)"
-        return err
+        kind = _tls_kind(reason) or ("tls_handshake" if tls and not isinstance(reason, ssl.SSLEOFError) else None)
+        if kind is None:
+            return YBAUnreachable("cannot reach %s: %s" % (self.base_url, text), method=method, path=path)
+        hint = {
+            "tls_verify": "the platform's certificate does not verify against %s: set ca_path to the CA that signed "
+                          "the YBA certificate (readable where this request runs), or validate_certs=false"
+                          % ("ca_path %s" % self.ca_path if self.ca_path else "the system trust store"),
+            "ca_file": "ca_path %s is not a usable CA file: set ca_path to the PEM of the CA that signed the YBA "
+                       "certificate" % self.ca_path,
+            "tls_handshake": "check that yba_url's scheme and port serve HTTPS, and ca_path / validate_certs",
+        }[kind]
+        return YBATLSError("TLS with %s failed on the client side: %s (%s)" % (self.base_url, text, hint),
+                           kind=kind, method=method, path=path)
 
     def _http_error(self, method: str, path: str, status: int, payload: bytes, headers: t.Any) -> YBAError:
         message, fields, body = _parse_error_body(payload)

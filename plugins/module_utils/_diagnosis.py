@@ -17,6 +17,7 @@ FIX_PLAYBOOKS: dict[str, str | None] = {
     "platform_down": "platform_service.yml",
     "platform_hung": "platform_service.yml",
     "heap_pressure": "platform_service.yml",
+    "api_client_config": None,  # the probe's own TLS/CA/token setting: no playbook fixes the inventory
     "metadb_unreachable": "platform_service.yml",  # the role starts postgres before yb-platform
     "metadb_index_corrupt": "metadb_repair.yml",
     "metadb_failed_migrations": None,
@@ -28,6 +29,10 @@ FIX_PLAYBOOKS: dict[str, str | None] = {
     "retention_not_enforced": None,
 }
 MANUAL_FIXES = {
+    "api_client_config": "the API probe failed on the client side, not on the platform: set yba_ca_path to the CA that"
+                         " signed the YBA certificate (the roles send that file from the controller to the host; a"
+                         " module's ca_path must exist where the module runs), check yba_url and validate_certs,"
+                         " and for a 401/403 check yba_api_token. No playbook restarts the platform for it",
     "metadb_failed_migrations": "restore the metadata DB from a yba-ctl createBackup archive (yba-ctl restoreBackup)"
                                 " or ask Yugabyte support; YBA will not start past a failed Flyway migration",
     "storage_unreachable": "make the storage config's endpoint and credentials work (YBA UI: Integrations >"
@@ -171,6 +176,13 @@ def _platform_findings(platform: dict[str, t.Any], th: dict[str, float]) -> list
         if "HTTP 401" not in message and "HTTP 403" not in message:
             out.append(_finding("platform_down", "warning", "YBA platform answers but its authenticated API fails",
                                 message or "an authenticated call failed", source="platform_info"))
+
+    client_error = api.get("client_error")
+    if client_error:
+        out.append(_finding("api_client_config", "warning",
+                            "The API probe failed on the client side (%s): the platform's health was not checked"
+                            % client_error, str(api.get("message") or client_error), subject=api.get("url"),
+                            source="platform_info"))
 
     heap = _d(platform.get("heap"))
     hpct = _num(heap.get("heap_used_percent"))

@@ -225,3 +225,44 @@ def mem_total_bytes(proc_root: str = "/proc") -> t.Optional[int]:
     text = _read(os.path.join(proc_root, "meminfo")) or ""
     match = re.search(r"^MemTotal:\s+(\d+)\s+kB", text, re.MULTILINE)
     return int(match.group(1)) * 1024 if match else None
+
+
+# --------------------------------------------------------------------------- pressure and sizing (pure)
+
+def under_pressure(report: t.Mapping[str, t.Any], threshold_percent: float) -> t.Optional[bool]:
+    """Whether heap use (``heap_report``'s ``heap_used_percent``) is at or above the threshold; None when unknown."""
+    pct = report.get("heap_used_percent") if report else None
+    if pct is None:
+        return None
+    return float(pct) >= float(threshold_percent)
+
+
+def current_max_heap(*candidates: t.Optional[int]) -> t.Optional[int]:
+    """The largest of the known max heaps (running -Xmx, the drop-in's -Xmx, the JVM's own reported max): sizing
+    from the largest is what guarantees a change never lowers the heap."""
+    known = [int(c) for c in candidates if c]
+    return max(known) if known else None
+
+
+def raise_heap(current: int, mem_total: t.Optional[int], factor: float = 1.5, reserve: int = 4 * 1024 ** 3,
+               round_to: int = 256 * 1024 ** 2) -> t.Dict[str, t.Any]:
+    """The next max heap after ``current``: ``current * factor`` rounded UP to ``round_to``, capped by the host's
+    memory minus ``reserve`` (rounded DOWN), and never below ``current``.
+
+    Returns ``{current, target, cap, raised, capped}``; ``raised`` is false when the cap leaves no room.
+    ValueError for inputs that could not raise anything (factor <= 1, a non-positive size).
+    """
+    if current <= 0:
+        raise ValueError("the current max heap must be a positive size, got %r" % (current,))
+    if factor <= 1:
+        raise ValueError("the raise factor must be more than 1 (1.5 = +50%%), got %r" % (factor,))
+    if round_to <= 0 or reserve < 0:
+        raise ValueError("round_to must be positive and the memory reserve not negative")
+    want = -(-int(current * factor) // round_to) * round_to
+    cap = None
+    if mem_total:
+        cap = max(mem_total - reserve, 0) // round_to * round_to
+    target = want if cap is None else min(want, cap)
+    target = max(target, current)
+    return {"current": current, "target": target, "cap": cap, "raised": target > current,
+            "capped": cap is not None and want > cap}

@@ -645,18 +645,56 @@ def backoff_delays(max_delay: float, base: float = 0.5) -> t.Iterator[float]:
 
 @dataclass
 class Health:
+    """One probe's verdict. A failure is either the platform's (down, hung, failing) or the CLIENT's: ``client_error``
+    names a TLS/CA/token problem of where the probe runs (``_api.CLIENT_SIDE_KINDS``), which says nothing about the
+    platform and which no restart fixes."""
+
     healthy: bool
-    failed_check: t.Optional[str] = None  # app_version | auth | None
+    failed_check: t.Optional[str] = None  # app_version | auth | tls | None
     message: str = ""
     version: t.Optional[str] = None
     latency_ms: t.Optional[float] = None
     hung: bool = False  # answered nothing within the probe timeout (accepts TCP, never answers)
     refused: bool = False  # nothing listening
-    auth_rejected: bool = False  # 401/403: a credentials problem a restart does not fix
+    client_error: t.Optional[str] = None  # auth | ca_file | tls_verify | tls_handshake
+
+    @property
+    def auth_rejected(self) -> bool:
+        """401/403: a credentials problem a restart does not fix."""
+        return self.client_error == "auth"
 
     def as_dict(self) -> t.Dict[str, t.Any]:
         return {"healthy": self.healthy, "failed_check": self.failed_check, "message": self.message,
-                "version": self.version, "latency_ms": self.latency_ms, "hung": self.hung}
+                "version": self.version, "latency_ms": self.latency_ms, "hung": self.hung,
+                "client_error": self.client_error}
+
+
+CLIENT_CONFIG_FIX = ("set yba_ca_path to the CA that signed the YBA certificate (the roles send the controller's CA "
+                     "file to the host), or the module's ca_path to a CA file readable on the YBA host, or check "
+                     "yba_url and validate_certs")
+AUTH_FIX = "check yba_api_token (valid, not expired, allowed to list customers)"
+
+
+def client_config_message(health: Health) -> str:
+    """The one message for a probe that failed on the client side: what failed, that the platform was not judged
+    (and is not restarted for it), and the fix."""
+    if health.client_error == "auth":
+        return ("the platform answered but rejected yba_api_token (%s): a client-side problem a restart would not "
+                "fix, so the platform is not restarted for it; %s" % (health.message, AUTH_FIX))
+    return ("the health probe failed on the client side (%s): %s. That is a problem of the probe's configuration, "
+            "not evidence against the platform, so it is not restarted for it; %s"
+            % (health.client_error, health.message, CLIENT_CONFIG_FIX))
+
+
+def ca_file_from_content(content: str, directory: str) -> str:
+    """Write a CA's PEM text (sent from the controller) to a file only the module's user reads, in ``directory`` (the
+    module's temporary directory, removed when the module exits); its path. The one way a probe that runs on the
+    YBA host gets a CA that exists only on the controller."""
+    path = os.path.join(directory, "yba-ca.pem")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content if content.endswith("\n") else content + "\n")
+    return path
 
 
 def probe_health(client: t.Any, timeout: float, auth_path: str = "/api/v1/customers") -> Health:
@@ -671,6 +709,8 @@ def probe_health(client: t.Any, timeout: float, auth_path: str = "/api/v1/custom
         answer = client.app_version(timeout=timeout, retries=0)
     except _api.YBATimeout as err:
         return Health(False, "app_version", "%s (hung)" % err.message, hung=True)
+    except _api.YBATLSError as err:
+        return Health(False, "tls", err.message, client_error=err.kind)
     except _api.YBAUnreachable as err:
         return Health(False, "app_version", "not answering: %s" % err.message, refused=True)
     except _api.YBAError as err:
@@ -682,7 +722,7 @@ def probe_health(client: t.Any, timeout: float, auth_path: str = "/api/v1/custom
     try:
         client.get(auth_path, timeout=timeout, retries=0)
     except _api.YBAAuthError as err:
-        return Health(False, "auth", str(err), version, answer.get("latency_ms"), auth_rejected=True)
+        return Health(False, "auth", str(err), version, answer.get("latency_ms"), client_error="auth")
     except _api.YBATimeout as err:
         return Health(False, "auth", "authenticated call: %s (hung)" % err.message, version,
                       answer.get("latency_ms"), hung=True)
@@ -698,7 +738,7 @@ def wait_healthy(probe: t.Callable[[float], Health], wait_timeout: float, probe_
     """Probe until healthy or ``wait_timeout`` seconds have passed; returns (last health, probes, waited).
 
     The bound is real: a probe never gets more time than is left, and no sleep outlasts the deadline.
-    An auth rejection stops the wait at once (waiting does not fix a token).
+    A client-side failure (token, CA, TLS) stops the wait at once: waiting does not fix the probe's configuration.
     """
     start = clock()
     deadline = start + wait_timeout
@@ -708,7 +748,7 @@ def wait_healthy(probe: t.Callable[[float], Health], wait_timeout: float, probe_
         remaining = deadline - clock()
         health = probe(max(min(probe_timeout, remaining), 0.5))
         attempts += 1
-        if health.healthy or health.auth_rejected:
+        if health.healthy or health.client_error:
             return health, attempts, clock() - start
         remaining = deadline - clock()
         if remaining <= 0:

@@ -28,6 +28,14 @@ description:
     only then.
   - On a host where systemd runs, the module runs C(systemctl daemon-reload) after changing the drop-in,
     otherwise a restart would still use the old environment.
+  - O(state=raised) raises the heap from its current size instead of setting a fixed one. The new size is
+    the current max heap times O(raise_factor), rounded up to O(round_to), capped by the host's memory minus
+    O(memory_reserve), and never below the current size. The current size is the largest of the running
+    process's C(-Xmx), the drop-in's C(-Xmx) and O(current_max_heap) (the max the JVM itself reports, needed when
+    the JVM default applies). It never lowers the heap. When the cap leaves no room it changes nothing and
+    reports RV(plan) C(capped).
+  - With O(never_lower=true), O(state=present) keeps a larger current heap instead of lowering it to O(max_heap)
+    (RV(kept)).
   - Also reports the platform's heap limit and process RSS as seen from its process.
   - Runs on the YBA host (with become).
 author:
@@ -45,13 +53,17 @@ attributes:
     details:
       - Shows the drop-in file before and after.
   idempotent:
-    support: full
+    support: partial
+    details:
+      - O(state=present) and O(state=absent) are idempotent. O(state=raised) raises again on every run until the
+        cap. Call it only when the heap is still under pressure after a restart, as the roles do.
 options:
   state:
     description:
-      - V(present) writes the drop-in; V(absent) removes it (the JVM default applies after a restart).
+      - V(present) writes the drop-in with O(max_heap); V(absent) removes it (the JVM default applies after a
+        restart); V(raised) raises the current max heap (see the description).
     type: str
-    choices: [present, absent]
+    choices: [present, absent, raised]
     default: present
   max_heap:
     description:
@@ -59,6 +71,32 @@ options:
         V(4096m) and V(4g) are the same setting.
       - Required when O(state=present). Must be at least V(256m) and less than the host's memory.
     type: str
+  never_lower:
+    description:
+      - With O(state=present), keep the current max heap when it is larger than O(max_heap) instead of lowering it.
+    type: bool
+    default: false
+  current_max_heap:
+    description:
+      - The max heap the running JVM reports (bytes, or a size such as V(1g)), for example
+        C(heap.heap_max_bytes) of M(yba.remediation.platform_service). It is needed to size from when no
+        C(-Xmx) is set and the JVM default applies.
+      - Used by O(state=raised) and O(never_lower).
+    type: str
+  raise_factor:
+    description: With O(state=raised), the factor the current max heap is multiplied by (V(1.5) = +50%). More than 1.
+    type: float
+    default: 1.5
+  memory_reserve:
+    description:
+      - With O(state=raised), memory kept free for the OS, the metadata DB, Prometheus and the JVM's own
+        non-heap memory. The heap never grows past the host's memory minus this.
+    type: str
+    default: 4g
+  round_to:
+    description: With O(state=raised), the new size is rounded up to a multiple of this (the cap down).
+    type: str
+    default: 256m
   initial_heap:
     description:
       - Initial heap C(-Xms). Omitted by default (the JVM sizes it). Must not exceed O(max_heap).
@@ -94,6 +132,13 @@ EXAMPLES = r"""
   become: true
   when: heap.restart_required
 
+- name: Raise the heap by half (rounded up to 256m, at most the host memory minus 4g), never lowering it
+  yba.remediation.platform_heap:
+    state: raised
+    current_max_heap: "{{ platform.heap.heap_max_bytes }}"  # what the JVM reports (platform_service's result)
+  become: true
+  register: heap
+
 - name: Go back to the JVM default heap
   yba.remediation.platform_heap:
     state: absent
@@ -127,6 +172,20 @@ daemon_reloaded:
   returned: always
   type: bool
   sample: false
+plan:
+  description:
+    - With O(state=raised), the sizing in bytes. C(current) is the largest known max heap, C(target) the new size,
+      C(cap) the host memory minus O(memory_reserve), C(raised) whether it grows, C(capped) whether the cap
+      limited it. C(current_size) and C(target_size) give the same sizes in JVM form.
+  returned: when O(state=raised)
+  type: dict
+  sample: {current: 1073741824, target: 1610612736, cap: 21474836480, raised: true, capped: false,
+           current_size: 1g, target_size: 1536m}
+kept:
+  description: Whether O(never_lower) kept a larger current heap instead of setting O(max_heap).
+  returned: always
+  type: bool
+  sample: false
 running:
   description: The platform process as running now. Includes its pid, C(-Xmx) in bytes (null when the
     JVM default applies), RSS and JAVA_OPTS. Null when it is not running.
@@ -136,6 +195,7 @@ running:
 """
 
 import os
+import re
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
@@ -146,11 +206,16 @@ from ansible_collections.yba.remediation.plugins.module_utils import _heap, _lay
 def argument_spec() -> t.Dict[str, t.Any]:
     return dict(
         host_root=dict(type="path", default="/"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
+        state=dict(type="str", default="present", choices=["present", "absent", "raised"]),
         max_heap=dict(type="str"),
         initial_heap=dict(type="str"),
         dropin_name=dict(type="str", default=_heap.DEFAULT_DROPIN),
         daemon_reload=dict(type="bool", default=True),
+        never_lower=dict(type="bool", default=False),
+        current_max_heap=dict(type="str"),
+        raise_factor=dict(type="float", default=1.5),
+        memory_reserve=dict(type="str", default="4g"),
+        round_to=dict(type="str", default="256m"),
     )
 
 
@@ -159,7 +224,7 @@ def desired_sizes(params: t.Mapping[str, t.Any], mem_total: t.Optional[int]) -> 
     name = params.get("dropin_name") or ""
     if not name.endswith(".conf") or "/" in name or name.startswith("."):
         raise ValueError("dropin_name must be a plain file name ending in .conf, got %r" % name)
-    if params["state"] == "absent":
+    if params["state"] in ("absent", "raised"):
         return None, None
     if not params.get("max_heap"):
         raise ValueError("max_heap is required when state=present (for example max_heap=4g)")
@@ -177,11 +242,38 @@ def desired_sizes(params: t.Mapping[str, t.Any], mem_total: t.Optional[int]) -> 
     return max_heap, initial
 
 
+def raise_options(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The sizing options of state=raised and never_lower, parsed; ValueError with the one message. Pure."""
+    out: t.Dict[str, t.Any] = {"factor": params.get("raise_factor") or 1.5, "observed": None}
+    if out["factor"] <= 1:
+        raise ValueError("raise_factor must be more than 1 (1.5 raises by half), got %s" % out["factor"])
+    for key, name in (("reserve", "memory_reserve"), ("round_to", "round_to"), ("observed", "current_max_heap")):
+        if params.get(name) not in (None, ""):
+            text = str(params[name])
+            if re.fullmatch(r"\d+\.0*", text):  # bytes that went through a float (templating)
+                text = text.split(".", maxsplit=1)[0]
+            try:
+                out[key] = _heap.parse_size(text)
+            except ValueError as err:
+                raise ValueError("%s: %s" % (name, err)) from None
+    if out.get("round_to", 1) <= 0:
+        raise ValueError("round_to must be a positive size, got %s" % params.get("round_to"))
+    return out
+
+
+def dropin_max_heap(text: t.Optional[str]) -> t.Optional[int]:
+    """-Xmx the drop-in's JAVA_OPTS sets, or None."""
+    opts = _heap.unit_environment(text or "").get("JAVA_OPTS", "")
+    return _heap.heap_flags(_heap.strip_to_args(opts)).get("max")
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     p = module.params
+    mem_total = _heap.mem_total_bytes()
     try:
-        max_heap, initial = desired_sizes(p, _heap.mem_total_bytes())
+        max_heap, initial = desired_sizes(p, mem_total)
+        sizing = raise_options(p)
         layout = _layout.detect(p["host_root"])
     except ValueError as err:
         module.fail_json(msg=str(err))
@@ -202,23 +294,51 @@ def main() -> None:
     except OSError as err:
         module.fail_json(msg="cannot read %s: %s" % (path, err))
 
-    base_opts, later = _heap.inherited_java_opts(unit, p["dropin_name"])
-    after = _heap.render_dropin(base_opts, max_heap, initial) if max_heap else None
-    changed = before != after
-    for other in later:
-        module.warn("%s sorts after %s and also sets JAVA_OPTS: it overrides the heap setting"
-                    % (layout.to_host(other), p["dropin_name"]))
-
     proc = _service.platform_process(layout)
     running = None
     if proc is not None:
         report = _heap.heap_report(proc)
         running = {k: report[k] for k in ("pid", "xmx_bytes", "rss_bytes", "java_opts")}
-    mismatch = bool(proc and max_heap and running and running["xmx_bytes"] != max_heap)
+    current = _heap.current_max_heap(running["xmx_bytes"] if running else None, dropin_max_heap(before),
+                                     sizing["observed"])
+    plan = None
+    kept = False
+    if p["state"] == "raised":
+        if current is None:
+            module.fail_json(msg="cannot tell the platform's current max heap (no -Xmx on the running process or in "
+                                 "the drop-in): pass current_max_heap, the max the JVM reports (platform_service "
+                                 "returns it as heap.heap_max_bytes)")
+        plan = _heap.raise_heap(t.cast(int, current), mem_total, sizing["factor"],
+                                sizing.get("reserve", _heap.parse_size("4g")),
+                                sizing.get("round_to", _heap.parse_size("256m")))
+        plan.update(current_size=_heap.format_size(plan["current"]), target_size=_heap.format_size(plan["target"]))
+        max_heap = plan["target"] if plan["raised"] else None
+        if not plan["raised"]:
+            module.warn("the heap cannot be raised from %s: the cap (host memory %s minus memory_reserve %s) leaves "
+                        "no room" % (plan["current_size"], _heap.format_size(mem_total or 0), p["memory_reserve"]))
+    elif p["state"] == "present" and p["never_lower"] and current and max_heap and current > max_heap:
+        module.warn("keeping the current max heap %s: never_lower refuses to lower it to %s"
+                    % (_heap.format_size(current), p["max_heap"]))
+        max_heap, kept = None, True
+
+    base_opts, later = _heap.inherited_java_opts(unit, p["dropin_name"])
+    if max_heap:
+        after = _heap.render_dropin(base_opts, max_heap, initial)
+    else:
+        after = before if p["state"] != "absent" else None  # raised at the cap, or kept: the drop-in stays as it is
+    changed = before != after
+    for other in later:
+        module.warn("%s sorts after %s and also sets JAVA_OPTS: it overrides the heap setting"
+                    % (layout.to_host(other), p["dropin_name"]))
+
+    effective = max_heap or (dropin_max_heap(after) if after else None)
+    mismatch = bool(proc and effective and running and running["xmx_bytes"] != effective)
     result: t.Dict[str, t.Any] = dict(
-        changed=changed, path=layout.to_host(path), max_heap_bytes=max_heap,
+        changed=changed, path=layout.to_host(path), max_heap_bytes=effective,
         java_opts=_heap.unit_environment(after).get("JAVA_OPTS") if after else None,
-        restart_required=bool(proc) and (changed or mismatch), daemon_reloaded=False, running=running)
+        restart_required=bool(proc) and (changed or mismatch), daemon_reloaded=False, running=running, kept=kept)
+    if plan is not None:
+        result["plan"] = plan
     if module._diff:
         result["diff"] = dict(before=before or "", after=after or "", before_header=layout.to_host(path),
                               after_header=layout.to_host(path))

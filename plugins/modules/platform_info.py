@@ -32,6 +32,13 @@ options:
       - The host path of the install root, when discovery should not be trusted (for a Replicated host, its storage path).
       - By default it is read from C(yba-ctl.yml), else C(/opt/yugabyte).
     type: str
+  ca_content:
+    description:
+      - PEM text of the CA that signed the platform certificate (for example read on the controller with
+        C(lookup('file', yba_ca_path))). The module writes it to a private temporary file on the host and
+        verifies with it. A CA path that exists only on the controller does not exist where this module runs.
+      - Mutually exclusive with O(ca_path).
+    type: str
   probe_timeout:
     description:
       - Seconds the API liveness probe and the metrics request may take. A platform that does not answer
@@ -46,6 +53,9 @@ options:
 notes:
   - O(yba_url) defaults to C(https://localhost:<platform.port from yba-ctl.yml>) when it and E(YBA_URL) are unset.
     Without O(yba_api_token) the heap metrics and the authenticated API check are skipped.
+  - A probe that fails on the client side (CA file missing or unreadable on the host, certificate not verified,
+    TLS handshake failure, HTTP 401/403) is reported in RV(platform.api.client_error) and never read as a hung or
+    down platform.
   - The module does not retry the API probe (a diagnosis wants the answer now); O(backoff_retries) is not used.
 seealso:
   - module: yba.remediation.backup_info
@@ -129,12 +139,22 @@ platform:
       type: dict
       returned: always
       sample: {"url": "https://127.0.0.1:443", "reachable": true, "healthy": true, "hung": false, "latency_ms": 12.5,
-               "version": "2.18.1.0-b84", "message": ""}
+               "version": "2.18.1.0-b84", "message": "", "client_error": null}
+      contains:
+        client_error:
+          description:
+            - Set when the probe failed on the CLIENT side, so it says nothing about the platform. V(ca_file) means
+              the CA file is missing, unreadable or not PEM on the host. V(tls_verify) means the certificate does
+              not verify. V(tls_handshake) is a failed handshake. V(auth) is HTTP 401/403.
+          type: str
+          returned: always
+          sample: ca_file
     state:
       description:
-        - Summary of the platform. V(running) (answers), V(hung) (process up, API silent), V(starting) (process younger
-          than two minutes, API not answering yet), V(down) (no process, no answer), V(degraded) (answers but an
-          authenticated call fails).
+        - Summary of the platform. V(running) (answers), V(hung) (process up, API silent, or the process stopped by
+          a signal), V(starting) (process younger than two minutes, API not answering yet), V(down) (no process, no
+          answer), V(degraded) (answers but an authenticated call fails), V(unknown) (the process runs but the API
+          could not be checked because of a client-side TLS or CA problem, see RV(platform.api.client_error)).
       type: str
       returned: always
       sample: running
@@ -172,6 +192,12 @@ def classify(process, api):
     running = bool(process.get("running"))
     if api.get("healthy"):
         return "running"
+    client_error = api.get("client_error")
+    if client_error and client_error != "auth":
+        # the probe never judged the platform: only the process facts speak
+        if running:
+            return "hung" if process.get("stopped") else "unknown"
+        return "down" if client_error == "ca_file" else "unknown"
     if api.get("reachable") and not api.get("hung"):
         return "degraded"  # app_version answers, an authenticated call does not
     if running:
@@ -208,10 +234,11 @@ def _api_facts(module, layout, token):
     p = module.params
     url = p["yba_url"] or "https://localhost:%d" % (layout.platform_port or 443)
     api = {"url": url, "reachable": False, "healthy": False, "hung": False, "latency_ms": None,
-           "version": None, "failed_check": None, "message": ""}
+           "version": None, "failed_check": None, "message": "", "client_error": None}
     metrics = None
+    ca_path = _service.ca_file_from_content(p["ca_content"], module.tmpdir) if p["ca_content"] else p["ca_path"]
     try:
-        client = _api.YBAClient(url, token=token, validate_certs=p["validate_certs"], ca_path=p["ca_path"],
+        client = _api.YBAClient(url, token=token, validate_certs=p["validate_certs"], ca_path=ca_path,
                                 timeout=p["probe_timeout"], retries=0)
     except _api.YBAError as err:
         api["message"] = str(err)
@@ -227,6 +254,8 @@ def _api_facts(module, layout, token):
                        latency_ms=answer["latency_ms"], message="no yba_api_token: authenticated checks skipped")
         except _api.YBATimeout as err:
             api.update(hung=True, failed_check="app_version", message=str(err))
+        except _api.YBATLSError as err:
+            api.update(failed_check="tls", client_error=err.kind, message=str(err))
         except _api.YBAError as err:
             api.update(failed_check="app_version", message=str(err))
     if token and api["reachable"]:
@@ -234,6 +263,8 @@ def _api_facts(module, layout, token):
             metrics = client.get("/api/v1/prometheus_metrics", raw=True, timeout=p["probe_timeout"], retries=0)
         except _api.YBAError as err:
             api["metrics_error"] = str(err)
+    if p["ca_content"]:  # name what the user gave, not the module's temporary copy of it
+        api["message"] = api["message"].replace("ca_path " + ca_path, "ca_content")
     return api, metrics
 
 
@@ -244,11 +275,14 @@ def main():
         install_root=dict(type="str"),
         probe_timeout=dict(type="float", default=5),
         usage_by_category=dict(type="bool", default=True),
+        ca_content=dict(type="str"),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, mutually_exclusive=[("ca_path", "ca_content")])
     p = module.params
     if p["probe_timeout"] <= 0:
         module.fail_json(msg="probe_timeout must be more than 0 seconds, got %s" % p["probe_timeout"])
+    if p["ca_content"] is not None and "CERTIFICATE-----" not in p["ca_content"]:
+        module.fail_json(msg="ca_content holds no PEM certificate (pass the CA file's text, not its path)")
     try:
         layout = _layout.detect(p["host_root"], install_root=p["install_root"])
     except ValueError as err:

@@ -25,7 +25,19 @@ description:
   - Order matters after a disk-full crash. Services start C(postgres) first and C(yb-platform) last, and
     stop in reverse. When the platform must be started or restarted and its bundled metadata DB
     C(postgres) is down, postgres is started first even when O(services) does not name it.
-  - Runs on the YBA host (with become). The API probe goes from the host to O(yba_url).
+  - Runs on the YBA host (with become). The API probe goes from the host to O(yba_url), so the CA that verifies
+    the platform must be readable ON THE HOST. Give it as O(ca_content) (the PEM text, for example read on the
+    controller with C(lookup('file', yba_ca_path)), which the roles of this collection do) or as a host path in O(ca_path).
+  - A probe that fails on the CLIENT side, that is a CA file missing or unreadable where the module runs, a
+    certificate that does not verify, a TLS handshake failure, or HTTP 401/403, says nothing about the platform.
+    The module never restarts for it. It fails at once with the cause and the fix (RV(client_error)), unless
+    the process itself shows it is hung (stopped by a signal) or down, which is acted on as usual.
+  - With O(heap_pressure_percent), heap pressure (heap used at or above that percent of the max heap, from the
+    platform's own C(/api/v1/prometheus_metrics)) is a reason to restart in O(state=healthy), because a restart
+    frees what a thrashing collector cannot. Heap is measured only once the process is O(heap_settle_seconds) old. A
+    process younger than that counts as just restarted, so it is measured once settled and not restarted again.
+    RV(heap_pressure_persists) tells the caller that pressure remains after a restart, the signal to raise the
+    heap with M(yba.remediation.platform_heap) (O(yba.remediation.platform_heap#module:state=raised)).
 author:
   - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
@@ -105,11 +117,33 @@ options:
       - V(0) disables the grace.
     type: float
     default: 120
+  ca_content:
+    description:
+      - PEM text of the CA that signed the platform certificate. The module writes it to a private temporary
+        file on the host and verifies with it, so a CA file kept on the controller works for a probe that runs
+        on the host.
+      - Mutually exclusive with O(ca_path).
+    type: str
+  heap_pressure_percent:
+    description:
+      - Heap use, in percent of the max heap, at or above which the platform counts as under heap pressure.
+      - Unset (the default) leaves heap out of the decision; RV(heap) is still reported.
+    type: float
+  heap_settle_seconds:
+    description:
+      - Age in seconds a platform process must reach before its heap use is measured (only with
+        O(heap_pressure_percent)). Right after a start the heap has not reached its working size. YBA runs its
+        JVM with C(-XX:G1PeriodicGCInterval=120000) (C(managed/build.sbt)), so after 120 s a collection has
+        shown the live set.
+      - The wait counts against O(wait_timeout).
+    type: float
+    default: 120
 notes:
   - The API options O(yba_url) and O(yba_api_token) are required for every state but V(stopped). The
     platform is probed from the YBA host, so O(yba_url) must be reachable from it (for example
     V(https://localhost)).
-  - A wrong token fails the module at once without a restart, because restarting does not fix credentials.
+  - A wrong token, CA or TLS setting fails the module at once without a restart, because restarting does not fix
+    the probe's own configuration.
   - O(customer_uuid) is accepted for symmetry with the other API modules and is not used.
 seealso:
   - module: yba.remediation.platform_heap
@@ -122,8 +156,18 @@ EXAMPLES = r"""
     services: [postgres, yb-platform]
     yba_url: https://localhost
     yba_api_token: "{{ yba_api_token }}"
-    ca_path: /opt/yugabyte/data/yba-installer/certs/ca.pem
+    ca_content: "{{ lookup('ansible.builtin.file', yba_ca_path) }}"  # the CA file is on the controller
   become: true
+
+- name: Restart the platform if it is hung or under heap pressure; tell whether pressure outlives the restart
+  yba.remediation.platform_service:
+    state: healthy
+    yba_url: https://localhost
+    yba_api_token: "{{ yba_api_token }}"
+    ca_path: /opt/yugabyte/data/yba-installer/certs/ca.pem  # a CA file on the YBA host
+    heap_pressure_percent: 80
+  become: true
+  register: platform
 
 - name: Restart the platform to reconcile stuck tasks and In Progress backups
   yba.remediation.platform_service:
@@ -181,7 +225,7 @@ health:
   type: dict
   sample: {healthy: true, failed_check: null, version: 2.18.1.0-b84, latency_ms: 12.5}
 failed_check:
-  description: Which check failed at the end (V(app_version), V(auth), V(process)), or null.
+  description: Which check failed at the end (V(app_version), V(auth), V(tls), V(process)), or null.
   returned: always
   type: str
   sample: app_version
@@ -210,6 +254,32 @@ heap:
   type: dict
   sample: {pid: 4242, xmx_bytes: 2147483648, rss_bytes: 2400000000, heap_used_bytes: 1932735283,
            heap_max_bytes: 2147483648, heap_used_percent: 90.0, source: [process, metrics]}
+client_error:
+  description:
+    - Set when the health probe failed on the client side. V(ca_file) means the CA file is missing, unreadable
+      or not PEM where the module runs. V(tls_verify) means the certificate does not verify against the CA.
+      V(tls_handshake) is a failed handshake. V(auth) is HTTP 401/403.
+    - The platform was not judged, and not restarted, for it.
+  returned: when the module fails for it
+  type: str
+  sample: tls_verify
+heap_before:
+  description: The heap as measured before any action (same keys as RV(heap)), once the process had settled.
+  returned: with O(heap_pressure_percent) and O(state=healthy), when the platform was healthy
+  type: dict
+  sample: {xmx_bytes: null, heap_used_bytes: 975000000, heap_max_bytes: 1073741824, heap_used_percent: 90.8}
+heap_pressure:
+  description: Whether heap use at the end is at or above O(heap_pressure_percent) (null when not measured).
+  returned: with O(heap_pressure_percent)
+  type: bool
+  sample: true
+heap_pressure_persists:
+  description:
+    - True when the heap is still under pressure after a restart, either by this run or because the process was
+      younger than O(heap_settle_seconds) when first seen. A restart did not help; raise the heap.
+  returned: with O(heap_pressure_percent)
+  type: bool
+  sample: true
 startup_wait_seconds:
   description: Seconds spent waiting for a platform that was still starting (see O(startup_grace)).
   returned: when the platform was found starting
@@ -244,6 +314,9 @@ def argument_spec() -> t.Dict[str, t.Any]:
         probe_timeout=dict(type="float", default=10),
         startup_grace=dict(type="float", default=120),
         reason=dict(type="str"),
+        ca_content=dict(type="str"),
+        heap_pressure_percent=dict(type="float"),
+        heap_settle_seconds=dict(type="float", default=120),
     )
     return spec
 
@@ -257,6 +330,13 @@ def validate(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
         return "startup_grace must not be negative, got %s" % params["startup_grace"]
     if params.get("backoff_max_delay") is not None and params["backoff_max_delay"] < 0:
         return "backoff_max_delay must not be negative, got %s" % params["backoff_max_delay"]
+    threshold = params.get("heap_pressure_percent")
+    if threshold is not None and not 0 < threshold <= 100:
+        return "heap_pressure_percent must be more than 0 and at most 100, got %s" % threshold
+    if params.get("heap_settle_seconds") is not None and params["heap_settle_seconds"] < 0:
+        return "heap_settle_seconds must not be negative, got %s" % params["heap_settle_seconds"]
+    if params.get("ca_content") is not None and "CERTIFICATE-----" not in params["ca_content"]:
+        return "ca_content holds no PEM certificate (pass the CA file's text, not its path)"
     if not params.get("services"):
         return "services must name at least one of: %s" % ", ".join(_service.SERVICES)
     if params["state"] != "stopped" and _service.PLATFORM in params["services"]:
@@ -287,8 +367,11 @@ class PlatformService:
             module.fail_json(msg=str(err))
         self.result["backend"] = self.backend.name
         self.client = None
+        self.ca_file: t.Optional[str] = None
         if self.p["state"] != "stopped" and _service.PLATFORM in self.p["services"]:
-            self.client = _api.YBAClient.from_module(module, retries=0)
+            ca = _service.ca_file_from_content(self.p["ca_content"], module.tmpdir) if self.p["ca_content"] else None
+            self.ca_file = ca
+            self.client = _api.YBAClient.from_module(module, retries=0, **({"ca_path": ca} if ca else {}))
         self.services = list(self.p["services"])
         self.observed = list(self.services)
         if _service.PLATFORM in self.services and self.p["state"] != "stopped" and \
@@ -315,7 +398,10 @@ class PlatformService:
         return _service.platform_process(self.layout, [st.pid] if st and st.pid else [])
 
     def probe(self, timeout: float) -> _service.Health:
-        return _service.probe_health(self.client, timeout)
+        health = _service.probe_health(self.client, timeout)
+        if self.ca_file:  # name what the user gave, not the module's temporary copy of it
+            health.message = health.message.replace("ca_path " + self.ca_file, "ca_content")
+        return health
 
     def run(self) -> None:
         state = self.p["state"]
@@ -328,9 +414,9 @@ class PlatformService:
             health_before = self.probe(min(float(self.p["probe_timeout"]), max(self.remaining(), 0.5)))
             self.result["health_before"] = health_before.as_dict()
             self.result["version_before"] = health_before.version
-            if health_before.auth_rejected:
-                self.fail("the platform answered but rejected yba_api_token (%s); a restart would not fix "
-                          "that" % health_before.message, failed_check="auth")
+            if health_before.client_error and not (proc_before is not None and proc_before.stopped):
+                self.fail(_service.client_config_message(health_before), failed_check=health_before.failed_check,
+                          client_error=health_before.client_error)
             if not health_before.healthy and health_before.refused and proc_before is not None:
                 health_before = self.wait_for_startup(proc_before, health_before)
                 self.result["health_before"] = health_before.as_dict()
@@ -341,6 +427,17 @@ class PlatformService:
         if proc_before is not None and proc_before.stopped and platform_up:
             problem = "hung: process %d is stopped by a signal (state %s)%s" % (
                 proc_before.pid, proc_before.state, ("; " + problem) if problem else "")
+        recently_restarted = False
+        # only state=healthy decides on heap pressure (restarted restarts anyway: no need to wait for it to settle)
+        if self.heap_threshold is not None and state == "healthy" and health_before is not None \
+                and health_before.healthy and proc_before is not None:
+            recently_restarted = self.settle(proc_before)
+            heap_before = _heap.heap_report(proc_before, self.metrics())
+            heap_before.pop("java_opts", None)  # may carry proxy credentials
+            self.result["heap_before"] = heap_before
+            if _heap.under_pressure(heap_before, self.heap_threshold) and not recently_restarted:
+                problem = "heap pressure: %s%% of the max heap used (threshold %s%%); a restart frees what the " \
+                          "collector cannot" % (heap_before["heap_used_percent"], self.heap_threshold)
         actions = _service.plan_actions(state, self.services, before, problem)
         if self.p["reason"] and state == "restarted":
             for action in actions:
@@ -363,6 +460,8 @@ class PlatformService:
                            if any(a.service == s for a in actions) else before[s].state for s in self.services}
             self.result["diff"]["after"] = after_guess
             self.result["health"] = self.result.get("health_before")
+            if self.heap_threshold is not None:
+                self.result["heap_pressure"] = self.result["heap_pressure_persists"] = None
             self.finish()
         downtime_start = None
         for action in actions:
@@ -395,10 +494,36 @@ class PlatformService:
             self.result["version_after"] = health.version
         if downtime_start is not None and health is not None and health.healthy:
             self.result["downtime_seconds"] = round(time.monotonic() - downtime_start, 2)
+        started = any(a.service in (_service.PLATFORM, "application") and a.action in ("start", "restart")
+                      for a in actions)
         if proc_after is not None:
-            self.result["heap"] = _heap.heap_report(proc_after, self.metrics() if health and health.healthy else None)
+            healthy = bool(health and health.healthy)
+            if self.heap_threshold is not None and healthy and started:
+                self.settle(proc_after)
+            self.result["heap"] = _heap.heap_report(proc_after, self.metrics() if healthy else None)
+            self.result["heap"].pop("java_opts", None)
+        if self.heap_threshold is not None:
+            pressure = _heap.under_pressure(self.result.get("heap") or {}, self.heap_threshold)
+            self.result["heap_pressure"] = pressure
+            self.result["heap_pressure_persists"] = bool(pressure and (started or recently_restarted))
         self.check_post(state, actions, after, proc_before, proc_after, health)
         self.finish()
+
+    @property
+    def heap_threshold(self) -> t.Optional[float]:
+        return self.p["heap_pressure_percent"]
+
+    def settle(self, proc: _service.ProcessInfo) -> bool:
+        """Wait until ``proc`` is heap_settle_seconds old (within wait_timeout). True when it was younger: it has
+        just been (re)started, so what its heap shows once settled is what a restart leaves."""
+        age = proc.age_seconds()
+        wait = float(self.p["heap_settle_seconds"]) - age if age is not None else 0.0
+        if wait <= 0:
+            return False
+        wait = min(wait, max(self.remaining() - float(self.p["probe_timeout"]), 0.0))
+        time.sleep(wait)
+        self.result["heap_settle_wait_seconds"] = round(self.result.get("heap_settle_wait_seconds", 0.0) + wait, 2)
+        return True
 
     def metrics(self) -> t.Optional[str]:
         """The platform's own metrics (heap figures), when it serves them; never fails the module."""
@@ -466,7 +591,8 @@ class PlatformService:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("ca_path", "ca_content")])
     error = validate(module.params)
     if error:
         module.fail_json(msg=error)

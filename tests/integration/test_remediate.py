@@ -15,10 +15,14 @@ NOT_AUTOMATED = {"storage_unreachable", "backups_stale", "backups_failing", "sch
                  "retention_not_enforced"}
 
 
+# The simulator's heap reaches its working size 2 s after a start; YBA's JVM needs the role's default 120 s.
+LAB_VARS = ("-e", "platform_service_heap_settle_seconds=3")
+
+
 def remediate(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
     summary_file = tmp_path / f"{name}.json"
     proc = drv.run([str(drv.BIN / "yba-remediation"), "run", str(RUNBOOK), "-i", str(drv.INVENTORY),
-                    "--summary", str(summary_file), "--quiet", *extra])
+                    "--summary", str(summary_file), "--quiet", *LAB_VARS, *extra])
     assert proc.returncode == 0, f"runbook ({name}) failed\n{drv.explain(proc)}"
     record = json.loads(summary_file.read_text(encoding="utf-8"))["run_record"]["yba-lab"]
     return record
@@ -47,6 +51,13 @@ def test_runbook_fixes_the_incident_and_is_idempotent(tmp_path: Path) -> None:
     assert fixed["disk_cleanup"]["used_percent_after"] <= 80
     assert fixed["metadb_repair"]["dump"]["path"]
     assert fixed["platform_service"]["health"]["healthy"] is True
+    # heap: restarted first (the metadata DB repair did), still under pressure once settled, so raised from the
+    # current size (the lab's JVM default 1g) by half, never to a fixed size below it
+    assert fixed["platform_service"]["heap_pressure_after_restart"] is True
+    assert (fixed["platform_service"]["heap_raise"]["current_size"], fixed["platform_service"]["heap_raise"]["target_size"]) \
+        == ("1g", "1536m")
+    assert fixed["platform_service"]["heap"]["xmx_bytes"] == 1536 << 20
+    assert fixed["platform_service"]["heap_pressure"] is False
 
     # check mode again, then a real run again: nothing left to do
     for name, extra in (("check-again", ("--check",)), ("apply-again", ())):

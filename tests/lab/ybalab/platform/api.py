@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from . import crypto, storage_check, tasks
+from . import heap as heapmodel
 
 LOG = logging.getLogger("yba.api")
 
@@ -42,7 +43,6 @@ TIME_UNITS = ["NANOSECONDS", "MICROSECONDS", "MILLISECONDS", "SECONDS", "MINUTES
 TIME_UNIT_DB = tasks.TIME_UNIT_DB
 TIME_UNIT_API = {v.lower(): k for k, v in TIME_UNIT_DB.items()}
 SECRET_KEY_RE = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS|SAS)", re.I)
-GLOBAL_HEAP_DEFAULT = 1 << 30
 
 
 C = "/api/v1/customers/{cUUID}"
@@ -194,6 +194,7 @@ class Platform:
         self.conf = conf
         self.version = version
         self.heap_max = heap_max
+        self.heap = heapmodel.HeapModel(heap_max, self.heap_rows, heapmodel.settings(state))
         self.recorder = recorder
         self.started = utcnow()
         self.owner = "127.0.0.1"
@@ -220,6 +221,11 @@ class Platform:
             conn.adapters.register_loader(name, TextLoader)
         return conn
 
+    def heap_rows(self) -> tuple[int, int]:
+        with self.connect() as conn:
+            row = conn.execute("SELECT (SELECT count(*) FROM backup) AS b, (SELECT count(*) FROM task_info) AS t").fetchone()
+        return int(row["b"]), int(row["t"])
+
     def startup(self) -> None:
         with self.connect() as conn:
             conn.execute("SELECT 1 FROM customer LIMIT 1")
@@ -228,6 +234,10 @@ class Platform:
     def handle(self, method: str, path: str, query: dict[str, list[str]], headers: Any,
                raw: bytes) -> tuple[int, Any, str | None]:
         path = path.rstrip("/") or "/"
+        try:
+            self.heap.on_request()  # GC thrash near -Xmx: slow answers; past it OutOfMemoryError (heap.py)
+        except heapmodel.OutOfMemory as exc:
+            return 500, {"success": False, "httpMethod": method, "requestUri": path, "error": str(exc)}, None
         matched_path = False
         for r_method, regex, func, auth in self.routes:
             m = regex.match(path)
@@ -314,8 +324,8 @@ class Platform:
                 "userUUID": str(user["uuid"])}
 
     def prometheus_metrics(self, ctx: dict[str, Any]) -> tuple[int, str, str]:
-        incident = self.state.get("scenario", "incident") != "healthy"
-        used = int(self.heap_max * (0.9 if incident and self.heap_max <= GLOBAL_HEAP_DEFAULT else 0.4))
+        heap = self.heap.metrics()
+        used = heap["used"]
         lines = [
             "# HELP jvm_memory_bytes_used Used bytes of a given JVM memory area.",
             "# TYPE jvm_memory_bytes_used gauge",
@@ -323,10 +333,10 @@ class Platform:
             f'jvm_memory_bytes_used{{area="nonheap",}} {float(180 << 20)!r}',
             "# HELP jvm_memory_bytes_committed Committed (bytes) of a given JVM memory area.",
             "# TYPE jvm_memory_bytes_committed gauge",
-            f'jvm_memory_bytes_committed{{area="heap",}} {float(self.heap_max)!r}',
+            f'jvm_memory_bytes_committed{{area="heap",}} {float(heap["committed"])!r}',
             "# HELP jvm_memory_bytes_max Max (bytes) of a given JVM memory area.",
             "# TYPE jvm_memory_bytes_max gauge",
-            f'jvm_memory_bytes_max{{area="heap",}} {float(self.heap_max)!r}',
+            f'jvm_memory_bytes_max{{area="heap",}} {float(heap["max"])!r}',
             f'jvm_memory_bytes_max{{area="nonheap",}} {-1.0!r}',
             "# HELP ybp_delete_backup_failure Delete backup failure count",
             "# TYPE ybp_delete_backup_failure gauge",

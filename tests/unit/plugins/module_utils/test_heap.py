@@ -70,3 +70,59 @@ def test_heap_from_metrics_and_report() -> None:
     assert report["xmx_bytes"] == 2 << 30 and report["heap_used_percent"] == 90.0
     assert report["source"] == ["process", "metrics"]
     assert h.heap_report(None, None)["heap_used_percent"] is None
+
+
+# --------------------------------------------------------------------------- pressure and sizing
+
+GIB, MIB = 1 << 30, 1 << 20
+
+
+def test_raise_heap_adds_half_rounded_up() -> None:
+    plan = h.raise_heap(GIB, 24 * GIB)
+    assert plan == {"current": GIB, "target": 1536 * MIB, "cap": 20 * GIB, "raised": True, "capped": False}
+    assert h.format_size(h.raise_heap(6 * GIB, 24 * GIB)["target"]) == "9g"
+    # 1000m * 1.5 = 1500m, rounded UP to the next 256m
+    assert h.raise_heap(1000 * MIB, 24 * GIB)["target"] == 1536 * MIB
+    assert h.raise_heap(1000 * MIB, 24 * GIB, round_to=100 * MIB)["target"] == 1500 * MIB
+
+
+def test_raise_heap_is_capped_by_memory_minus_reserve() -> None:
+    plan = h.raise_heap(5 * GIB, 10 * GIB, reserve=4 * GIB)  # wants 7.5g, the host allows 6g
+    assert (plan["target"], plan["cap"], plan["capped"], plan["raised"]) == (6 * GIB, 6 * GIB, True, True)
+    # the cap is rounded DOWN to round_to
+    assert h.raise_heap(2 * GIB, 8 * GIB + 100 * MIB, reserve=4 * GIB)["cap"] == 4 * GIB
+
+
+@pytest.mark.parametrize("current,mem,reserve", [(6 * GIB, 8 * GIB, 4 * GIB),   # above the cap already
+                                                 (4 * GIB, 8 * GIB, 4 * GIB),   # at the cap
+                                                 (3 * GIB, 2 * GIB, 4 * GIB)])  # reserve larger than the host
+def test_raise_heap_never_lowers(current: int, mem: int, reserve: int) -> None:
+    plan = h.raise_heap(current, mem, reserve=reserve)
+    assert plan["target"] == current and not plan["raised"] and plan["capped"]
+
+
+def test_raise_heap_without_known_memory_is_not_capped() -> None:
+    assert h.raise_heap(2 * GIB, None) == {"current": 2 * GIB, "target": 3 * GIB, "cap": None, "raised": True,
+                                           "capped": False}
+
+
+@pytest.mark.parametrize("kwargs,msg", [(dict(current=0), "positive size"), (dict(factor=1.0), "more than 1"),
+                                        (dict(round_to=0), "round_to"), (dict(reserve=-1), "reserve")])
+def test_raise_heap_rejects(kwargs: t.Dict[str, t.Any], msg: str) -> None:
+    args = dict(current=GIB, mem_total=8 * GIB)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=msg):
+        h.raise_heap(**args)
+
+
+def test_current_max_heap_takes_the_largest_known() -> None:
+    assert h.current_max_heap(None, 4 * GIB, 6 * GIB) == 6 * GIB
+    assert h.current_max_heap(None, None, 0) is None
+
+
+def test_under_pressure() -> None:
+    assert h.under_pressure({"heap_used_percent": 90.8}, 80) is True
+    assert h.under_pressure({"heap_used_percent": 80.0}, 80) is True
+    assert h.under_pressure({"heap_used_percent": 61.0}, 80) is False
+    assert h.under_pressure({"heap_used_percent": None}, 80) is None
+    assert h.under_pressure({}, 80) is None

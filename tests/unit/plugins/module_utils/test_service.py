@@ -306,8 +306,43 @@ def test_wait_healthy_returns_when_healthy_with_capped_backoff() -> None:
 
 
 def test_wait_healthy_stops_on_auth_rejection() -> None:
-    health, probes, _w = s.wait_healthy(lambda timeout: s.Health(False, "auth", "401", auth_rejected=True), 300, 10)
+    health, probes, _w = s.wait_healthy(lambda timeout: s.Health(False, "auth", "401", client_error="auth"), 300, 10)
     assert probes == 1 and health.auth_rejected
+
+
+@pytest.mark.parametrize("kind", ["ca_file", "tls_verify", "tls_handshake"])
+def test_probe_health_tls_and_ca_problems_are_client_side(kind: str) -> None:
+    err = _api.YBATLSError("TLS with https://yba failed on the client side", kind=kind)
+    h = s.probe_health(FakeClient(err), 5)
+    assert (h.healthy, h.failed_check, h.client_error) == (False, "tls", kind)
+    assert not h.hung and not h.refused  # neither "down" nor "hung": the platform was not judged
+    msg = s.client_config_message(h)
+    assert "not restarted" in msg and "yba_ca_path" in msg and kind in msg
+
+
+def test_probe_health_platform_side_failures_are_not_client_side() -> None:
+    for err in (_api.YBATimeout("no answer"), _api.YBAUnreachable("connection refused"),
+                _api.YBAError("boom", status=500)):
+        assert s.probe_health(FakeClient(err), 5).client_error is None
+    auth = s.probe_health(FakeClient("2.18", _api.YBAAuthError("bad token", status=401)), 5)
+    assert auth.client_error == "auth" and "rejected yba_api_token" in s.client_config_message(auth)
+    assert s.probe_health(FakeClient("2.18"), 5).as_dict()["client_error"] is None
+
+
+def test_wait_healthy_stops_on_a_client_side_tls_problem() -> None:
+    health, probes, _w = s.wait_healthy(
+        lambda timeout: s.Health(False, "tls", "certificate verify failed", client_error="tls_verify"), 300, 10)
+    assert probes == 1 and health.client_error == "tls_verify"
+
+
+def test_ca_file_from_content_is_private_and_usable(tmp_path: t.Any) -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+    path = s.ca_file_from_content(pem, str(tmp_path))
+    assert os.path.dirname(path) == str(tmp_path)
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    with open(path, encoding="utf-8") as handle:
+        assert handle.read() == pem + "\n"
+    assert _api.ca_file_problem(path) is None
 
 
 def test_find_platform_process_host_root_filter(tmp_path: t.Any) -> None:

@@ -96,3 +96,81 @@ def test_keeps_other_java_opts_and_warns_about_later_dropins(tmp_path: t.Any, ca
 def test_replicated_and_missing_unit_fail_clearly(tmp_path: t.Any, capsys: t.Any) -> None:
     r = run(capsys, host_root=str(tmp_path), max_heap="2g")
     assert r["failed"] and r["msg"].startswith("no yb-platform systemd unit found under host_root")
+
+
+# ---------------------------------------------------------------- state=raised and never_lower: never lower the heap
+
+GIB, MIB = 1 << 30, 1 << 20
+
+
+@pytest.fixture
+def raised_host(tmp_path: t.Any, monkeypatch: t.Any) -> t.Dict[str, t.Any]:
+    env: t.Dict[str, t.Any] = {"dropin": host(tmp_path), "root": str(tmp_path), "opts": "", "mem": 24 * GIB,
+                               "warned": []}
+    monkeypatch.setattr(_service, "platform_process", lambda layout, hints=(): _service.ProcessInfo(
+        7, "S", ["yugaware"] + env["opts"].split(), GIB, None, env["opts"] or None))
+    monkeypatch.setattr(platform_heap._heap, "mem_total_bytes", lambda proc_root="/proc": env["mem"])
+    monkeypatch.setattr(platform_heap.AnsibleModule, "warn", lambda self, msg: env["warned"].append(msg))
+    return env
+
+
+def test_raised_from_the_running_xmx(raised_host: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    raised_host["opts"] = "-Xmx6g"
+    r = run(capsys, host_root=raised_host["root"], state="raised", _ansible_check_mode=True)
+    assert r["changed"] and r["restart_required"] and not raised_host["dropin"].exists()
+    assert (r["plan"]["current_size"], r["plan"]["target_size"], r["plan"]["capped"]) == ("6g", "9g", False)
+    r = run(capsys, host_root=raised_host["root"], state="raised")
+    assert r["changed"] and r["java_opts"] == "-Xmx9g" and r["max_heap_bytes"] == 9 * GIB
+    assert "JAVA_OPTS=-Xmx9g" in raised_host["dropin"].read_text()
+
+
+def test_raised_from_the_jvm_default_needs_the_reported_max(raised_host: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    r = run(capsys, host_root=raised_host["root"], state="raised")
+    assert r["failed"] and r["msg"].startswith("cannot tell the platform's current max heap")
+    r = run(capsys, host_root=raised_host["root"], state="raised", current_max_heap="1073741824.0")
+    assert r["changed"] and r["plan"]["target_size"] == "1536m" and r["java_opts"] == "-Xmx1536m"
+
+
+def test_raised_at_the_cap_changes_nothing_and_never_lowers(raised_host: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    raised_host["opts"] = "-Xmx6g"
+    raised_host["mem"] = 8 * GIB  # cap = 8g - 4g = 4g, below the running 6g
+    r = run(capsys, host_root=raised_host["root"], state="raised")
+    assert not r["changed"] and not r["restart_required"] and not raised_host["dropin"].exists()
+    assert r["plan"] == dict(r["plan"], current=6 * GIB, target=6 * GIB, cap=4 * GIB, raised=False, capped=True)
+    assert any("cannot be raised from 6g" in w for w in raised_host["warned"])
+    raised_host["mem"] = 12 * GIB  # cap 8g: raised to the cap, not to 9g
+    r = run(capsys, host_root=raised_host["root"], state="raised", memory_reserve="4096m")
+    assert r["changed"] and r["plan"]["target_size"] == "8g" and r["plan"]["capped"]
+
+
+def test_raised_from_a_pending_dropin_larger_than_the_running_heap(raised_host: t.Dict[str, t.Any],
+                                                                   capsys: t.Any) -> None:
+    raised_host["opts"] = "-Xmx2g"
+    run(capsys, host_root=raised_host["root"], max_heap="4g")  # written, not restarted yet
+    r = run(capsys, host_root=raised_host["root"], state="raised")
+    assert r["plan"]["current_size"] == "4g" and r["plan"]["target_size"] == "6g"
+
+
+def test_never_lower_keeps_a_larger_heap(raised_host: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    raised_host["opts"] = "-Xmx6g"
+    r = run(capsys, host_root=raised_host["root"], max_heap="4g", never_lower=True)
+    assert not r["changed"] and r["kept"] and not r["restart_required"] and not raised_host["dropin"].exists()
+    assert any("never_lower refuses to lower it to 4g" in w for w in raised_host["warned"])
+    r = run(capsys, host_root=raised_host["root"], max_heap="8g", never_lower=True)
+    assert r["changed"] and not r["kept"] and r["java_opts"] == "-Xmx8g"
+    # the JVM default (no -Xmx) as the JVM reports it counts too
+    raised_host["opts"] = ""
+    raised_host["dropin"].unlink()
+    r = run(capsys, host_root=raised_host["root"], max_heap="4g", never_lower=True, current_max_heap="6g")
+    assert not r["changed"] and r["kept"]
+
+
+@pytest.mark.parametrize("params,msg", [
+    (dict(raise_factor=1.0), "raise_factor must be more than 1"),
+    (dict(memory_reserve="lots"), "memory_reserve: 'lots' is not a JVM heap size"),
+    (dict(current_max_heap="1.5g"), "current_max_heap: '1.5g' is not a JVM heap size"),
+])
+def test_raise_options_reject(params: t.Dict[str, t.Any], msg: str) -> None:
+    with pytest.raises(ValueError) as err:
+        platform_heap.raise_options(params)
+    assert str(err.value).startswith(msg)

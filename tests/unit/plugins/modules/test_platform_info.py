@@ -29,6 +29,14 @@ DOWN = {"running": False}
     (UP, {"healthy": False, "reachable": False, "hung": False}, "hung"),
     (DOWN, {"healthy": False, "reachable": False, "hung": False}, "down"),
     (DOWN, {"healthy": False, "reachable": False, "hung": True}, "hung"),
+    # a client-side TLS/CA problem never reads as a hung (or down) platform: only the process facts speak
+    (UP, {"healthy": False, "reachable": False, "hung": False, "client_error": "tls_verify"}, "unknown"),
+    (UP, {"healthy": False, "reachable": False, "hung": False, "client_error": "ca_file"}, "unknown"),
+    (dict(UP, age_seconds=10), {"healthy": False, "reachable": False, "client_error": "ca_file"}, "unknown"),
+    (dict(UP, stopped=True), {"healthy": False, "reachable": False, "client_error": "ca_file"}, "hung"),
+    (DOWN, {"healthy": False, "reachable": False, "client_error": "ca_file"}, "down"),
+    (DOWN, {"healthy": False, "reachable": False, "client_error": "tls_handshake"}, "unknown"),
+    (UP, {"healthy": False, "reachable": True, "client_error": "auth"}, "degraded"),
 ])
 def test_classify(process, api, expected):
     assert platform_info.classify(process, api) == expected
@@ -71,3 +79,24 @@ def test_api_options_fall_back_to_environment(tmp_path, capsys, monkeypatch):
             platform_info.main()
     out = json.loads(capsys.readouterr().out)
     assert out["platform"]["api"]["url"] == "http://127.0.0.1:9"
+
+
+def test_ca_path_missing_on_the_host_is_a_client_error(tmp_path, capsys):
+    (tmp_path / "opt/yba-ctl").mkdir(parents=True)
+    (tmp_path / "opt/yba-ctl/yba-ctl.yml").write_text("installRoot: /opt/yugabyte\nplatform:\n  port: 9\n")
+    missing = str(tmp_path / "controller-only" / "ca.pem")
+    args = dict(host_root=str(tmp_path), probe_timeout=0.5, yba_url="https://127.0.0.1:9", ca_path=missing,
+                yba_api_token="tok-123456", usage_by_category=False)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            platform_info.main()
+    api = json.loads(capsys.readouterr().out)["platform"]["api"]
+    assert api["client_error"] == "ca_file" and api["failed_check"] == "tls" and not api["hung"]
+    assert "ca_path %s does not exist" % missing in api["message"]
+
+
+def test_ca_content_must_be_pem(tmp_path, capsys):
+    with patch_module_args(dict(host_root=str(tmp_path), ca_content="/etc/ca.pem")):
+        with pytest.raises(SystemExit):
+            platform_info.main()
+    assert json.loads(capsys.readouterr().out)["msg"].startswith("ca_content holds no PEM certificate")

@@ -119,7 +119,7 @@ def test_crash_after_disk_full_starts_postgres_first(env: t.Dict[str, t.Any], ca
 
 
 def test_auth_rejected_fails_without_restart(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
-    env["healths"] = [_service.Health(False, "auth", "HTTP 401: bad token", "2.18", auth_rejected=True)]
+    env["healths"] = [_service.Health(False, "auth", "HTTP 401: bad token", "2.18", client_error="auth")]
     r = run(capsys)
     assert r["failed"] and "rejected yba_api_token" in r["msg"] and env["backend"].acted == []
     assert r["failed_check"] == "auth"
@@ -160,3 +160,128 @@ def test_old_process_that_survives_the_restart_fails(env: t.Dict[str, t.Any], ca
     r = run(capsys)
     assert r["failed"] and r["msg"].startswith("the platform process 100 survived the restart")
     assert r["failed_check"] == "process"
+
+
+# ---------------------------------------------------------------- client-side probe failures never restart
+
+@pytest.mark.parametrize("kind", ["ca_file", "tls_verify", "tls_handshake"])
+def test_client_side_tls_problem_fails_without_restart(env: t.Dict[str, t.Any], capsys: t.Any, kind: str) -> None:
+    env["healths"] = [_service.Health(False, "tls", "ca_path /ctl/ca.pem does not exist on yba-1", client_error=kind)]
+    r = run(capsys)
+    assert r["failed"] and env["backend"].acted == [] and r["actions"] == []
+    assert r["failed_check"] == "tls" and r["client_error"] == kind
+    assert "client side" in r["msg"] and "not restarted" in r["msg"] and "yba_ca_path" in r["msg"]
+
+
+def test_client_side_problem_does_not_hide_a_stopped_process(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    """The process state is evidence of its own: a SIGSTOPped platform is restarted whatever the probe says."""
+    env["healths"] = [_service.Health(False, "tls", "ca missing", client_error="ca_file")]
+    env["proc_state"] = "T"
+    r = run(capsys)
+    assert env["backend"].acted == [("restart", "yb-platform")]
+    assert r["failed"] and "tls check failed" in r["msg"]
+
+
+def test_ca_content_is_written_on_the_host_and_used(env: t.Dict[str, t.Any], capsys: t.Any, monkeypatch: t.Any) -> None:
+    seen: t.Dict[str, t.Any] = {}
+    real = _service.ca_file_from_content
+
+    def spy(content: str, directory: str) -> str:
+        seen["path"] = real(content, directory)
+        with open(seen["path"], encoding="utf-8") as handle:
+            seen["text"] = handle.read()
+        return seen["path"]
+
+    monkeypatch.setattr(_service, "ca_file_from_content", spy)
+    env["healths"] = [OK]
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    r = run(capsys, ca_content=pem)
+    assert r["changed"] is False and seen["text"] == pem
+    r = run(capsys, ca_content="/etc/pki/ca.pem")
+    assert r["failed"] and r["msg"].startswith("ca_content holds no PEM certificate")
+
+
+# ---------------------------------------------------------------- heap pressure: restart first, then tell
+
+def metrics_text(used_percent: float, max_bytes: int = 1 << 30) -> str:
+    return ('jvm_memory_bytes_used{area="heap",} %s\njvm_memory_bytes_max{area="heap",} %s\n'
+            % (float(int(max_bytes * used_percent / 100)), float(max_bytes)))
+
+
+@pytest.fixture
+def heap_env(env: t.Dict[str, t.Any], monkeypatch: t.Any) -> t.Dict[str, t.Any]:
+    env["metrics"] = []
+    env["slept"] = []
+    monkeypatch.setattr(platform_service.PlatformService, "metrics",
+                        lambda self: env["metrics"].pop(0) if len(env["metrics"]) > 1 else env["metrics"][0])
+    monkeypatch.setattr(platform_service.time, "sleep", env["slept"].append)
+    return env
+
+
+def test_heap_pressure_restarts_first_and_reports_it_persists(heap_env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    heap_env["healths"] = [OK]
+    heap_env["metrics"] = [metrics_text(91), metrics_text(90.5)]
+    heap_env["age"] = 3600.0
+    r = run(capsys, heap_pressure_percent=80, heap_settle_seconds=60)
+    assert heap_env["backend"].acted == [("restart", "yb-platform")]
+    assert r["actions"][0]["reason"].startswith("heap pressure: 91.0% of the max heap used (threshold 80.0%)")
+    assert r["heap_before"]["heap_used_percent"] == 91.0 and r["heap"]["heap_used_percent"] == 90.5
+    assert r["heap_pressure"] is True and r["heap_pressure_persists"] is True
+    assert "java_opts" not in r["heap"] and "java_opts" not in r["heap_before"]
+
+
+def test_heap_relieved_by_the_restart(heap_env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    heap_env["healths"] = [OK]
+    heap_env["metrics"] = [metrics_text(91), metrics_text(40)]
+    r = run(capsys, heap_pressure_percent=80, heap_settle_seconds=60)
+    assert r["changed"] and r["heap_pressure"] is False and r["heap_pressure_persists"] is False
+
+
+def test_young_process_is_measured_once_settled_not_restarted(heap_env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    heap_env["healths"] = [OK]
+    heap_env["metrics"] = [metrics_text(91)]
+    heap_env["age"] = 20.0  # restarted 20 s ago (say by the metadata DB repair): that restart already happened
+    r = run(capsys, heap_pressure_percent=80, heap_settle_seconds=60)
+    assert heap_env["backend"].acted == [] and r["changed"] is False
+    assert heap_env["slept"] == [40.0] and r["heap_settle_wait_seconds"] == 40.0
+    assert r["heap_pressure"] is True and r["heap_pressure_persists"] is True
+
+
+def test_no_heap_pressure_no_restart_and_no_heap_option_no_wait(heap_env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    heap_env["healths"] = [OK]
+    heap_env["metrics"] = [metrics_text(60)]
+    r = run(capsys, heap_pressure_percent=80)
+    assert r["changed"] is False and r["heap_pressure"] is False and r["heap_pressure_persists"] is False
+    heap_env["metrics"] = [metrics_text(95)]
+    heap_env["age"] = 1.0
+    r = run(capsys)  # without heap_pressure_percent heap is reported but never acted on, and nothing waits
+    assert r["changed"] is False and heap_env["slept"] == [] and "heap_pressure" not in r
+
+
+def test_heap_pressure_check_mode_predicts_the_restart(heap_env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    heap_env["healths"] = [OK]
+    heap_env["metrics"] = [metrics_text(91)]
+    r = run(capsys, heap_pressure_percent=80, _ansible_check_mode=True)
+    assert r["changed"] and heap_env["backend"].acted == [] and r["actions"][0]["reason"].startswith("heap pressure")
+    assert r["heap_pressure"] is None and r["heap_pressure_persists"] is None
+
+
+@pytest.mark.parametrize("params,msg", [
+    (dict(heap_pressure_percent=0), "heap_pressure_percent must be more than 0 and at most 100, got 0"),
+    (dict(heap_pressure_percent=120), "heap_pressure_percent must be more than 0 and at most 100, got 120"),
+    (dict(heap_settle_seconds=-1), "heap_settle_seconds must not be negative, got -1"),
+])
+def test_validate_heap_options(params: t.Dict[str, t.Any], msg: str) -> None:
+    base = dict(state="healthy", services=["yb-platform"], wait_timeout=300, probe_timeout=10, **API)
+    base.update(params)
+    assert platform_service.validate(base) == msg
+
+
+def test_restarted_does_not_wait_for_a_young_process_to_settle(heap_env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    heap_env["healths"] = [OK]
+    heap_env["metrics"] = [metrics_text(91)]
+    heap_env["age"] = 1.0
+    r = run(capsys, state="restarted", heap_pressure_percent=80, heap_settle_seconds=60, reason="stuck backups")
+    assert heap_env["backend"].acted == [("restart", "yb-platform")] and "heap_before" not in r
+    assert heap_env["slept"] == [59.0]  # only the new process is waited for (the fake's age stays 1 s)
+    assert r["heap_pressure"] is True and r["heap_pressure_persists"] is True
