@@ -67,3 +67,41 @@ def test_runbook_fixes_the_incident_and_is_idempotent(tmp_path: Path) -> None:
     record = remediate(tmp_path, "apply-third")
     assert "disk_cleanup" not in record and "metadb_repair" not in record
     assert record["platform_service"]["changed"] is False
+
+
+def host_facts() -> tuple[float, str]:
+    """(volume use in %, yba-ctl's status of postgres) as the lab host sees them, read over SSH."""
+    proc = drv.run([str(drv.BIN / "ansible"), "-i", str(drv.INVENTORY), "yba", "-m", "ansible.builtin.shell",
+                    "-a", "df --output=pcent /opt/yugabyte | tail -1; yba-ctl status postgres | tail -1",
+                    "-o"])
+    assert proc.returncode == 0, drv.explain(proc)
+    out = proc.stdout.split("(stdout)", 1)[1]
+    pct, status = out.split("\\n")[:2]
+    return float(pct.strip().rstrip("%")), status.split("|")[-2].strip()
+
+
+def test_runbook_brings_back_a_host_whose_disk_is_exhausted(tmp_path: Path) -> None:
+    """The escalation at its worst: the volume at 100%, PostgreSQL down and unable to start, the platform hanging on
+    its DB. The runbook frees the disk with the DB down, starts PostgreSQL (crash recovery), looks at the DB again,
+    repairs it, heals the platform (and its heap), and a second run has nothing to do."""
+    drv.reset("disk-exhausted")
+    assert host_facts() == (100.0, "Errored")
+
+    checked = remediate(tmp_path, "exhausted-check", "--check")["remediation"]
+    assert {"disk_full", "metadb_unreachable"} <= set(checked["before"]) and checked["fixed"] == []
+    assert host_facts() == (100.0, "Errored")  # check mode freed nothing and started nothing
+
+    record = remediate(tmp_path, "exhausted-apply")
+    result = record["remediation"]
+    assert {"disk_full", "metadb_unreachable", "metadb_index_corrupt", "metadb_stale_in_progress"} <= \
+        set(result["fixed"]), result
+    assert result["remaining"] == [] and set(result["after"]) <= NOT_AUTOMATED, result
+    assert record["disk_cleanup"]["used_percent_after"] <= 80
+    assert record["metadb_repair"]["dump"]["path"]
+    assert record["platform_service"]["health"]["healthy"] is True
+    pct, status = host_facts()
+    assert pct <= 80 and status == "Running"
+
+    again = remediate(tmp_path, "exhausted-again")
+    assert again["remediation"]["fixed"] == [] and again["remediation"]["remaining"] == []
+    assert "disk_cleanup" not in again and "metadb_repair" not in again
