@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from typing import Any, Iterator
 
 import pytest
 
-LAB = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, LAB)
+from labtest import load, own_lab, set_platform_keys, ybalab  # noqa: E402  (puts the lab on sys.path)
 
 from ybalab import blackhole, hostns  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
@@ -30,49 +25,12 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (m
 C = "/api/v1/customers/{c}"
 
 
-def ybalab(d: str, *args: str) -> None:
-    env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-    cp = subprocess.run([sys.executable, "-m", "ybalab", *args], env=env, text=True, capture_output=True,
-                        timeout=300, check=False)
-    assert cp.returncode == 0, f"ybalab {' '.join(args)}: {cp.stdout}\n{cp.stderr}"
-
-
 @pytest.fixture(scope="module")
 def labdir() -> Iterator[str]:
-    given = os.environ.get("YBA_LAB_DIR")
-    if given and os.path.isfile(os.path.join(given, "lab.json")):
-        yield given
-        set_platform_keys(given, s3_timeouts=None)
-        return
-    d = tempfile.mkdtemp(prefix="yba-lab-src-", dir="/tmp")
-    os.chmod(d, 0o755)
-    try:
-        ybalab(d, "up", "--scenario", "healthy")
+    with own_lab("yba-lab-src-", "healthy", reuse=True) as (d, own):
         yield d
-    finally:
-        env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-        subprocess.run([sys.executable, "-m", "ybalab", "down"], env=env, capture_output=True, timeout=120,
-                       check=False)
-        shutil.rmtree(d, ignore_errors=True)
-
-
-def load(d: str) -> dict[str, Any]:
-    with open(os.path.join(d, "lab.json"), encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def set_platform_keys(d: str, **keys: Any) -> dict[str, Any]:
-    state = load(d)
-    for k, v in keys.items():
-        if v is None:
-            state["platform"].pop(k, None)
-        else:
-            state["platform"][k] = v
-    tmp = os.path.join(d, "lab.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2)
-    os.replace(tmp, os.path.join(d, "lab.json"))
-    return state
+        if not own:
+            set_platform_keys(d, s3_timeouts=None)
 
 
 def reset(d: str, scenario: str = "healthy") -> dict[str, Any]:

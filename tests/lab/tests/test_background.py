@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -19,8 +16,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import test_platform_lab as tpl  # noqa: E402
-from test_platform_lab import (LAB, configure, live_config, pclient, reset, s3_keys, sql, wait_for,  # noqa: E402
-                               yba_ctl, ybalab)
+from labtest import own_lab, set_platform_keys  # noqa: E402
+from test_platform_lab import live_config, pclient, reset, s3_keys, sql, wait_for, yba_ctl  # noqa: E402
 
 from ybalab.platform import crypto  # noqa: E402
 
@@ -29,17 +26,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (m
 
 @pytest.fixture(scope="module")
 def labdir() -> Iterator[str]:
-    d = tempfile.mkdtemp(prefix="yba-lab-bg-", dir="/tmp")
-    os.chmod(d, 0o755)
-    try:
-        ybalab(d, "up", "--scenario", "healthy")
-        configure(d, **tpl.BACKGROUND_KEYS)
+    with own_lab("yba-lab-bg-", "healthy") as (d, _own):
+        set_platform_keys(d, **tpl.BACKGROUND_KEYS)
         yield d
-    finally:
-        env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-        subprocess.run([sys.executable, "-m", "ybalab", "down"], env=env, capture_output=True, timeout=120,
-                       check=False)
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def wait_stable(what: str, check: Any, quiet: float = 2.0, timeout: float = 30.0) -> Any:

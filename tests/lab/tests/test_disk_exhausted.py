@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from typing import Any, Iterator
 
 import pytest
 
-LAB = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, LAB)
+from labtest import load, own_lab  # noqa: E402  (puts the lab on sys.path)
 
 from ybalab import hostns, hosttree  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
@@ -22,26 +17,10 @@ from ybalab.platform import client as pclient  # noqa: E402
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (mount, unshare, runuser)")
 
 
-def ybalab(d: str, *args: str) -> None:
-    env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-    cp = subprocess.run([sys.executable, "-m", "ybalab", *args], env=env, text=True, capture_output=True,
-                        check=False, timeout=300)
-    assert cp.returncode == 0, f"ybalab {' '.join(args)}: {cp.stdout}\n{cp.stderr}"
-
-
 @pytest.fixture(scope="module")
 def state() -> Iterator[dict[str, Any]]:
-    d = tempfile.mkdtemp(prefix="yba-lab-full-", dir="/tmp")
-    os.chmod(d, 0o755)
-    try:
-        ybalab(d, "up", "--scenario", "disk-exhausted")
-        with open(os.path.join(d, "lab.json"), encoding="utf-8") as fh:
-            yield json.load(fh)
-    finally:
-        env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-        subprocess.run([sys.executable, "-m", "ybalab", "down"], env=env, capture_output=True, timeout=120,
-                       check=False)
-        shutil.rmtree(d, ignore_errors=True)
+    with own_lab("yba-lab-full-", "disk-exhausted") as (d, _own):
+        yield load(d)
 
 
 def ctl_status(state: dict[str, Any], unit: str) -> str:

@@ -3,24 +3,19 @@ and the request and response bodies of every served route validate against its d
 with exchange recording (YBA_LAB_RECORD) switched on."""
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from typing import Any, Iterator
 
 import pytest
 
-LAB = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, LAB)
+from labtest import own_lab, set_platform_keys  # noqa: E402  (puts the lab on sys.path)
 
 from ybalab.platform import api as papi  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
-from ybalab.platform import fidelity, lifecycle  # noqa: E402
 from ybalab import hostns  # noqa: E402
+from ybalab.platform import fidelity, lifecycle  # noqa: E402
 
 
 ZERO = "00000000-0000-0000-0000-000000000000"
@@ -34,44 +29,22 @@ def test_every_served_route_is_a_swagger_operation() -> None:
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[dict[str, Any]]:
-    """The lab at $YBA_LAB_DIR when one is up there (reset to healthy), else a lab of its own in /tmp."""
+    """The lab at $YBA_LAB_DIR when one is up there (reset to healthy), else a lab of its own in /tmp; the platform
+    records its exchanges while the module runs."""
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
-    given = os.environ.get("YBA_LAB_DIR")
-    own = not (given and os.path.isfile(os.path.join(given, "lab.json")))
-    d = tempfile.mkdtemp(prefix="yba-lab-fid-", dir="/tmp") if own else given
-    os.chmod(d, 0o755)
-    env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-    lab_json = os.path.join(d, "lab.json")
-    try:
-        cmd = ["up", "--scenario", "healthy"] if own else ["reset", "healthy"]
-        cp = subprocess.run([sys.executable, "-m", "ybalab", *cmd], env=env, text=True,
-                            capture_output=True, timeout=300, check=False)
-        assert cp.returncode == 0, cp.stdout + cp.stderr
-        with open(lab_json, encoding="utf-8") as fh:
-            state = json.load(fh)
+    with own_lab("yba-lab-fid-", "healthy", reuse=True) as (d, own):
         record = os.path.join(d, "exchanges.jsonl")
         if os.path.exists(record):
             os.unlink(record)
-        state["platform"]["record"] = record
-        state["platform"]["password"] = "lab-password"
-        with open(lab_json, "w", encoding="utf-8") as fh:
-            json.dump(state, fh, indent=2)
-        hostns.run(state, ["yba-ctl", "restart", "yb-platform"], timeout=120)  # on the lab host
-        lifecycle.wait_https(state)
-        yield {"state": state, "record": record}
-    finally:
-        if own:
-            subprocess.run([sys.executable, "-m", "ybalab", "down"], env=env, capture_output=True, timeout=120,
-                           check=False)
-            shutil.rmtree(d, ignore_errors=True)
-        elif os.path.isfile(lab_json):
-            with open(lab_json, encoding="utf-8") as fh:
-                state = json.load(fh)
-            state["platform"].pop("record", None)
-            state["platform"].pop("password", None)
-            with open(lab_json, "w", encoding="utf-8") as fh:
-                json.dump(state, fh, indent=2)
+        state = set_platform_keys(d, record=record, password="lab-password")
+        try:
+            hostns.run(state, ["yba-ctl", "restart", "yb-platform"], timeout=120)  # on the lab host
+            lifecycle.wait_https(state)
+            yield {"state": state, "record": record}
+        finally:
+            if not own and os.path.isfile(os.path.join(d, "lab.json")):
+                set_platform_keys(d, record=None, password=None)
 
 
 class Recorder:

@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from typing import Any, Iterator
 
 import pytest
 
-LAB = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, LAB)
+from labtest import LAB, own_lab, ybalab  # noqa: E402  (puts the lab on sys.path)
 
 from ybalab import labstate  # noqa: E402
 
@@ -24,25 +20,10 @@ NO_INDEX = ("SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable
             "SET enable_mergejoin = off;")
 
 
-def ybalab(d: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-    cp = subprocess.run([sys.executable, "-m", "ybalab", *args], env=env, text=True, capture_output=True,
-                        check=False, timeout=180)
-    if check and cp.returncode != 0:
-        raise AssertionError(f"ybalab {' '.join(args)} rc={cp.returncode}\n{cp.stdout}\n{cp.stderr}")
-    return cp
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[dict[str, Any]]:
-    d = tempfile.mkdtemp(prefix="yba-lab-test-", dir="/tmp")
-    os.chmod(d, 0o755)
-    try:
-        ybalab(d, "up", "--scenario", "incident")
+    with own_lab("yba-lab-test-", "incident") as (d, _own):
         yield {"dir": d}
-    finally:
-        ybalab(d, "down", check=False)
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def state(lab: dict[str, Any]) -> dict[str, Any]:

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tarfile
-import tempfile
 import time
 import uuid
 from typing import Any, Iterator
 
 import pytest
 
-LAB = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, LAB)
+from labtest import load, own_lab, ybalab  # noqa: E402  (puts the lab on sys.path)
 
 from ybalab import hostns, hosttree  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
@@ -28,41 +24,10 @@ from ybalab.platform import heap as heapmodel  # noqa: E402
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (mount, useradd, runuser)")
 
 
-def ybalab(d: str, *args: str) -> None:
-    env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-    cp = subprocess.run([sys.executable, "-m", "ybalab", *args], env=env, text=True, capture_output=True,
-                        timeout=300, check=False)
-    assert cp.returncode == 0, f"ybalab {' '.join(args)}: {cp.stdout}\n{cp.stderr}"
-
-
 @pytest.fixture(scope="module")
 def labdir() -> Iterator[str]:
-    d = tempfile.mkdtemp(prefix="yba-lab-plat-", dir="/tmp")
-    os.chmod(d, 0o755)
-    try:
-        ybalab(d, "up", "--scenario", "healthy")
-        configure(d, **BACKGROUND_KEYS)
+    with own_lab("yba-lab-plat-", "healthy") as (d, _own):
         yield d
-    finally:
-        env = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB)
-        subprocess.run([sys.executable, "-m", "ybalab", "down"], env=env, capture_output=True, timeout=120,
-                       check=False)
-        shutil.rmtree(d, ignore_errors=True)
-
-
-# The platform's background services for these tests: the GC runs at start-up only (a restart triggers a
-# run, so tests see one run at a time), the scheduler ticks every second, the GC's retry sleeps are short.
-BACKGROUND_KEYS = {"gc_interval_seconds": 0, "scheduler_interval_seconds": 1, "gc_delete_retry_sleep_seconds": 0.1}
-
-
-def configure(d: str, **platform_keys: Any) -> None:
-    """Optional platform.* keys of lab.json (read by the platform at its next start; kept across resets)."""
-    path = os.path.join(d, "lab.json")
-    state = load(d)
-    state["platform"].update(platform_keys)
-    with open(path + ".tmp", "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2)
-    os.replace(path + ".tmp", path)
 
 
 def as_json(value: Any) -> Any:
@@ -78,11 +43,6 @@ def wait_for(what: str, check: Any, timeout: float = 30.0) -> Any:
             return value
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.2)
-
-
-def load(d: str) -> dict[str, Any]:
-    with open(os.path.join(d, "lab.json"), encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def reset(d: str, scenario: str, repair_index: bool = False) -> dict[str, Any]:

@@ -203,7 +203,9 @@ class Platform:
             (method, route_regex(template), getattr(self, name), auth) for method, template, name, auth in ROUTES]
 
     # ------------------------------------------------------------------ plumbing
-    def connect(self) -> Any:
+    def connect(self, pool_wait: bool = True) -> Any:
+        """A DB connection; when the DB is down a request waits the pool's timeout first (pool_wait), the
+        simulator's own bookkeeping (the heap model's row count) does not."""
         pg = self.state["postgres"]
         t0 = time.monotonic()
         try:
@@ -213,7 +215,9 @@ class Platform:
         except psycopg.OperationalError as exc:
             # YBA's pool (HikariCP) waits its connectionTimeout for a connection before the request fails: with
             # the DB down every DB-backed page hangs that long (the escalation's "UI unresponsive").
-            time.sleep(max(0.0, float(self.state["platform"].get("db_connection_timeout", 10)) - (time.monotonic() - t0)))
+            if pool_wait:
+                time.sleep(max(0.0, float(self.state["platform"].get("db_connection_timeout", 10))
+                               - (time.monotonic() - t0)))
             raise DatabaseUnavailable(str(exc).strip()) from exc
         # json columns (task_info.details, backup.backup_info, schedule.task_params) reach the code as JSON text,
         # as a JDBC driver hands them to Ebean's @DbJson; the simulator parses them itself
@@ -222,7 +226,7 @@ class Platform:
         return conn
 
     def heap_rows(self) -> tuple[int, int]:
-        with self.connect() as conn:
+        with self.connect(pool_wait=False) as conn:
             row = conn.execute("SELECT (SELECT count(*) FROM backup) AS b, (SELECT count(*) FROM task_info) AS t").fetchone()
         return int(row["b"]), int(row["t"])
 
