@@ -572,6 +572,28 @@ def platform_process(layout: t.Any, hint_pids: t.Sequence[t.Optional[int]] = (),
                                  host_root=getattr(layout, "host_root", "/"))
 
 
+def running_software_versions(layout: t.Any, proc_root: str = "/proc") -> t.List[str]:
+    """The ``software/<version>`` dirs the running platform was started from (its command line's paths, through
+    ``active``). A host runs an older version than ``active`` until the restart an upgrade left pending; read from
+    the process, so it works with the metadata DB down."""
+    soft = getattr(layout, "software_dir", None)
+    proc = platform_process(layout, proc_root=proc_root) if soft else None
+    if proc is None or not soft:
+        return []
+    root = getattr(layout, "host_root", "/").rstrip("/")
+    versions: t.List[str] = []
+    for arg in proc.cmdline:
+        value = arg.split("=", 1)[1] if arg.startswith("-") and "=" in arg else arg
+        if not value.startswith("/"):
+            continue
+        real = os.path.realpath(value if root and value.startswith(root + "/") else layout.host_path(value))
+        rel = os.path.relpath(real, os.path.realpath(soft))
+        version = rel.split(os.sep)[0]
+        if not rel.startswith("..") and version not in (".", "active") and version not in versions:
+            versions.append(version)
+    return versions
+
+
 def process_alive(pid: int, proc_root: str = "/proc") -> bool:
     info = read_process(pid, proc_root)
     return bool(info and info.alive)

@@ -286,6 +286,15 @@ releases_in_use_source:
   description: Where RV(releases_in_use) came from (V(option), V(metadb)), or why it is unknown.
   returned: always
   type: str
+running_software:
+  description:
+    - The C(software/<version>) directories the running platform was started from, read from its command line
+      (so without the metadata DB). They are never deleted, even when C(active) points elsewhere (an upgrade
+      whose restart is pending).
+  returned: always
+  type: list
+  elements: str
+  sample: ["2.18.1.0-b84"]
 scan:
   description: Scanner counters (files and directories looked at) and seconds spent scanning and planning.
   returned: always
@@ -297,7 +306,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.yba.remediation.plugins.module_utils import _cleanup, _diskscan, _layout
+from ansible_collections.yba.remediation.plugins.module_utils import _cleanup, _diskscan, _layout, _service
 
 EXTRA_BASES = ("/var/tmp", "/var/crash", "/var/lib/systemd/coredump", "/home")
 _CAT_SETTINGS = dict(enabled=dict(type="bool"), age_days=dict(type="float"), keep=dict(type="int"))
@@ -400,7 +409,8 @@ def main():
     if tmp_dir and (tmp_dir == layout.host_root or _layout.is_within(layout.install_root, tmp_dir)):
         module.fail_json(msg="tmp_dir %s must be YBA's temp directory, not / nor a parent of the install root"
                          % (p["tmp_dir"] or layout.to_host(tmp_dir)))
-    protected = _layout.protected_paths(layout)
+    running = _service.running_software_versions(layout)
+    protected = _layout.protected_paths(layout) + tuple(os.path.join(layout.software_dir, v) for v in running)
     extra = check_extra_paths(module, layout, tmp_dir, p["extra_paths"], protected)
     allowed = [r for r in (layout.install_root, layout.yba_ctl_home, tmp_dir) if r] + extra
 
@@ -432,7 +442,7 @@ def main():
         freed_bytes=0, freed_by_category={}, refused=[], kept_count=plan.skipped_count,
         kept=[dict(k, path=layout.to_host(k["path"])) for k in plan.skipped], kept_summary=plan.kept_by_reason,
         recommendations=[recommendation] if recommendation else [], releases_in_use=in_use,
-        releases_in_use_source=source,
+        releases_in_use_source=source, running_software=running,
     )
     planned_paths = [layout.to_host(u.path) for u in plan.units]
     if module.check_mode:

@@ -387,3 +387,28 @@ def test_platform_process_is_this_hosts_own(tmp_path: t.Any) -> None:
     assert found is not None and found.pid == 200 and found.stopped
     (proc / "200" / "stat").unlink()
     assert s.platform_process(layout, [], proc_root=str(proc)) is None  # the other lab's is not ours
+
+
+def test_running_software_versions_come_from_the_platform_command_line(tmp_path: t.Any) -> None:
+    """An upgrade left its restart pending: active points at the new version, the platform still runs the old one;
+    both are read without the metadata DB, from the process."""
+    from ansible_collections.yba.remediation.plugins.module_utils import _layout
+
+    host = tmp_path / "host"
+    (host / "opt/yba-ctl").mkdir(parents=True)
+    (host / "opt/yba-ctl/yba-ctl.yml").write_text("installRoot: /opt/yugabyte\n")
+    for ver in ("2.18.1.0-b84", "2.20.1.3-b3"):
+        (host / "opt/yugabyte/software" / ver / "yb-platform/yugaware/bin").mkdir(parents=True)
+    (host / "opt/yugabyte/software/active").symlink_to("2.20.1.3-b3")
+    (host / "etc/systemd/system").mkdir(parents=True)
+    exe = "/opt/yugabyte/software/active/yb-platform/yugaware/bin/yugaware"
+    (host / "etc/systemd/system/yb-platform.service").write_text("[Service]\nExecStart=%s\n" % exe)
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    old = "/opt/yugabyte/software/2.18.1.0-b84/yb-platform"
+    _fake_proc(proc, 300, "S", ["java", "-Dconfig.file=" + str(host) + old + "/conf/yb-platform.conf",
+                                str(host) + old + "/yugaware/bin/yugaware"], 10)
+    layout = _layout.detect(str(host))
+    assert s.running_software_versions(layout, proc_root=str(proc)) == ["2.18.1.0-b84"]
+    (proc / "300" / "stat").unlink()
+    assert s.running_software_versions(layout, proc_root=str(proc)) == []
