@@ -29,7 +29,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 demo: bootstrap
-	@if $(LAB) status >/dev/null 2>&1; then $(LAB) reset incident; else $(LAB) up --scenario incident; fi
+	@if $(LAB) status >/dev/null 2>&1; then $(LAB) reset $(SCENARIO); else $(LAB) up --scenario $(SCENARIO); fi
 	@rc=0; YBA_LAB_DIR=$(YBA_LAB_DIR) yba-remediation run $(DEMO_PLAYBOOK) --summary $(DEMO_SUMMARY) || rc=$$?; \
 	echo; echo "JSON run summary: $(DEMO_SUMMARY)"; \
 	echo "The lab is still up in $(YBA_LAB_DIR): inspect it with 'make lab-status', stop it with 'make lab-down'."; \
