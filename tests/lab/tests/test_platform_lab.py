@@ -431,6 +431,8 @@ def test_lab_host_is_its_own_host(labdir: str) -> None:
     assert first[0] == "1" and "ybalab.hostinit" in ps.splitlines()[0]
     assert "pytest" not in ps and "moto_server" not in ps  # the controller's processes are not the host's
     assert "-D /opt/yugabyte/data/postgres" in ps  # the metadata DB runs on the host, its data on the host volume
+    # only its own: other labs up beside it (make test keeps one up while these tests start theirs) are not seen
+    assert ps.count("ybalab.hostinit") == 1 and ps.count("postgres -D") == 1 and ps.count("yugaware/bin/yugaware") == 1
     df = on_host(state, "df", "--output=source,target", "/opt/yugabyte", "/tmp").stdout.split()
     assert df.count("ybalab-host") == 2 or not state["host"]["mounted"]
     assert on_host(state, "hostname").stdout.strip() == state["host"]["hostname"] != os.uname().nodename
