@@ -44,10 +44,10 @@ def _set_record(path: str | None) -> None:
 lab_up = drv.lab_up  # the driver's check that the lab is up (autouse, session)
 
 
-def test_client_requests_match_swagger(tmp_path: Path) -> None:
-    record = tmp_path / "exchanges.jsonl"
-    record.touch()
-    os.chmod(tmp_path, 0o755)
+def test_client_requests_match_swagger() -> None:
+    # in the lab dir: the platform runs on the lab host, which sees the lab dir (and not the controller's /tmp)
+    record = drv.LAB_DIR / "exchanges-api-fidelity.jsonl"
+    record.write_text("", encoding="utf-8")
     os.chmod(record, 0o666)
     _set_record(str(record))
     try:
