@@ -17,9 +17,9 @@ if LAB not in sys.path:
 
 def ybalab(d: str, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
     """`python -m ybalab <args>` for the lab in d; with check, a failure fails the test with its output."""
-    cp = subprocess.run([sys.executable, "-m", "ybalab", *args], env=dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB,
-                                                                           **env),
-                        text=True, capture_output=True, timeout=300, check=False)
+    environ = dict(os.environ, YBA_LAB_DIR=d, PYTHONPATH=LAB, **env)
+    cp = subprocess.run([sys.executable, "-m", "ybalab", *args], env=environ, text=True, capture_output=True,
+                        timeout=300, check=False)
     assert not check or cp.returncode == 0, f"ybalab {' '.join(args)} rc={cp.returncode}\n{cp.stdout}\n{cp.stderr}"
     return cp
 

@@ -80,7 +80,7 @@ def test_schedules_page_answers_schedule_resp_and_get_answers_the_entity(labdir:
     status, page = api.call("POST", C + "/schedules/page", {
         "filter": {}, "sortBy": "scheduleName", "direction": "ASC", "offset": 0, "limit": 50, "needTotalCount": True})
     assert status == 200 and page["totalCount"] == len(page["entities"]) == 4
-    by_uni = {name: uni for name, uni in state["platform"]["universes"].items()}
+    by_uni = dict(state["platform"]["universes"])
     for s in page["entities"]:
         # Schedule.toScheduleResp: no ownerUUID, no taskParams (CreateBackup), the universe under backupInfo.
         assert "ownerUUID" not in s and "taskParams" not in s and "nextScheduleTaskTime" not in s
@@ -211,8 +211,8 @@ def test_storage_timeouts_and_black_holed_endpoint(labdir: str) -> None:
             "Unable to execute HTTP request: Read timed out"]}}
         hole_cfg = insert_config(state, s3_data(state, hole), "s3-hole-stored")
         t0 = time.monotonic()
-        status, err = api.call("POST", C + "/backups", {"storageConfigUUID": hole_cfg,
-                                                       "universeUUID": universes(state)[2]})
+        status, err = api.call("POST", C + "/backups",
+                               {"storageConfigUUID": hole_cfg, "universeUUID": universes(state)[2]})
         assert status == 400 and 1.4 <= time.monotonic() - t0 < 4
         assert err["error"] == "Storage config s3-hole-stored cannot access backup locations"
     finally:

@@ -191,4 +191,3 @@ def test_down_leaves_nothing(lab: dict[str, Any]) -> None:
         assert not labstate.port_open(port)
     cp = ybalab(lab["dir"], "status", check=False)
     assert cp.returncode == 1
-

@@ -31,8 +31,8 @@ def status() -> int:
     pg = state["postgres"]
     rows.append(("postgres", services.pg_running(state), f"127.0.0.1:{pg['port']} pid={services.pg_pid(state)}"))
     s3 = state["s3"]
-    rows.append(("s3", services.s3_running(state), f"{s3['endpoint']} (dead endpoint {s3['dead_endpoint']}, "
-                                                    f"black-holed {s3.get('blackhole_endpoint')})"))
+    rows.append(("s3", services.s3_running(state),
+                 f"{s3['endpoint']} (dead endpoint {s3['dead_endpoint']}, black-holed {s3.get('blackhole_endpoint')})"))
     ssh = state["ssh"]
     rows.append(("sshd", services.sshd_running(state), f"{ssh['user']}@127.0.0.1:{ssh['port']}"))
     root = state["host"]["root"]
