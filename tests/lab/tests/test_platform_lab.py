@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from labtest import load, own_lab, ybalab  # noqa: E402  (puts the lab on sys.path)
+from labtest import load, own_lab, set_platform_keys, ybalab  # noqa: E402  (puts the lab on sys.path)
 
 from ybalab import hostns, hosttree  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
@@ -27,7 +27,13 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (m
 @pytest.fixture(scope="module")
 def labdir() -> Iterator[str]:
     with own_lab("yba-lab-plat-", "healthy") as (d, _own):
+        set_platform_keys(d, **BACKGROUND_KEYS)
         yield d
+
+
+# The platform's background services for these tests: the GC runs at start-up only (a restart triggers a
+# run, so tests see one run at a time), the scheduler ticks every second, the GC's retry sleeps are short.
+BACKGROUND_KEYS = {"gc_interval_seconds": 0, "scheduler_interval_seconds": 1, "gc_delete_retry_sleep_seconds": 0.1}
 
 
 def as_json(value: Any) -> Any:
