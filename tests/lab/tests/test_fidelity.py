@@ -4,7 +4,6 @@ with exchange recording (YBA_LAB_RECORD) switched on."""
 from __future__ import annotations
 
 import os
-import sys
 import time
 from typing import Any, Iterator
 
