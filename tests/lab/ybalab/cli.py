@@ -29,7 +29,7 @@ def status() -> int:
         return 1
     rows = []
     pg = state["postgres"]
-    rows.append(("postgres", services.pg_running(state), f"127.0.0.1:{pg['port']} pid={services.pg_pid(state)}"))
+    rows.append(("postgres", services.pg_running(state), f"127.0.0.1:{pg['port']} host pid={services.pg_pid(state)}"))
     s3 = state["s3"]
     rows.append(("s3", services.s3_running(state),
                  f"{s3['endpoint']} (dead endpoint {s3['dead_endpoint']}, black-holed {s3.get('blackhole_endpoint')})"))

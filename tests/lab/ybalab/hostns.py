@@ -122,27 +122,6 @@ def call(state: dict[str, Any], module: str, function: str, *args: Any, timeout:
     return json.loads(lines[-1])
 
 
-def global_pid(state: dict[str, Any], host_pid: int) -> int | None:
-    """The controller's pid of the host's process host_pid (tests signal host processes from outside)."""
-    root = init_pid(state)
-    if root is None:
-        return None
-    ns = os.readlink(f"/proc/{root}/ns/pid")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.readlink(f"/proc/{entry}/ns/pid") != ns:
-                continue
-            with open(f"/proc/{entry}/status", encoding="ascii") as fh:
-                for line in fh:
-                    if line.startswith("NSpid:") and int(line.split()[-1]) == host_pid:
-                        return int(entry)
-        except (OSError, ValueError):
-            continue
-    return None
-
-
 def _main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[0] != "call":
         print("usage: python -m ybalab.hostns call <module> <function> [json args]", file=sys.stderr)
