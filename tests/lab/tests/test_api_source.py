@@ -16,10 +16,11 @@ from typing import Any, Iterator
 import pytest
 
 from labtest import load, own_lab, set_platform_keys, ybalab  # noqa: E402  (puts the lab on sys.path)
+from test_platform_lab import insert_config, s3_data  # noqa: E402
 
 from ybalab import blackhole, hostns  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
-from ybalab.platform import crypto, lifecycle, storage_check  # noqa: E402
+from ybalab.platform import lifecycle, storage_check  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (mount, useradd, runuser)")
 C = "/api/v1/customers/{c}"
@@ -50,22 +51,6 @@ def sql(state: dict[str, Any], query: str, args: tuple[Any, ...] = ()) -> list[t
     with psycopg.connect(host="127.0.0.1", port=pg["port"], user="postgres", dbname="yugaware", autocommit=True) as c:
         cur = c.execute(query, args)
         return cur.fetchall() if cur.description else []
-
-
-def s3_data(state: dict[str, Any], endpoint: str | None = None, prefix: str = "src") -> dict[str, Any]:
-    s3 = state["s3"]
-    return {"BACKUP_LOCATION": f"s3://{s3['bucket']}/{prefix}", "AWS_ACCESS_KEY_ID": s3["access_key"],
-            "AWS_SECRET_ACCESS_KEY": s3["secret_key"], "AWS_HOST_BASE": endpoint or s3["endpoint"],
-            "PATH_STYLE_ACCESS": "true", "SIGNING_REGION": s3["region"]}
-
-
-def insert_config(state: dict[str, Any], data: dict[str, Any], name: str, status: str = "Active") -> str:
-    """A config stored without the API's validation (as one whose endpoint died after it was saved)."""
-    cfg = str(uuid.uuid4())
-    sql(state, "INSERT INTO customer_config (config_uuid, customer_uuid, type, name, config_name, data, state) "
-               "VALUES (%s, %s, 'STORAGE', 'S3', %s, %s, %s)",
-        (cfg, state["platform"]["customer_uuid"], name, crypto.encrypt(state, data), status))
-    return cfg
 
 
 def universes(state: dict[str, Any]) -> list[str]:

@@ -19,7 +19,6 @@ import test_platform_lab as tpl  # noqa: E402
 from labtest import own_lab, set_platform_keys  # noqa: E402
 from test_platform_lab import live_config, pclient, reset, s3_keys, sql, wait_for, yba_ctl  # noqa: E402
 
-from ybalab.platform import crypto  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (mount, useradd, runuser)")
 
@@ -144,13 +143,7 @@ def test_api_delete_queues_then_gc_deletes_or_fails(labdir: str) -> None:
     assert [api.wait_task(t)["status"] for t in body["taskUUID"]] == ["Success", "Success"]
     assert states(state, [b_ok, b_bad]) == {b_ok: "QueuedForDeletion", b_bad: "QueuedForDeletion"}
     # b_bad's config gets its own copy pointing at the dead endpoint before the GC runs.
-    s3 = state["s3"]
-    dead_cfg = str(uuid.uuid4())
-    data = {"BACKUP_LOCATION": f"s3://{s3['bucket']}/lab-live", "AWS_ACCESS_KEY_ID": s3["access_key"],
-            "AWS_SECRET_ACCESS_KEY": s3["secret_key"], "AWS_HOST_BASE": s3["dead_endpoint"]}
-    sql(state, "INSERT INTO customer_config (config_uuid, customer_uuid, type, name, config_name, data) "
-               "VALUES (%s, %s, 'STORAGE', 'S3', 's3-dead', %s)",
-        (dead_cfg, state["platform"]["customer_uuid"], crypto.encrypt(state, data)))
+    dead_cfg = tpl.insert_config(state, tpl.s3_data(state, state["s3"]["dead_endpoint"], prefix="lab-live"), "s3-dead")
     info = tpl.as_json(sql(state, "SELECT backup_info FROM backup WHERE backup_uuid = %s", (b_bad,))[0][0])
     info["storageConfigUUID"] = dead_cfg
     sql(state, "UPDATE backup SET backup_info = %s, storage_config_uuid = %s WHERE backup_uuid = %s",

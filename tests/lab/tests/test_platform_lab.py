@@ -91,6 +91,22 @@ def unit_status(state: dict[str, Any], unit: str) -> str:
     return yba_ctl(state, "status", unit).stdout.splitlines()[-1].split("|")[-2].strip()
 
 
+def s3_data(state: dict[str, Any], endpoint: str | None = None, prefix: str = "src") -> dict[str, Any]:
+    s3 = state["s3"]
+    return {"BACKUP_LOCATION": f"s3://{s3['bucket']}/{prefix}", "AWS_ACCESS_KEY_ID": s3["access_key"],
+            "AWS_SECRET_ACCESS_KEY": s3["secret_key"], "AWS_HOST_BASE": endpoint or s3["endpoint"],
+            "PATH_STYLE_ACCESS": "true", "SIGNING_REGION": s3["region"]}
+
+
+def insert_config(state: dict[str, Any], data: dict[str, Any], name: str, status: str = "Active") -> str:
+    """A config stored without the API's validation (as one whose endpoint died after it was saved)."""
+    cfg = str(uuid.uuid4())
+    sql(state, "INSERT INTO customer_config (config_uuid, customer_uuid, type, name, config_name, data, state) "
+               "VALUES (%s, %s, 'STORAGE', 'S3', %s, %s, %s)",
+        (cfg, state["platform"]["customer_uuid"], name, crypto.encrypt(state, data), status))
+    return cfg
+
+
 def live_config(state: dict[str, Any], api: pclient.Client, name: str = "s3-live") -> str:
     s3 = state["s3"]
     status, body = api.call("POST", "/api/v1/customers/{c}/configs", {
@@ -220,12 +236,8 @@ def test_backup_and_delete_fail_against_dead_endpoint(labdir: str) -> None:
     state = reset(labdir, "healthy")
     api = pclient.Client(state)
     s3 = state["s3"]
-    dead = str(uuid.uuid4())
-    data = {"BACKUP_LOCATION": f"s3://{s3['bucket']}/dead", "AWS_ACCESS_KEY_ID": s3["access_key"],
-            "AWS_SECRET_ACCESS_KEY": s3["secret_key"], "AWS_HOST_BASE": s3["dead_endpoint"]}
-    sql(state, "INSERT INTO customer_config (config_uuid, customer_uuid, type, name, config_name, data) "
-               "VALUES (%s, %s, 'STORAGE', 'S3', 's3-dead', %s)",
-        (dead, state["platform"]["customer_uuid"], crypto.encrypt(state, data)))
+    data = s3_data(state, s3["dead_endpoint"], prefix="dead")
+    dead = insert_config(state, data, "s3-dead")
     # POST /backups validates the storage first (BackupHelper.createBackupTask): the dead config is refused there.
     status, err = api.call("POST", "/api/v1/customers/{c}/backups", {
         "storageConfigUUID": dead, "universeUUID": sorted(state["platform"]["universes"].values())[0]})
