@@ -4,6 +4,7 @@ first, then for real, then twice more to show it has nothing left to do."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,25 @@ NOT_AUTOMATED = {"storage_unreachable", "backups_stale", "backups_failing", "sch
 LAB_VARS = ("-e", "platform_service_heap_settle_seconds=3")
 
 
-def remediate(tmp_path: Path, name: str, *extra: str) -> dict[str, Any]:
+def cli_command(playbook: Path, summary_file: Path, *extra: str) -> list[str]:
+    return [str(drv.BIN / "yba-remediation"), "run", str(playbook), "-i", str(drv.INVENTORY),
+            "--summary", str(summary_file), "--quiet", *LAB_VARS, *extra]
+
+
+def run_cli(tmp_path: Path, name: str, *extra: str, playbook: Path = RUNBOOK) -> tuple[int, str, dict[str, Any]]:
+    """(exit code, output, JSON summary) of one CLI run."""
     summary_file = tmp_path / f"{name}.json"
-    proc = drv.run([str(drv.BIN / "yba-remediation"), "run", str(RUNBOOK), "-i", str(drv.INVENTORY),
-                    "--summary", str(summary_file), "--quiet", *LAB_VARS, *extra])
-    assert proc.returncode == 0, f"runbook ({name}) failed\n{drv.explain(proc)}"
-    record = json.loads(summary_file.read_text(encoding="utf-8"))["run_record"]["yba-lab"]
-    return record
+    proc = drv.run(cli_command(playbook, summary_file, *extra))
+    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
+    return proc.returncode, drv.explain(proc), summary
+
+
+def remediate(tmp_path: Path, name: str, *extra: str, changed: int | None = None) -> dict[str, Any]:
+    rc, output, summary = run_cli(tmp_path, name, *extra)
+    assert rc == 0, f"runbook ({name}) failed\n{output}"
+    if changed is not None:  # the PLAY RECAP's count: the run's own lock is bookkeeping, not a change
+        assert summary["hosts"]["yba-lab"]["changed"] == changed, (name, summary["hosts"])
+    return summary["run_record"]["yba-lab"]
 
 
 def test_runbook_fixes_the_incident_and_is_idempotent(tmp_path: Path) -> None:
@@ -61,10 +74,10 @@ def test_runbook_fixes_the_incident_and_is_idempotent(tmp_path: Path) -> None:
 
     # check mode again, then a real run again: nothing left to do
     for name, extra in (("check-again", ("--check",)), ("apply-again", ())):
-        again = remediate(tmp_path, name, *extra)["remediation"]
+        again = remediate(tmp_path, name, *extra, changed=0)["remediation"]
         assert again["fixed"] == [] and again["remaining"] == [], (name, again)
         assert set(again["before"]) == NOT_AUTOMATED, (name, again)
-    record = remediate(tmp_path, "apply-third")
+    record = remediate(tmp_path, "apply-third", changed=0)
     assert "disk_cleanup" not in record and "metadb_repair" not in record
     assert record["platform_service"]["changed"] is False
 
@@ -105,3 +118,89 @@ def test_runbook_brings_back_a_host_whose_disk_is_exhausted(tmp_path: Path) -> N
     again = remediate(tmp_path, "exhausted-again")
     assert again["remediation"]["fixed"] == [] and again["remediation"]["remaining"] == []
     assert "disk_cleanup" not in again and "metadb_repair" not in again
+
+
+FINGERPRINT = (
+    # the files of the install and of yba-ctl (PostgreSQL's own data dir aside: it writes WAL on its own)
+    "find /opt/yugabyte /opt/yba-ctl /var/backups -type f -not -path '/opt/yugabyte/data/postgres/*' | sort | md5sum;"
+    # the platform's and PostgreSQL's processes
+    " pgrep -f '[P]rodServerStart' | sort | tr '\\n' ' '; echo; head -1 /opt/yugabyte/data/postgres/postmaster.pid;"
+    # the metadata DB's rows a repair would fail and the index file a reindex would replace
+    " /opt/yugabyte/software/active/pgsql/bin/psql -XAtq -h 127.0.0.1 -p {port} -U postgres -d yugaware"
+    " -c \"select count(*) from backup where state = 'In Progress'\""
+    " -c \"select relfilenode from pg_class where relname = 'ix_backup_task_uuid'\""
+    " -c \"select count(*) from task_info where task_state in ('Failure', 'Aborted')\";"
+    # the heap drop-in and the lock
+    " cat /etc/systemd/system/yb-platform.service.d/*.conf 2>/dev/null | md5sum; ls /run/lock"
+)
+
+
+def fingerprint() -> str:
+    """What any change to the lab host shows in, read over SSH: files, pids, metadata rows, heap drop-in."""
+    port = json.loads((drv.LAB_DIR / "lab.json").read_text(encoding="utf-8"))["postgres"]["port"]
+    proc = drv.run([str(drv.BIN / "ansible"), "-i", str(drv.INVENTORY), "yba", "-m", "ansible.builtin.shell",
+                    "-a", FINGERPRINT.format(port=port)])
+    assert proc.returncode == 0, drv.explain(proc)
+    return proc.stdout.split(">>", 1)[1].strip()  # after ansible's "yba-lab | CHANGED | rc=0 >>"
+
+
+PLAYBOOKS = ("remediate", "disk_cleanup", "metadb_repair", "platform_service", "diagnose")
+
+
+def test_wrong_token_stops_every_playbook_before_its_first_change(tmp_path: Path) -> None:
+    """A rejected API token is found before anything is touched, by every playbook, in one line; the runbook used
+    to delete files, repair the DB, fail live backups and restart the platform first."""
+    drv.reset("incident")
+    before = fingerprint()
+    for name in PLAYBOOKS:
+        rc, output, summary = run_cli(tmp_path, f"token-{name}", "-e", "yba_api_token=not-the-token",
+                                      playbook=drv.REPO / "playbooks" / f"{name}.yml")
+        assert rc != 0, f"{name} passed with a wrong token\n{output}"
+        lines = [line for line in output.splitlines() if "HTTP 401" in line and "yba_api_token" in line]
+        assert lines, f"{name}: no line names the rejected token\n{output}"
+        assert "nothing was changed" in lines[0], (name, lines[0])
+        assert summary["hosts"]["yba-lab"]["changed"] == 0, (name, summary["hosts"])
+        assert "not-the-token" not in output
+        assert fingerprint() == before, f"{name} changed the host before failing"
+
+
+def test_two_runs_at_once_never_both_change_the_host(tmp_path: Path) -> None:
+    """Two runbooks started together: one holds the host lock from its first diagnosis to its report, the other
+    waits its bound and refuses, naming the holder, having changed nothing."""
+    drv.reset("incident")
+    procs = {}
+    for name in ("first", "second"):
+        procs[name] = subprocess.Popen(  # noqa: S603 (our own CLI)
+            cli_command(RUNBOOK, tmp_path / f"{name}.json", "-e", f"yba_run_id=concurrent-{name}",
+                        "-e", "yba_lock_wait_timeout=5"),
+            cwd=drv.REPO, env=drv.environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outputs = {name: proc.communicate(timeout=drv.TIMEOUT)[0] for name, proc in procs.items()}
+    codes = {name: proc.returncode for name, proc in procs.items()}
+    assert sorted(code == 0 for code in codes.values()) == [False, True], (codes, outputs)
+    winner = next(name for name, code in codes.items() if code == 0)
+    loser = next(name for name, code in codes.items() if code != 0)
+    summaries = {name: json.loads((tmp_path / f"{name}.json").read_text(encoding="utf-8")) for name in procs}
+    assert summaries[winner]["hosts"]["yba-lab"]["changed"] > 0
+    assert summaries[loser]["hosts"]["yba-lab"]["changed"] == 0, summaries[loser]["hosts"]
+    assert f"held by run concurrent-{winner}" in outputs[loser], outputs[loser]
+    refused = summaries[loser]["run_record"]["yba-lab"]["remediation"]
+    assert refused["failed_step"] and refused["fixed"] == [] and refused["before"] == [], refused
+    # the winner released its lock: a third run takes it at once and has nothing to fix
+    again = remediate(tmp_path, "third", changed=0)["remediation"]
+    assert again["fixed"] == [] and again["remaining"] == []
+
+
+def test_a_failing_step_still_reports_and_releases_the_lock(tmp_path: Path) -> None:
+    """The metadata repair refuses (its dump has nowhere to go) after the disk cleanup ran: the run fails naming the
+    step, the report and the run record say what was done, the platform was never stopped, the lock is free."""
+    drv.reset("incident")
+    platform_pids = fingerprint().splitlines()[1]
+    rc, output, summary = run_cli(tmp_path, "failing-step", "-e", "metadb_repair_dump_dir=/proc/yba-no-such-dir")
+    assert rc != 0, output
+    record = summary["run_record"]["yba-lab"]
+    result = record["remediation"]
+    assert "metadata" in result["failed_step"]["task"].lower() or "dump" in result["failed_step"]["message"], result
+    assert "disk_full" in result["fixed"] and record["disk_cleanup"]["freed_bytes"] > 0, result
+    assert "failed at" in output and "/proc/yba-no-such-dir" in output
+    assert fingerprint().splitlines()[1] == platform_pids, "the platform was restarted by a refused repair"
+    assert "yba-remediation.lock" not in fingerprint()
