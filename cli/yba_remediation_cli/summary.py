@@ -185,8 +185,10 @@ def error_lines(tracker: RunTracker, limit: int = 40) -> list[str]:
         if room <= 0:
             break
         lines = error["lines"]
-        shown += lines[:room] if len(lines) <= room else lines[:room - 1] + [f"... ({len(lines) - room + 1} more lines "
-                                                                              "in the run summary's errors)"]
+        if len(lines) <= room:
+            shown += lines
+        else:
+            shown += lines[:room - 1] + [f"... ({len(lines) - room + 1} more lines in the run summary's errors)"]
     return [scrub(line, tracker.secrets) for line in shown]
 
 

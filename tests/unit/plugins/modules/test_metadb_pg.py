@@ -45,6 +45,7 @@ def prerequisites():
     if not os.access(initdb, os.X_OK):
         prerequisite_missing(f"needs the PostgreSQL 15 server binaries: no {initdb} (PG_BIN={pgtemp.PG_BIN})")
 
+
 STALE_TASK = "00000000-0000-0000-0000-00000000aaaa"
 
 
