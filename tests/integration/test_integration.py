@@ -45,6 +45,8 @@ def environment(**extra: str) -> dict[str, str]:
         "ANSIBLE_SSH_ARGS": "-o ControlMaster=no",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
+        # the CLI of this checkout, whichever copy the venv's yba-remediation script was installed from
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "cli"), env.get("PYTHONPATH", "")])),
     })
     env.update(extra)
     return env
