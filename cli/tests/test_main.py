@@ -1,13 +1,16 @@
 """CLI tests: bad input exits 2 with one stderr line; a real ansible-runner run on localhost writes the summary."""
 
+import datetime as dt
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from yba_remediation_cli.main import main
+from yba_remediation_cli.main import main, new_run_id
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = """---
@@ -53,8 +56,10 @@ def test_list_runs(capsys):
 
 
 def _run_cli(*args):
+    # this checkout's CLI, whichever copy the venv has installed
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO / "cli"), os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "yba_remediation_cli", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, check=False)
+                          text=True, timeout=300, check=False, env=env)
 
 
 def test_real_run_on_localhost(tmp_path):
@@ -89,3 +94,94 @@ def test_real_run_failure_and_check(tmp_path):
     assert summary["ok"] is False and summary["check"] is True
     assert summary["failed_hosts"] == ["localhost"]
     assert summary["tasks"][0]["failed"] == ["localhost"]
+
+
+def _role_playbook(tmp_path):
+    """A playbook whose role declares its arguments (meta/argument_specs.yml), as the collection's roles do."""
+    role = tmp_path / "roles" / "sized"
+    (role / "meta").mkdir(parents=True)
+    (role / "tasks").mkdir()
+    (role / "meta" / "argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    short_description: S\n    options:\n"
+        "      sized_percent: {type: int, default: 75, description: P}\n"
+        "      sized_mode: {type: str, default: safe, choices: [safe, fast], description: M}\n")
+    (role / "tasks" / "main.yml").write_text("- name: Change something\n  ansible.builtin.command: /bin/true\n"
+                                             "  changed_when: true\n")
+    playbook = tmp_path / "sized.yml"
+    playbook.write_text("---\n- name: S\n  hosts: all\n  gather_facts: false\n  roles:\n    - role: sized\n")
+    return playbook
+
+
+def test_malformed_role_argument_is_one_line_and_exit_2(tmp_path):
+    playbook = _role_playbook(tmp_path)
+    summary_file = tmp_path / "summary.json"
+    proc = _run_cli("run", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local",
+                    "-e", "sized_percent=abc", "--summary", str(summary_file))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == "yba-remediation: error: sized_percent must be an integer, got 'abc'\n"
+    assert "failed: localhost - sized_percent must be an integer, got 'abc'" in proc.stdout
+    assert "\x1b[" not in proc.stdout + proc.stderr and "<class" not in proc.stdout + proc.stderr
+    assert "rc=2 " in proc.stdout.splitlines()[-1]
+    summary = json.loads(summary_file.read_text())
+    assert summary["rc"] == 2 and summary["argument_errors"] == ["sized_percent must be an integer, got 'abc'"]
+    assert summary["hosts"]["localhost"]["changed"] == 0  # refused before the role's first task
+
+    # two bad variables: still one line, naming both
+    proc = _run_cli("run", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local", "--quiet",
+                    "-e", "sized_percent=7.5 sized_mode=reckless", "--summary", str(summary_file))
+    assert proc.returncode == 2
+    assert proc.stderr == ("yba-remediation: error: sized_percent must be an integer, got '7.5'; "
+                           "sized_mode must be one of: safe, fast, got 'reckless'\n")
+
+
+def test_result_line_rc_is_the_exit_status(tmp_path):
+    playbook = tmp_path / "failing.yml"
+    playbook.write_text("---\n- name: F\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+                        "    - name: Fail\n      ansible.builtin.fail:\n        msg: planned failure\n")
+    summary_file = tmp_path / "summary.json"
+    proc = _run_cli("run", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local",
+                    "--summary", str(summary_file), "--quiet")
+    assert proc.returncode == 1
+    assert f" rc={proc.returncode} " in proc.stdout.splitlines()[-1], proc.stdout
+    summary = json.loads(summary_file.read_text())
+    assert summary["rc"] == 1 and summary["ansible_rc"] == 2  # ansible-playbook's own rc is kept apart
+
+
+def test_failure_output_starts_with_the_cause(tmp_path):
+    lines = "\\n".join(["the-first-cause"] + [f"detail {n}" for n in range(30)])
+    playbook = tmp_path / "long.yml"
+    playbook.write_text("---\n- name: L\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+                        f"    - name: Fail long\n      ansible.builtin.fail:\n        msg: \"{lines}\"\n")
+    proc = _run_cli("run", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local",
+                    "--summary", str(tmp_path / "s.json"))
+    assert proc.returncode == 1
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("  | [ERROR]: Task failed: Action failed: the-first-cause"), proc.stderr
+    assert "\x1b[" not in proc.stderr
+
+
+def test_run_id_passed_and_recorded(tmp_path):
+    playbook = tmp_path / "id.yml"
+    playbook.write_text("---\n- name: I\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+                        "    - name: Record the run id the play saw\n      ansible.builtin.set_stats:\n"
+                        "        data:\n          yba_run_record: \"{{ {inventory_hostname: {'id': yba_run_id}} }}\"\n")
+    base = ("run", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local", "--quiet")
+    ids = []
+    for extra in ((), ()):
+        summary_file = tmp_path / f"s{len(ids)}.json"
+        proc = _run_cli(*base, *extra, "--summary", str(summary_file))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        summary = json.loads(summary_file.read_text())
+        assert re.fullmatch(r"cli-\d{8}T\d{6}Z-\d+", summary["run_id"]), summary["run_id"]
+        assert summary["run_record"]["localhost"]["id"] == summary["run_id"]
+        assert f"run_id={summary['run_id']} " in proc.stdout
+        ids.append(summary["run_id"])
+    assert ids[0] != ids[1]  # another process, another id
+    proc = _run_cli(*base, "-e", "yba_run_id=awx-job-42", "--summary", str(tmp_path / "given.json"))
+    summary = json.loads((tmp_path / "given.json").read_text())
+    assert summary["run_id"] == "awx-job-42" and summary["run_record"]["localhost"]["id"] == "awx-job-42"
+
+
+def test_new_run_id_format():
+    when = dt.datetime(2026, 12, 1, 11, 5, 9, tzinfo=dt.timezone.utc)
+    assert new_run_id(when, 4321) == "cli-20261201T110509Z-4321"

@@ -2,7 +2,7 @@
 
 import io
 
-from yba_remediation_cli.summary import REDACTED, RunTracker, build_summary, scrub, secret_values
+from yba_remediation_cli.summary import REDACTED, RunTracker, build_summary, error_lines, scrub, secret_values
 
 
 def test_scrub_keys_and_values():
@@ -81,3 +81,63 @@ def test_handlers_are_tasks_too():
     tracker({"event": "runner_on_ok", "event_data": dict(task, host="h", res={"changed": True})})
     assert "  HANDLER [Restart]" in out.getvalue()
     assert tracker.task_list()[0]["changed"] == ["h"]
+
+
+def test_exit_status_and_ansible_rc():
+    tracker = RunTracker(None)
+    tracker({"event": "playbook_on_stats", "event_data": {"failures": {"h": 1}}})
+    summary = build_summary(tracker, {}, "failed", 2, list)
+    assert (summary["rc"], summary["ansible_rc"]) == (1, 2)  # rc: what the CLI exits with and prints
+    ok = RunTracker(None)
+    ok({"event": "playbook_on_stats", "event_data": {"ok": {"h": 1}}})
+    assert (build_summary(ok, {}, "successful", 0, list)["rc"]) == 0
+
+
+def test_argument_validation_failure_is_one_line_and_exit_2():
+    out = io.StringIO()
+    tracker = RunTracker(out, values={"pct": "abc"})
+    task = {"task": "Validating arguments", "task_action": "ansible.builtin.validate_argument_spec", "task_uuid": "v"}
+    res = {"msg": "Validation of arguments failed:\nargument 'pct' is of type str and we were unable to convert to "
+                  "int: \"'abc'\" cannot be converted to an int",
+           "argument_errors": ["argument 'pct' is of type str and we were unable to convert to int: "
+                               "\"'abc'\" cannot be converted to an int"],
+           "validate_args_context": {"type": "role", "name": "r"}}
+    tracker({"event": "playbook_on_task_start", "event_data": task})
+    for host in ("h1", "h2"):
+        tracker({"event": "runner_on_failed", "event_data": dict(task, host=host, res=res),
+                 "stdout": "\x1b[0;31m[ERROR]: Task failed: Action failed: Validation of arguments failed:\x1b[0m"})
+    tracker({"event": "playbook_on_stats", "event_data": {"failures": {"h1": 1, "h2": 1}}})
+    assert "failed: h1 - pct must be an integer, got 'abc'\n" in out.getvalue()
+    assert tracker.argument_errors == ["pct must be an integer, got 'abc'"]
+    summary = build_summary(tracker, {}, "failed", 2, list)
+    assert summary["rc"] == 2 and summary["argument_errors"] == ["pct must be an integer, got 'abc'"]
+
+
+def _failed(tracker, host, stdout, ignore=False):
+    task = {"task": "T", "task_action": "ansible.builtin.command", "task_uuid": "t-" + host}
+    tracker({"event": "runner_on_failed", "event_data": dict(task, host=host, ignore_errors=ignore, res={"msg": "m"}),
+             "stdout": stdout})
+
+
+def test_error_lines_start_at_the_cause_without_colour():
+    tracker = RunTracker(None, {"tok-1234"})
+    _failed(tracker, "ignored", "fatal: ignored one", ignore=True)
+    _failed(tracker, "rescued", "fatal: rescued one")
+    long = "\r\n".join(["\x1b[0;31m[ERROR]: the cause tok-1234\x1b[0m"] + [f"\x1b[0;31mline {n}\x1b[0m" for n in range(60)])
+    _failed(tracker, "h", "\r\n" + long)
+    tracker({"event": "playbook_on_stats", "event_data": {"failures": {"h": 1}, "rescued": {"rescued": 1}}})
+    lines = error_lines(tracker, limit=10)
+    assert lines[0] == f"[ERROR]: the cause {REDACTED}"
+    assert lines[1:9] == [f"line {n}" for n in range(8)]
+    assert lines[9] == "... (52 more lines in the run summary's errors)"
+    summary = build_summary(tracker, {}, "failed", 2, list)
+    assert [e["host"] for e in summary["errors"]] == ["rescued", "h"]
+    assert len(summary["errors"][1]["lines"]) == 61 and "\x1b" not in str(summary["errors"])
+
+
+def test_errors_outside_any_task_are_kept_whole():
+    tracker = RunTracker(None)
+    for text in ["\x1b[1;35m[WARNING]: something\x1b[0m", "\x1b[0;31m[ERROR]: YAML parsing failed: x\x1b[0m",
+                 "\x1b[0;31mOrigin: /p.yml:5:4\x1b[0m", "\x1b[0;31m\x1b[0m", "\x1b[0;31m5    bad: [\x1b[0m"]:
+        tracker({"event": "verbose", "stdout": text})
+    assert error_lines(tracker) == ["[ERROR]: YAML parsing failed: x", "Origin: /p.yml:5:4", "", "5    bad: ["]

@@ -17,9 +17,9 @@ from yba_remediation_cli import __version__
 from yba_remediation_cli.errors import UsageError
 from yba_remediation_cli.extravars import parse_extra_vars
 from yba_remediation_cli.locate import find_collection_root, list_playbooks, resolve_inventories, resolve_playbook
-from yba_remediation_cli.summary import RunTracker, build_summary, secret_values
+from yba_remediation_cli.summary import EXIT_OK, EXIT_USAGE, RunTracker, build_summary, error_lines, scrub, secret_values
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+RUN_ID_VAR = "yba_run_id"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +75,12 @@ def default_summary_path(root: Path, playbook: Path, started: dt.datetime) -> Pa
     return base / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{playbook.stem}.json"
 
 
+def new_run_id(now: dt.datetime | None = None, pid: int | None = None) -> str:
+    """An id of this run, unique on the controller: what the host lock names as its owner."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return f"cli-{now.astimezone(dt.timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid() if pid is None else pid}"
+
+
 def _tail(path: Path, lines: int = 30) -> list[str]:
     try:
         return path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
@@ -92,8 +98,11 @@ def command_run(args: argparse.Namespace) -> int:
     if args.forks is not None and args.forks < 1:
         raise UsageError("--forks must be at least 1")
     started = dt.datetime.now(dt.timezone.utc)
+    if extra_vars.get(RUN_ID_VAR) in (None, ""):
+        extra_vars[RUN_ID_VAR] = new_run_id(started)
+    run_id = str(extra_vars[RUN_ID_VAR])
     summary_path = Path(args.summary).expanduser() if args.summary else default_summary_path(root, playbook, started)
-    tracker = RunTracker(None if args.quiet else sys.stdout, secret_values(extra_vars, dict(os.environ)))
+    tracker = RunTracker(None if args.quiet else sys.stdout, secret_values(extra_vars, dict(os.environ)), extra_vars)
     cmdline = " ".join(flag for flag, on in (("--check", args.check), ("--diff", args.diff)) if on)
     private_dir = tempfile.mkdtemp(prefix="yba-remediation-")
     clock = time.monotonic()
@@ -103,7 +112,7 @@ def command_run(args: argparse.Namespace) -> int:
             project_dir=str(root),
             playbook=str(playbook),
             inventory=inventories,
-            extravars=extra_vars or None,
+            extravars=extra_vars,
             limit=args.limit,
             forks=args.forks,
             cmdline=cmdline or None,
@@ -113,7 +122,7 @@ def command_run(args: argparse.Namespace) -> int:
             event_handler=tracker,
         )
         meta: dict[str, Any] = {
-            "playbook": str(playbook), "inventory": inventories, "check": args.check, "diff": args.diff,
+            "run_id": run_id, "playbook": str(playbook), "inventory": inventories, "check": args.check, "diff": args.diff,
             "limit": args.limit, "extra_vars": extra_vars, "started": started.isoformat(timespec="seconds"),
             "duration_s": round(time.monotonic() - clock, 3),
         }
@@ -124,12 +133,16 @@ def command_run(args: argparse.Namespace) -> int:
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     verdict = "OK" if summary["ok"] else "FAILED"
-    print(f"{verdict}: {playbook.stem} status={summary['status']} rc={summary['rc']} "
+    # rc is what this process exits with (ansible-playbook's own rc is ansible_rc in the summary)
+    print(f"{verdict}: {playbook.stem} status={summary['status']} rc={summary['rc']} run_id={run_id} "
           f"duration={summary['duration_s']}s summary={summary_path}")
-    if not summary["ok"] and not args.quiet:
-        for line in summary.get("stdout_tail", [])[-10:]:
+    if summary["rc"] == EXIT_USAGE:
+        # a malformed variable: one line naming it and what it must be, as for any other bad input
+        print(scrub(f"yba-remediation: error: {'; '.join(tracker.argument_errors)}", tracker.secrets), file=sys.stderr)
+    elif not summary["ok"] and not args.quiet:
+        for line in error_lines(tracker) or summary.get("stdout_tail", [])[-10:]:
             print(f"  | {line}", file=sys.stderr)
-    return EXIT_OK if summary["ok"] else EXIT_FAILED
+    return summary["rc"]
 
 
 def command_list() -> int:

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ansible.plugins.connection as ansible_connections
 import pytest
+from ansible import release as ansible_release
 
 REPO = Path(__file__).resolve().parents[2]
 TARGETS_DIR = REPO / "tests" / "integration" / "targets"
@@ -43,6 +45,8 @@ def environment(**extra: str) -> dict[str, str]:
         "ANSIBLE_SSH_ARGS": "-o ControlMaster=no",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
+        # the CLI of this checkout, whichever copy the venv's yba-remediation script was installed from
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "cli"), env.get("PYTHONPATH", "")])),
     })
     env.update(extra)
     return env
@@ -93,18 +97,54 @@ def test_target(target: str) -> None:
     assert proc.returncode == 0, f"target {target} (scenario {scenario_of(target)}) failed\n{explain(proc)}"
 
 
-def _paramiko_available() -> bool:
-    proc = run([str(BIN / "ansible-doc"), "-t", "connection", "paramiko_ssh"])
-    return proc.returncode == 0
+def paramiko_plugin_gone(version: str = ansible_release.__version__,
+                         plugin_dir: Path = Path(ansible_connections.__file__).parent) -> str:
+    """Why the paramiko_ssh connection plugin is really gone ('' while it is there): ansible-core 2.21 removes it.
+    Nothing else (paramiko not importable, ansible-doc failing) counts: the test runs and fails on those."""
+    major_minor = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    if major_minor >= (2, 21):
+        return f"ansible-core {version} removed the paramiko_ssh connection plugin (2.21)"
+    if not (plugin_dir / "paramiko_ssh.py").is_file():
+        return f"no paramiko_ssh connection plugin in {plugin_dir}"
+    return ""
+
+
+@pytest.mark.parametrize("version, present, gone", [
+    ("2.19.14", True, False), ("2.20.0rc1", True, False), ("2.19.14", False, True), ("2.21.0", True, True),
+    ("2.22.1", False, True),
+])
+def test_paramiko_plugin_gone(tmp_path: Path, version: str, present: bool, gone: bool) -> None:
+    if present:
+        (tmp_path / "paramiko_ssh.py").write_text("# the plugin\n", encoding="utf-8")
+    assert bool(paramiko_plugin_gone(version, tmp_path)) is gone
 
 
 @pytest.mark.deprecated_connection
-@pytest.mark.skipif(not _paramiko_available(), reason="paramiko_ssh connection plugin absent (removed in ansible-core 2.21)")
+@pytest.mark.skipif(bool(paramiko_plugin_gone()), reason=paramiko_plugin_gone() or "present")
 def test_paramiko_connection() -> None:
-    """paramiko_ssh is deprecated in ansible-core and removed in 2.21: this test goes when the plugin does."""
+    """paramiko_ssh is deprecated in ansible-core and removed in 2.21: this test goes when the plugin does, and
+    fails (not skips) while the plugin is there but cannot work."""
+    doc = run([str(BIN / "ansible-doc"), "-t", "connection", "paramiko_ssh"])
+    assert doc.returncode == 0, f"the paramiko_ssh plugin is installed but ansible-doc cannot load it\n{explain(doc)}"
+    probe = run([sys.executable, "-c", "import paramiko"])
+    assert probe.returncode == 0, f"the paramiko_ssh plugin is installed but paramiko is not importable\n{explain(probe)}"
     reset(scenario_of(SMOKE_TARGET))
     proc = run(playbook_cmd(SMOKE_TARGET, "-e", "ansible_connection=paramiko_ssh"))
     assert proc.returncode == 0, f"paramiko_ssh run failed\n{explain(proc)}"
+
+
+def test_paramiko_test_fails_when_paramiko_is_broken(tmp_path: Path) -> None:
+    """The plugin present but paramiko unusable is a failure of test_paramiko_connection, never a skip."""
+    if paramiko_plugin_gone():
+        pytest.skip(paramiko_plugin_gone())
+    fake = tmp_path / "paramiko"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('paramiko hidden by the test')\n", encoding="utf-8")
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+                f"{Path(__file__).resolve()}::test_paramiko_connection"], PYTHONPATH=path)
+    assert proc.returncode == 1 and "1 failed" in proc.stdout, explain(proc)
+    assert "paramiko is not importable" in proc.stdout and "skipped" not in proc.stdout, explain(proc)
 
 
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
@@ -120,7 +160,8 @@ def _recap_stats(stdout: str) -> dict[str, dict[str, int]]:
 def test_runner_and_playbook_agree(tmp_path: Path) -> None:
     """The same playbook through the CLI (ansible-runner) and through plain ansible-playbook gives the same result."""
     if COMPARE_PLAYBOOK.is_file():
-        playbook, extra, scenario = COMPARE_PLAYBOOK, [], "incident"
+        # the expected outcome: a diagnosis that reports its findings and succeeds
+        playbook, extra, scenario = COMPARE_PLAYBOOK, ["-e", "diagnose_fail_on=none"], "incident"
     else:
         playbook, extra, scenario = TARGET_PLAYBOOK, ["-e", f"yba_target={SMOKE_TARGET}"], scenario_of(SMOKE_TARGET)
 
@@ -134,9 +175,33 @@ def test_runner_and_playbook_agree(tmp_path: Path) -> None:
     reset(scenario)
     plain = run([str(BIN / "ansible-playbook"), "-i", str(INVENTORY), str(playbook), *extra],
                 ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
-    assert (plain.returncode == 0) == (cli.returncode == 0), f"CLI:\n{explain(cli)}\nansible-playbook:\n{explain(plain)}"
+    # both must reach the expected outcome (success), not merely agree: two failures would "agree" too
+    assert cli.returncode == 0, f"the CLI failed\n{explain(cli)}"
+    assert plain.returncode == 0, f"ansible-playbook failed\n{explain(plain)}"
     runner_stats = {h: {k: s[k] for k in ("ok", "changed", "failed", "unreachable", "skipped")}
                     for h, s in summary["hosts"].items()}
     assert "PLAY RECAP" in plain.stdout, explain(plain)
     assert runner_stats == _recap_stats(plain.stdout)
     assert summary["ok"] == (plain.returncode == 0)
+    assert summary["ok"] is True and summary["rc"] == 0
+    assert re.fullmatch(r"cli-\d{8}T\d{6}Z-\d+", summary["run_id"]), summary["run_id"]
+
+
+@pytest.mark.parametrize("playbook, bad, line", [
+    ("remediate", "remediate_disk_target_used_percent=abc", "remediate_disk_target_used_percent must be an integer, got 'abc'"),
+    ("diagnose", "diagnose_fail_on=sometimes", "diagnose_fail_on must be one of: none, warning, critical, got 'sometimes'"),
+])
+def test_cli_malformed_extra_var_is_one_line(tmp_path: Path, playbook: str, bad: str, line: str) -> None:
+    """A malformed extra var: one line on stderr naming the variable and what it must be, exit 2, nothing changed."""
+    summary_file = tmp_path / "summary.json"
+    proc = run([str(BIN / "yba-remediation"), "run", playbook, "-i", str(INVENTORY), "-e", bad,
+                "--summary", str(summary_file), "--quiet"])
+    assert proc.returncode == 2, explain(proc)
+    assert proc.stderr == f"yba-remediation: error: {line}\n", explain(proc)
+    assert proc.stdout.startswith(f"FAILED: {playbook} status=failed rc=2 "), explain(proc)
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    assert summary["argument_errors"] == [line]
+    assert summary["hosts"]["yba-lab"]["changed"] == 0 and summary["hosts"]["yba-lab"]["failed"] == 1
+    failed = [task for task in summary["tasks"] if task["failed"]]
+    assert [task["action"] for task in failed] == ["ansible.builtin.validate_argument_spec"], summary["tasks"]
+    assert not any(task["changed"] for task in summary["tasks"]), summary["tasks"]
