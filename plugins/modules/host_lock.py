@@ -12,11 +12,11 @@ version_added: 1.0.0
 description:
   - Creates or removes the lock file C(/run/lock/yba-remediation.lock) (under O(host_root)) that every
     destructive step of the C(yba.remediation) collection holds while it works, so two runs cannot overlap on one host.
-    C(/run) is a tmpfs on every systemd host: a data volume with zero free bytes does not stop the lock.
+    C(/run) is a tmpfs on every systemd host, so a data volume with zero free bytes does not stop the lock.
     C(/run/lock) is created (mode C(1777), as systemd lays it out) when it is missing.
   - The lock file holds JSON with the C(owner), the C(pid) and C(host) of its holder process, the C(time) it was
     taken, the C(renewed) time of its last renewal, its lease O(stale_after) and a random C(token).
-    It is written complete to a temp file and then linked or renamed into place: it is never empty or half written,
+    It is written complete to a temp file and then linked or renamed into place, so it is never empty or half written,
     and a failed attempt (for example C(ENOSPC)) leaves nothing behind.
   - Taking the lock starts a small detached holder process that holds C(flock(LOCK_EX)) on the lock file. It ends
     when the lock file is removed or replaced, or when its lease ends (O(stale_after) seconds after the last
@@ -52,7 +52,7 @@ options:
     default: present
   owner:
     description:
-      - Who takes or releases the lock: the id of the run. Use the same value for the whole run.
+      - Who takes or releases the lock, the id of the run. Use the same value for the whole run.
     type: str
     required: true
   stale_after:

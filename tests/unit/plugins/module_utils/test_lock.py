@@ -184,7 +184,7 @@ def _racer(path, owner, barrier, results):
 @pytest.mark.parametrize("start", ["dead", "empty", "none"])
 def test_two_takers_racing_exactly_one_wins(path, start):
     ctx = multiprocessing.get_context("fork")
-    for _ in range(5):
+    for _round in range(5):
         if start == "dead":
             pid = _lock.take(path, "old", 3600)["lock"]["pid"]
             os.kill(pid, signal.SIGKILL)
@@ -198,7 +198,7 @@ def test_two_takers_racing_exactly_one_wins(path, start):
             proc.start()
         for proc in procs:
             proc.join(30)
-        got = dict(results.get(timeout=5) for _ in procs)
+        got = dict(results.get(timeout=5) for _proc in procs)
         winners = [o for o, outcome in got.items() if not outcome.startswith("refused")]
         assert len(winners) == 1, got
         loser = ({"r1", "r2"} - set(winners)).pop()
