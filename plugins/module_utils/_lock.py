@@ -164,8 +164,8 @@ def plan(holder: dict[str, t.Any] | None, state: str, owner: str, stale_after: i
             return "takeover", why
         if why:
             return "takeover", why
-        raise LockHeld("the host lock %s is held by %s; not taken: it is free when that run releases it or its holder"
-                       " ends, stale %d s after its last renewal (stale_after)" % (path, describe(holder), stale_after),
+        raise LockHeld("the host lock %s is held by %s; not taken: it is free once that run releases it or its"
+                       " holder ends, or %d s after its last renewal (stale_after)" % (path, describe(holder), stale_after),
                        holder)
     if holder is None:
         return "none", None
@@ -384,6 +384,7 @@ def take(path: str, owner: str, stale_after: int, force: bool = False, wait_time
     owner to let go. Returns ``{action, reason, previous, lock, waited_seconds}``; raises LockHeld on timeout."""
     start = clock()
     while True:
+        attempt = clock()
         try:
             action, reason, previous, current = _take_once(path, owner, stale_after, force)
         except LockHeld as e:
@@ -397,7 +398,7 @@ def take(path: str, owner: str, stale_after: int, force: bool = False, wait_time
             sleep(min(WAIT_POLL, wait_timeout - waited))
             continue
         return {"action": action, "reason": reason, "previous": previous, "lock": current,
-                "waited_seconds": round(clock() - start, 1)}
+                "waited_seconds": round(attempt - start, 1)}
 
 
 def release(path: str, owner: str, stale_after: int, force: bool = False) -> dict[str, t.Any]:
