@@ -78,6 +78,9 @@ seealso:
   - module: yba.remediation.platform_info
 notes:
   - The C(yba.remediation.run_lock) role takes and releases this lock once per run, with the run's id as owner.
+  - The holder process is detached from the SSH session (double fork, new session, no open descriptors of the
+    task). On a host whose systemd-logind sets C(KillUserProcesses=yes) (not the default of EL or Debian), logind
+    ends it with the login session, which makes the lock look dead between tasks.
 """
 
 EXAMPLES = r"""
