@@ -97,8 +97,9 @@ def api_verdict(err: t.Optional[BaseException], url: str, names: t.Mapping[str, 
         if any(s in low for s in _DNS_FAILURE):
             return verdict("problem", "the host name of %s %s does not resolve where the modules run: check %s"
                            % (url_name, url, url_name))
+        reason = err.message.split(": ", 1)[1] if err.message.startswith("cannot reach ") else err.message
         return verdict("unverified", "the YBA API at %s is not answering (%s), so %s could not be checked (the run "
-                                     "may start the platform)" % (url, _short(err.message), tok))
+                                     "may start the platform)" % (url, _short(reason), tok))
     if isinstance(err, _api.YBAError):
         status = err.status
         if status is not None and status >= 500:
