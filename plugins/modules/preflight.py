@@ -55,7 +55,7 @@ options:
   names:
     description:
       - The names the problem lines use for the options, so that a line names the variable the operator set
-        (for example C({"ca_path": "yba_ca_path", "login_password": "metadb_repair_login_password"})).
+        (for example C(login_password) named C(metadb_repair_login_password), the role's variable).
       - Keys are option names (C(yba_url), C(yba_api_token), C(ca_path), C(ca_content), C(validate_certs), C(login_host),
         C(login_port), C(login_user), C(login_password), C(login_db), C(psql_path)). A key not given keeps the
         option's own name.
@@ -92,7 +92,7 @@ checks:
   description:
     - Per check (C(become), C(api), C(metadb)) its C(status) and a one-line C(message).
     - C(status) is V(ok) (proven), V(problem) (an input of the run is wrong), V(unverified) (could not be proven
-      because of a state the run may heal: platform or database down, disk full) or V(skipped) (not asked, or no
+      because of a state the run may heal, such as a platform or database down or a full disk) or V(skipped) (not asked, or no
       token to check).
   returned: always
   type: dict
