@@ -59,6 +59,8 @@ options:
       - Keys are option names (C(yba_url), C(yba_api_token), C(ca_path), C(ca_content), C(validate_certs), C(login_host),
         C(login_port), C(login_user), C(login_password), C(login_db), C(psql_path)). A key not given keeps the
         option's own name.
+      - The name of C(ca_content) may be followed by a space and what it holds, for example
+        V(yba_ca_path (/etc/yba/ca.pem on the controller)).
     type: dict
     default: {}
 notes:
@@ -146,14 +148,23 @@ def check_api(module, layout, names):
         return _preflight.verdict("skipped", "no %s given: the API token was not checked" % names["yba_api_token"])
     url = (p["yba_url"] or "https://localhost:%d" % (layout.platform_port or 443)).strip().rstrip("/")
     if p["ca_content"] is not None:
-        ca_setting = ca_shown = names["ca_content"]
+        # a name may carry what it names, after a space ("yba_ca_path (/etc/yba/ca.pem on the controller)")
+        ca_shown = names["ca_content"]
+        ca_setting = ca_shown.split(" ", 1)[0]
         if "CERTIFICATE-----" not in p["ca_content"]:
             return _preflight.verdict("problem", "%s is not a usable CA file: it holds no PEM certificate" % ca_shown)
     elif p["ca_path"]:
         ca_setting, ca_shown = names["ca_path"], "%s %s" % (names["ca_path"], p["ca_path"])
     else:
         ca_setting, ca_shown = "%s (or %s)" % (names["ca_content"], names["ca_path"]), None
-    ca_path = _service.ca_file_from_content(p["ca_content"], module.tmpdir) if p["ca_content"] else p["ca_path"]
+    ca_path = p["ca_path"]
+    if p["ca_content"]:
+        try:
+            ca_path = _service.ca_file_from_content(p["ca_content"], module.tmpdir)
+        except OSError as err:  # a full volume: the run may free it
+            return _preflight.verdict("unverified", "the CA from %s could not be written to the module's temporary "
+                                                    "directory on the host (%s), so %s could not be checked"
+                                      % (ca_shown, err.strerror or err, names["yba_api_token"]))
     try:
         client = _api.YBAClient(url, token=p["yba_api_token"], validate_certs=p["validate_certs"], ca_path=ca_path,
                                 timeout=p["probe_timeout"], retries=0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -284,8 +286,9 @@ def test_module_no_token_skips_the_api_check(tmp_path, capsys, monkeypatch):
 
 def test_module_ca_content_not_pem_is_a_problem(tmp_path, capsys, yba):
     out = run_module(capsys, dict(host_root=str(tmp_path), checks=["api"], yba_url=yba, yba_api_token=TOKEN,
-                                  ca_content="/ctl/ca.pem", names={"ca_content": "yba_ca_path /ctl/ca.pem"}))
-    assert out["problems"] == ["yba_ca_path /ctl/ca.pem is not a usable CA file: it holds no PEM certificate"]
+                                  ca_content="/ctl/ca.pem", names={"ca_content": "yba_ca_path (/ctl/ca.pem on the controller)"}))
+    assert out["problems"] == ["yba_ca_path (/ctl/ca.pem on the controller) is not a usable CA file: it holds no PEM "
+                               "certificate"]
 
 
 def test_module_become_as_root(tmp_path, capsys):
@@ -302,3 +305,56 @@ def test_module_unknown_name_key_is_bad_input(tmp_path, capsys):
 def test_module_bad_probe_timeout(tmp_path, capsys):
     out = run_module(capsys, dict(host_root=str(tmp_path), probe_timeout=0))
     assert out["msg"] == "probe_timeout must be more than 0 seconds, got 0.0"
+
+
+def self_signed(directory, name):
+    key, cert = os.path.join(directory, name + ".key"), os.path.join(directory, name + ".pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=" + name,
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return key, cert
+
+
+@pytest.fixture()
+def yba_tls(tmp_path):
+    """The fake YBA over HTTPS with a self-signed certificate (as YBA installs by default)."""
+    key, cert = self_signed(str(tmp_path), "yba")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeYBA)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FakeYBA.status = FakeYBA.body = None
+    with open(cert, encoding="utf-8") as handle:
+        pem = handle.read()
+    yield "https://127.0.0.1:%d" % server.server_address[1], pem
+    server.shutdown()
+    server.server_close()
+
+
+def test_module_ca_content_that_signed_the_certificate_is_ok(tmp_path, capsys, yba_tls):
+    url, pem = yba_tls
+    out = run_module(capsys, dict(host_root=str(tmp_path), checks=["api"], yba_url=url, yba_api_token=TOKEN,
+                                  ca_content=pem))
+    assert out["checks"]["api"]["status"] == "ok", out
+
+
+def test_module_ca_content_that_did_not_sign_it_names_yba_ca_path(tmp_path, capsys, yba_tls):
+    url, _pem = yba_tls
+    _key, other = self_signed(str(tmp_path), "not-the-yba-ca")
+    with open(other, encoding="utf-8") as handle:
+        wrong = handle.read()
+    out = run_module(capsys, dict(host_root=str(tmp_path), checks=["api"], yba_url=url, yba_api_token=TOKEN,
+                                  ca_content=wrong, names={"ca_content": "yba_ca_path (/ctl/ca.pem on the controller)",
+                                                           "validate_certs": "yba_validate_certs"}))
+    assert out["problems"] == ["the certificate of the YBA API at %s does not verify against yba_ca_path (/ctl/ca.pem "
+                               "on the controller): set yba_ca_path to the CA that signed it (or "
+                               "yba_validate_certs=false)" % url]
+
+
+def test_module_no_ca_checks_the_system_trust_store(tmp_path, capsys, yba_tls):
+    url, _pem = yba_tls
+    out = run_module(capsys, dict(host_root=str(tmp_path), checks=["api"], yba_url=url, yba_api_token=TOKEN))
+    assert out["problems"] == ["the certificate of the YBA API at %s does not verify against the system trust store: "
+                               "set ca_content (or ca_path) to the CA that signed it (or validate_certs=false)" % url]
