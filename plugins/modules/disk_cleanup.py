@@ -25,7 +25,7 @@ description:
   - Never touches the metadata DB data directory, keys, certs, licenses, swamper targets and rules,
     C(yba-ctl.yml), the C(.installed) marker, the active release, the newest C(yba-ctl createBackup) archive,
     any file named after a configuration, key or license file or a copy of one (C(yba-ctl.yml.2026-11-20),
-    C(yba-ctl.yml.bak), C(yba-ctl.yml~), C(*.conf.orig), C(*.json.1), C(*.pem.old), ...: a name with a
+    C(yba-ctl.yml.bak), C(yba-ctl.yml~), C(*.conf.orig), C(*.json.1), C(*.pem.old), ..., that is a name with a
     C(.yml), C(.yaml), C(.conf), C(.json), C(.properties), C(.pem), C(.key), C(.crt), C(.lic), ... part),
     any file open by a running process (open
     descriptors, executables, working directories and mapped files of every process visible in C(/proc)),
@@ -116,7 +116,7 @@ options:
             and O(extra_paths) (HA backups are left to YBA). Defaults C(enabled=true), C(age_days=3), C(keep=1)
             archive (C(keep) does not apply to C(platform_dump.sql)).
           - The newest C(createBackup) archive is never deleted, whatever the policy says (C(keep) must be at
-            least 1): it is the rollback of a metadata repair (C(yba-ctl restoreBackup)), the one the diagnosis
+            least 1), being the rollback of a metadata repair (C(yba-ctl restoreBackup)), the one the diagnosis
             names. One is what C(restoreBackup) needs; raise C(keep) to keep more.
         type: dict
         suboptions:
