@@ -90,18 +90,18 @@ def test_replicated_host(tmp_path, capsys):
         or "releases" in res["plan"]
 
 
-def test_reserve_bytes_is_freed_and_returned(root, capsys):
-    """A target met by the volume alone is not met once the caller's reserve (a dump to write) is counted."""
-    vol = disk_cleanup._diskscan.volume(os.path.join(root, "opt/yugabyte/data"))
-    # a target just above today's usage: met without a reserve
-    target = 100.0 * (vol.used + 4096 * 4) / (vol.used + vol.avail)
-    plain = run(base(root, target_used_percent=target, _ansible_check_mode=True), capsys)
-    assert plain["outcome"] == "target_already_met" and plain["reserve_bytes"] == 0 and plain["target_met"] is True
-    reserve = 64 * 4096
-    held = run(base(root, target_used_percent=target, reserve_bytes=reserve, _ansible_check_mode=True), capsys)
+def test_reserve_bytes_is_counted_and_returned(root, capsys):
+    """A 100 % target is always met by the volume alone, never once a reserve the size of the volume is counted.
+    (The tmp volume is shared with other writers: only bounds that hold whatever they write are used.)"""
+    plain = run(base(root, target_used_percent=100, _ansible_check_mode=True), capsys)
+    assert plain["outcome"] == "target_already_met" and plain["changed"] is False
+    assert plain["reserve_bytes"] == 0 and plain["need_bytes"] == 0 and plain["target_met"] is True
+    reserve = plain["usage_before"]["total_bytes"]
+    held = run(base(root, target_used_percent=100, reserve_bytes=reserve, _ansible_check_mode=True), capsys)
     assert held["reserve_bytes"] == reserve
-    assert held["changed"] is True and held["outcome"] in ("target_reached", "target_unreachable")
+    assert held["changed"] is True and held["outcome"] == "target_unreachable" and held["target_met"] is False
     assert held["need_bytes"] > 0 and held["freed_bytes"] > 0
+    assert held["plan"]["logs"]["files"] == 8 and os.path.exists(os.path.join(root, "opt/yugabyte/data/platform_dump.sql"))
     bad = run(base(root, reserve_bytes=-1), capsys)
     assert bad["failed"] is True and "reserve_bytes must be a whole number of bytes" in bad["msg"]
 
