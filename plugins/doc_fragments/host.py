@@ -7,6 +7,9 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     DOCUMENTATION = r"""
+requirements:
+  - Python 3.8 or later on the YBA host (RHEL 8's platform-python 3.6 is not enough; point
+    C(ansible_python_interpreter) at a python3.8 or later there).
 options:
   host_root:
     description:

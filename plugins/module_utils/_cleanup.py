@@ -7,7 +7,12 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.yba.remediation.plugins.module_utils._layout import is_protected, is_within, version_key
+from ansible_collections.yba.remediation.plugins.module_utils._layout import (
+    is_config_name,
+    is_protected,
+    is_within,
+    version_key,
+)
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.yba.remediation.plugins.module_utils._diskscan import Candidate
@@ -39,6 +44,11 @@ _ALLOWED_KEYS = {
     "releases": {"enabled", "age_days"},
 }
 CATEGORIES = tuple(DEFAULT_POLICY)
+# The newest yba-ctl createBackup archive is the rollback of a metadata repair (yba-ctl restoreBackup, which the
+# diagnosis names as the fix of a broken metadata DB): whatever the policy says, at least this many of the newest
+# archives (backup_*.tgz anywhere the scan looks) are kept. One is enough for restoreBackup and is the most a full
+# volume can afford; raise backup_archives.keep to keep more.
+MIN_CREATEBACKUP_KEEP = 1
 
 
 class PolicyError(ValueError):
@@ -73,11 +83,22 @@ def validate_policy(policy: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str, t.
             merged[cat][key] = list(value) if key == "patterns" else value
     if merged["software"]["keep"] < 1:
         raise PolicyError("software.keep must be at least 1: the version kept for rollback is never deleted")
+    if merged["backup_archives"]["keep"] < MIN_CREATEBACKUP_KEEP:
+        raise PolicyError("backup_archives.keep must be at least %d: the newest yba-ctl createBackup archive is the "
+                          "rollback (yba-ctl restoreBackup) and is never deleted" % MIN_CREATEBACKUP_KEEP)
     return merged
 
 
 def _num(value: t.Any) -> str:
     return "%g" % value if isinstance(value, (int, float)) else repr(value)
+
+
+def validate_reserve(reserve: t.Optional[int]) -> int:
+    if reserve is None:
+        return 0
+    if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 0:
+        raise PolicyError("reserve_bytes must be a whole number of bytes, 0 or more, got %r" % (reserve,))
+    return reserve
 
 
 def validate_target(target: t.Optional[float]) -> t.Optional[float]:
@@ -101,11 +122,13 @@ class Plan:
     kept_by_reason: t.Dict[str, t.Dict[str, int]] = field(default_factory=dict)
     outcome: str = "nothing_to_do"
     need_bytes: int = 0
+    reserve_bytes: int = 0
     planned_bytes: int = 0
     projected_used_percent: t.Optional[float] = None
 
     def summary(self) -> t.Dict[str, t.Any]:
-        return {"outcome": self.outcome, "need_bytes": self.need_bytes, "planned_bytes": self.planned_bytes,
+        return {"outcome": self.outcome, "need_bytes": self.need_bytes, "reserve_bytes": self.reserve_bytes,
+                "planned_bytes": self.planned_bytes,
                 "projected_used_percent": self.projected_used_percent, "by_category": self.by_category}
 
 
@@ -115,7 +138,28 @@ OUTCOMES = {
     "target_unreachable": "everything the policy allows is planned and the volume stays above the target",
     "all_planned": "no target given: everything the policy allows is planned",
     "nothing_to_do": "nothing the policy allows was found",
+    "partial": "some planned deletions were refused at delete time (see refused); the plan was not carried out",
+    "target_missed": "the plan was carried out but the volume measured after it (plus the reserve) is still above "
+                     "the target",
 }
+
+
+def target_met(used_bytes: int, avail_bytes: int, target: t.Optional[float], reserve_bytes: int = 0) -> t.Optional[bool]:
+    """Whether ``used + reserve`` is at or below the target share of the volume; None without a target."""
+    capacity = used_bytes + avail_bytes
+    if target is None or not capacity:
+        return None
+    return used_bytes + reserve_bytes <= int(capacity * target / 100.0)
+
+
+def final_outcome(planned: str, refused: int, met_after: t.Optional[bool]) -> str:
+    """The outcome of a real run: the plan's, unless deletions were refused ('partial') or the volume measured
+    after a plan that should have reached the target is still above it ('target_missed')."""
+    if refused:
+        return "partial"
+    if planned == "target_reached" and met_after is False:
+        return "target_missed"
+    return planned
 
 
 def _skip(plan: Plan, cand: "Candidate", reason: str, limit: int) -> None:
@@ -134,16 +178,17 @@ def plan_cleanup(candidates: t.Iterable["Candidate"], policy: t.Mapping[str, t.M
                  releases_in_use: t.Optional[t.Iterable[str]] = None,
                  used_bytes: t.Optional[int] = None, avail_bytes: t.Optional[int] = None,
                  volume_dev: t.Optional[int] = None, target_used_percent: t.Optional[float] = None,
-                 skipped_limit: int = 200) -> Plan:
+                 reserve_bytes: int = 0, skipped_limit: int = 200) -> Plan:
     """Plan a cleanup. ``policy`` is the output of validate_policy.
 
     Rules, in order: category enabled; never protected or outside allowed roots; never open by a process;
     never the active software or the one kept for rollback; never a release in use (and no release at all
     when releases in use are unknown, i.e. ``releases_in_use`` is None); keep the newest K of each family;
-    older than the category's age. Then, with a target: oldest-first across categories until the volume is
-    at or below the target (only units on the target volume count); without: every eligible unit.
+    older than the category's age. Then, with a target: oldest-first across categories until the volume, plus
+    ``reserve_bytes`` the caller will write to it afterwards, is at or below the target (only units on the
+    target volume count); without: every eligible unit.
     """
-    plan = Plan()
+    plan = Plan(reserve_bytes=validate_reserve(reserve_bytes))
     in_use = None if releases_in_use is None else {str(v) for v in releases_in_use}
     families: t.Dict[t.Tuple[str, str], t.List["Candidate"]] = {}
     for cand in candidates:
@@ -159,6 +204,9 @@ def plan_cleanup(candidates: t.Iterable["Candidate"], policy: t.Mapping[str, t.M
             continue
         if cand.open:
             _skip(plan, cand, "open by a running process", skipped_limit)
+            continue
+        if cand.kind == "file" and is_config_name(cand.path.rsplit("/", 1)[-1]):
+            _skip(plan, cand, "configuration file", skipped_limit)
             continue
         if cand.category == "software":
             if cand.version == active_version:
@@ -186,6 +234,8 @@ def plan_cleanup(candidates: t.Iterable["Candidate"], policy: t.Mapping[str, t.M
             members.sort(key=lambda c: (version_key(c.version), c.path), reverse=True)
         if category == "backup_archives" and family == "platform_dump":
             keep = 0
+        if category == "backup_archives" and family == "createBackup":
+            keep = max(keep, MIN_CREATEBACKUP_KEEP)  # the rollback archive, whatever the policy says
         if "age_hours" in pol:
             max_age = float(pol["age_hours"]) * HOUR
         else:
@@ -203,7 +253,7 @@ def plan_cleanup(candidates: t.Iterable["Candidate"], policy: t.Mapping[str, t.M
     capacity = (used_bytes or 0) + (avail_bytes or 0)
     if target is not None and used_bytes is not None and capacity:
         allowed_used = int(capacity * target / 100.0)
-        need = used_bytes - allowed_used
+        need = used_bytes + plan.reserve_bytes - allowed_used
         plan.need_bytes = max(0, need)
         if need <= 0:
             plan.outcome = "target_already_met"

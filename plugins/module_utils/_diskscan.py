@@ -15,6 +15,8 @@ import typing as t
 
 from ansible_collections.yba.remediation.plugins.module_utils._layout import (
     Layout,
+    is_config_name,
+    is_log_name,
     is_protected,
     is_within,
     protected_paths,
@@ -361,7 +363,8 @@ def scan_candidates(layout: Layout, *, tmp_dir: t.Optional[str] = None, staging_
                     if in_bundles:
                         category, family = "log_bundles", "log_bundles"
                     elif in_logs:
-                        fam = rotated_family(name)
+                        # only what is a log by name: the yba-ctl home also holds yba-ctl.yml and its dated copies
+                        fam = rotated_family(name) if is_log_name(name) else None
                         if fam:
                             category, family = "logs", os.path.join(current, fam)
                     if category:
@@ -451,6 +454,8 @@ def delete_unit(cand: Candidate, allowed_roots: t.Sequence[str], protected: t.Se
     if (st.st_dev, st.st_ino) in opened:
         raise DeleteRefused("it is open by a running process")
     if cand.kind == "file":
+        if is_config_name(os.path.basename(path)):
+            raise DeleteRefused("it is named after a configuration file")
         if not stat.S_ISREG(st.st_mode):
             raise DeleteRefused("it is no longer a regular file")
         freed = st.st_blocks * 512 if st.st_nlink <= 1 else 0

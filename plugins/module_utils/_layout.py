@@ -515,6 +515,27 @@ def protected_paths(layout: Layout) -> t.Tuple[str, ...]:
     return tuple(seen)
 
 
+# Configuration, its backups and key material are never cleanup candidates, whatever directory they are in:
+# yba-ctl.yml.2026-11-20, yba-ctl.yml.bak, yba-ctl.yml~, yb-platform.conf.orig, server.pem.old, ... A name is
+# a configuration name when one of its dot-separated parts (after the first) is a configuration extension.
+CONFIG_EXTENSIONS = ("yml", "yaml", "conf", "cfg", "cnf", "ini", "json", "properties", "toml", "xml", "env",
+                     "hocon", "pem", "key", "crt", "cert", "csr", "jks", "p12", "pfx", "lic", "pgpass", "service")
+_CONFIG_NAME = re.compile(r"(?i)^\.?[^.]*(?:\.[^.]*)*?\.(?:%s)(?:$|[.~_#-])" % "|".join(CONFIG_EXTENSIONS))
+# A log by name: a ".log" part, or a "log" word (application-log-2024-01-31.gz, audit_log.1), never config.
+_LOG_NAME = re.compile(r"(?i)(?:^|[-._])logs?(?:$|[-._])")
+
+
+def is_config_name(name: str) -> bool:
+    """True when a file name is named after a configuration, key or license file (or a copy/backup of one)."""
+    return bool(_CONFIG_NAME.match(name)) or name in (".pgpass", ".installed", ".installing")
+
+
+def is_log_name(name: str) -> bool:
+    """True when a file name is a log's by name (``*.log``, ``*.log.N``, ``*.log.gz``, ``application-log-DATE.gz``)
+    and not a configuration's (see is_config_name)."""
+    return bool(_LOG_NAME.search(name)) and not is_config_name(name)
+
+
 def is_protected(path: str, protected: t.Iterable[str]) -> bool:
     """True when ``path`` (a real path) is a protected path or lies under one."""
     return any(is_within(path, p) for p in protected)

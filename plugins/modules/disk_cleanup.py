@@ -12,7 +12,8 @@ version_added: 1.0.0
 description:
   - Runs on the YBA host. Detects the install (YBA Installer or Replicated), scans it in one streaming pass and
     plans a cleanup by category. Each category is a policy you can tune or turn off with O(categories).
-  - V(logs) are rotated application, audit, postgres and yba-ctl logs (never the live ones);
+  - V(logs) are rotated application, audit, postgres and yba-ctl logs (never the live ones), and only files that
+    are logs by name (C(*.log), C(*.log.N), C(*.log.gz), C(application-log-DATE.gz), ...).
     V(log_bundles) are C(yba-ctl log-bundle) archives; V(staging) are stale YBA staging/temp entries of the YBA
     temp directory O(tmp_dir) whose names match the category's patterns; V(backup_archives) are C(yba-ctl
     createBackup) archives (C(backup_*.tgz)) and leftover C(platform_dump.sql); V(core_dumps) are core and JVM
@@ -20,8 +21,13 @@ description:
     never the one kept for rollback); V(releases) are DB release directories no universe uses.
   - With O(target_used_percent), deletes oldest-first across the enabled categories only until the volume
     holding the install is at or below the target, or everything allowed is planned; RV(outcome) says which.
+    O(reserve_bytes) counts what the caller writes to the volume afterwards.
   - Never touches the metadata DB data directory, keys, certs, licenses, swamper targets and rules,
-    C(yba-ctl.yml), the C(.installed) marker, the active release, any file open by a running process (open
+    C(yba-ctl.yml), the C(.installed) marker, the active release, the newest C(yba-ctl createBackup) archive,
+    any file named after a configuration, key or license file or a copy of one (C(yba-ctl.yml.2026-11-20),
+    C(yba-ctl.yml.bak), C(yba-ctl.yml~), C(*.conf.orig), C(*.json.1), C(*.pem.old), ..., that is a name with a
+    C(.yml), C(.yaml), C(.conf), C(.json), C(.properties), C(.pem), C(.key), C(.crt), C(.lic), ... part),
+    any file open by a running process (open
     descriptors, executables, working directories and mapped files of every process visible in C(/proc)),
     nor anything outside the install root, the yba-ctl home, O(tmp_dir) and O(extra_paths).
     Symlinks are never followed and never deleted.
@@ -63,6 +69,13 @@ options:
       - When set, oldest-first deletion stops as soon as the volume would be at or below it, and nothing is
         deleted when it already is. When not set, everything the policy allows is deleted.
     type: float
+  reserve_bytes:
+    description:
+      - Bytes the caller will write to this volume after the cleanup, for example the metadata dump of a repair.
+      - With O(target_used_percent), the target is met only when the used bytes plus this reserve are at or below
+        it, so the cleanup frees the reserve too. Returned as RV(reserve_bytes).
+    type: int
+    default: 0
   categories:
     description:
       - Policy per category. Unset settings take the conservative defaults given for each one.
@@ -102,11 +115,14 @@ options:
           - C(yba-ctl createBackup) archives and leftover C(platform_dump.sql) files anywhere in the install
             and O(extra_paths) (HA backups are left to YBA). Defaults C(enabled=true), C(age_days=3), C(keep=1)
             archive (C(keep) does not apply to C(platform_dump.sql)).
+          - The newest C(createBackup) archive is never deleted, whatever the policy says (C(keep) must be at
+            least 1), being the rollback of a metadata repair (C(yba-ctl restoreBackup)), the one the diagnosis
+            names. One is what C(restoreBackup) needs; raise C(keep) to keep more.
         type: dict
         suboptions:
           enabled: {description: Plan this category., type: bool}
           age_days: {description: Only files older than this many days., type: float}
-          keep: {description: Always keep the newest this many archives., type: int}
+          keep: {description: Always keep the newest this many archives (at least 1)., type: int}
       core_dumps:
         description: Core dumps and JVM heap dumps, verified by content. Defaults C(enabled=true), C(age_days=1), C(keep=0).
         type: dict
@@ -210,9 +226,34 @@ outcome:
   description:
     - V(target_already_met), V(target_reached), V(target_unreachable) (everything allowed is planned and the
       volume stays above the target), V(all_planned) (no target) or V(nothing_to_do).
+    - After a real run also V(partial) (some planned deletions were refused, see RV(refused) and
+      RV(refused_count); never reported as a reached target) or V(target_missed) (the plan was carried out but
+      the volume measured after it, plus O(reserve_bytes), is still above the target).
   returned: always
   type: str
   sample: target_reached
+target_met:
+  description:
+    - Whether the volume's used bytes plus RV(reserve_bytes) are at or below the target, measured after the
+      cleanup (in check mode, projected from the plan). V(null) without a target.
+  returned: always
+  type: bool
+  sample: true
+reserve_bytes:
+  description: The O(reserve_bytes) counted against the target.
+  returned: always
+  type: int
+  sample: 0
+need_bytes:
+  description: Bytes the volume had to free to meet the target (with the reserve) when planned; 0 without a target.
+  returned: always
+  type: int
+  sample: 1073741824
+refused_count:
+  description: Number of planned units left alone at delete time (the length of RV(refused)).
+  returned: always
+  type: int
+  sample: 0
 outcome_message:
   description: RV(outcome) in words.
   returned: always
@@ -333,6 +374,7 @@ def argument_spec():
         install_root=dict(type="path"),
         yba_ctl_home=dict(type="path"),
         target_used_percent=dict(type="float"),
+        reserve_bytes=dict(type="int", default=0),
         categories=dict(type="dict", default={}, options=cats),
         releases_in_use=dict(type="list", elements="str"),
         releases_from_metadb=dict(type="bool", default=True),
@@ -394,6 +436,7 @@ def main():
     started = time.monotonic()
     try:
         target = _cleanup.validate_target(p["target_used_percent"])
+        reserve = _cleanup.validate_reserve(p["reserve_bytes"])
         policy = _cleanup.validate_policy(p["categories"])
     except _cleanup.PolicyError as exc:
         module.fail_json(msg=str(exc))
@@ -431,13 +474,15 @@ def main():
     plan = _cleanup.plan_cleanup(
         candidates, policy, now=time.time(), protected=protected, allowed_roots=allowed,
         active_version=layout.active_version, rollback_version=layout.rollback_version, releases_in_use=in_use,
-        used_bytes=vol.used, avail_bytes=vol.avail, volume_dev=vol.dev, target_used_percent=target)
+        used_bytes=vol.used, avail_bytes=vol.avail, volume_dev=vol.dev, target_used_percent=target,
+        reserve_bytes=reserve)
     plan_seconds = time.monotonic() - started
     recommendation = _diskscan.prometheus_recommendation(layout)
 
     result = dict(
         changed=bool(plan.units), install_type=layout.install_type, install_root=layout.to_host(layout.install_root),
         target_used_percent=target, outcome=plan.outcome, outcome_message=_cleanup.OUTCOMES[plan.outcome],
+        reserve_bytes=reserve, need_bytes=plan.need_bytes, refused_count=0,
         usage_before=vol.as_dict(), plan=by_category(layout, plan.units, p["max_listed"]), deleted={},
         freed_bytes=0, freed_by_category={}, refused=[], kept_count=plan.skipped_count,
         kept=[dict(k, path=layout.to_host(k["path"])) for k in plan.skipped], kept_summary=plan.kept_by_reason,
@@ -451,7 +496,9 @@ def main():
         projected["avail_bytes"] = vol.avail + plan.planned_bytes
         projected["used_percent"] = plan.projected_used_percent
         result.update(usage_after=projected, freed_bytes=plan.planned_bytes,
-                      freed_by_category={c: v["bytes"] for c, v in result["plan"].items()})
+                      freed_by_category={c: v["bytes"] for c, v in result["plan"].items()},
+                      target_met=_cleanup.target_met(projected["used_bytes"], projected["avail_bytes"], target,
+                                                     reserve))
         remaining = []
     else:
         fresh_open = _diskscan.open_inodes() if plan.units else set()
@@ -473,8 +520,18 @@ def main():
         result["plan"] = by_category(layout, plan.units, p["max_listed"])
         result["freed_bytes"] = sum(freed)
         result["freed_by_category"] = {c: v["bytes"] for c, v in result["deleted"].items()}
-        result["usage_after"] = _diskscan.volume(vol.path).as_dict()
+        after = _diskscan.volume(vol.path)
+        result["usage_after"] = after.as_dict()
         result["changed"] = bool(done)
+        result["refused_count"] = len(result["refused"])
+        result["target_met"] = _cleanup.target_met(after.used, after.avail, target, reserve)
+        outcome = _cleanup.final_outcome(plan.outcome, result["refused_count"], result["target_met"])
+        message = _cleanup.OUTCOMES[outcome]
+        if outcome == "partial":
+            message = "%d of %d planned deletions were refused (see refused); the volume is at %s%%%s" % (
+                result["refused_count"], len(plan.units), after.used_percent,
+                "" if target is None else ", target %g%% %s" % (target, "met" if result["target_met"] else "not met"))
+        result.update(outcome=outcome, outcome_message=message)
         remaining = [layout.to_host(u.path) for u in plan.units if u not in done]
     result["scan"] = dict(stats.as_dict(), plan_seconds=round(plan_seconds, 3))
     if module._diff:

@@ -4,9 +4,13 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.yba.remediation.plugins.module_utils._cleanup import (
+    OUTCOMES,
     PolicyError,
+    final_outcome,
     plan_cleanup,
+    target_met,
     validate_policy,
+    validate_reserve,
     validate_target,
 )
 from ansible_collections.yba.remediation.plugins.module_utils._diskscan import Candidate
@@ -45,6 +49,7 @@ def test_defaults_are_conservative():
     ({"logs": {"keep": "x"}}, "logs.keep must be a number"),
     ({"logs": {"colour": 1}}, "unknown setting 'colour' for category 'logs'"),
     ({"software": {"keep": 0}}, "software.keep must be at least 1"),
+    ({"backup_archives": {"keep": 0}}, "backup_archives.keep must be at least 1"),
     ({"logs": {"enabled": "yes"}}, "logs.enabled must be a boolean"),
     ({"staging": {"patterns": "yb*"}}, "staging.patterns must be a list"),
 ])
@@ -178,3 +183,61 @@ def test_skipped_list_is_bounded():
     pol = validate_policy({"logs": {"keep": 1000}})
     plan = plan_cleanup(logs(50), pol, now=NOW, skipped_limit=10)
     assert len(plan.skipped) == 10 and plan.skipped_count == 50
+
+
+def test_newest_createbackup_archive_is_kept_whatever_the_policy():
+    archives = [cand("backup_archives", "backups/backup_24-01-%02d-00-00.tgz" % i, 40 - i, family="createBackup")
+                for i in range(1, 4)]
+    dump = cand("backup_archives", "data/platform_dump.sql", 40, family="platform_dump")
+    pol = validate_policy({"backup_archives": {"age_days": 0}})
+    pol["backup_archives"]["keep"] = 0  # a caller that bypasses validate_policy still cannot take it
+    plan = plan_cleanup(archives + [dump], pol, now=NOW)
+    newest = archives[-1].path
+    assert newest not in paths(plan)
+    assert set(paths(plan)) == {a.path for a in archives[:-1]} | {dump.path}
+    # and with a target that only deleting everything could reach
+    plan = plan_cleanup(archives + [dump], pol, now=NOW, used_bytes=99 * MB, avail_bytes=MB, target_used_percent=1)
+    assert newest not in paths(plan) and plan.outcome == "target_unreachable"
+
+
+def test_reserve_counts_against_the_target():
+    pol = validate_policy({"logs": {"keep": 0, "age_days": 0}})
+    # 80 MB used of 100 MB, target 80 %: met without a reserve, 3 MB short with one
+    met = plan_cleanup(logs(5), pol, now=NOW, used_bytes=80 * MB, avail_bytes=20 * MB, target_used_percent=80)
+    assert met.outcome == "target_already_met" and met.units == []
+    short = plan_cleanup(logs(5), pol, now=NOW, used_bytes=80 * MB, avail_bytes=20 * MB, target_used_percent=80,
+                         reserve_bytes=3 * MB)
+    assert short.outcome == "target_reached"
+    assert short.need_bytes == 3 * MB and short.reserve_bytes == 3 * MB
+    assert len(short.units) == 3 and short.planned_bytes == 3 * MB
+    assert short.summary()["reserve_bytes"] == 3 * MB
+    too_much = plan_cleanup(logs(5), pol, now=NOW, used_bytes=80 * MB, avail_bytes=20 * MB, target_used_percent=80,
+                            reserve_bytes=20 * MB)
+    assert too_much.outcome == "target_unreachable" and len(too_much.units) == 5
+
+
+@pytest.mark.parametrize("reserve", [-1, 1.5, "10", True])
+def test_bad_reserve(reserve):
+    with pytest.raises(PolicyError, match="reserve_bytes"):
+        validate_reserve(reserve)
+
+
+def test_target_met_counts_the_reserve():
+    assert target_met(80 * MB, 20 * MB, 80.0) is True
+    assert target_met(80 * MB, 20 * MB, 80.0, reserve_bytes=1) is False
+    assert target_met(70 * MB, 30 * MB, 80.0, reserve_bytes=10 * MB) is True
+    assert target_met(70 * MB, 30 * MB, None) is None
+
+
+@pytest.mark.parametrize("planned, refused, met, outcome", [
+    ("target_reached", 0, True, "target_reached"),
+    ("target_reached", 2, True, "partial"),  # refusals are never reported as a reached target
+    ("target_reached", 1, False, "partial"),
+    ("all_planned", 1, None, "partial"),
+    ("target_reached", 0, False, "target_missed"),
+    ("target_unreachable", 0, False, "target_unreachable"),
+    ("all_planned", 0, None, "all_planned"),
+])
+def test_final_outcome_is_honest(planned, refused, met, outcome):
+    assert final_outcome(planned, refused, met) == outcome
+    assert outcome in OUTCOMES

@@ -179,3 +179,57 @@ def test_rotated_family():
     assert _diskscan.rotated_family("yba-ctl.log-20240131.gz") == "yba-ctl"
     assert _diskscan.rotated_family("application.log") is None
     assert _diskscan.rotated_family("postgres.log") is None
+
+
+CONFIG_COPIES = ("yba-ctl.yml.2026-11-20", "yba-ctl.yml-20261120", "yba-ctl.yml.bak", "yba-ctl.yml~",
+                 "yba-ctl.yml.orig", "yba-ctl.yaml.2025-01-01.gz", "server.pem.2024-01-01", "settings.json.1")
+
+
+def test_config_copies_in_the_yba_ctl_home_are_never_logs(host):
+    """Dated copies and backups of yba-ctl.yml (and of any config) in the yba-ctl home and the logs dir are kept."""
+    lay = _layout.detect(host)
+    copies = [put(os.path.join(lay.yba_ctl_home, n)) for n in CONFIG_COPIES]
+    copies += [put(os.path.join(lay.logs_dir, "yb-platform.conf.2024-01-01")),
+               put(os.path.join(lay.logs_dir, "logback.xml.2024-01-01.gz"))]
+    rotated = put(os.path.join(lay.yba_ctl_home, "yba-ctl.log-20240131.gz"))
+    _lay, cands = scan(host)
+    by_path = {c.path: c for c in cands}
+    assert by_path[rotated].category == "logs"
+    assert [p for p in copies if p in by_path] == []
+    pol = validate_policy({"logs": {"age_days": 0, "keep": 0}})
+    allowed = [lay.install_root, lay.yba_ctl_home]
+    prot = _layout.protected_paths(lay)
+    plan = plan_cleanup(cands, pol, now=time.time(), protected=prot, allowed_roots=allowed, releases_in_use=[])
+    for unit in plan.units:
+        _diskscan.delete_unit(unit, allowed, prot, set())
+    assert not os.path.exists(rotated)
+    assert [p for p in copies if not os.path.exists(p)] == []
+
+
+def test_delete_refuses_a_config_named_file(host):
+    lay = _layout.detect(host)
+    path = put(os.path.join(lay.yba_ctl_home, "yba-ctl.yml.2026-11-20"))
+    st = os.lstat(path)
+    fake = _diskscan.Candidate("logs", path, "file", st.st_size, st.st_blocks * 512, st.st_mtime, st.st_dev,
+                               st.st_ino, "yba-ctl.yml", "", False)
+    with pytest.raises(_diskscan.DeleteRefused, match="configuration file"):
+        _diskscan.delete_unit(fake, [lay.yba_ctl_home], (), set())
+    assert os.path.exists(path)
+
+
+def test_newest_createbackup_archive_survives_the_most_aggressive_policy(host, tmp_path):
+    """The createBackup archive a restoreBackup needs is never deleted, even with keep forced to 0."""
+    lay = _layout.detect(host)
+    out = os.path.join(lay.install_root, "data", "yba_backups")
+    older = put(os.path.join(out, "backup_24-01-01-10-00.tgz"), mtime=OLD - 5 * 86400)
+    newest = put(os.path.join(out, "backup_24-02-01-10-00.tgz"), mtime=OLD + 5 * 86400)
+    _lay, cands = scan(host)
+    pol = validate_policy({"backup_archives": {"age_days": 0}})
+    pol["backup_archives"]["keep"] = 0  # as a caller bypassing validate_policy would
+    allowed = [lay.install_root, lay.yba_ctl_home]
+    plan = plan_cleanup(cands, pol, now=time.time(), protected=_layout.protected_paths(lay), allowed_roots=allowed,
+                        releases_in_use=[])
+    planned = {u.path for u in plan.units}
+    assert older in planned and os.path.join(lay.install_root, "backup_24-01-29-10-00.tgz") in planned
+    assert newest not in planned
+    assert {"path": newest, "category": "backup_archives", "reason": "newest 1 of createBackup kept"} in plan.skipped

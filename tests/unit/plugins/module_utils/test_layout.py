@@ -241,3 +241,29 @@ def test_version_key_orders_numerically():
     names = ["2.20.0.0-b10", "2.18.10.0-b1", "2.18.2.0-b100", "2024.1.0.0-b3"]
     expected = ["2.18.2.0-b100", "2.18.10.0-b1", "2.20.0.0-b10", "2024.1.0.0-b3"]
     assert sorted(names, key=_layout.version_key) == expected
+
+
+@pytest.mark.parametrize("name", [
+    "yba-ctl.yml", "yba-ctl.yml.2026-11-20", "yba-ctl.yml-2026-11-20", "yba-ctl.yml.bak", "yba-ctl.yml~",
+    "yba-ctl.yml.orig", "yba-ctl.yaml.1", "yb-platform.conf", "yb-platform.conf.2024-01-01.gz", "config.json.old",
+    "application.properties.bak", "server.pem.old", "server.key", "node.crt.2024-01-01", "yba.lic.bak",
+    "logback.xml.2020-01-01", "yba-ctl.yml.log", "journal.log.json", ".pgpass",
+])
+def test_config_names_are_never_logs(name):
+    assert _layout.is_config_name(name)
+    assert not _layout.is_log_name(name)
+
+
+@pytest.mark.parametrize("name", [
+    "application-log-2024-01-31.gz", "audit-log-2024-01-31.gz", "postgres.log.1", "prometheus.log.2.gz",
+    "yba-ctl.log-20240131.gz", "postgres-2024-01-31_000000.log", "yba-ctl.log", "audit_log.1",
+])
+def test_log_names(name):
+    assert _layout.is_log_name(name)
+    assert not _layout.is_config_name(name)
+
+
+@pytest.mark.parametrize("name", ["catalog-2024-01-31.gz", "backup_24-01-29-10-00.tgz", "core.1234", "data.2024-01-01"])
+def test_neither_log_nor_config(name):
+    assert not _layout.is_log_name(name)
+    assert not _layout.is_config_name(name)

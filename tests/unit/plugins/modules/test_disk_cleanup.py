@@ -88,3 +88,40 @@ def test_replicated_host(tmp_path, capsys):
     assert res["plan"]["logs"]["files"] == 4
     assert any(k["reason"] == "release in use by a universe" or k["category"] == "releases" for k in res["kept"]) \
         or "releases" in res["plan"]
+
+
+def test_reserve_bytes_is_counted_and_returned(root, capsys):
+    """A 100 % target is always met by the volume alone, never once a reserve the size of the volume is counted.
+    (The tmp volume is shared with other writers: only bounds that hold whatever they write are used.)"""
+    plain = run(base(root, target_used_percent=100, _ansible_check_mode=True), capsys)
+    assert plain["outcome"] == "target_already_met" and plain["changed"] is False
+    assert plain["reserve_bytes"] == 0 and plain["need_bytes"] == 0 and plain["target_met"] is True
+    reserve = plain["usage_before"]["total_bytes"]
+    held = run(base(root, target_used_percent=100, reserve_bytes=reserve, _ansible_check_mode=True), capsys)
+    assert held["reserve_bytes"] == reserve
+    assert held["changed"] is True and held["outcome"] == "target_unreachable" and held["target_met"] is False
+    assert held["need_bytes"] > 0 and held["freed_bytes"] > 0
+    assert held["plan"]["logs"]["files"] == 8 and os.path.exists(os.path.join(root, "opt/yugabyte/data/platform_dump.sql"))
+    bad = run(base(root, reserve_bytes=-1), capsys)
+    assert bad["failed"] is True and "reserve_bytes must be a whole number of bytes" in bad["msg"]
+
+
+def test_refused_deletions_make_the_outcome_partial(root, capsys, monkeypatch):
+    """A planned file opened by a process between the plan and the deletion is refused: the outcome says so."""
+    victim = os.path.join(root, "opt/yugabyte/data/logs/application-log-2024-01-01.gz")
+    st = os.stat(victim)
+    calls = []
+    real_open_inodes = disk_cleanup._diskscan.open_inodes
+
+    def open_later():
+        calls.append(1)
+        found = real_open_inodes()
+        return found | {(st.st_dev, st.st_ino)} if len(calls) > 1 else found  # opened after the plan
+
+    monkeypatch.setattr(disk_cleanup._diskscan, "open_inodes", open_later)
+    res = run(base(root), capsys)
+    assert res["outcome"] == "partial"
+    assert res["refused_count"] == 1 and res["refused"][0]["reason"] == "it is open by a running process"
+    assert res["outcome_message"].startswith("1 of 9 planned deletions were refused")
+    assert res["changed"] is True and res["deleted"]["logs"]["files"] == 7
+    assert os.path.exists(victim)
