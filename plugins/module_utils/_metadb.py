@@ -886,8 +886,9 @@ def platform_refusal(proc: t.Optional[t.Mapping[str, t.Any]], quiesced: bool, ch
         if quiesced and check_mode:
             return None
         if quiesced:
-            return ("the platform came back (pid %d) although the metadata DB repair needs it stopped (quiesced=true); "
-                    "keep it down (Restart=always?) and run again; nothing was changed" % pid)
+            return ("the platform runs (pid %d) although quiesced=true says it was stopped for the metadata DB repair: it "
+                    "came back (Restart=always?) or was never stopped; keep it down and run again; nothing was changed"
+                    % pid)
         return ("refusing to repair the metadata DB while the YBA platform runs (pid %d) and writes it; stop the platform "
                 "(yba-ctl stop yb-platform) and set quiesced=true; nothing was changed" % pid)
     where = "after the last repair" if stage == "after" else "before the %s" % (

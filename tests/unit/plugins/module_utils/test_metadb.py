@@ -361,7 +361,7 @@ def test_platform_refusal():
         assert msg.startswith("refusing to repair the metadata DB while the YBA platform runs (pid 4242)")
         assert msg.endswith("nothing was changed")
     assert m.platform_refusal(up, True, True) is None
-    assert m.platform_refusal(up, True, False).startswith("the platform came back (pid 4242)")
+    assert m.platform_refusal(up, True, False).startswith("the platform runs (pid 4242) although quiesced=true")
     msg = m.platform_refusal(up, True, False, "dump")
     assert msg.startswith("the platform came back (pid 4242) before the dump") and "nothing was changed" in msg
     msg = m.platform_refusal(up, True, False, "stale_backups", ["reindex"], "/d/x.dump")
