@@ -105,6 +105,18 @@ EXAMPLES = r"""
     login_port: 5432
     psql_path: /usr/lib/postgresql/15/bin/psql
     install_amcheck: true
+
+- name: How big a repair's dump would be, and whether its directory has room for it
+  yba.remediation.metadb_info:
+    dump_dir: /var/backups/yba-remediation/metadb
+  become: true
+  register: metadb
+
+- name: Keep that much free on the dump's filesystem while cleaning up the disk
+  ansible.builtin.debug:
+    msg: >-
+      {{ metadb.dump_space.needed_bytes }} bytes needed on {{ metadb.dump_space.mount }}
+      ({{ metadb.dump_space.free_bytes }} free)
 """
 
 RETURN = r"""
