@@ -771,8 +771,9 @@ def dump_file_name(database: str, now: t.Optional[float] = None, pid: t.Optional
     if micro >= 1000000:
         secs, micro = secs + 1, micro - 1000000
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(secs))
-    return "%s-%s.%06dZ-%d-%s.dump" % (database, stamp, micro, os.getpid() if pid is None else pid,
-                                      token if token is not None else os.urandom(4).hex())
+    pid = os.getpid() if pid is None else pid
+    token = os.urandom(4).hex() if token is None else token
+    return "%s-%s.%06dZ-%d-%s.dump" % (database, stamp, micro, pid, token)
 
 
 def dump_name_re(database: str) -> t.Pattern[str]:
