@@ -261,6 +261,7 @@ def info_sql(stale_age: int = 3600, sample_size: int = 10, amcheck: bool = True,
  'error', NULL,
  'server_version', current_setting('server_version'),
  'database_size_bytes', pg_database_size(current_database()),
+ 'dump_estimate_bytes', ({dump_estimate}),
  'tables', (SELECT coalesce(json_agg(x ORDER BY x.size_bytes DESC), '[]'::json) FROM (
     SELECT st.relname AS name, pg_total_relation_size(st.relid) AS size_bytes, st.n_live_tup AS live_tuples,
            st.n_dead_tup AS dead_tuples,
@@ -312,7 +313,8 @@ def info_sql(stale_age: int = 3600, sample_size: int = 10, amcheck: bool = True,
         ON a.universe_uuid = u.universe_uuid) x)
 ) FROM (SELECT 1) one
 """.format(amcheck=amcheck_expr, stale=stale, live=live, expired=expired, orphan_u=orphan_u, orphan_s=orphan_s,
-           btime=btime, n=n, paused=sched("Paused"), error=sched("Error"), ftd=quote_literal(FAILED_TO_DELETE),
+           btime=btime, n=n, paused=sched("Paused"), error=sched("Error"),
+           dump_estimate=DUMP_ESTIMATE_SQL.strip().rstrip(";"), ftd=quote_literal(FAILED_TO_DELETE),
            age_create=_age("min(b.create_time)"), age_task=_age("min(ti.update_time)"),
            age_expiry=_age("min(b.expiry)")))
     # the stale-task CTE is shared by two sub-selects: attach it to the final statement
@@ -659,7 +661,8 @@ class Psql:
         return script, step_counts(step, out)
 
 
-UNREACHABLE_KEYS = ("server_version", "database_size_bytes", "tables", "amcheck", "failed_migrations",
+UNREACHABLE_KEYS = ("server_version", "database_size_bytes", "dump_estimate_bytes", "tables", "amcheck",
+                    "failed_migrations",
                     "stale_backups", "live_backups", "stale_tasks", "schedules", "expired_not_deleted", "orphans",
                     "backup_summary")
 
@@ -668,7 +671,8 @@ def unreachable_info(error: str) -> t.Dict[str, t.Any]:
     """The metadb result when the DB cannot be queried: same keys, empty values, so consumers need no guards."""
     empty_sample = {"count": 0, "sample": []}
     return {
-        "reachable": False, "error": error, "server_version": None, "database_size_bytes": None, "tables": [],
+        "reachable": False, "error": error, "server_version": None, "database_size_bytes": None,
+        "dump_estimate_bytes": None, "tables": [],
         "amcheck": {"checked": False, "method": None, "reason": error, "indexes_checked": 0, "corrupt": [],
                     "skipped": [], "installed": False},
         "failed_migrations": [],
@@ -714,34 +718,142 @@ def findings(info: t.Mapping[str, t.Any], bloat_ratio: float = 0.2, bloat_min_de
 
 # --------------------------------------------------------------------------- dump
 
+DUMP_RESERVE_DEFAULT = 1048576
+DUMP_KEEP_DEFAULT = 5
+
+
 def free_bytes(path: str) -> int:
     """Free bytes for an unprivileged writer at ``path`` or its nearest existing parent."""
+    st = os.statvfs(existing_parent(path))
+    return st.f_bavail * st.f_frsize
+
+
+def existing_parent(path: str) -> str:
+    """``path`` itself when it exists, else its nearest existing parent."""
     probe = path
     while not os.path.exists(probe):
         parent = os.path.dirname(probe)
         if parent == probe:
             break
         probe = parent
-    st = os.statvfs(probe)
-    return st.f_bavail * st.f_frsize
+    return probe
 
 
+def mount_point(path: str) -> str:
+    """The mount point of the filesystem holding ``path`` (or its nearest existing parent): the highest parent on
+    the same device."""
+    cur = os.path.realpath(existing_parent(path))
+    dev = os.stat(cur).st_dev
+    while cur != "/":
+        parent = os.path.dirname(cur)
+        if os.stat(parent).st_dev != dev:
+            break
+        cur = parent
+    return cur
+
+
+# An upper estimate of a custom-format dump: the size of the table data (heap + TOAST of every user table,
+# pg_table_size). The dump holds the rows as COPY text, compressed, and only the DDL of the indexes, so it is
+# smaller than the tables it copies; DUMP_RESERVE_DEFAULT covers the table of contents and the DDL.
 DUMP_ESTIMATE_SQL = ("SELECT coalesce(sum(pg_table_size(c.oid)), 0) FROM pg_class c "
                      "JOIN pg_namespace n ON n.oid = c.relnamespace "
                      "WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
                      "AND n.nspname NOT LIKE 'pg_toast%';\n")
 
 
-def dump_file_name(database: str, now: t.Optional[float] = None) -> str:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
-    return "%s-%s.dump" % (database, stamp)
+def dump_file_name(database: str, now: t.Optional[float] = None, pid: t.Optional[int] = None,
+                   token: t.Optional[str] = None) -> str:
+    """``<db>-<UTC YYYYmmddTHHMMSS.ffffff>Z-<pid>-<random>.dump``: two dumps never get the same name, even in the
+    same microsecond on two hosts sharing a directory (pid + 8 random hex digits)."""
+    now = time.time() if now is None else now
+    secs = int(now)
+    micro = int(round((now - secs) * 1000000))
+    if micro >= 1000000:
+        secs, micro = secs + 1, micro - 1000000
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(secs))
+    pid = os.getpid() if pid is None else pid
+    token = os.urandom(4).hex() if token is None else token
+    return "%s-%s.%06dZ-%d-%s.dump" % (database, stamp, micro, pid, token)
 
 
-def check_dump_space(dump_dir: str, estimate: int, reserve: int) -> t.Tuple[bool, int, int]:
-    """(enough, free, needed): a custom-format dump is compressed, so the table data size is an upper bound."""
+def dump_name_re(database: str) -> t.Pattern[str]:
+    """Our own dump names for ``database`` (also the second-resolution names of earlier releases), nothing else."""
+    return re.compile(r"^%s-(?P<stamp>\d{8}T\d{6})(?:\.(?P<micro>\d{6}))?Z(?:-\d+-[0-9a-f]+)?\.dump$"
+                      % re.escape(database))
+
+
+def our_dumps(real_dir: str, database: str) -> t.List[str]:
+    """Names of this collection's dumps of ``database`` in ``real_dir``, regular files only (never a symlink, a
+    directory or anyone else's file), newest first (by the UTC time in the name, then the name)."""
+    if not os.path.isdir(real_dir):
+        return []
+    pattern = dump_name_re(database)
+    found = []
+    for name in os.listdir(real_dir):
+        m = pattern.match(name)
+        path = os.path.join(real_dir, name)
+        if m and os.path.isfile(path) and not os.path.islink(path):
+            found.append(((m.group("stamp"), int(m.group("micro") or 0), name), name))
+    return [name for _key, name in sorted(found, reverse=True)]
+
+
+def dumps_to_remove(existing: t.Sequence[str], keep: int, new: int = 0) -> t.List[str]:
+    """Pure: of ``existing`` (newest first, the new dump among them or ``new`` more still to come), the dumps
+    beyond the newest ``keep``."""
+    if keep < 1:
+        raise MetadbError("dump_keep must be at least 1 (the new dump is always kept), got %d" % keep)
+    return list(existing[max(keep - new, 0):])
+
+
+def dump_dir_problem(real_dir: str) -> t.Optional[str]:
+    """Why a dump cannot be written in ``real_dir`` (checked before anything is stopped), or None."""
+    if os.path.lexists(real_dir) and not os.path.isdir(real_dir):
+        return "dump_dir %s exists and is not a directory" % real_dir
+    probe = existing_parent(real_dir)
+    if not os.path.isdir(probe):
+        return "dump_dir %s cannot be created: %s is not a directory" % (real_dir, probe)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return "dump_dir %s is not writable (%s)" % (real_dir, "no write access to " + probe if probe != real_dir
+                                                     else "no write access")
+    return None
+
+
+def check_dump_space(dump_dir: str, estimate: int, reserve: int, credit: int = 0) -> t.Tuple[bool, int, int]:
+    """(enough, free, needed): a custom-format dump is compressed, so the table data size is an upper bound.
+    ``credit``: bytes an earlier step of the same run would free (check mode of a whole run only)."""
     needed = int(estimate) + int(reserve)
-    free = free_bytes(dump_dir)
+    free = free_bytes(dump_dir) + int(credit)
     return free >= needed, free, needed
+
+
+def dump_space(dump_dir: str, real_dir: str, host_root: str, estimate: t.Optional[int],
+               reserve: int = DUMP_RESERVE_DEFAULT) -> t.Dict[str, t.Any]:
+    """Where a dump of ``estimate`` bytes would go and whether it fits (metadb_info's ``dump_space``)."""
+    st = os.statvfs(existing_parent(real_dir))
+    mount = mount_point(real_dir)
+    root = os.path.realpath(host_root).rstrip("/")
+    if root and (mount == root or mount.startswith(root + "/")):
+        mount = mount[len(root):] or "/"
+    free = st.f_bavail * st.f_frsize
+    needed = None if estimate is None else int(estimate) + int(reserve)
+    return {"path": dump_dir, "exists": os.path.isdir(real_dir), "mount": mount, "free_bytes": free,
+            "size_bytes": st.f_blocks * st.f_frsize, "estimate_bytes": estimate, "reserve_bytes": int(reserve),
+            "needed_bytes": needed, "fits": None if needed is None else free >= needed,
+            "problem": dump_dir_problem(real_dir)}
+
+
+def publish_dump(tmp_path: str, real_dir: str, database: str, attempts: int = 5) -> str:
+    """Give the finished dump ``tmp_path`` its final name by a hard link, which fails rather than replace an
+    existing file (a dump is never overwritten), then drop the temporary name."""
+    for _i in range(attempts):
+        final = os.path.join(real_dir, dump_file_name(database))
+        try:
+            os.link(tmp_path, final)
+        except FileExistsError:
+            continue
+        os.unlink(tmp_path)
+        return final
+    raise MetadbError("could not give the dump %s a name of its own in %s" % (tmp_path, real_dir))
 
 
 def verify_listing(listing: str) -> int:
@@ -758,3 +870,34 @@ def platform_process(layout: t.Any, proc_root: str = "/proc") -> t.Optional[t.Di
     """The running YBA platform of THIS host as a small dict for results, or None (detection is _service's)."""
     info = _service.platform_process(layout, proc_root=proc_root)
     return {"pid": info.pid, "state": info.state, "cmdline": info.cmdline[:6]} if info else None
+
+
+def platform_refusal(proc: t.Optional[t.Mapping[str, t.Any]], quiesced: bool, check_mode: bool, stage: str = "plan",
+                     done: t.Sequence[str] = (), dump: t.Optional[str] = None) -> t.Optional[str]:
+    """Pure: why the repair must stop because the platform ``proc`` runs at ``stage``, or None.
+
+    ``stage`` is ``plan`` (before anything), ``dump``/a repair kind (immediately before it) or ``after`` (the last
+    repair committed). With ``quiesced`` the platform was stopped for the repair and must stay down: at the plan
+    of a check-mode run (made before the role stops it) a running platform is expected, at every later stage of a
+    real run it means the platform came back (Restart=always, an operator, a watchdog)."""
+    if proc is None:
+        return None
+    pid = int(proc.get("pid") or 0)
+    if stage == "plan":
+        if quiesced and check_mode:
+            return None
+        if quiesced:
+            return ("the platform runs (pid %d) although quiesced=true says it was stopped for the metadata DB repair: it "
+                    "came back (Restart=always?) or was never stopped; keep it down and run again; nothing was changed"
+                    % pid)
+        return ("refusing to repair the metadata DB while the YBA platform runs (pid %d) and writes it; stop the platform "
+                "(yba-ctl stop yb-platform) and set quiesced=true; nothing was changed" % pid)
+    where = "after the last repair" if stage == "after" else "before the %s" % (
+        "dump" if stage == "dump" else "%s repair" % stage)
+    if done:
+        changed = "the repairs %s are committed%s" % (", ".join(done), "" if stage == "after" else
+                                                      ", the others not run")
+    else:
+        changed = "the DB was not changed" if dump else "nothing was changed"
+    return ("the platform came back (pid %d) %s of the metadata DB, which it may write: %s%s; keep it down "
+            "(Restart=always?) and check the DB" % (pid, where, changed, "; the dump is %s" % dump if dump else ""))

@@ -74,6 +74,17 @@ options:
         (C(bt_index_check(heapallindexed => true))). Slower. The full-index-scan check always compares the counts.
     type: bool
     default: false
+  dump_dir:
+    description:
+      - Directory on the host (under O(host_root)) where M(yba.remediation.metadb_repair) would write its dump.
+        When set, RV(dump_space) says on which filesystem it is, its free space and whether the dump fits, so a
+        runbook can keep that space free (the dump lands on the volume a disk cleanup just freed).
+    type: path
+  dump_reserve_bytes:
+    description:
+      - Free space M(yba.remediation.metadb_repair) keeps on top of the dump's estimate (its O(yba.remediation.metadb_repair#module:dump_reserve_bytes)).
+    type: int
+    default: 1048576
 seealso:
   - module: yba.remediation.metadb_repair
 """
@@ -94,6 +105,18 @@ EXAMPLES = r"""
     login_port: 5432
     psql_path: /usr/lib/postgresql/15/bin/psql
     install_amcheck: true
+
+- name: How big a repair's dump would be, and whether its directory has room for it
+  yba.remediation.metadb_info:
+    dump_dir: /var/backups/yba-remediation/metadb
+  become: true
+  register: metadb
+
+- name: Keep that much free on the dump's filesystem while cleaning up the disk
+  ansible.builtin.debug:
+    msg: >-
+      {{ metadb.dump_space.needed_bytes }} bytes needed on {{ metadb.dump_space.mount }}
+      ({{ metadb.dump_space.free_bytes }} free)
 """
 
 RETURN = r"""
@@ -117,6 +140,14 @@ metadb:
     database_size_bytes:
       description: Size of the database.
       type: int
+    dump_estimate_bytes:
+      description:
+        - Upper estimate of the size of a C(pg_dump -Fc) of the database, the dump
+          M(yba.remediation.metadb_repair) takes before a repair. It is the size of the table data,
+          C(pg_table_size) (heap and TOAST) summed over every user table; the dump holds the rows as compressed
+          C(COPY) text and only the DDL of the indexes, so it is smaller. V(null) when unreachable.
+      type: int
+      sample: 1951424
     tables:
       description: Tables of the C(public) schema, largest first.
       type: list
@@ -180,7 +211,23 @@ metadb:
       type: list
       elements: str
       sample: ["corrupt index public.ix_backup_task_uuid on public.backup", "20 backups in progress with no live task"]
+dump_space:
+  description:
+    - Where a repair's dump would go (O(dump_dir)) and whether it fits; V(null) when O(dump_dir) is not set.
+    - C(path) the directory as given (a host path); C(exists) whether it exists yet; C(mount) the mount point (host
+      path) of the filesystem holding it, or its nearest existing parent; C(free_bytes) and C(size_bytes) of that
+      filesystem (free for an unprivileged writer); C(estimate_bytes) = RV(metadb.dump_estimate_bytes);
+      C(reserve_bytes) = O(dump_reserve_bytes); C(needed_bytes) their sum, the free space the repair requires
+      (V(null) when the DB is unreachable); C(fits) whether C(free_bytes) covers it; C(problem) why a dump could
+      not be written there (not a directory, not writable), else V(null).
+  returned: always
+  type: dict
+  sample: {"path": "/var/backups/yba-remediation/metadb", "exists": true, "mount": "/", "free_bytes": 5368709120,
+           "size_bytes": 53687091200, "estimate_bytes": 1951424, "reserve_bytes": 1048576, "needed_bytes": 3000000,
+           "fits": true, "problem": null}
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -209,15 +256,19 @@ def main() -> None:
         amcheck=dict(type="bool", default=True),
         install_amcheck=dict(type="bool", default=False),
         heapallindexed=dict(type="bool", default=False),
+        dump_dir=dict(type="path"),
+        dump_reserve_bytes=dict(type="int", default=_metadb.DUMP_RESERVE_DEFAULT),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params
-    for name in ("stale_age", "sample_size", "connect_timeout"):
+    for name in ("stale_age", "sample_size", "connect_timeout", "dump_reserve_bytes"):
         if p[name] < 0:
             module.fail_json(msg="%s must be >= 0, got %d" % (name, p[name]))
     layout = layout_for(p["host_root"])
     if layout is None:
         module.fail_json(msg="host_root %s is not a directory" % p["host_root"])
+    if p["dump_dir"] is not None and not os.path.isabs(p["dump_dir"]):
+        module.fail_json(msg="dump_dir must be an absolute path on the host, got %s" % p["dump_dir"])
     try:
         conn = _metadb.resolve_connection(p, layout)
         info = _metadb.Psql(conn, module_runner(module)).info(
@@ -228,7 +279,16 @@ def main() -> None:
     changed = bool((info.get("amcheck") or {}).get("installed"))
     if info.get("reachable"):
         info["findings"] = _metadb.findings(info)
-    module.exit_json(changed=changed, metadb=info)
+    space = None
+    if p["dump_dir"] is not None:
+        from ansible_collections.yba.remediation.plugins.module_utils import _layout  # pylint: disable=import-outside-toplevel
+        real_dir = _layout.join_root(p["host_root"], p["dump_dir"])
+        try:
+            space = _metadb.dump_space(p["dump_dir"], real_dir, p["host_root"], info.get("dump_estimate_bytes"),
+                                       p["dump_reserve_bytes"])
+        except OSError as exc:
+            module.fail_json(msg="cannot look at dump_dir %s: %s" % (p["dump_dir"], exc), metadb=info)
+    module.exit_json(changed=changed, metadb=info, dump_space=space)
 
 
 if __name__ == "__main__":

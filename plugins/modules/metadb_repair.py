@@ -31,10 +31,20 @@ description:
     backups itself. This module is for what a restart did not clear. Returning C(Paused) schedules to C(Active)
     is not done here but through the API.
   - Before any change, dumps the database with the host's C(pg_dump -Fc) into O(dump_dir), after checking free
-    space, verifies the dump with C(pg_restore --list) and makes it mode C(0600).
+    space, verifies the dump with C(pg_restore --list) and makes it mode C(0600). The dump is written to a
+    temporary file created exclusively, then linked to its final name
+    C(<login_db>-<UTC YYYYmmddTHHMMSS.ffffff>Z-<pid>-<random>.dump), so two dumps never share a name and a dump
+    never replaces a file. Once the new dump is verified, only the newest O(dump_keep) dumps of this collection
+    (files of that name pattern for O(login_db)) are kept in O(dump_dir); no other file there is ever touched.
   - Each repair kind runs in one transaction (C(REPEATABLE READ), C(lock_timeout)), so a kill or an error in the
     middle leaves that kind unchanged. C(VACUUM) cannot run in a transaction and changes no row.
-  - Refuses to change anything while the YBA platform of the host is running, unless O(quiesced=true).
+  - Refuses to change anything while the YBA platform of the host is running. With O(quiesced=true) (the platform
+    was stopped for the repair) it checks again that the platform is down immediately before the dump, before
+    each repair and after the last one, and fails saying C(the platform came back (pid N)) if it is up
+    (C(Restart=always), a watchdog, an operator).
+  - Every refusal (bad input, the platform running, no C(pg_dump) or C(pg_restore), a dump directory that cannot
+    be written, not enough free space for the dump) is raised in check mode exactly as in a real run, and says
+    C(nothing was changed), so a caller can plan in check mode before it stops anything.
 author:
   - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
@@ -45,7 +55,10 @@ attributes:
   check_mode:
     support: full
     details:
-      - Returns the exact SQL it would run and the row counts it expects; changes nothing and writes no dump.
+      - Returns the exact SQL it would run, the row counts it expects and the dumps it would remove; changes
+        nothing and writes no dump.
+      - Raises every refusal a real run would raise, except that with O(quiesced=true) a running platform is
+        reported (RV(platform)), not refused, since the plan is made before the platform is stopped.
   diff_mode:
     support: full
     details:
@@ -67,13 +80,31 @@ options:
     required: true
   dump_reserve_bytes:
     description:
-      - Free space to keep in O(dump_dir) on top of the dump's size estimate (the size of the table data).
+      - Free space to keep in O(dump_dir) on top of the dump's size estimate (the size of the table data,
+        RV(yba.remediation.metadb_info#module:metadb.dump_estimate_bytes)).
     type: int
     default: 1048576
+  dump_keep:
+    description:
+      - How many dumps of this collection (of O(login_db)) to keep in O(dump_dir), the new one included; older
+        ones are removed once the new dump is verified (RV(dump_removed)). Files of any other name are never
+        touched. At least V(1).
+    type: int
+    default: 5
+  planned_free_bytes:
+    description:
+      - Check mode only. Bytes an earlier step of the same run would free on the filesystem of O(dump_dir) (the
+        plan of a disk cleanup), counted as free by the space check, so a check-mode run of a whole runbook can
+        plan the repair of a full disk. A real run measures the free space and ignores it.
+    type: int
+    default: 0
   quiesced:
     description:
-      - Set to V(true) to repair although the YBA platform process runs, once you know it does not write the
-        database (for example a hung platform). Without it a running platform makes the module fail.
+      - Set to V(true) when the YBA platform was stopped for the repair. The module then verifies that it is
+        still down immediately before the dump, before each repair and after the last one, and fails with
+        C(the platform came back (pid N)) when it is up. In check mode a running platform is then reported, not
+        refused (the plan is made before the platform is stopped).
+      - With V(false) a running platform is refused, in check mode too.
     type: bool
     default: false
   stale_age:
@@ -158,7 +189,7 @@ dump:
     path:
       description: Path of the dump file (custom format, mode 0600), as the module sees it (with O(host_root)).
       type: str
-      sample: /opt/yugabyte/data/metadb_dumps/yugaware-20240201T101500Z.dump
+      sample: /opt/yugabyte/data/metadb_dumps/yugaware-20240201T101500.123456Z-4242-9f86d081.dump
     size_bytes:
       description: Size of the dump.
       type: int
@@ -184,13 +215,25 @@ task_layout:
   returned: when there is something to plan
   type: str
   sample: details
+dump_removed:
+  description:
+    - Paths of the older dumps of this collection removed after the new dump was verified (check mode, that
+      would be removed), keeping the newest O(dump_keep). Empty when nothing was to change.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/opt/yugabyte/data/metadb_dumps/yugaware-20240101T101500.000001Z-4242-0a1b2c3d.dump"]
 planned_dump:
-  description: Where the dump would go and the space check (check mode, or before the dump).
+  description:
+    - Where the dump would go and the space check (check mode, or before the dump). C(estimate_bytes) is the
+      dump's size estimate (the table data), C(needed_bytes) that plus O(dump_reserve_bytes), C(free_bytes) the
+      free space plus C(planned_free_bytes) (O(planned_free_bytes) in check mode, else V(0)).
   returned: when there is something to repair
   type: dict
-  sample: {"dir": "/opt/yugabyte/data/metadb_dumps", "free_bytes": 1000000000, "needed_bytes": 3000000, "fits": true}
+  sample: {"dir": "/opt/yugabyte/data/metadb_dumps", "free_bytes": 1000000000, "needed_bytes": 3000000, "fits": true,
+           "estimate_bytes": 1951424, "planned_free_bytes": 0}
 platform:
-  description: The running platform process found on the host, else V(null).
+  description: The running platform process found on the host when the repair was planned, else V(null).
   returned: always
   type: dict
 timings:
@@ -201,6 +244,7 @@ timings:
 """
 
 import os
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -227,28 +271,45 @@ def summary(steps, done=None, predicted=False):
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def take_dump(module, psql, conn, real_dir, lock_timeout):
+def take_dump(module, conn, tools, real_dir, lock_timeout):
+    """pg_dump into a temporary file of our own (mode 0600, created exclusively), verify it, then link it to its
+    final, unique name: a dump is never written over another file."""
     start = time.monotonic()
     if not os.path.isdir(real_dir):
         os.makedirs(real_dir, mode=0o700)
-    path = os.path.join(real_dir, _metadb.dump_file_name(conn.database))
+    fd, tmp = tempfile.mkstemp(prefix=".%s-" % conn.database, suffix=".partial", dir=real_dir)
+    os.close(fd)
     run = module_runner(module)
-    args = [conn.tool("pg_dump"), "-Fc", "--lock-wait-timeout=%d" % (lock_timeout * 1000), "-f", path] + \
-        conn.conn_args() + ["-d", conn.database]
-    rc, out, err = run(args, "", conn.env())
-    if rc != 0:
-        if os.path.exists(path):
-            os.unlink(path)
-        raise _metadb.MetadbError("pg_dump failed, nothing was changed: %s" % _metadb.classify_error(
-            err or out, conn.target, conn.user))
-    os.chmod(path, 0o600)
-    rc, out, err = run([conn.tool("pg_restore"), "--list", path], "", {})
-    if rc != 0:
-        raise _metadb.MetadbError("the dump %s is not readable by pg_restore, nothing was changed: %s"
-                                  % (path, (err or out).strip()[:300]))
-    entries = _metadb.verify_listing(out)
+    try:
+        args = [tools["pg_dump"], "-Fc", "--lock-wait-timeout=%d" % (lock_timeout * 1000), "-f", tmp] + \
+            conn.conn_args() + ["-d", conn.database]
+        rc, out, err = run(args, "", conn.env())
+        if rc != 0:
+            raise _metadb.MetadbError("pg_dump failed, nothing was changed: %s" % _metadb.classify_error(
+                err or out, conn.target, conn.user))
+        rc, out, err = run([tools["pg_restore"], "--list", tmp], "", {})
+        if rc != 0:
+            raise _metadb.MetadbError("the dump is not readable by pg_restore, nothing was changed: %s"
+                                      % (err or out).strip()[:300])
+        entries = _metadb.verify_listing(out)
+        path = _metadb.publish_dump(tmp, real_dir, conn.database)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return {"path": path, "size_bytes": os.path.getsize(path), "entries": entries,
             "seconds": round(time.monotonic() - start, 3)}
+
+
+def prune_dumps(real_dir, names):
+    removed = []
+    for name in names:
+        path = os.path.join(real_dir, name)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
 
 
 def main() -> None:
@@ -257,7 +318,9 @@ def main() -> None:
         repairs=dict(type="list", elements="str", choices=list(_metadb.REPAIR_KINDS),
                      default=["reindex", "stale_tasks", "stale_backups"]),
         dump_dir=dict(type="path", required=True),
-        dump_reserve_bytes=dict(type="int", default=1048576),
+        dump_reserve_bytes=dict(type="int", default=_metadb.DUMP_RESERVE_DEFAULT),
+        dump_keep=dict(type="int", default=_metadb.DUMP_KEEP_DEFAULT),
+        planned_free_bytes=dict(type="int", default=0),
         quiesced=dict(type="bool", default=False),
         stale_age=dict(type="int", default=3600),
         lock_timeout=dict(type="int", default=10),
@@ -269,8 +332,11 @@ def main() -> None:
     p = module.params
     if p["lock_timeout"] < 1:
         module.fail_json(msg="lock_timeout must be at least 1 second, got %d" % p["lock_timeout"])
-    if p["stale_age"] < 0 or p["dump_reserve_bytes"] < 0 or p["vacuum_min_dead_tuples"] < 0:
-        module.fail_json(msg="stale_age, dump_reserve_bytes and vacuum_min_dead_tuples must be >= 0")
+    if p["dump_keep"] < 1:
+        module.fail_json(msg="dump_keep must be at least 1 (the new dump is always kept), got %d" % p["dump_keep"])
+    for name in ("stale_age", "dump_reserve_bytes", "vacuum_min_dead_tuples", "planned_free_bytes"):
+        if p[name] < 0:
+            module.fail_json(msg="%s must be >= 0, got %d" % (name, p[name]))
     if not os.path.isabs(p["dump_dir"]):
         module.fail_json(msg="dump_dir must be an absolute path on the host, got %s" % p["dump_dir"])
     from ansible_collections.yba.remediation.plugins.module_utils import _layout  # pylint: disable=import-outside-toplevel
@@ -279,7 +345,7 @@ def main() -> None:
     layout = _layout.detect(p["host_root"])
     repairs = [k for k in _metadb.REPAIR_KINDS if k in p["repairs"]]
     result = dict(changed=False, check_mode=module.check_mode, queries=[], repairs={}, changes={}, dump=None,
-                  platform=None, timings={}, index_check=None)
+                  dump_removed=[], platform=None, timings={}, index_check=None)
     t0 = time.monotonic()
     try:
         conn = _metadb.resolve_connection(p, layout)
@@ -289,7 +355,7 @@ def main() -> None:
         result["task_layout"] = facts.get("task_layout")
         steps = _metadb.plan_repairs(facts, repairs, p["stale_age"], p["vacuum_dead_ratio"], p["vacuum_min_dead_tuples"])
     except _metadb.MetadbError as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(msg="%s; nothing was changed" % exc, **result)
     if "reindex" in repairs:
         # never silence (an unchecked index is not a clean one), never a failure of the other repairs
         for warning in _metadb.index_check_warnings(facts.get("amcheck")):
@@ -302,44 +368,63 @@ def main() -> None:
     if not steps:
         module.exit_json(**result)
 
+    # Every refusal below is raised the same in check mode, so a caller (the role) that plans in check mode before
+    # it stops the platform hears every "no" while nothing is stopped yet (issue 9, 2.3).
     proc = _metadb.platform_process(layout)
     result["platform"] = proc
-    if proc and not p["quiesced"]:
-        msg = ("refusing to repair the metadata DB while the YBA platform runs (pid %d) and writes it; stop the "
-               "platform (yba-ctl stop yb-platform) or set quiesced=true when it is known not to write" % proc["pid"])
-        if not module.check_mode:
-            module.fail_json(msg=msg, **result)
-        module.warn(msg)
+    refusal = _metadb.platform_refusal(proc, p["quiesced"], module.check_mode)
+    if refusal:
+        module.fail_json(msg=refusal, **result)
 
     real_dir = _layout.join_root(p["host_root"], p["dump_dir"])
     try:
+        tools = {name: conn.tool(name) for name in ("pg_dump", "pg_restore")}
+        problem = _metadb.dump_dir_problem(real_dir)
+        if problem:
+            raise _metadb.MetadbError(problem)
         estimate = int(facts.get("dump_estimate_bytes") or 0)
-        enough, free, needed = _metadb.check_dump_space(real_dir, estimate, p["dump_reserve_bytes"])
+        credit = p["planned_free_bytes"] if module.check_mode else 0
+        enough, free, needed = _metadb.check_dump_space(real_dir, estimate, p["dump_reserve_bytes"], credit)
+        existing = _metadb.our_dumps(real_dir, conn.database)
     except (_metadb.MetadbError, OSError, ValueError) as exc:
-        module.fail_json(msg="cannot check the space for the dump in %s: %s" % (real_dir, exc), **result)
-    result["planned_dump"] = {"dir": real_dir, "free_bytes": free, "needed_bytes": needed, "fits": enough}
+        module.fail_json(msg="cannot take the dump before the repair: %s; nothing was changed" % exc, **result)
+    result["planned_dump"] = {"dir": real_dir, "free_bytes": free, "needed_bytes": needed, "fits": enough,
+                              "estimate_bytes": estimate, "planned_free_bytes": credit}
     if not enough:
-        msg = ("not enough free space in %s for the dump taken before any repair: %d bytes free, %d needed; nothing "
-               "was changed" % (real_dir, free, needed))
-        # like the platform check above: in check mode an earlier step (a disk cleanup) may still free the space
-        if not module.check_mode:
-            module.fail_json(msg=msg, **result)
-        module.warn(msg)
+        module.fail_json(msg="not enough free space in %s for the dump taken before any repair: %d bytes free%s, %d "
+                             "needed (table data %d + reserve %d); nothing was changed"
+                             % (real_dir, free, " (with %d an earlier step would free)" % credit if credit else "",
+                                needed, estimate, p["dump_reserve_bytes"]), **result)
 
     if module.check_mode:
         result["changed"] = True
+        result["dump_removed"] = [os.path.join(real_dir, n) for n in
+                                  _metadb.dumps_to_remove(existing, p["dump_keep"], new=1)]
         if module._diff:
             result["diff"] = {"before": summary(steps), "after": summary(steps, predicted=True)}
         module.exit_json(**result)
 
+    def guard(stage, done=()):
+        """The platform must not run while the dump is taken and the repairs write (Restart=always, issue 9 1.9)."""
+        msg = _metadb.platform_refusal(_metadb.platform_process(layout), True, False, stage, list(done),
+                                       (result["dump"] or {}).get("path"))
+        if msg:
+            result["changed"] = bool(done)
+            module.fail_json(msg=msg, **result)
+
+    guard("dump")
     try:
-        result["dump"] = take_dump(module, psql, conn, real_dir, p["lock_timeout"])
+        result["dump"] = take_dump(module, conn, tools, real_dir, p["lock_timeout"])
+        # the new dump is verified: keep the newest dump_keep of ours, never another file of the directory
+        result["dump_removed"] = prune_dumps(real_dir, _metadb.dumps_to_remove(
+            _metadb.our_dumps(real_dir, conn.database), p["dump_keep"]))
     except (_metadb.MetadbError, OSError) as exc:
         module.fail_json(msg=str(exc), **result)
     result["timings"]["dump"] = result["dump"]["seconds"]
     t1 = time.monotonic()
     done = {}
     for step in steps:
+        guard(step.kind, done)
         try:
             _script, rows = psql.apply(step, p["lock_timeout"])
         except _metadb.MetadbError as exc:
@@ -350,6 +435,7 @@ def main() -> None:
         done[step.kind] = rows
         result["repairs"][step.kind]["rows"] = rows
         result["changes"][step.kind] = rows
+    guard("after", done)
     result["timings"]["repairs"] = round(time.monotonic() - t1, 3)
     result["changed"] = any(any(v for v in rows.values()) for rows in done.values())
     if module._diff:

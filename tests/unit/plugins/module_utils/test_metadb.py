@@ -263,4 +263,117 @@ def test_dump_space(tmp_path):
     assert ok and needed == 1010 and free > 0
     ok, _free, _needed = m.check_dump_space(str(tmp_path), 10 ** 18, 0)
     assert not ok
-    assert m.dump_file_name("yugaware", 0) == "yugaware-19700101T000000Z.dump"
+    # what an earlier step of the run would free counts (check mode of a whole run)
+    ok, free2, _needed = m.check_dump_space(str(tmp_path), 10 ** 18, 0, credit=10 ** 18)
+    assert ok and free2 >= 10 ** 18
+
+
+def test_dump_space_report(tmp_path):
+    space = m.dump_space("/var/backups/x", str(tmp_path / "var/backups/x"), str(tmp_path), 1000, 24)
+    assert space["exists"] is False and space["path"] == "/var/backups/x"
+    assert space["estimate_bytes"] == 1000 and space["needed_bytes"] == 1024 and space["reserve_bytes"] == 24
+    assert space["free_bytes"] > 0 and space["size_bytes"] >= space["free_bytes"] and space["fits"] is True
+    assert space["problem"] is None
+    # the mount point is a host path (host_root removed) of the filesystem holding the nearest existing parent
+    st_dev = os.stat(str(tmp_path)).st_dev
+    assert os.stat(m.mount_point(str(tmp_path / "var/backups/x"))).st_dev == st_dev
+    assert os.path.ismount(m.mount_point(str(tmp_path))) or m.mount_point(str(tmp_path)) == "/"
+    unknown = m.dump_space("/d", str(tmp_path), "/", None)
+    assert unknown["needed_bytes"] is None and unknown["fits"] is None
+    assert m.dump_space("/d", str(tmp_path), "/", 10 ** 18)["fits"] is False
+
+
+def test_dump_names_never_collide():
+    """Issue 9 2.2: two dumps in the same second (the old names had second resolution) get different names."""
+    now = 1764590000.25
+    a = m.dump_file_name("yugaware", now)
+    b = m.dump_file_name("yugaware", now)
+    assert a != b
+    assert a.startswith("yugaware-20251201T115320.250000Z-%d-" % os.getpid()) and a.endswith(".dump")
+    assert m.dump_file_name("yugaware", 0, pid=7, token="00ff") == "yugaware-19700101T000000.000000Z-7-00ff.dump"
+    # microseconds that round up carry into the seconds
+    assert m.dump_file_name("yugaware", 9.9999999, pid=1, token="a") == "yugaware-19700101T000010.000000Z-1-a.dump"
+    assert len({m.dump_file_name("yugaware", now) for _i in range(200)}) == 200
+    pattern = m.dump_name_re("yugaware")
+    assert pattern.match(a) and pattern.match("yugaware-20240201T101500Z.dump")  # an earlier release's name
+    for other in ("yugaware-20240201T101500Z.dump.bak", "notes.txt", "yugaware.dump", "yugaware-latest.dump",
+                  "other-20240201T101500Z.dump", ".yugaware-abc.partial", "yugaware-20240201T101500Z-1-xyz.dump"):
+        assert not pattern.match(other), other
+
+
+def test_publish_never_overwrites(tmp_path, monkeypatch):
+    """Issue 9 2.2: the final name is taken by a hard link, which fails instead of replacing a file."""
+    taken = tmp_path / "yugaware-19700101T000000.000000Z-1-aa.dump"
+    taken.write_text("the earlier dump")
+    names = iter(["yugaware-19700101T000000.000000Z-1-aa.dump", "yugaware-19700101T000000.000000Z-1-bb.dump"])
+    monkeypatch.setattr(m, "dump_file_name", lambda database: next(names))
+    tmp = tmp_path / ".yugaware-x.partial"
+    tmp.write_text("the new dump")
+    final = m.publish_dump(str(tmp), str(tmp_path), "yugaware")
+    assert final == str(tmp_path / "yugaware-19700101T000000.000000Z-1-bb.dump")
+    assert taken.read_text() == "the earlier dump" and open(final).read() == "the new dump"
+    assert not tmp.exists()
+    monkeypatch.setattr(m, "dump_file_name", lambda database: taken.name)
+    tmp.write_text("another")
+    with pytest.raises(m.MetadbError, match="could not give the dump"):
+        m.publish_dump(str(tmp), str(tmp_path), "yugaware", attempts=3)
+    assert taken.read_text() == "the earlier dump"
+
+
+def test_our_dumps_and_retention(tmp_path):
+    """Issue 9 2.8: only our own dumps of this database, newest first; the rest of the directory is never touched."""
+    ours = ["yugaware-20260101T000000.000001Z-5-aa.dump", "yugaware-20260101T000000.000002Z-4-bb.dump",
+            "yugaware-20251231T235959Z.dump", "yugaware-20260102T000000.000000Z-1-cc.dump"]
+    for name in ours + ["notes.txt", "yugaware-20200101T000000Z.dump.bak", "other-20260101T000000Z.dump"]:
+        (tmp_path / name).write_text("x")
+    os.mkdir(str(tmp_path / "yugaware-20300101T000000Z.dump"))  # a directory of that name: not ours
+    os.symlink(str(tmp_path / "notes.txt"), str(tmp_path / "yugaware-20300102T000000Z.dump"))  # nor a symlink
+    found = m.our_dumps(str(tmp_path), "yugaware")
+    assert found == ["yugaware-20260102T000000.000000Z-1-cc.dump", "yugaware-20260101T000000.000002Z-4-bb.dump",
+                     "yugaware-20260101T000000.000001Z-5-aa.dump", "yugaware-20251231T235959Z.dump"]
+    assert m.our_dumps(str(tmp_path / "missing"), "yugaware") == []
+    assert m.dumps_to_remove(found, 2) == found[2:]
+    assert m.dumps_to_remove(found, 5) == []
+    # check mode: the new dump is still to come and counts as one of the kept
+    assert m.dumps_to_remove(found, 2, new=1) == found[1:]
+    assert m.dumps_to_remove(found, 1, new=1) == found
+    with pytest.raises(m.MetadbError, match="dump_keep must be at least 1"):
+        m.dumps_to_remove(found, 0)
+
+
+def test_dump_dir_problem(tmp_path):
+    assert m.dump_dir_problem(str(tmp_path)) is None
+    assert m.dump_dir_problem(str(tmp_path / "new" / "dir")) is None
+    (tmp_path / "file").write_text("x")
+    assert m.dump_dir_problem(str(tmp_path / "file")) == "dump_dir %s exists and is not a directory" % (tmp_path / "file")
+    assert "cannot be created: %s is not a directory" % (tmp_path / "file") in m.dump_dir_problem(
+        str(tmp_path / "file" / "sub"))
+
+
+def test_platform_refusal():
+    """Issue 9 1.9 and 2.3: a running platform is refused in check mode as in a real run, except at the plan of a
+    quiesced check-mode run (the role plans before it stops the platform); quiesced, it must stay down."""
+    up = {"pid": 4242}
+    assert m.platform_refusal(None, False, False) is None
+    assert m.platform_refusal(None, True, False, "after", ["reindex"]) is None
+    for check in (False, True):
+        msg = m.platform_refusal(up, False, check)
+        assert msg.startswith("refusing to repair the metadata DB while the YBA platform runs (pid 4242)")
+        assert msg.endswith("nothing was changed")
+    assert m.platform_refusal(up, True, True) is None
+    assert m.platform_refusal(up, True, False).startswith("the platform runs (pid 4242) although quiesced=true")
+    msg = m.platform_refusal(up, True, False, "dump")
+    assert msg.startswith("the platform came back (pid 4242) before the dump") and "nothing was changed" in msg
+    msg = m.platform_refusal(up, True, False, "stale_backups", ["reindex"], "/d/x.dump")
+    assert "before the stale_backups repair" in msg and "the repairs reindex are committed, the others not run" in msg
+    assert "the dump is /d/x.dump" in msg
+    msg = m.platform_refusal(up, True, False, "reindex", [], "/d/x.dump")
+    assert "the DB was not changed" in msg
+    msg = m.platform_refusal(up, False, False, "after", ["reindex", "vacuum"])
+    assert "after the last repair" in msg and "the repairs reindex, vacuum are committed;" in msg
+
+
+def test_dump_estimate_in_info():
+    assert "'dump_estimate_bytes', (SELECT coalesce(sum(pg_table_size(c.oid)), 0)" in m.info_sql()
+    assert "'dump_estimate_bytes', (SELECT coalesce(sum(pg_table_size(c.oid)), 0)" in m.plan_sql(60, ["reindex"])
+    assert m.unreachable_info("x")["dump_estimate_bytes"] is None
