@@ -365,11 +365,16 @@ def test_dump_dir_on_a_full_filesystem(db, dump_dir):
                                                "repairs": ["reindex", "stale_backups"]})
         assert res.get("failed") is True and "not enough free space" in res["msg"], res
         assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "21"
-        # check mode warns instead: an earlier step of the run (a disk cleanup) may still free the space
+        # check mode refuses alike (every refusal comes before anything is stopped) ...
         res = run_module(db, "metadb_repair", {"dump_dir": "/tiny/dumps", "host_root": dump_dir.root,
                                                "repairs": ["reindex", "stale_backups"]}, check=True)
-        assert res.get("failed") is not True and res["planned_dump"]["fits"] is False, res
-        assert "not enough free space" in json.dumps(res.get("warnings")), sorted(res)
+        assert res.get("failed") is True and "not enough free space" in res["msg"], res
+        assert "nothing was changed" in res["msg"], res
+        # ... unless an earlier step of the run (a disk cleanup) plans to free that space
+        res = run_module(db, "metadb_repair", {"dump_dir": "/tiny/dumps", "host_root": dump_dir.root,
+                                               "repairs": ["reindex", "stale_backups"],
+                                               "planned_free_bytes": 1 << 30}, check=True)
+        assert res.get("failed") is not True and res["changed"] is True, res
         assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "21"
     finally:
         subprocess.run(["umount", tiny], check=False)
@@ -390,10 +395,15 @@ def test_refuses_while_the_platform_runs(db, dump_dir):
         assert res.get("failed") is True and "refusing to repair the metadata DB while the YBA platform runs" in \
             res["msg"], res
         assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "21"
-        ok = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": root,
-                                              "repairs": ["reindex", "stale_backups"],
-                                              "quiesced": True})
-        assert ok["changed"] is True and ok["platform"]["pid"] == proc.pid, ok
+        # quiesced=true means "stopped for this repair and kept down": a platform that runs is refused ...
+        back = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": root,
+                                                "repairs": ["reindex", "stale_backups"], "quiesced": True})
+        assert back.get("failed") is True and "the platform runs (pid %d)" % proc.pid in back["msg"], back
+        assert db.sql("SELECT count(*) FROM backup WHERE state = 'In Progress'") == "21"
+        # ... while its plan, made before the role stops the platform, reports it and goes on
+        plan = run_module(db, "metadb_repair", {"dump_dir": dump_dir.arg, "host_root": root,
+                                                "repairs": ["reindex", "stale_backups"], "quiesced": True}, check=True)
+        assert plan.get("failed") is not True and plan["changed"] is True and plan["platform"]["pid"] == proc.pid, plan
     finally:
         proc.kill()
         proc.wait()
