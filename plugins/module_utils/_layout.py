@@ -143,6 +143,17 @@ def resolve_in_root(host_root: str, path: str) -> str:
     return os.path.join(root, *resolved)
 
 
+def existing_parent(path: str) -> str:
+    """``path`` itself when it exists, else its nearest existing parent."""
+    probe = path
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    return probe
+
+
 def is_within(path: str, parent: str) -> bool:
     """True when ``path`` is ``parent`` or below it (both absolute, normalized)."""
     parent = parent.rstrip("/") or "/"

@@ -14,7 +14,7 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.yba.remediation.plugins.module_utils import _service
+from ansible_collections.yba.remediation.plugins.module_utils import _layout, _service
 
 # Backup and task states as YBA stores them (FACTS.md section 3). "In Progress" has a space.
 STALE_BACKUP_STATES = ("In Progress", "Stopping", "DeleteInProgress")
@@ -724,25 +724,14 @@ DUMP_KEEP_DEFAULT = 5
 
 def free_bytes(path: str) -> int:
     """Free bytes for an unprivileged writer at ``path`` or its nearest existing parent."""
-    st = os.statvfs(existing_parent(path))
+    st = os.statvfs(_layout.existing_parent(path))
     return st.f_bavail * st.f_frsize
-
-
-def existing_parent(path: str) -> str:
-    """``path`` itself when it exists, else its nearest existing parent."""
-    probe = path
-    while not os.path.exists(probe):
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            break
-        probe = parent
-    return probe
 
 
 def mount_point(path: str) -> str:
     """The mount point of the filesystem holding ``path`` (or its nearest existing parent): the highest parent on
     the same device."""
-    cur = os.path.realpath(existing_parent(path))
+    cur = os.path.realpath(_layout.existing_parent(path))
     dev = os.stat(cur).st_dev
     while cur != "/":
         parent = os.path.dirname(cur)
@@ -809,7 +798,7 @@ def dump_dir_problem(real_dir: str) -> t.Optional[str]:
     """Why a dump cannot be written in ``real_dir`` (checked before anything is stopped), or None."""
     if os.path.lexists(real_dir) and not os.path.isdir(real_dir):
         return "dump_dir %s exists and is not a directory" % real_dir
-    probe = existing_parent(real_dir)
+    probe = _layout.existing_parent(real_dir)
     if not os.path.isdir(probe):
         return "dump_dir %s cannot be created: %s is not a directory" % (real_dir, probe)
     if not os.access(probe, os.W_OK | os.X_OK):
@@ -829,7 +818,7 @@ def check_dump_space(dump_dir: str, estimate: int, reserve: int, credit: int = 0
 def dump_space(dump_dir: str, real_dir: str, host_root: str, estimate: t.Optional[int],
                reserve: int = DUMP_RESERVE_DEFAULT) -> t.Dict[str, t.Any]:
     """Where a dump of ``estimate`` bytes would go and whether it fits (metadb_info's ``dump_space``)."""
-    st = os.statvfs(existing_parent(real_dir))
+    st = os.statvfs(_layout.existing_parent(real_dir))
     mount = mount_point(real_dir)
     root = os.path.realpath(host_root).rstrip("/")
     if root and (mount == root or mount.startswith(root + "/")):

@@ -76,6 +76,12 @@ options:
         it, so the cleanup frees the reserve too. Returned as RV(reserve_bytes).
     type: int
     default: 0
+  reserve_path:
+    description:
+      - Where the caller writes the O(reserve_bytes) (a directory on the host, under O(host_root); it need not exist
+        yet). The reserve counts only when that path is on the volume this module cleans, so a dump that goes to
+        another filesystem frees nothing here. Without it the reserve always counts.
+    type: path
   categories:
     description:
       - Policy per category. Unset settings take the conservative defaults given for each one.
@@ -240,7 +246,7 @@ target_met:
   type: bool
   sample: true
 reserve_bytes:
-  description: The O(reserve_bytes) counted against the target.
+  description: The O(reserve_bytes) counted against the target (0 when O(reserve_path) is on another volume).
   returned: always
   type: int
   sample: 0
@@ -375,6 +381,7 @@ def argument_spec():
         yba_ctl_home=dict(type="path"),
         target_used_percent=dict(type="float"),
         reserve_bytes=dict(type="int", default=0),
+        reserve_path=dict(type="path"),
         categories=dict(type="dict", default={}, options=cats),
         releases_in_use=dict(type="list", elements="str"),
         releases_from_metadb=dict(type="bool", default=True),
@@ -467,6 +474,10 @@ def main():
     opened = _diskscan.open_inodes()
     vol = _diskscan.volume(layout.data_dir if layout.data_dir and os.path.isdir(layout.data_dir)
                            else layout.install_root)
+    if reserve and p["reserve_path"]:
+        where = _layout.existing_parent(_layout.resolve_in_root(layout.host_root, p["reserve_path"]))
+        if os.stat(where).st_dev != vol.dev:
+            reserve = 0  # written to another filesystem: nothing to free here for it
     stats = _diskscan.ScanStats()
     candidates = _diskscan.scan_candidates(
         layout, tmp_dir=tmp_dir if policy["staging"]["enabled"] else None,

@@ -106,6 +106,19 @@ def test_reserve_bytes_is_counted_and_returned(root, capsys):
     assert bad["failed"] is True and "reserve_bytes must be a whole number of bytes" in bad["msg"]
 
 
+def test_reserve_counts_only_on_the_cleaned_volume(root, capsys, monkeypatch):
+    """A reserve written to the cleaned volume counts; one written to another filesystem frees nothing here."""
+    total = run(base(root, target_used_percent=100, _ansible_check_mode=True), capsys)["usage_before"]["total_bytes"]
+    same = run(base(root, target_used_percent=100, reserve_bytes=total, reserve_path="/var/backups/not-yet",
+                    _ansible_check_mode=True), capsys)
+    assert same["reserve_bytes"] == total and same["target_met"] is False
+    elsewhere = disk_cleanup._layout.existing_parent
+    monkeypatch.setattr(disk_cleanup._layout, "existing_parent", lambda path: "/proc" if "backups" in path else elsewhere(path))
+    other = run(base(root, target_used_percent=100, reserve_bytes=total, reserve_path="/var/backups/not-yet",
+                     _ansible_check_mode=True), capsys)
+    assert other["reserve_bytes"] == 0 and other["target_met"] is True and other["changed"] is False
+
+
 def test_refused_deletions_make_the_outcome_partial(root, capsys, monkeypatch):
     """A planned file opened by a process between the plan and the deletion is refused: the outcome says so."""
     victim = os.path.join(root, "opt/yugabyte/data/logs/application-log-2024-01-01.gz")
