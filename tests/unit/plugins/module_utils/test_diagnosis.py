@@ -88,7 +88,8 @@ def test_incident_reports_every_seeded_problem():
     findings = dg.diagnose(p, b, m, now=NOW)
     assert ids(findings) == INCIDENT_IDS
     for f in findings:
-        assert set(f) == {"id", "severity", "title", "evidence", "fix_playbook", "manual_fix", "subject", "source"}
+        assert set(f) == {"id", "severity", "title", "evidence", "fix_playbook", "manual_fix", "subject", "source",
+                          "measured_by"}
         assert f["severity"] in dg.SEVERITIES and f["fix_playbook"] == dg.FIX_PLAYBOOKS[f["id"]]
         # every finding names either a playbook of the collection or the manual step
         assert bool(f["fix_playbook"]) != bool(f["manual_fix"])
@@ -137,11 +138,12 @@ def test_hung_evidence_names_the_stopped_process():
     assert "pid 7, the process is stopped" in dg.diagnose(p, now=NOW)[0]["evidence"]
 
 
-def test_degraded_with_auth_rejection_is_not_a_platform_problem():
+def test_degraded_with_auth_rejection_is_an_auth_finding_not_a_platform_problem():
     p = copy.deepcopy(HEALTHY_PLATFORM)
     p["state"] = "degraded"
     p["api"] = {"reachable": True, "healthy": False, "message": "GET /api/v1/customers HTTP 401: Invalid token"}
-    assert dg.diagnose(p, now=NOW) == []
+    assert [(f["id"], f["severity"], f["fix_playbook"]) for f in dg.diagnose(p, now=NOW)] == [
+        ("api_auth_failed", "critical", None)]
     p["api"]["message"] = "GET /api/v1/customers HTTP 500: db down"
     assert [(f["id"], f["severity"]) for f in dg.diagnose(p, now=NOW)] == [("platform_down", "warning")]
 
