@@ -550,9 +550,9 @@ def incomplete(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t
     refused on the client side) while no platform_hung / platform_down finding explains it. A diagnosis must never
     read as green with the API unread."""
     p, b = _d(platform), _d(backups)
-    if p.get("state") in ("hung", "down"):
-        return None  # explained by that finding
     api = _d(p.get("api"))
+    if p.get("state") in ("hung", "down") or (p.get("state") == "degraded" and not _auth_rejected(api)):
+        return None  # explained by the platform_hung / platform_down finding
     reason = None
     if b and not _api_read(backups):
         reason = _unread_reason(b.get("error_kind"), str(b.get("error") or "not read"), b.get("url"),

@@ -355,6 +355,11 @@ def test_a_down_or_hung_platform_explains_the_unread_api():
     for state in ("hung", "down"):
         p["state"] = state
         assert dg.incomplete(p, unread, "h") is None
+    # answers, but its authenticated API fails on the server side (platform_down warning): explained too
+    p["state"], p["api"] = "degraded", {"reachable": True, "healthy": False,
+                                        "message": "GET /api/v1/customers HTTP 500: db down"}
+    assert "platform_down" in ids(dg.diagnose(p, None, None, now=NOW))
+    assert dg.incomplete(p, {"api_reachable": False, "error": "HTTP 500", "error_kind": "server"}, "h") is None
     p["state"] = "running"
     assert dg.incomplete(p, {"api_reachable": False, "error": "GET /api/v1/customers: no answer within 5.0 s",
                              "error_kind": "timeout", "url": "https://h/api/v1/customers"}, "h") == (
