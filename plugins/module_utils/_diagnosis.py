@@ -538,9 +538,9 @@ def probes(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t.Any
             if not isinstance(cfg, dict) or not cfg.get("probes"):
                 continue
             bad = [x for x in cfg["probes"] if isinstance(x, dict) and not x.get("reachable")]
+            error = "; ".join("%s: %s" % (x.get("endpoint"), x.get("error")) for x in bad) or None
             out.append({"name": "storage %s" % cfg.get("config_name"), "ran_on": cfg.get("probed_from") or where,
-                        "ok": not bad, "error": "; ".join("%s: %s" % (x.get("endpoint"), x.get("error"))
-                                                           for x in bad) or None})
+                        "ok": not bad, "error": error})
     return out
 
 
