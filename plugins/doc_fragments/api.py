@@ -31,7 +31,16 @@ options:
     description:
       - PEM file with the CA certificate(s) that signed the YBA platform certificate.
       - If not set, the environment variable E(YBA_CA_PATH) is used.
+      - The file must exist where the module runs (the YBA host for a module run there); a CA file that is only on
+        the controller is passed as O(ca_content) instead.
     type: path
+  ca_content:
+    description:
+      - PEM text of the CA certificate(s) that signed the YBA platform certificate, for example read on the controller
+        with C(lookup('ansible.builtin.file', yba_ca_path)). The module writes it to a private temporary file where it
+        runs and verifies with it; messages name it C(ca_content).
+      - Mutually exclusive with O(ca_path).
+    type: str
   customer_uuid:
     description:
       - UUID of the YBA customer to work on.

@@ -46,6 +46,7 @@ def api_argument_spec() -> dict[str, dict[str, t.Any]]:
         yba_api_token=dict(type="str", no_log=True, fallback=(env_fallback, ["YBA_API_TOKEN"])),
         validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["YBA_VALIDATE_CERTS"])),
         ca_path=dict(type="path", fallback=(env_fallback, ["YBA_CA_PATH"])),
+        ca_content=dict(type="str"),
         customer_uuid=dict(type="str", fallback=(env_fallback, ["YBA_CUSTOMER_UUID"])),
         request_timeout=dict(type="float", default=30),
         backoff_retries=dict(type="int", default=4),
@@ -126,6 +127,37 @@ def client_side_cause(err: BaseException) -> str | None:
     if isinstance(err, YBATLSError):
         return err.kind
     return None
+
+
+def error_kind(err: BaseException) -> str:
+    """What kind of failure ``err`` is, for a caller that reports it: a client-side cause (``auth``, ``ca_file``,
+    ``tls_verify``, ``tls_handshake``) or ``timeout``, ``unreachable``, ``server`` (HTTP 5xx), ``other``."""
+    cause = client_side_cause(err)
+    if cause:
+        return cause
+    if isinstance(err, YBATimeout):
+        return "timeout"
+    if isinstance(err, YBAUnreachable):
+        return "unreachable"
+    if isinstance(err, YBAError) and (err.status or 0) >= 500:
+        return "server"
+    return "other"
+
+
+def this_host() -> str:
+    """The name of the machine this code runs on: what a result names as where a probe ran."""
+    return socket.gethostname()
+
+
+def ca_file_from_content(content: str, directory: str) -> str:
+    """Write a CA's PEM text (sent from the controller) to a file only this user reads, in ``directory`` (a
+    module's temporary directory, removed when the module exits); its path. The way a request that runs on the
+    YBA host gets a CA file that exists only on the controller."""
+    path = os.path.join(directory, "yba-ca.pem")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content if content.endswith("\n") else content + "\n")
+    return path
 
 
 def ca_file_problem(path: str | None) -> str | None:
@@ -238,7 +270,7 @@ class YBAClient:
                  ca_path: str | None = None, timeout: float = 30, retries: int = 4, max_delay: float = 15,
                  customer_uuid: str | None = None, sleep: t.Callable[[float], None] = time.sleep,
                  clock: t.Callable[[], float] = time.monotonic, rng: t.Callable[[], float] = random.random,
-                 opener: t.Callable[..., t.Any] = open_url) -> None:
+                 opener: t.Callable[..., t.Any] = open_url, ca_label: str | None = None) -> None:
         if not base_url:
             raise YBAError("yba_url is required (or set the environment variable YBA_URL)")
         base_url = base_url.strip().rstrip("/")
@@ -248,6 +280,8 @@ class YBAClient:
         self.token = token or None
         self.validate_certs = validate_certs
         self.ca_path = ca_path
+        # how messages name the CA: "ca_path <file>", or "ca_content" for a temporary copy of content sent here
+        self.ca_label = ca_label or ("ca_path %s" % ca_path if ca_path else "the system trust store")
         self.timeout = float(timeout)
         self.retries = max(0, int(retries))
         self.max_delay = max(0.0, float(max_delay))
@@ -265,9 +299,16 @@ class YBAClient:
     def from_module(cls, module: t.Any, **overrides: t.Any) -> YBAClient:
         """Build a client from the options of api_argument_spec(); fails the module on a bad option."""
         p = module.params
+        ca_path, ca_label = p.get("ca_path"), None
+        if p.get("ca_content") is not None:
+            if ca_path:
+                module.fail_json(msg="parameters are mutually exclusive: ca_path|ca_content")
+            if "CERTIFICATE-----" not in p["ca_content"]:
+                module.fail_json(msg="ca_content holds no PEM certificate (pass the CA file's text, not its path)")
+            ca_path, ca_label = ca_file_from_content(p["ca_content"], module.tmpdir), "ca_content"
         kw: dict[str, t.Any] = dict(
             base_url=p.get("yba_url"), token=p.get("yba_api_token"),
-            validate_certs=p.get("validate_certs", True), ca_path=p.get("ca_path"),
+            validate_certs=p.get("validate_certs", True), ca_path=ca_path, ca_label=ca_label,
             timeout=p.get("request_timeout") or 30, retries=p.get("backoff_retries", 4),
             max_delay=p.get("backoff_max_delay", 15), customer_uuid=p.get("customer_uuid"),
         )
@@ -389,8 +430,8 @@ class YBAClient:
         problem = ca_file_problem(self.ca_path)
         if problem:
             self.requests.append((method, path, None))
-            raise YBATLSError("ca_path %s %s on %s, where this request runs: set ca_path (yba_ca_path) to a CA file "
-                              "readable there, or pass the CA's content" % (self.ca_path, problem, socket.gethostname()),
+            raise YBATLSError("%s %s on %s, where this request runs: set ca_path (yba_ca_path) to a CA file "
+                              "readable there, or pass the CA's content" % (self.ca_label, problem, this_host()),
                               kind="ca_file", method=method, path=path)
         try:
             resp = self._open(url, data=data, headers=headers, method=method, validate_certs=self.validate_certs,
@@ -444,9 +485,9 @@ class YBAClient:
         hint = {
             "tls_verify": "the platform's certificate does not verify against %s: set ca_path to the CA that signed "
                           "the YBA certificate (readable where this request runs), or validate_certs=false"
-                          % ("ca_path %s" % self.ca_path if self.ca_path else "the system trust store"),
-            "ca_file": "ca_path %s is not a usable CA file: set ca_path to the PEM of the CA that signed the YBA "
-                       "certificate" % self.ca_path,
+                          % self.ca_label,
+            "ca_file": "%s is not a usable CA file: set ca_path to the PEM of the CA that signed the YBA "
+                       "certificate" % self.ca_label,
             "tls_handshake": "check that yba_url's scheme and port serve HTTPS, and ca_path / validate_certs",
         }[kind]
         return YBATLSError("TLS with %s failed on the client side: %s (%s)" % (self.base_url, text, hint),

@@ -5,6 +5,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import re
 import time
 import typing as t
 
@@ -17,7 +18,8 @@ FIX_PLAYBOOKS: dict[str, str | None] = {
     "platform_down": "platform_service.yml",
     "platform_hung": "platform_service.yml",
     "heap_pressure": "platform_service.yml",
-    "api_client_config": None,  # the probe's own TLS/CA/token setting: no playbook fixes the inventory
+    "api_auth_failed": None,  # the API rejected the token: no playbook fixes the inventory
+    "api_client_config": None,  # the probe's own TLS/CA setting: no playbook fixes the inventory
     "metadb_unreachable": "platform_service.yml",  # the role starts postgres before yb-platform
     "metadb_index_corrupt": "metadb_repair.yml",
     "metadb_failed_migrations": None,
@@ -29,23 +31,33 @@ FIX_PLAYBOOKS: dict[str, str | None] = {
     "retention_not_enforced": None,
 }
 MANUAL_FIXES = {
+    "api_auth_failed": "set yba_api_token (inventory, vault or YBA_API_TOKEN) to a valid API token of a YBA user allowed"
+                       " to read and repair backups (YBA UI: User Profile > API Key; HTTP 401: wrong or expired token,"
+                       " 403: the user lacks permission), and yba_customer_uuid if that user sees several customers."
+                       " Nothing reads or repairs backups through the API until then; no playbook restarts the"
+                       " platform for it",
     "api_client_config": "the API probe failed on the client side, not on the platform: set yba_ca_path to the CA that"
                          " signed the YBA certificate (the roles send that file from the controller to the host; a"
-                         " module's ca_path must exist where the module runs), check yba_url and validate_certs,"
-                         " and for a 401/403 check yba_api_token. No playbook restarts the platform for it",
+                         " module's ca_path must exist where the module runs), check yba_url and validate_certs."
+                         " No playbook restarts the platform for it",
     "metadb_failed_migrations": "restore the metadata DB from a yba-ctl createBackup archive (yba-ctl restoreBackup)"
                                 " or ask Yugabyte support; YBA will not start past a failed Flyway migration",
     "storage_unreachable": "make the storage config's endpoint and credentials work (YBA UI: Integrations >"
                            " Backup, or PUT /api/v1/customers/{c}/configs/{id}); YBA re-validates READ and LIST",
     "backups_stale": "once storage works, take an on-demand backup of each stale universe (POST .../backups)",
     "backups_failing": "read the failed tasks' errors (GET .../tasks/{t}/failed_subtasks); usually storage or disk",
-    # ScheduleController.editBackupSchedule refuses {"status": "Active"} alone (400 "Both schedule frequency and cron
-    # expression cannot be null") and keeps failureCount: the body repeats the schedule's own timing.
+    # YBA's managed/src/main/java/com/yugabyte/yw/controllers/ScheduleController.java (editBackupSchedule, body
+    # forms/EditBackupScheduleParams.java, status defaulting to Active) refuses {"status": "Active"} alone (400 "Both
+    # schedule frequency and cron expression cannot be null"), both at once (400), a frequency without
+    # frequencyTimeUnit (400) or under 1 h (BackupUtil.validateBackupFrequency); models/Schedule.java's
+    # updateFrequency / updateCronExpression -> resetSchedule() set Active and keep failureCount. So the body repeats
+    # the schedule's own timing, one of the two.
     "schedules_paused": "once storage works, set each Paused schedule back to Active with its own timing: PUT"
                         " /api/v1/customers/{c}/schedules/{s} {\"status\": \"Active\", \"frequency\": <its"
                         " frequency, ms>, \"frequencyTimeUnit\": \"<its frequencyTimeUnit>\"}, or {\"status\":"
-                        " \"Active\", \"cronExpression\": \"<its cron>\"} for a cron schedule (GET"
-                        " .../schedules/{s} shows both); YBA keeps its failureCount",
+                        " \"Active\", \"cronExpression\": \"<its cron>\"} for a cron schedule, never both (GET"
+                        " .../schedules/{s} shows its frequency, frequencyTimeUnit and cronExpression); YBA keeps its"
+                        " failureCount, so a schedule whose next backup fails again is paused again",
     "retention_not_enforced": "once storage works, YBA's backup GC deletes expired backups again; failing that,"
                               " delete them through the API (POST .../backups/delete)",
 }
@@ -79,10 +91,12 @@ def thresholds_with_defaults(thresholds: t.Mapping[str, t.Any] | None) -> dict[s
 
 
 def _finding(fid: str, severity: str, title: str, evidence: str, subject: str | None = None,
-             source: str | None = None) -> dict[str, t.Any]:
+             source: str | None = None, measured_by: str | None = None) -> dict[str, t.Any]:
+    """``measured_by`` is the entry of ``measured()`` that, present in a later diagnosis, shows the finding's facts
+    were read again (so its absence there means fixed); by default its ``source``."""
     return {"id": fid, "severity": severity, "title": title, "evidence": evidence,
             "fix_playbook": FIX_PLAYBOOKS[fid], "manual_fix": MANUAL_FIXES.get(fid), "subject": subject,
-            "source": source}
+            "source": source, "measured_by": measured_by or source}
 
 
 def _size(n: t.Any) -> str:
@@ -165,24 +179,28 @@ def _platform_findings(platform: dict[str, t.Any], th: dict[str, float]) -> list
         why = "the process is stopped (state T)" if proc.get("stopped") else \
             "the API did not answer: %s" % (api.get("message") or "no answer")
         out.append(_finding("platform_hung", "critical", "YBA platform is up but not answering (hung)",
-                            "pid %s, %s" % (proc.get("pid"), why), source="platform_info"))
+                            "pid %s, %s" % (proc.get("pid"), why), source="platform_info",
+                            measured_by="platform_info:api"))
     elif state == "down":
         svc = (" (yb-platform service: %s)" % pf_service.get("raw")) if pf_service.get("raw") else ""
         out.append(_finding("platform_down", "critical", "YBA platform is down",
                             "no platform process found and the API does not answer%s: %s"
-                            % (svc, api.get("message") or "no answer"), source="platform_info"))
-    elif state == "degraded":
-        message = str(api.get("message") or "")
-        if "HTTP 401" not in message and "HTTP 403" not in message:
-            out.append(_finding("platform_down", "warning", "YBA platform answers but its authenticated API fails",
-                                message or "an authenticated call failed", source="platform_info"))
+                            % (svc, api.get("message") or "no answer"), source="platform_info",
+                            measured_by="platform_info:api"))
+    elif state == "degraded" and not _auth_rejected(api):
+        out.append(_finding("platform_down", "warning", "YBA platform answers but its authenticated API fails",
+                            str(api.get("message") or "an authenticated call failed"), source="platform_info",
+                            measured_by="platform_info:api"))
 
-    client_error = api.get("client_error")
-    if client_error:
+    if _auth_rejected(api):
+        out.append(_auth_finding(str(api.get("message") or "the API rejected the token"), api.get("url"),
+                                 "platform_info", "platform_info:auth"))
+    elif api.get("client_error"):
+        client_error = api.get("client_error")
         out.append(_finding("api_client_config", "warning",
                             "The API probe failed on the client side (%s): the platform's health was not checked"
                             % client_error, str(api.get("message") or client_error), subject=api.get("url"),
-                            source="platform_info"))
+                            source="platform_info", measured_by="platform_info:tls"))
 
     heap = _d(platform.get("heap"))
     hpct = _num(heap.get("heap_used_percent"))
@@ -194,8 +212,19 @@ def _platform_findings(platform: dict[str, t.Any], th: dict[str, float]) -> list
                                           _size(heap.get("heap_max_bytes") or heap.get("xmx_bytes")),
                                           ("; process RSS %s" % _size(heap.get("rss_bytes")))
                                           if heap.get("rss_bytes") else ""),
-            source="platform_info"))
+            source="platform_info", measured_by="platform_info:heap"))
     return out
+
+
+def _auth_rejected(api: dict[str, t.Any]) -> bool:
+    """The platform probe's authenticated call was refused with HTTP 401/403 (the token, not the platform)."""
+    message = str(api.get("message") or "")
+    return api.get("client_error") == "auth" or "HTTP 401" in message or "HTTP 403" in message
+
+
+def _auth_finding(evidence: str, url: t.Any, source: str, measured_by: str) -> dict[str, t.Any]:
+    return _finding("api_auth_failed", "critical", "The YBA API rejected yba_api_token: nothing was read or checked"
+                    " through the API", evidence, subject=url, source=source, measured_by=measured_by)
 
 
 # ------------------------------------------------------------------------------------------ metadb
@@ -203,7 +232,8 @@ def _platform_findings(platform: dict[str, t.Any], th: dict[str, float]) -> list
 def _metadb_findings(metadb: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     if not metadb.get("reachable"):
         return [_finding("metadb_unreachable", "critical", "The YBA metadata database (yugaware) cannot be queried",
-                         str(metadb.get("error") or "no error given"), source="metadb_info")]
+                         str(metadb.get("error") or "no error given"), source="metadb_info",
+                         measured_by="metadb_info:connect")]
     out = []
     amcheck = _d(metadb.get("amcheck"))
     corrupt = [c for c in amcheck.get("corrupt") or [] if isinstance(c, dict)]
@@ -248,10 +278,18 @@ def _storage_findings(backups: dict[str, t.Any]) -> list[dict[str, t.Any]]:
             continue
         bad = [p for p in cfg.get("probes") or [] if isinstance(p, dict) and not p.get("reachable")]
         evidence = "; ".join("%s: %s" % (p.get("endpoint"), p.get("error")) for p in bad) or "probe failed"
+        where = cfg.get("probed_from") or backups.get("probed_from")
+        if where:
+            evidence += " (probed from %s)" % where
         out.append(_finding("storage_unreachable", "critical",
                             "Backup storage %s (%s) is unreachable" % (cfg.get("config_name"), cfg.get("name")),
-                            evidence, subject=cfg.get("config_name"), source="backup_info"))
+                            evidence, subject=cfg.get("config_name"), source="backup_info",
+                            measured_by=_storage_key(cfg)))
     return out
+
+
+def _storage_key(cfg: dict[str, t.Any]) -> str:
+    return "backup_info:storage:%s" % (cfg.get("config_uuid") or cfg.get("config_name"))
 
 
 def _stale_universes(universes: list[dict[str, t.Any]], now: float, rpo: float, source: str) -> list[dict[str, t.Any]]:
@@ -272,7 +310,7 @@ def _stale_universes(universes: list[dict[str, t.Any]], now: float, rpo: float, 
             when = _iso(done) if done is not None else u.get("last_completed_time")
             evidence = "last Completed backup %s ago (%s), RPO %s" % (_age(age), when, _age(rpo))
         out.append(_finding("backups_stale", "critical", "No backup of universe %s within the RPO" % name,
-                            evidence, subject=name, source=source))
+                            evidence, subject=name, source=source, measured_by="backups"))
     return out
 
 
@@ -288,13 +326,14 @@ def short_error(text: t.Any) -> str | None:
 def _failing(n: int, th: dict[str, float], evidence: str, source: str) -> dict[str, t.Any]:
     """backups_failing, from the API's view or the metadata DB's."""
     return _finding("backups_failing", "critical" if n >= th["failed_critical_count"] else "warning",
-                    "%d backup%s failed in the last 24 hours" % (n, "s" if n != 1 else ""), evidence, source=source)
+                    "%d backup%s failed in the last 24 hours" % (n, "s" if n != 1 else ""), evidence, source=source,
+                    measured_by="backups")
 
 
 def _not_deleted(n: int, evidence: str, source: str) -> dict[str, t.Any]:
     """retention_not_enforced, from the API's view or the metadata DB's."""
     return _finding("retention_not_enforced", "warning", "%d expired backup%s not deleted" % (n, "s" if n != 1 else ""),
-                    evidence, source=source)
+                    evidence, source=source, measured_by="backups")
 
 
 def _backup_findings(backups: dict[str, t.Any], now: float, th: dict[str, float]) -> list[dict[str, t.Any]]:
@@ -331,7 +370,7 @@ def _schedule_findings(schedules: dict[str, t.Any], source: str) -> list[dict[st
     if n_e:
         parts.append("%d in Error" % n_e)
     return [_finding("schedules_paused", "warning", "Backup schedules not running: %s" % ", ".join(parts),
-                     names or "", source=source)]
+                     names or "", source=source, measured_by="backups")]
 
 
 def _metadb_backup_findings(metadb: dict[str, t.Any], now: float, th: dict[str, float]) -> list[dict[str, t.Any]]:
@@ -377,13 +416,168 @@ def diagnose(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t.A
         findings += _platform_findings(dict(platform), th)
     if isinstance(metadb, dict) and metadb:
         findings += _metadb_findings(dict(metadb))
-    api_ok = isinstance(backups, dict) and backups.get("api_reachable", True) and "universes" in backups
-    if api_ok:
+    if _api_read(backups):
         findings += _backup_findings(dict(t.cast(dict, backups)), now, th)
-    elif isinstance(metadb, dict) and metadb.get("reachable"):
-        findings += _metadb_backup_findings(dict(metadb), now, th)
+    else:
+        findings = _merge_client_side(findings, _unread_findings(_d(backups)))
+        if isinstance(metadb, dict) and metadb.get("reachable"):
+            findings += _metadb_backup_findings(dict(metadb), now, th)
     findings.sort(key=_order)
     return findings
+
+
+def _api_read(backups: t.Any) -> bool:
+    return isinstance(backups, dict) and bool(backups.get("api_reachable", True)) and "universes" in backups
+
+
+def _unread_findings(backups: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    """The finding of an API that backup_info could not read for a client-side reason (token, CA, TLS)."""
+    kind = backups.get("error_kind")
+    error = str(backups.get("error") or "")
+    where = (" (probed from %s)" % backups["probed_from"]) if backups.get("probed_from") else ""
+    if kind == "auth":
+        return [_auth_finding(error + where, backups.get("url"), "backup_info", "backup_info:auth")]
+    if kind in ("ca_file", "tls_verify", "tls_handshake"):
+        return [_finding("api_client_config", "warning", "Reading the API failed on the client side (%s): backups,"
+                         " schedules and storage were not read through it" % kind, error + where,
+                         subject=backups.get("url"), source="backup_info", measured_by="backup_info:tls")]
+    return []
+
+
+def _merge_client_side(findings: list[dict[str, t.Any]], extra: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """One finding per client-side cause: backup_info's (it names the failed request and where it ran) replaces the
+    platform probe's of the same id."""
+    ids = {f["id"] for f in extra}
+    return [f for f in findings if f["id"] not in ids] + extra
+
+
+CLIENT_SIDE_KINDS = ("auth", "ca_file", "tls_verify", "tls_handshake")
+
+
+def measured(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t.Any] | None = None,
+             metadb: t.Mapping[str, t.Any] | None = None) -> list[str]:
+    """What this diagnosis really read: the ``measured_by`` keys of the findings it could have made.
+
+    A finding of an earlier diagnosis is fixed only when its ``measured_by`` is in this list and the finding is gone:
+    a source that was not read this time (API down, metadata DB unreachable, storage not probed) proves nothing.
+    Keys: ``platform_info`` (host facts: disk, process, services), ``platform_info:api`` (the platform's health was
+    judged), ``platform_info:auth`` (an authenticated call answered), ``platform_info:tls`` (TLS to the API worked),
+    ``platform_info:heap`` (JVM heap read), ``metadb_info:connect`` (metadb_info ran), ``metadb_info`` (the metadata DB
+    was queried), ``backup_info`` (the API's backup state was read), ``backup_info:auth`` / ``backup_info:tls`` (its
+    requests were accepted / its TLS worked), ``backup_info:storage:<config uuid>`` (that storage config was probed),
+    ``backups`` (the backup, schedule and retention state was read, from the API or else the metadata DB).
+    """
+    out: set[str] = set()
+    p, b, m = _d(platform), _d(backups), _d(metadb)
+    if p:
+        out.add("platform_info")
+        api = _d(p.get("api"))
+        if p.get("state") not in (None, "unknown"):
+            out.add("platform_info:api")
+        if api.get("healthy") or _auth_rejected(api):
+            out.add("platform_info:auth")
+        if api.get("reachable") or api.get("version") or api.get("client_error"):
+            out.add("platform_info:tls")
+        if _num(_d(p.get("heap")).get("heap_used_percent")) is not None:
+            out.add("platform_info:heap")
+    if m:
+        out.add("metadb_info:connect")
+        if m.get("reachable"):
+            out.add("metadb_info")
+    if _api_read(backups):
+        out.update(("backup_info", "backup_info:auth", "backup_info:tls", "backups"))
+        for cfg in b.get("storage_configs") or []:
+            if isinstance(cfg, dict) and cfg.get("probes"):
+                out.add(_storage_key(cfg))
+    else:
+        if b.get("error_kind") == "auth":
+            out.add("backup_info:auth")
+        elif b.get("error_kind") in CLIENT_SIDE_KINDS:
+            out.add("backup_info:tls")
+        if m.get("reachable"):
+            out.add("backups")
+    return sorted(out)
+
+
+def fixed(before: t.Sequence[t.Mapping[str, t.Any]], after: t.Sequence[t.Mapping[str, t.Any]],
+          after_measured: t.Iterable[str]) -> list[str]:
+    """The ids of ``before``'s findings that a later diagnosis (``after`` findings, ``after_measured`` =
+    ``measured()``) shows fixed: no finding of that id any more, and every earlier finding of it measured again."""
+    seen = set(after_measured)
+    after_ids = {f.get("id") for f in after if isinstance(f, dict)}
+    out: list[str] = []
+    for fid in dict.fromkeys(f.get("id") for f in before if isinstance(f, dict)):
+        if fid in after_ids or fid is None:
+            continue
+        mine = [f for f in before if isinstance(f, dict) and f.get("id") == fid]
+        if all((f.get("measured_by") or f.get("source")) in seen for f in mine):
+            out.append(str(fid))
+    return out
+
+
+def probes(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t.Any] | None = None,
+           metadb: t.Mapping[str, t.Any] | None = None, ran_on: str | None = None) -> list[dict[str, t.Any]]:
+    """Each probe of the diagnosis with where it ran: ``{name, ran_on, ok, error}``. ``ran_on`` is the host the
+    modules ran on (the role's inventory host); backup_info names the machine it ran on itself (``probed_from``)."""
+    out: list[dict[str, t.Any]] = []
+    p, b, m = _d(platform), _d(backups), _d(metadb)
+    if p:
+        out.append({"name": "platform_info", "ran_on": ran_on, "ok": True, "error": None})
+        api = _d(p.get("api"))
+        out.append({"name": "platform_api", "ran_on": ran_on, "ok": bool(api.get("healthy")),
+                    "error": None if api.get("healthy") else (api.get("message") or "no answer")})
+    if m:
+        out.append({"name": "metadb_info", "ran_on": ran_on, "ok": bool(m.get("reachable")),
+                    "error": None if m.get("reachable") else (m.get("error") or "not queried")})
+    if b:
+        where = b.get("probed_from") or ran_on
+        ok = _api_read(backups)
+        out.append({"name": "backup_info", "ran_on": where, "ok": ok,
+                    "error": None if ok else (b.get("error") or "not read")})
+        for cfg in b.get("storage_configs") or []:
+            if not isinstance(cfg, dict) or not cfg.get("probes"):
+                continue
+            bad = [x for x in cfg["probes"] if isinstance(x, dict) and not x.get("reachable")]
+            error = "; ".join("%s: %s" % (x.get("endpoint"), x.get("error")) for x in bad) or None
+            out.append({"name": "storage %s" % cfg.get("config_name"), "ran_on": cfg.get("probed_from") or where,
+                        "ok": not bad, "error": error})
+    return out
+
+
+def incomplete(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t.Any] | None = None,
+               host: str | None = None) -> str | None:
+    """ONE line saying why the diagnosis is incomplete, or None: the API was not read (or the platform probe was
+    refused on the client side) while no platform_hung / platform_down finding explains it. A diagnosis must never
+    read as green with the API unread."""
+    p, b = _d(platform), _d(backups)
+    api = _d(p.get("api"))
+    if p.get("state") in ("hung", "down") or (p.get("state") == "degraded" and not _auth_rejected(api)):
+        return None  # explained by the platform_hung / platform_down finding
+    reason = None
+    if b and not _api_read(backups):
+        reason = _unread_reason(b.get("error_kind"), str(b.get("error") or "not read"), b.get("url"),
+                                b.get("probed_from"))
+    elif _auth_rejected(api) or api.get("client_error"):
+        message = str(api.get("message") or api.get("client_error"))
+        path = re.search(r"^[A-Z]+ (/\S*)", message)
+        url = (str(api.get("url") or "").rstrip("/") + path.group(1)) if path and api.get("url") else api.get("url")
+        reason = _unread_reason("auth" if _auth_rejected(api) else api.get("client_error"), message, url, None)
+    if reason is None:
+        return None
+    return "%sdiagnosis incomplete: %s; nothing was changed" % (("%s: " % host) if host else "", reason)
+
+
+def _unread_reason(kind: t.Any, error: str, url: t.Any, where: t.Any) -> str:
+    status = re.search(r"HTTP (\d{3})", error)
+    at = (" from %s" % url) if url else ""
+    by = (" (probed from %s)" % where) if where else ""
+    if kind == "auth":
+        return "the API rejected yba_api_token (%s%s)%s" % (("HTTP %s" % status.group(1)) if status else "HTTP 401/403",
+                                                            at, by)
+    if kind in CLIENT_SIDE_KINDS:
+        return "the API could not be read on the client side (%s%s: %s)%s; check yba_ca_path, yba_url and" \
+               " yba_validate_certs" % (kind, at, error, by)
+    return "the API could not be read%s%s: %s" % (at, by, error)
 
 
 def platform_summary(platform: t.Mapping[str, t.Any] | None) -> str | None:

@@ -40,7 +40,8 @@ options:
     default: 5
   probe_storage:
     description:
-      - Probe the endpoint of every S3 storage config from the machine the module runs on (usually the controller).
+      - Probe the endpoint of every S3 storage config from the machine the module runs on. Run the module on the YBA
+        host (as the P(yba.remediation.diagnose#role) role does) so the probe speaks for where YBA runs.
     type: bool
     default: true
   probe_timeout:
@@ -62,12 +63,13 @@ options:
     description:
       - When the API cannot be reached (no answer, timeout, HTTP 5xx), return RV(backups.api_reachable=false) with the
         error instead of failing, so a diagnosis can go on with what the host tells.
-      - A rejected token (HTTP 401/403) always fails.
+      - A rejected token (HTTP 401/403) always fails; its result still carries RV(backups) with the error and its
+        RV(backups.error_kind).
     type: bool
     default: false
 notes:
-  - The storage probe runs where the module runs. YBA and every database node must reach the bucket too; a probe from
-    the controller does not prove that they can.
+  - The storage probe runs where the module runs, named in RV(backups.probed_from). YBA reaches the bucket from the
+    YBA host; every database node must reach it too, which a probe from one host does not prove.
 seealso:
   - module: yba.remediation.platform_info
 """
@@ -77,7 +79,8 @@ EXAMPLES = r"""
   yba.remediation.backup_info:
     yba_url: https://yba.example.com
     yba_api_token: "{{ vault_yba_api_token }}"
-  delegate_to: localhost
+    ca_content: "{{ lookup('ansible.builtin.file', 'files/yba-ca.pem') }}"  # the CA file is on the controller
+  become: false
   register: yba_backups
 
 - name: Universes without a Completed backup in the last day
@@ -97,9 +100,30 @@ backups:
       returned: always
       sample: true
     error:
-      description: Why the API could not be read (with O(allow_unreachable=true)).
+      description: Why the API could not be read (with O(allow_unreachable=true), or in a failed result).
       type: str
       returned: when the API could not be read
+    error_kind:
+      description:
+        - What kind of failure RV(backups.error) is. A client-side cause, where the request's own configuration is at
+          fault, is V(auth) (HTTP 401/403), V(ca_file), V(tls_verify) or V(tls_handshake); else V(timeout),
+          V(unreachable), V(server) (HTTP 5xx) or V(other).
+      type: str
+      returned: when the API could not be read
+      sample: auth
+    status:
+      description: The HTTP status of the failed request, when there was an answer.
+      type: int
+      returned: when the API could not be read and answered
+    url:
+      description: The URL of the failed request.
+      type: str
+      returned: when the API could not be read
+    probed_from:
+      description: The host name of the machine the module ran on, where the API was read and the storage probed from.
+      type: str
+      returned: always
+      sample: yba1.example.com
     customer_uuid:
       description: The customer that was read.
       type: str
@@ -113,7 +137,9 @@ backups:
       elements: dict
       returned: success
     storage_configs:
-      description: Storage configs (C(config_uuid), C(config_name), C(name), C(state), C(in_use), C(data) with secrets masked, C(probes)).
+      description:
+        - Storage configs (C(config_uuid), C(config_name), C(name), C(state), C(in_use), C(data) with secrets masked,
+          C(probes), C(reachable) (null when not probed) and C(probed_from), the host the probes ran on).
       type: list
       elements: dict
       returned: success
@@ -177,6 +203,7 @@ def read_storage(client, probe, timeout):
         if probe:
             item["probes"] = [bi.probe_endpoint(e, timeout) for e in item["endpoints"]]
         item["reachable"] = all(p["reachable"] for p in item["probes"]) if item["probes"] else None
+        item["probed_from"] = _api.this_host() if item["probes"] else None
         configs.append(item)
     return configs
 
@@ -249,18 +276,24 @@ def main():
         if p[name] < 1:
             module.fail_json(msg="%s must be 1 or more, got %s" % (name, p[name]))
     client = _api.YBAClient.from_module(module)
+    here = _api.this_host()
     try:
         backups = read(module, client)
     except _api.YBAError as err:
         down = isinstance(err, (_api.YBAUnreachable, _api.YBATimeout)) or (err.status or 0) >= 500
-        if not (p["allow_unreachable"] and down):
-            _api.fail_json_from_error(module, err, "cannot read the backup state from YBA",
-                                      backups={"api_reachable": False, "requests": client.request_count})
         message = str(err)
         if p["yba_api_token"]:
             message = message.replace(p["yba_api_token"], _api.MASK)
-        backups = {"api_reachable": False, "error": message}
+        unread = {"api_reachable": False, "error": message, "error_kind": _api.error_kind(err),
+                  "url": client.base_url + (err.path or ""), "probed_from": here,
+                  "requests": client.request_count}
+        if err.status is not None:
+            unread["status"] = err.status
+        if not (p["allow_unreachable"] and down):
+            _api.fail_json_from_error(module, err, "cannot read the backup state from YBA", backups=unread)
+        backups = unread
     backups["requests"] = client.request_count
+    backups["probed_from"] = here
     module.exit_json(changed=False, backups=backups)
 
 

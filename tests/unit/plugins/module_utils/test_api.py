@@ -417,3 +417,23 @@ def test_tls_failure_not_retried_and_explained(tmp_path):
 def test_parse_error_body_yba_shapes(body, message, fields):
     got_message, got_fields, parsed = _api._parse_error_body(json.dumps(body).encode())
     assert (got_message, got_fields, parsed) == (message, fields, body)
+
+
+def test_error_kind_names_client_side_causes_and_the_rest():
+    from ansible_collections.yba.remediation.plugins.module_utils import _api as api
+    assert api.error_kind(api.YBAAuthError("no", status=401)) == "auth"
+    assert api.error_kind(api.YBATLSError("x", kind="ca_file")) == "ca_file"
+    assert api.error_kind(api.YBATimeout("slow")) == "timeout"
+    assert api.error_kind(api.YBAUnreachable("refused")) == "unreachable"
+    assert api.error_kind(api.YBAError("boom", status=503)) == "server"
+    assert api.error_kind(api.YBANotFound("gone", status=404)) == "other"
+
+
+def test_a_ca_sent_as_content_is_named_ca_content_not_its_temporary_path(tmp_path):
+    from ansible_collections.yba.remediation.plugins.module_utils import _api as api
+    path = api.ca_file_from_content("not a pem", str(tmp_path))
+    client = api.YBAClient("https://yba.example", token="t", ca_path=path, ca_label="ca_content", retries=0)
+    with pytest.raises(api.YBATLSError) as err:
+        client.get("/api/v1/customers")
+    assert err.value.kind == "ca_file" and "ca_content holds no PEM certificate on " in str(err.value)
+    assert path not in str(err.value)

@@ -118,6 +118,48 @@ def test_auth_error_always_fails(monkeypatch, capsys):
     monkeypatch.setattr(_api.YBAClient, "_send_once", send)
     r = run(capsys, allow_unreachable=True)
     assert r["failed"] is True and r["status"] == 401
+    # the failed result still says what was not read, why, from where: the diagnosis reports it as api_auth_failed
+    b = r["backups"]
+    assert b["api_reachable"] is False and b["error_kind"] == "auth" and b["status"] == 401
+    assert b["error"] == "GET /api/v1/customers HTTP 401: Invalid token"
+    assert b["url"] == "https://yba.example/api/v1/customers"
+    assert b["probed_from"] == _api.this_host() and TOKEN not in json.dumps(r)
+
+
+def test_unread_api_names_the_kind_and_where_it_ran(monkeypatch, capsys):
+    def send(self, method, url, path, data, headers, timeout, raw):
+        raise _api.YBATLSError("TLS failed: CERTIFICATE_VERIFY_FAILED", kind="tls_verify", method=method, path=path)
+
+    monkeypatch.setattr(_api.YBAClient, "_send_once", send)
+    b = run(capsys, allow_unreachable=True)["backups"]
+    assert (b["api_reachable"], b["error_kind"], b["probed_from"]) == (False, "tls_verify", _api.this_host())
+    assert "status" not in b
+
+
+def test_storage_probes_name_the_host_they_ran_on(routes, capsys):
+    b = run(capsys)["backups"]
+    assert b["probed_from"] == _api.this_host()
+    assert [c["probed_from"] for c in b["storage_configs"]] == [_api.this_host()]
+    assert run(capsys, probe_storage=False)["backups"]["storage_configs"][0]["probed_from"] is None
+
+
+def test_ca_content_is_written_where_the_module_runs_and_used(routes, monkeypatch, capsys, tmp_path):
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+    used = []
+    real_init = _api.YBAClient.__init__
+
+    def init(self, *a, **kw):
+        real_init(self, *a, **kw)
+        used.append((self.ca_path, self.ca_label))
+
+    monkeypatch.setattr(_api.YBAClient, "__init__", init)
+    r = run(capsys, ca_content=pem, probe_storage=False)
+    assert "failed" not in r and used[-1][1] == "ca_content"
+    assert used[-1][0].endswith("yba-ca.pem")
+    r = run(capsys, ca_content="/etc/pki/ca.pem")
+    assert r["failed"] and r["msg"].startswith("ca_content holds no PEM certificate")
+    r = run(capsys, ca_content=pem, ca_path=str(tmp_path / "ca.pem"))
+    assert r["failed"] and r["msg"] == "parameters are mutually exclusive: ca_path|ca_content"
 
 
 def test_bad_input(capsys):
