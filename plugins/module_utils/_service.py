@@ -27,13 +27,19 @@ NOT_INSTALLED = "not-installed"
 UNMANAGED = "unmanaged"
 UNKNOWN = "unknown"
 
-# Java command-line markers of the YBA platform process (Play start script, its config file, its main class).
-_PLATFORM_MARKERS = (
-    re.compile(r"yugaware/bin/yugaware$"),
-    re.compile(r"^-Dconfig\.file=.*yb-platform\.conf$"),
-    re.compile(r"^play\.core\.server\.ProdServerStart$"),
-    re.compile(r"(^|/)yb-platform(\.py)?$"),
-)
+# The YBA platform's JVM command line. The unit's ExecStart is the Play/sbt-native-packager start script
+# <version>/yb-platform/yugaware/bin/yugaware (yba-installer's config/templates/yba-installer-platform.yml), which execs
+# `java ... -Dconfig.file=<...>/yb-platform.conf ... play.core.server.ProdServerStart` (Play's main class). Only the
+# PROGRAM of a process counts (argv[0], or the script an interpreter runs): an argument naming the platform, as in
+# `journalctl -fu yb-platform`, `tail -f .../yb-platform.log` or `less .../yb-platform.conf`, is not the platform.
+_MAIN_CLASS = "play.core.server.ProdServerStart"
+_CONFIG_ARG = re.compile(r"^-Dconfig\.file=(.*/)?yb-platform\.conf$")
+_START_SCRIPT = re.compile(r"(^|/)yugaware/bin/yugaware$")
+_JAVA = re.compile(r"^java$")
+# interpreters that run a script named by their first non-option argument (the start script is a shell script)
+_INTERPRETERS = re.compile(r"^(sh|bash|dash|ksh|zsh|python[0-9.]*)$")
+# programs that are never the platform by themselves, even when a unit's ExecStart names one of them
+_GENERIC_PROGRAMS = re.compile(r"^(java|env|sh|bash|dash|ksh|zsh|python[0-9.]*|sudo|runuser|nohup|timeout)$")
 
 
 class ServiceError(Exception):
@@ -454,11 +460,39 @@ def parse_proc_status_rss(text: str) -> t.Optional[int]:
     return int(match.group(1)) * 1024 if match else None
 
 
+def process_program(argv: t.Sequence[str]) -> t.Optional[str]:
+    """The program a command line runs: argv[0], or for an interpreter (sh, bash, python) the script it runs; None
+    for an inline program (``sh -c``, ``python -c/-m``) or an empty command line. Pure."""
+    if not argv:
+        return None
+    if not _INTERPRETERS.match(os.path.basename(argv[0])):
+        return argv[0]
+    for arg in argv[1:]:
+        if arg in ("-c", "-m"):
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def is_platform_cmdline(argv: t.Sequence[str], exec_paths: t.Sequence[str] = ()) -> bool:
-    """True for the command line of the YBA platform (the Play app 'yugaware', or the unit's ExecStart)."""
-    if any(arg in exec_paths for arg in argv[:3]):
+    """True for the command line of the YBA platform's JVM, or of its start script before it execs java. Pure.
+
+    The program (``process_program``) must be either java carrying the platform's main class or its
+    ``-Dconfig.file=...yb-platform.conf``, or the start script ``.../yugaware/bin/yugaware``, or the unit's ExecStart
+    program (``exec_paths``, unless that is a generic program such as java or a shell). Arguments alone never
+    match: ``journalctl -fu yb-platform``, ``systemctl status yb-platform``, ``yba-ctl restart yb-platform``,
+    ``tail -f .../yb-platform.log``, ``less .../yugaware/bin/yugaware`` are decoys.
+    """
+    program = process_program(argv)
+    if not program:
+        return False
+    name = os.path.basename(program)
+    if _JAVA.match(name):
+        return any(arg == _MAIN_CLASS or _CONFIG_ARG.match(arg) for arg in argv[1:])
+    if _START_SCRIPT.search(program):
         return True
-    return any(marker.search(arg) for arg in argv for marker in _PLATFORM_MARKERS)
+    return program in exec_paths and not _GENERIC_PROGRAMS.match(name)
 
 
 def unit_exec_start(unit_text: str) -> t.List[str]:

@@ -203,6 +203,73 @@ def test_is_platform_cmdline() -> None:
     assert not s.is_platform_cmdline(["/usr/bin/python3", "-m", "http.server"])
 
 
+SOFT = "/opt/yugabyte/software/2.20.1.3-b3"
+# A real yba-installer host: the start script (the unit's ExecStart) before it execs java, and the JVM after.
+REAL_PLATFORM_LINES = [
+    ["/bin/bash", SOFT + "/yb-platform/yugaware/bin/yugaware", "-Dconfig.file=" + SOFT + "/yb-platform/conf/yb-platform.conf",
+     "-Dhttp.port=disabled", "-Dhttps.port=443"],
+    [SOFT + "/jdk/bin/java", "-Duser.dir=" + SOFT + "/yb-platform/yugaware", "-XX:G1PeriodicGCInterval=120000",
+     "-Dconfig.file=" + SOFT + "/yb-platform/conf/yb-platform.conf", "-Dhttp.port=disabled", "-Dhttps.port=443",
+     "-cp", SOFT + "/yb-platform/yugaware/lib/*", "play.core.server.ProdServerStart"],
+    ["java", "-Dconfig.file=/opt/yugabyte/yb-platform.conf", "-jar", "/x/yugaware.jar"],
+    # Replicated's container: the main class, another config file name
+    ["/usr/lib/jvm/java-17/bin/java", "-Dconfig.file=/data/application.docker.conf", "-cp", "/opt/yugabyte/yugaware/lib/*",
+     "play.core.server.ProdServerStart"],
+    # the lab's simulator: the start script run by an interpreter
+    ["/usr/bin/python3", "/opt/yugabyte/software/active/yb-platform/yugaware/bin/yugaware", "-Xmx1g",
+     "-Dconfig.file=/opt/yugabyte/software/active/yb-platform/conf/yb-platform.conf", "-Dhttps.port=8443"],
+]
+# What an operator runs on the same host while looking at the platform: none of it is the platform.
+DECOY_LINES = [
+    ["journalctl", "-fu", "yb-platform"],
+    ["journalctl", "-u", "yb-platform.service", "--since", "today"],
+    ["systemctl", "status", "yb-platform"],
+    ["sudo", "systemctl", "restart", "yb-platform"],
+    ["/usr/bin/yba-ctl", "restart", "yb-platform"],
+    ["yba-ctl", "status"],
+    ["tail", "-f", "/opt/yugabyte/data/logs/yb-platform.log"],
+    ["tail", "-f", "/opt/yugabyte/data/logs/application.log"],
+    ["less", SOFT + "/yb-platform/conf/yb-platform.conf"],
+    ["vi", SOFT + "/yb-platform/yugaware/bin/yugaware"],
+    ["tail", "-f", SOFT + "/yb-platform/yugaware/bin/yugaware"],
+    ["grep", "-r", "play.core.server.ProdServerStart", "/opt/yugabyte"],
+    ["grep", "-Dconfig.file=/x/yb-platform.conf"],
+    ["bash", "-c", "tail -f /opt/yugabyte/data/logs/application.log | grep yb-platform"],
+    ["sh", "-c", SOFT + "/yb-platform/yugaware/bin/yugaware"],
+    ["/usr/bin/python3", "-m", "yb-platform"],
+    ["python3", "/root/scripts/yb-platform.py"],
+    ["yb-platform"],
+    ["/usr/local/bin/yb-platform"],
+    ["java", "-jar", "/opt/other/app.jar", "--name", "yb-platform"],  # another JVM on the host
+    ["java", "-Dconfig.file=/etc/other/application.conf", "com.example.Main"],
+    ["/usr/bin/java"],  # a generic ExecStart program alone is not enough
+    ["ps", "-ef"],
+    [],
+]
+
+
+@pytest.mark.parametrize("argv", REAL_PLATFORM_LINES)
+def test_real_platform_command_lines_match(argv: t.List[str]) -> None:
+    assert s.is_platform_cmdline(argv, exec_paths=[SOFT + "/yb-platform/yugaware/bin/yugaware"])
+    assert s.is_platform_cmdline(argv)
+
+
+@pytest.mark.parametrize("argv", DECOY_LINES)
+def test_decoys_naming_the_platform_are_not_the_platform(argv: t.List[str]) -> None:
+    assert not s.is_platform_cmdline(argv, exec_paths=["/usr/bin/java", SOFT + "/yb-platform/yugaware/bin/yugaware"])
+    assert not s.is_platform_cmdline(argv)
+
+
+def test_platform_scan_skips_decoys(tmp_path: t.Any) -> None:
+    """Decoys with more memory than the platform, and with no platform at all: never picked."""
+    for pid, argv in enumerate(DECOY_LINES[:-1], start=400):
+        _fake_proc(tmp_path, pid, "S", argv, 5000000)
+    assert s.find_platform_process(str(tmp_path)) is None
+    _fake_proc(tmp_path, 999, "S", REAL_PLATFORM_LINES[1], 10)
+    assert s.find_platform_process(str(tmp_path)).pid == 999
+    assert s.find_platform_process(str(tmp_path), hint_pids=[400]).pid == 400  # a backend's MainPID is trusted
+
+
 def _fake_proc(root: t.Any, pid: int, state: str, argv: t.List[str], rss_kb: int, env: bytes = b"") -> None:
     d = root / str(pid)
     d.mkdir()
