@@ -14,6 +14,8 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.yba.remediation.plugins.module_utils import _heap
+
 PLATFORM = "yb-platform"
 POSTGRES = "postgres"
 PROMETHEUS = "prometheus"
@@ -440,7 +442,13 @@ class ProcessInfo:
 
     def as_dict(self) -> t.Dict[str, t.Any]:
         return {"pid": self.pid, "state": self.state, "stopped": self.stopped, "rss_bytes": self.rss_bytes,
-                "cmdline": self.cmdline}
+                "cmdline": self.safe_cmdline}
+
+    @property
+    def safe_cmdline(self) -> t.List[str]:
+        """The command line with secrets (proxy credentials in -D options, URL passwords) masked: the one form
+        that may leave a module."""
+        return _heap.redact_args(self.cmdline)
 
 
 def parse_proc_stat(text: str) -> t.Tuple[str, t.Optional[int]]:
