@@ -479,3 +479,43 @@ def test_running_software_versions_come_from_the_platform_command_line(tmp_path:
     assert s.running_software_versions(layout, proc_root=str(proc)) == ["2.18.1.0-b84"]
     (proc / "300" / "stat").unlink()
     assert s.running_software_versions(layout, proc_root=str(proc)) == []
+
+
+@pytest.mark.parametrize("text,seconds", [("10", 10.0), ("10s", 10.0), ("500ms", 0.5), ("1min 30s", 90.0), ("2m", 120.0),
+                                          ("x", None), ("10 fortnights", None), ("", None)])
+def test_parse_timespan(text: str, seconds: t.Optional[float]) -> None:
+    assert s.parse_timespan(text) == seconds
+
+
+def test_unit_restart_reads_dropins_and_systemd_default(tmp_path: t.Any) -> None:
+    unit = tmp_path / "yb-platform.service"
+    assert s.unit_restart(str(unit)) == (None, None)
+    unit.write_text("[Service]\nExecStart=/x\n")
+    assert s.unit_restart(str(unit)) == ("no", 0.1)
+    unit.write_text("[Service]\nExecStart=/x\nRestart=always\nRestartSec=10\n")
+    assert s.unit_restart(str(unit)) == ("always", 10.0)
+    (tmp_path / "yb-platform.service.d").mkdir()
+    (tmp_path / "yb-platform.service.d/50-x.conf").write_text("[Service]\nRestartSec=30s\n")
+    assert s.unit_restart(str(unit)) == ("always", 30.0)
+
+    class L:
+        platform_unit = str(unit)
+    assert s.stay_down_default(L()) == 35.0
+    (tmp_path / "yb-platform.service.d/60-y.conf").write_text("[Service]\nRestartSec=5min\n")
+    assert s.stay_down_default(L()) == s.STAY_DOWN_CAP
+    L.platform_unit = None
+    assert s.stay_down_default(L()) == s.STAY_DOWN_MARGIN
+
+
+def test_watch_stays_down_is_bounded_and_stops_at_evidence() -> None:
+    now = [0.0]
+    seen: t.List[t.Optional[str]] = [None, None, None, "process 7 is running (state S)"]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    assert s.watch_stays_down(lambda: None, 3.5, clock=lambda: now[0], sleep=sleep) == (3.5, None, 5)
+    now[0] = 0.0
+    assert s.watch_stays_down(lambda: seen.pop(0), 10, clock=lambda: now[0], sleep=sleep) == (
+        3.0, "process 7 is running (state S)", 4)
+    assert s.watch_stays_down(lambda: None, 0, clock=lambda: now[0], sleep=sleep)[1:] == (None, 1)
