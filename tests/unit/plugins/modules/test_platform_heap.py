@@ -176,8 +176,8 @@ def test_raise_options_reject(params: t.Dict[str, t.Any], msg: str) -> None:
     assert str(err.value).startswith(msg)
 
 
-def test_proxy_credentials_never_leave_the_module_but_stay_in_the_dropin(tmp_path: t.Any, capsys: t.Any,
-                                                                          monkeypatch: t.Any) -> None:
+def test_proxy_credentials_never_leave_the_module_but_stay_in_the_dropin(
+        tmp_path: t.Any, capsys: t.Any, monkeypatch: t.Any) -> None:
     """The unit's JAVA_OPTS carry proxy credentials: the drop-in written keeps them, the returns and the diff do not."""
     dropin = host(tmp_path)
     unit = tmp_path / "etc/systemd/system/yb-platform.service"
