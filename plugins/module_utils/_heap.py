@@ -99,6 +99,41 @@ def unit_environment(text: str) -> t.Dict[str, str]:
     return env
 
 
+# --------------------------------------------------------------------------- secrets in JVM options
+
+MASK = "********"
+# option names whose value is a secret: proxy credentials (-Dhttp(s).proxyUser/-Dhttp(s).proxyPassword), key store
+# and DB passwords, tokens, secrets
+_SECRET_NAME = re.compile(r"(password|passwd|pwd|secret|token|credential|api[._-]?key|proxyuser|private[._-]?key)",
+                          re.IGNORECASE)
+# -Dname=value / --name=value, the whole option possibly quoted ('-Dx=a b' as shlex.quote writes it), or the value
+_OPTION = re.compile(r"""(?P<q>['"])?(?P<name>-{1,2}[A-Za-z][\w.\-]*)=(?P<value>(?(q)(?:(?!(?P=q)).)*|"""
+                     r"""(?:"[^"]*"|'[^']*'|[^\s"']+)))""")
+# user:password@ (or user@) in a URL
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/@\s\"']+)@")
+
+
+def redact(text: t.Optional[str]) -> t.Optional[str]:
+    """``text`` (JAVA_OPTS, a drop-in, a command line, a message) with secret option values and URL credentials
+    replaced by MASK. The ONE place that makes JVM options safe to return, diff or log; what is written to disk
+    keeps the real values. Pure."""
+    if not text:
+        return text
+
+    def option(match: t.Any) -> str:
+        if not _SECRET_NAME.search(match.group("name")):
+            return match.group(0)
+        quote = match.group("q") or ""
+        return "%s%s=%s" % (quote, match.group("name"), MASK)
+
+    return _USERINFO.sub(lambda m: m.group("scheme") + MASK + "@", _OPTION.sub(option, text))
+
+
+def redact_args(argv: t.Sequence[str]) -> t.List[str]:
+    """A command line with ``redact`` applied to each argument. Pure."""
+    return [t.cast(str, redact(arg)) for arg in argv]
+
+
 def _read(path: str) -> t.Optional[str]:
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -195,7 +230,7 @@ def heap_report(process: t.Any = None, metrics_text: t.Optional[str] = None) -> 
     if process is not None:
         report["pid"] = process.pid
         report["rss_bytes"] = process.rss_bytes
-        report["java_opts"] = process.java_opts
+        report["java_opts"] = redact(process.java_opts)
         flags = heap_flags(process.cmdline)
         if "max" not in flags and process.java_opts:
             flags = heap_flags(strip_to_args(process.java_opts))

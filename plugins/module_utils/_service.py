@@ -5,6 +5,7 @@
 # and Replicated paths are unit-tested against recorded command outputs.
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -13,6 +14,8 @@ import subprocess
 import time
 import typing as t
 from dataclasses import dataclass, field
+
+from ansible_collections.yba.remediation.plugins.module_utils import _heap
 
 PLATFORM = "yb-platform"
 POSTGRES = "postgres"
@@ -27,13 +30,19 @@ NOT_INSTALLED = "not-installed"
 UNMANAGED = "unmanaged"
 UNKNOWN = "unknown"
 
-# Java command-line markers of the YBA platform process (Play start script, its config file, its main class).
-_PLATFORM_MARKERS = (
-    re.compile(r"yugaware/bin/yugaware$"),
-    re.compile(r"^-Dconfig\.file=.*yb-platform\.conf$"),
-    re.compile(r"^play\.core\.server\.ProdServerStart$"),
-    re.compile(r"(^|/)yb-platform(\.py)?$"),
-)
+# The YBA platform's JVM command line. The unit's ExecStart is the Play/sbt-native-packager start script
+# <version>/yb-platform/yugaware/bin/yugaware (yba-installer's config/templates/yba-installer-platform.yml), which execs
+# `java ... -Dconfig.file=<...>/yb-platform.conf ... play.core.server.ProdServerStart` (Play's main class). Only the
+# PROGRAM of a process counts (argv[0], or the script an interpreter runs): an argument naming the platform, as in
+# `journalctl -fu yb-platform`, `tail -f .../yb-platform.log` or `less .../yb-platform.conf`, is not the platform.
+_MAIN_CLASS = "play.core.server.ProdServerStart"
+_CONFIG_ARG = re.compile(r"^-Dconfig\.file=(.*/)?yb-platform\.conf$")
+_START_SCRIPT = re.compile(r"(^|/)yugaware/bin/yugaware$")
+_JAVA = re.compile(r"^java$")
+# interpreters that run a script named by their first non-option argument (the start script is a shell script)
+_INTERPRETERS = re.compile(r"^(sh|bash|dash|ksh|zsh|python[0-9.]*)$")
+# programs that are never the platform by themselves, even when a unit's ExecStart names one of them
+_GENERIC_PROGRAMS = re.compile(r"^(java|env|sh|bash|dash|ksh|zsh|python[0-9.]*|sudo|runuser|nohup|timeout)$")
 
 
 class ServiceError(Exception):
@@ -255,6 +264,31 @@ class YbaCtlBackend(Backend):
     def command(self, action: str, service: str) -> t.List[str]:
         return [self.yba_ctl, action, service]
 
+    def stop_pending_restart(self, service: str, wait_seconds: float, systemctl: t.Optional[str] = None,
+                             poll: float = 0.5, clock: t.Callable[[], float] = time.monotonic,
+                             sleep: t.Callable[[float], None] = time.sleep) -> t.List[str]:
+        """Stop a unit that ``yba-ctl stop`` leaves alone: yba-installer's Stop() acts only on a Running unit
+        (cmd/platform.go, Status() maps systemd's ``activating (auto-restart)`` to Errored), so a crash-looping
+        platform comes back after RestartSec. With systemd: ``systemctl stop <unit>``, which cancels the pending
+        restart. Without it: wait (up to ``wait_seconds``) for the pending restart, then ``yba-ctl stop`` the
+        now Running unit. Both go through the service manager, so Restart= does not apply. Returns what was done."""
+        done: t.List[str] = []
+        status = self.status([service])[service]
+        if status.state != FAILED:
+            return done
+        if systemctl:
+            result = self._run([systemctl, "stop", service + ".service"], check=False)
+            done.append(result.command)
+            if result.rc == 0:
+                return done
+        deadline = clock() + max(wait_seconds, 0.0)
+        while status.state == FAILED and clock() < deadline:
+            sleep(min(poll, max(deadline - clock(), 0.0)))
+            status = self.status([service])[service]
+        if status.state == RUNNING:
+            done.append(self._run(self.command("stop", service)).command)
+        return done
+
 
 class SystemdBackend(Backend):
     """Plain systemd units yb-platform, postgres, prometheus (``systemctl``)."""
@@ -434,7 +468,13 @@ class ProcessInfo:
 
     def as_dict(self) -> t.Dict[str, t.Any]:
         return {"pid": self.pid, "state": self.state, "stopped": self.stopped, "rss_bytes": self.rss_bytes,
-                "cmdline": self.cmdline}
+                "cmdline": self.safe_cmdline}
+
+    @property
+    def safe_cmdline(self) -> t.List[str]:
+        """The command line with secrets (proxy credentials in -D options, URL passwords) masked: the one form
+        that may leave a module."""
+        return _heap.redact_args(self.cmdline)
 
 
 def parse_proc_stat(text: str) -> t.Tuple[str, t.Optional[int]]:
@@ -454,11 +494,39 @@ def parse_proc_status_rss(text: str) -> t.Optional[int]:
     return int(match.group(1)) * 1024 if match else None
 
 
+def process_program(argv: t.Sequence[str]) -> t.Optional[str]:
+    """The program a command line runs: argv[0], or for an interpreter (sh, bash, python) the script it runs; None
+    for an inline program (``sh -c``, ``python -c/-m``) or an empty command line. Pure."""
+    if not argv:
+        return None
+    if not _INTERPRETERS.match(os.path.basename(argv[0])):
+        return argv[0]
+    for arg in argv[1:]:
+        if arg in ("-c", "-m"):
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def is_platform_cmdline(argv: t.Sequence[str], exec_paths: t.Sequence[str] = ()) -> bool:
-    """True for the command line of the YBA platform (the Play app 'yugaware', or the unit's ExecStart)."""
-    if any(arg in exec_paths for arg in argv[:3]):
+    """True for the command line of the YBA platform's JVM, or of its start script before it execs java. Pure.
+
+    The program (``process_program``) must be either java carrying the platform's main class or its
+    ``-Dconfig.file=...yb-platform.conf``, or the start script ``.../yugaware/bin/yugaware``, or the unit's ExecStart
+    program (``exec_paths``, unless that is a generic program such as java or a shell). Arguments alone never
+    match: ``journalctl -fu yb-platform``, ``systemctl status yb-platform``, ``yba-ctl restart yb-platform``,
+    ``tail -f .../yb-platform.log``, ``less .../yugaware/bin/yugaware`` are decoys.
+    """
+    program = process_program(argv)
+    if not program:
+        return False
+    name = os.path.basename(program)
+    if _JAVA.match(name):
+        return any(arg == _MAIN_CLASS or _CONFIG_ARG.match(arg) for arg in argv[1:])
+    if _START_SCRIPT.search(program):
         return True
-    return any(marker.search(arg) for arg in argv for marker in _PLATFORM_MARKERS)
+    return program in exec_paths and not _GENERIC_PROGRAMS.match(name)
 
 
 def unit_exec_start(unit_text: str) -> t.List[str]:
@@ -570,6 +638,97 @@ def platform_process(layout: t.Any, hint_pids: t.Sequence[t.Optional[int]] = (),
             exec_paths = [argv[0], layout.host_path(argv[0])]
     return find_platform_process(proc_root, hint_pids=hint_pids, exec_paths=exec_paths,
                                  host_root=getattr(layout, "host_root", "/"))
+
+
+# --------------------------------------------------------------------------- keeping the platform down
+
+STAY_DOWN_MARGIN = 5.0  # seconds past the unit's RestartSec: systemd's restart job has had time to run
+STAY_DOWN_CAP = 60.0  # a longer watch belongs to the caller (stay_down_seconds), not the default
+SYSTEMD_DEFAULT_RESTART_SEC = 0.1  # systemd.service(5): RestartSec= defaults to 100ms
+_TIMESPAN_UNITS = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "": 1.0, "s": 1.0, "sec": 1.0, "second": 1.0,
+                   "seconds": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0, "hr": 3600.0,
+                   "hour": 3600.0, "hours": 3600.0}
+
+
+def parse_timespan(text: str) -> t.Optional[float]:
+    """Seconds of a systemd time span (``10``, ``10s``, ``500ms``, ``1min 30s``), None when unreadable. Pure."""
+    parts = re.findall(r"([0-9.]+)\s*([a-z]*)", text.strip().lower())
+    if not parts or re.sub(r"[0-9.a-z\s]", "", text.strip().lower()):
+        return None
+    total = 0.0
+    for number, unit in parts:
+        if unit not in _TIMESPAN_UNITS:
+            return None
+        try:
+            total += float(number) * _TIMESPAN_UNITS[unit]
+        except ValueError:
+            return None
+    return total
+
+
+def unit_restart(unit_path: t.Optional[str]) -> t.Tuple[t.Optional[str], t.Optional[float]]:
+    """``Restart=`` and ``RestartSec=`` (seconds) of a unit and its drop-ins (``<unit>.d/*.conf`` in name order, the
+    last setting wins, as systemd applies them); (None, None) when the unit cannot be read."""
+    text = _read(unit_path) if unit_path else None
+    if text is None:
+        return None, None
+    texts = [text] + [_read(p) or "" for p in sorted(glob.glob(os.path.join(glob.escape(unit_path + ".d"), "*.conf")))]
+    restart: t.Optional[str] = "no"
+    restart_sec = SYSTEMD_DEFAULT_RESTART_SEC
+    for part in texts:
+        for line in part.splitlines():
+            line = line.strip()
+            if line.startswith("Restart="):
+                restart = line.split("=", 1)[1].strip() or "no"
+            elif line.startswith("RestartSec="):
+                value = parse_timespan(line.split("=", 1)[1])
+                restart_sec = value if value is not None else restart_sec
+    return restart, restart_sec
+
+
+def stay_down_default(layout: t.Any) -> float:
+    """How long to watch a stopped platform by default: its unit's RestartSec plus a margin, capped; the margin alone
+    when there is no unit to read (Replicated: the app's containers)."""
+    _restart, restart_sec = unit_restart(getattr(layout, "platform_unit", None))
+    return min((restart_sec or 0.0) + STAY_DOWN_MARGIN, STAY_DOWN_CAP)
+
+
+def watch_stays_down(observe: t.Callable[[], t.Optional[str]], seconds: float, interval: float = 1.0,
+                     clock: t.Callable[[], float] = time.monotonic,
+                     sleep: t.Callable[[float], None] = time.sleep) -> t.Tuple[float, t.Optional[str], int]:
+    """Watch that the platform stays down for ``seconds``: ``observe()`` returns None while it is down, else what shows
+    it up (a pid, a service state). Returns (seconds watched, evidence or None, observations); stops at the first
+    evidence. Observes at least twice (now and at the end), so a 0-second watch still checks once."""
+    start = clock()
+    deadline = start + max(seconds, 0.0)
+    count = 0
+    while True:
+        evidence = observe()
+        count += 1
+        if evidence:
+            return clock() - start, evidence, count
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return clock() - start, None, count
+        sleep(min(interval, remaining))
+
+
+def platform_up_evidence(layout: t.Any, backend: t.Optional[Backend] = None,
+                         proc_root: str = "/proc") -> t.Optional[str]:
+    """None when the platform is down (no platform process, and the backend, if given, does not say Running), else
+    what shows it up. The one check of "the platform is down" for platform_service and metadb_repair."""
+    status = None
+    if backend is not None:
+        try:
+            status = backend.status([PLATFORM]).get(PLATFORM)
+        except ServiceError as err:
+            return "its state cannot be read (%s)" % err
+    proc = platform_process(layout, [status.pid] if status and status.pid else [], proc_root=proc_root)
+    if proc is not None:
+        return "process %d is running (state %s)" % (proc.pid, proc.state)
+    if status is not None and status.running:
+        return "%s says it is %s" % (backend.name if backend else "the service manager", status.raw)
+    return None
 
 
 def running_software_versions(layout: t.Any, proc_root: str = "/proc") -> t.List[str]:

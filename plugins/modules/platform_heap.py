@@ -152,7 +152,10 @@ path:
   type: str
   sample: /etc/systemd/system/yb-platform.service.d/99-yba-remediation-heap.conf
 java_opts:
-  description: The JAVA_OPTS the drop-in sets (null for O(state=absent)).
+  description:
+    - The JAVA_OPTS the drop-in sets (null for O(state=absent)).
+    - Secret values (C(-D*password*), C(-D*secret*), C(-D*token*), C(-Dhttp(s).proxyUser), credentials in URLs) are
+      masked here, in RV(running) and in the diff; the drop-in on disk keeps them.
   returned: always
   type: str
   sample: -Xmx4g
@@ -188,7 +191,7 @@ kept:
   sample: false
 running:
   description: The platform process as running now. Includes its pid, C(-Xmx) in bytes (null when the
-    JVM default applies), RSS and JAVA_OPTS. Null when it is not running.
+    JVM default applies), RSS and JAVA_OPTS (secret values masked). Null when it is not running.
   returned: always
   type: dict
   sample: {pid: 4242, xmx_bytes: 2147483648, rss_bytes: 812000000, java_opts: "-Xmx2g"}
@@ -335,12 +338,14 @@ def main() -> None:
     mismatch = bool(proc and effective and running and running["xmx_bytes"] != effective)
     result: t.Dict[str, t.Any] = dict(
         changed=changed, path=layout.to_host(path), max_heap_bytes=effective,
-        java_opts=_heap.unit_environment(after).get("JAVA_OPTS") if after else None,
+        java_opts=_heap.redact(_heap.unit_environment(after).get("JAVA_OPTS")) if after else None,
         restart_required=bool(proc) and (changed or mismatch), daemon_reloaded=False, running=running, kept=kept)
     if plan is not None:
         result["plan"] = plan
     if module._diff:
-        result["diff"] = dict(before=before or "", after=after or "", before_header=layout.to_host(path),
+        # what leaves the module is redacted (proxy credentials); the file written below keeps the real values
+        result["diff"] = dict(before=_heap.redact(before) or "", after=_heap.redact(after) or "",
+                              before_header=layout.to_host(path),
                               after_header=layout.to_host(path))
     if changed and not module.check_mode:
         try:

@@ -138,7 +138,20 @@ options:
       - The wait counts against O(wait_timeout).
     type: float
     default: 120
+  stay_down_seconds:
+    description:
+      - With O(state=stopped), how long to verify that the platform STAYS down after stopping it. With
+        C(Restart=always) (yba-installer's unit) something may start it again; the module fails, naming what shows
+        it up, if the platform is back within this time.
+      - Unset (the default) is the unit's C(RestartSec) plus 5 seconds, at most 60 (5 seconds without a unit).
+        V(0) checks once, right after the stop.
+      - A platform that was already down is checked once.
+    type: float
 notes:
+  - O(state=stopped) stops through the service manager (C(yba-ctl), C(systemctl), C(replicatedctl)), never by
+    killing the process, which C(Restart=always) would undo. C(yba-ctl stop) leaves a crash-looping (Errored) unit
+    to systemd, so such a unit is stopped with C(systemctl stop), or, without systemd, stopped with C(yba-ctl stop)
+    once its pending restart has run.
   - The API options O(yba_url) and O(yba_api_token) are required for every state but V(stopped). The
     platform is probed from the YBA host, so O(yba_url) must be reachable from it (for example
     V(https://localhost)).
@@ -225,7 +238,7 @@ health:
   type: dict
   sample: {healthy: true, failed_check: null, version: 2.18.1.0-b84, latency_ms: 12.5}
 failed_check:
-  description: Which check failed at the end (V(app_version), V(auth), V(tls), V(process)), or null.
+  description: Which check failed at the end (V(app_version), V(auth), V(tls), V(process), V(stay_down)), or null.
   returned: always
   type: str
   sample: app_version
@@ -285,6 +298,23 @@ startup_wait_seconds:
   returned: when the platform was found starting
   type: float
   sample: 42.5
+stayed_down_seconds:
+  description:
+    - With O(state=stopped), the seconds the module watched the stopped platform and found it down (no platform
+      process, not Running for the service manager). The module fails if it came back.
+  returned: with O(state=stopped) and yb-platform in O(services), not in check mode
+  type: float
+  sample: 15.0
+stay_down:
+  description:
+    - What the stay-down verification checked. C(required_seconds) is the watch asked for (see O(stay_down_seconds)),
+      C(restart) and C(restart_sec) are the unit's C(Restart=) and C(RestartSec=) (null without a unit),
+      C(observations) is how often the platform was checked, C(evidence) what showed it up (null when it stayed
+      down).
+  returned: with O(state=stopped) and yb-platform in O(services), not in check mode
+  type: dict
+  sample: {required_seconds: 15.0, watched_seconds: 15.0, restart: always, restart_sec: 10.0, observations: 16,
+           evidence: null}
 elapsed_seconds:
   description: Duration of the whole run.
   returned: always
@@ -317,6 +347,7 @@ def argument_spec() -> t.Dict[str, t.Any]:
         ca_content=dict(type="str"),
         heap_pressure_percent=dict(type="float"),
         heap_settle_seconds=dict(type="float", default=120),
+        stay_down_seconds=dict(type="float"),
     )
     return spec
 
@@ -326,6 +357,8 @@ def validate(params: t.Mapping[str, t.Any]) -> t.Optional[str]:
     for name in ("wait_timeout", "probe_timeout", "request_timeout"):
         if params.get(name) is not None and params[name] <= 0:
             return "%s must be a positive number of seconds, got %s" % (name, params[name])
+    if params.get("stay_down_seconds") is not None and params["stay_down_seconds"] < 0:
+        return "stay_down_seconds must not be negative, got %s" % params["stay_down_seconds"]
     if params.get("startup_grace") is not None and params["startup_grace"] < 0:
         return "startup_grace must not be negative, got %s" % params["startup_grace"]
     if params.get("backoff_max_delay") is not None and params["backoff_max_delay"] < 0:
@@ -475,6 +508,8 @@ class PlatformService:
             except _service.ServiceError as err:
                 self.result["commands_run"] = [r.summary() for r in self.backend.history]
                 self.fail("'%s %s' failed: %s" % (action.action, action.service, err), failed_check="process")
+        if state == "stopped" and _service.PLATFORM in self.services:
+            self.keep_down(actions)
         health = health_before
         needs_wait = self.client is not None and (state == "healthy" or (self.p["wait"] and state != "stopped"))
         if needs_wait and (actions or health is None or not health.healthy):
@@ -508,6 +543,43 @@ class PlatformService:
             self.result["heap_pressure_persists"] = bool(pressure and (started or recently_restarted))
         self.check_post(state, actions, after, proc_before, proc_after, health)
         self.finish()
+
+    def keep_down(self, actions: t.List[_service.Action]) -> None:
+        """After stopping the platform: cancel a restart the stop left pending, then verify it stays down for
+        stay_down_seconds (once when it was already down). Fails naming what shows it up."""
+        touched = any(a.service in (_service.PLATFORM, "application") for a in actions)
+        restart, restart_sec = _service.unit_restart(self.layout.platform_unit)
+        if touched and isinstance(self.backend, _service.YbaCtlBackend):
+            systemctl = _service.find_executable("systemctl") \
+                if self.layout.host_root == "/" and _service.systemd_running() else None
+            try:
+                done = self.backend.stop_pending_restart(
+                    _service.PLATFORM, min((restart_sec or 0.0) + _service.STAY_DOWN_MARGIN, max(self.remaining(), 0.0)),
+                    systemctl)
+            except _service.ServiceError as err:
+                self.fail("'stop yb-platform' left a restart pending and stopping it failed: %s" % err,
+                          failed_check="process")
+                raise  # unreachable
+            self.result["commands"].extend(done)
+            if done:
+                self.result["changed"] = True
+        wanted = self.p["stay_down_seconds"]
+        required = (float(wanted) if wanted is not None else _service.stay_down_default(self.layout)) if touched else 0.0
+        required = min(required, max(self.remaining(), 0.0))
+        watched, evidence, count = _service.watch_stays_down(
+            lambda: _service.platform_up_evidence(self.layout, self.backend), required)
+        self.result["stayed_down_seconds"] = round(watched, 2) if not evidence else 0.0
+        self.result["stay_down"] = dict(required_seconds=round(required, 2), watched_seconds=round(watched, 2),
+                                        restart=restart, restart_sec=restart_sec, observations=count,
+                                        evidence=evidence)
+        if evidence and touched:
+            self.fail("yb-platform came back %.1f s after it was stopped: %s. Something starts it again (systemd "
+                      "Restart=%s, RestartSec=%s; a watchdog; another run): it is not safe to work on it as stopped"
+                      % (watched, evidence, restart, restart_sec), failed_check="stay_down")
+        if evidence:
+            self.fail("yb-platform is not down: %s, though %s does not report it running. It is not stopped by "
+                      "killing it (a service manager would undo that): stop it with what started it"
+                      % (evidence, self.backend.name), failed_check="stay_down")
 
     @property
     def heap_threshold(self) -> t.Optional[float]:

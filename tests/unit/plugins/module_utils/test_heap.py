@@ -126,3 +126,30 @@ def test_under_pressure() -> None:
     assert h.under_pressure({"heap_used_percent": 61.0}, 80) is False
     assert h.under_pressure({"heap_used_percent": None}, 80) is None
     assert h.under_pressure({}, 80) is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("-Xmx2g -Dhttp.proxyHost=p -Dhttp.proxyPort=3128 -Dhttp.proxyUser=bob -Dhttps.proxyPassword=s3cr3t -Dfoo=bar",
+     "-Xmx2g -Dhttp.proxyHost=p -Dhttp.proxyPort=3128 -Dhttp.proxyUser=******** -Dhttps.proxyPassword=******** -Dfoo=bar"),
+    ('[Service]\nEnvironment="JAVA_OPTS=-Xmx2g -Dhttps.proxyUser=bob -Dhttps.proxyPassword=s3cr3t"\n',
+     '[Service]\nEnvironment="JAVA_OPTS=-Xmx2g -Dhttps.proxyUser=******** -Dhttps.proxyPassword=********"\n'),
+    ("'-Dhttp.proxyPassword=with space' -Xmx1g", "'-Dhttp.proxyPassword=********' -Xmx1g"),
+    ('-Dyb.secret="a b" -Dapi.token=xyz -Djavax.net.ssl.keyStorePassword=k', '-Dyb.secret=******** -Dapi.token=******** '
+     '-Djavax.net.ssl.keyStorePassword=********'),
+    ("-Dproxy=http://bob:pw@proxy:3128 https://u@h/x", "-Dproxy=http://********@proxy:3128 https://********@h/x"),
+    ("--db-password=xyz --name=ok", "--db-password=******** --name=ok"),
+    ("-Dhttp.proxyHost=proxy -Dhttp.nonProxyHosts=localhost|*.corp", "-Dhttp.proxyHost=proxy -Dhttp.nonProxyHosts=localhost|*.corp"),
+    ("", ""),
+    (None, None),
+])
+def test_redact(text: t.Optional[str], expected: t.Optional[str]) -> None:
+    assert h.redact(text) == expected
+
+
+def test_heap_report_and_process_dict_mask_secrets() -> None:
+    proc = _service.ProcessInfo(7, "S", ["java", "-Dhttps.proxyPassword=s3cr3t", "play.core.server.ProdServerStart"],
+                                1, None, "-Xmx1g -Dhttps.proxyPassword=s3cr3t")
+    assert h.heap_report(proc)["java_opts"] == "-Xmx1g -Dhttps.proxyPassword=********"
+    assert h.heap_report(proc)["xmx_bytes"] == 1 << 30
+    assert proc.as_dict()["cmdline"] == ["java", "-Dhttps.proxyPassword=********", "play.core.server.ProdServerStart"]
+    assert proc.cmdline[1] == "-Dhttps.proxyPassword=s3cr3t"  # matching still sees the real line

@@ -203,6 +203,73 @@ def test_is_platform_cmdline() -> None:
     assert not s.is_platform_cmdline(["/usr/bin/python3", "-m", "http.server"])
 
 
+SOFT = "/opt/yugabyte/software/2.20.1.3-b3"
+# A real yba-installer host: the start script (the unit's ExecStart) before it execs java, and the JVM after.
+REAL_PLATFORM_LINES = [
+    ["/bin/bash", SOFT + "/yb-platform/yugaware/bin/yugaware", "-Dconfig.file=" + SOFT + "/yb-platform/conf/yb-platform.conf",
+     "-Dhttp.port=disabled", "-Dhttps.port=443"],
+    [SOFT + "/jdk/bin/java", "-Duser.dir=" + SOFT + "/yb-platform/yugaware", "-XX:G1PeriodicGCInterval=120000",
+     "-Dconfig.file=" + SOFT + "/yb-platform/conf/yb-platform.conf", "-Dhttp.port=disabled", "-Dhttps.port=443",
+     "-cp", SOFT + "/yb-platform/yugaware/lib/*", "play.core.server.ProdServerStart"],
+    ["java", "-Dconfig.file=/opt/yugabyte/yb-platform.conf", "-jar", "/x/yugaware.jar"],
+    # Replicated's container: the main class, another config file name
+    ["/usr/lib/jvm/java-17/bin/java", "-Dconfig.file=/data/application.docker.conf", "-cp", "/opt/yugabyte/yugaware/lib/*",
+     "play.core.server.ProdServerStart"],
+    # the lab's simulator: the start script run by an interpreter
+    ["/usr/bin/python3", "/opt/yugabyte/software/active/yb-platform/yugaware/bin/yugaware", "-Xmx1g",
+     "-Dconfig.file=/opt/yugabyte/software/active/yb-platform/conf/yb-platform.conf", "-Dhttps.port=8443"],
+]
+# What an operator runs on the same host while looking at the platform: none of it is the platform.
+DECOY_LINES = [
+    ["journalctl", "-fu", "yb-platform"],
+    ["journalctl", "-u", "yb-platform.service", "--since", "today"],
+    ["systemctl", "status", "yb-platform"],
+    ["sudo", "systemctl", "restart", "yb-platform"],
+    ["/usr/bin/yba-ctl", "restart", "yb-platform"],
+    ["yba-ctl", "status"],
+    ["tail", "-f", "/opt/yugabyte/data/logs/yb-platform.log"],
+    ["tail", "-f", "/opt/yugabyte/data/logs/application.log"],
+    ["less", SOFT + "/yb-platform/conf/yb-platform.conf"],
+    ["vi", SOFT + "/yb-platform/yugaware/bin/yugaware"],
+    ["tail", "-f", SOFT + "/yb-platform/yugaware/bin/yugaware"],
+    ["grep", "-r", "play.core.server.ProdServerStart", "/opt/yugabyte"],
+    ["grep", "-Dconfig.file=/x/yb-platform.conf"],
+    ["bash", "-c", "tail -f /opt/yugabyte/data/logs/application.log | grep yb-platform"],
+    ["sh", "-c", SOFT + "/yb-platform/yugaware/bin/yugaware"],
+    ["/usr/bin/python3", "-m", "yb-platform"],
+    ["python3", "/root/scripts/yb-platform.py"],
+    ["yb-platform"],
+    ["/usr/local/bin/yb-platform"],
+    ["java", "-jar", "/opt/other/app.jar", "--name", "yb-platform"],  # another JVM on the host
+    ["java", "-Dconfig.file=/etc/other/application.conf", "com.example.Main"],
+    ["/usr/bin/java"],  # a generic ExecStart program alone is not enough
+    ["ps", "-ef"],
+    [],
+]
+
+
+@pytest.mark.parametrize("argv", REAL_PLATFORM_LINES)
+def test_real_platform_command_lines_match(argv: t.List[str]) -> None:
+    assert s.is_platform_cmdline(argv, exec_paths=[SOFT + "/yb-platform/yugaware/bin/yugaware"])
+    assert s.is_platform_cmdline(argv)
+
+
+@pytest.mark.parametrize("argv", DECOY_LINES)
+def test_decoys_naming_the_platform_are_not_the_platform(argv: t.List[str]) -> None:
+    assert not s.is_platform_cmdline(argv, exec_paths=["/usr/bin/java", SOFT + "/yb-platform/yugaware/bin/yugaware"])
+    assert not s.is_platform_cmdline(argv)
+
+
+def test_platform_scan_skips_decoys(tmp_path: t.Any) -> None:
+    """Decoys with more memory than the platform, and with no platform at all: never picked."""
+    for pid, argv in enumerate(DECOY_LINES[:-1], start=400):
+        _fake_proc(tmp_path, pid, "S", argv, 5000000)
+    assert s.find_platform_process(str(tmp_path)) is None
+    _fake_proc(tmp_path, 999, "S", REAL_PLATFORM_LINES[1], 10)
+    assert s.find_platform_process(str(tmp_path)).pid == 999
+    assert s.find_platform_process(str(tmp_path), hint_pids=[400]).pid == 400  # a backend's MainPID is trusted
+
+
 def _fake_proc(root: t.Any, pid: int, state: str, argv: t.List[str], rss_kb: int, env: bytes = b"") -> None:
     d = root / str(pid)
     d.mkdir()
@@ -412,3 +479,43 @@ def test_running_software_versions_come_from_the_platform_command_line(tmp_path:
     assert s.running_software_versions(layout, proc_root=str(proc)) == ["2.18.1.0-b84"]
     (proc / "300" / "stat").unlink()
     assert s.running_software_versions(layout, proc_root=str(proc)) == []
+
+
+@pytest.mark.parametrize("text,seconds", [("10", 10.0), ("10s", 10.0), ("500ms", 0.5), ("1min 30s", 90.0), ("2m", 120.0),
+                                          ("x", None), ("10 fortnights", None), ("", None)])
+def test_parse_timespan(text: str, seconds: t.Optional[float]) -> None:
+    assert s.parse_timespan(text) == seconds
+
+
+def test_unit_restart_reads_dropins_and_systemd_default(tmp_path: t.Any) -> None:
+    unit = tmp_path / "yb-platform.service"
+    assert s.unit_restart(str(unit)) == (None, None)
+    unit.write_text("[Service]\nExecStart=/x\n")
+    assert s.unit_restart(str(unit)) == ("no", 0.1)
+    unit.write_text("[Service]\nExecStart=/x\nRestart=always\nRestartSec=10\n")
+    assert s.unit_restart(str(unit)) == ("always", 10.0)
+    (tmp_path / "yb-platform.service.d").mkdir()
+    (tmp_path / "yb-platform.service.d/50-x.conf").write_text("[Service]\nRestartSec=30s\n")
+    assert s.unit_restart(str(unit)) == ("always", 30.0)
+
+    class L:
+        platform_unit = str(unit)
+    assert s.stay_down_default(L()) == 35.0
+    (tmp_path / "yb-platform.service.d/60-y.conf").write_text("[Service]\nRestartSec=5min\n")
+    assert s.stay_down_default(L()) == s.STAY_DOWN_CAP
+    L.platform_unit = None
+    assert s.stay_down_default(L()) == s.STAY_DOWN_MARGIN
+
+
+def test_watch_stays_down_is_bounded_and_stops_at_evidence() -> None:
+    now = [0.0]
+    seen: t.List[t.Optional[str]] = [None, None, None, "process 7 is running (state S)"]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    assert s.watch_stays_down(lambda: None, 3.5, clock=lambda: now[0], sleep=sleep) == (3.5, None, 5)
+    now[0] = 0.0
+    assert s.watch_stays_down(lambda: seen.pop(0), 10, clock=lambda: now[0], sleep=sleep) == (
+        3.0, "process 7 is running (state S)", 4)
+    assert s.watch_stays_down(lambda: None, 0, clock=lambda: now[0], sleep=sleep)[1:] == (None, 1)

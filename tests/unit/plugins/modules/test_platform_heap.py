@@ -174,3 +174,28 @@ def test_raise_options_reject(params: t.Dict[str, t.Any], msg: str) -> None:
     with pytest.raises(ValueError) as err:
         platform_heap.raise_options(params)
     assert str(err.value).startswith(msg)
+
+
+def test_proxy_credentials_never_leave_the_module_but_stay_in_the_dropin(
+        tmp_path: t.Any, capsys: t.Any, monkeypatch: t.Any) -> None:
+    """The unit's JAVA_OPTS carry proxy credentials: the drop-in written keeps them, the returns and the diff do not."""
+    dropin = host(tmp_path)
+    unit = tmp_path / "etc/systemd/system/yb-platform.service"
+    opts = ("-Dhttps.proxyHost=proxy.corp -Dhttps.proxyPort=3128 -Dhttps.proxyUser=svc-yba -Dhttps.proxyPassword=Pr0xyS3cret "
+            "-Dhttp.proxyPassword=Pr0xyS3cret -Dyb.cloud.token=T0kenValue -Dupstream=http://svc-yba:UrlS3cret@proxy.corp:3128")
+    unit.write_text(unit.read_text().replace("[Service]\n", '[Service]\nEnvironment="JAVA_OPTS=%s -Xmx1g"\n' % opts))
+    monkeypatch.setattr(_service, "platform_process", lambda layout, hints=(): _service.ProcessInfo(
+        7, "S", ["java"] + opts.split() + ["-Xmx1g", "play.core.server.ProdServerStart"], 1 << 30, None, opts + " -Xmx1g"))
+    for check in (True, False):
+        r = run(capsys, host_root=str(tmp_path), max_heap="4g", _ansible_check_mode=check, _ansible_diff=True)
+        out = json.dumps(r)
+        for secret in ("Pr0xyS3cret", "svc-yba", "T0kenValue", "UrlS3cret"):
+            assert secret not in out, (secret, out)
+        assert "-Dhttps.proxyPassword=********" in r["java_opts"] and "-Dhttps.proxyHost=proxy.corp" in r["java_opts"]
+        assert "-Dhttps.proxyPassword=********" in r["diff"]["after"] and "-Xmx4g" in r["diff"]["after"]
+        assert "-Dhttps.proxyUser=********" in r["running"]["java_opts"]
+    written = dropin.read_text()
+    for secret in ("-Dhttps.proxyPassword=Pr0xyS3cret", "-Dhttps.proxyUser=svc-yba", "http://svc-yba:UrlS3cret@proxy.corp"):
+        assert secret in written
+    r = run(capsys, host_root=str(tmp_path), max_heap="4g", _ansible_diff=True)  # idempotent, still masked
+    assert not r["changed"] and "Pr0xyS3cret" not in json.dumps(r)

@@ -1,6 +1,7 @@
 # Unit tests of the platform_service module: input checks, and the decision/verification flow over a fake backend.
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing as t
 
@@ -58,13 +59,17 @@ class FakeBackend(_service.Backend):
 def env(monkeypatch: t.Any, tmp_path: t.Any) -> t.Dict[str, t.Any]:
     state: t.Dict[str, t.Any] = {"backend": FakeBackend({}), "healths": [], "pids": [100, 200]}
     layout = _layout.Layout(host_root=str(tmp_path), install_type="yba-installer", install_root=str(tmp_path))
-    monkeypatch.setattr(_layout, "detect", lambda root: layout)
+    state["layout"] = layout
+    monkeypatch.setattr(_layout, "detect", lambda root: state["layout"])
     monkeypatch.setattr(_service, "select_backend", lambda *a, **k: state["backend"])
 
     def health(client: t.Any, timeout: float) -> _service.Health:
         return state["healths"].pop(0) if len(state["healths"]) > 1 else state["healths"][0]
 
-    def process(lay: t.Any, hints: t.Any = ()) -> t.Optional[_service.ProcessInfo]:
+    def process(lay: t.Any, hints: t.Any = (), proc_root: str = "/proc") -> t.Optional[_service.ProcessInfo]:
+        if state["backend"].states.get(_service.PLATFORM) in (_service.STOPPED, _service.FAILED) \
+                and not state.get("stray_process"):
+            return None
         pid = state["pids"][0] if not state["backend"].acted else state["pids"][-1]
         info = _service.ProcessInfo(pid, state.get("proc_state", "S") if pid == 100 else "S", ["yugaware"], 1 << 20)
         info.age_seconds = lambda proc_root="/proc": state.get("age", 3600.0)  # type: ignore[method-assign]
@@ -285,3 +290,83 @@ def test_restarted_does_not_wait_for_a_young_process_to_settle(heap_env: t.Dict[
     assert heap_env["backend"].acted == [("restart", "yb-platform")] and "heap_before" not in r
     assert heap_env["slept"] == [59.0]  # only the new process is waited for (the fake's age stays 1 s)
     assert r["heap_pressure"] is True and r["heap_pressure_persists"] is True
+
+
+def test_stopped_verifies_it_stays_down(env: t.Dict[str, t.Any], capsys: t.Any, tmp_path: t.Any) -> None:
+    unit = tmp_path / "yb-platform.service"
+    unit.write_text("[Service]\nExecStart=/x/yugaware/bin/yugaware\nRestart=always\nRestartSec=1\n")
+    env["layout"] = dataclasses.replace(env["layout"], platform_unit=str(unit))
+    r = run(capsys, state="stopped")
+    assert r["changed"] and env["backend"].acted == [("stop", "yb-platform")]
+    assert r["stay_down"] == dict(r["stay_down"], required_seconds=6.0, restart="always", restart_sec=1.0, evidence=None)
+    assert r["stayed_down_seconds"] >= 6.0 and r["stay_down"]["observations"] >= 6
+    r = run(capsys, state="stopped", stay_down_seconds=3)  # already down: checked once, no wait
+    assert not r["changed"] and r["stay_down"]["required_seconds"] == 0 and r["stay_down"]["observations"] == 1
+
+
+class ComesBack(FakeBackend):
+    """A service manager that starts the platform again 1 s after it was stopped (Restart=, a watchdog)."""
+
+    def status(self, services: t.Sequence[str]) -> t.Dict[str, _service.ServiceStatus]:
+        if getattr(self, "stopped_at", None) and _service.time.monotonic() - self.stopped_at > 1:
+            self.states[_service.PLATFORM] = _service.RUNNING
+        return super().status(services)
+
+    def act(self, action: str, service: str, timeout: t.Optional[float] = None) -> _service.CmdResult:
+        self.stopped_at = _service.time.monotonic()
+        return super().act(action, service, timeout)
+
+
+def test_stopped_fails_when_the_platform_comes_back(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    env["backend"] = ComesBack({})
+    r = run(capsys, state="stopped", stay_down_seconds=5)
+    assert r["failed"] and r["failed_check"] == "stay_down"
+    assert r["msg"].startswith("yb-platform came back ") and "process 200 is running" in r["msg"]
+    assert 1 <= r["stay_down"]["watched_seconds"] < 5 and r["stay_down"]["evidence"] == "process 200 is running (state S)"
+
+
+def test_stopped_refuses_a_platform_its_manager_does_not_run(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    """yba-ctl says 'Not managed by yba installer' yet a platform JVM runs: never killed, a clear failure."""
+    env["backend"] = FakeBackend({"yb-platform": _service.UNMANAGED})
+    env["stray_process"] = True
+    r = run(capsys, state="stopped")
+    assert r["failed"] and env["backend"].acted == [] and r["failed_check"] == "stay_down"
+    assert r["msg"].startswith("yb-platform is not down: process 100 is running (state S), though fake does not report")
+
+
+class ErroredYbaCtl(_service.YbaCtlBackend):
+    """yba-ctl over a crash-looping unit: 'stop' is a no-op while Errored (yba-installer's Platform.Stop()), the
+    pending restart makes it Running 1 s later."""
+
+    def __init__(self) -> None:
+        super().__init__("/usr/bin/yba-ctl", runner=self.fake)
+        self.state = "Errored"
+        self.since = _service.time.monotonic()
+        self.argvs: t.List[t.List[str]] = []
+        self.acted: t.List[t.Any] = []
+
+    @property
+    def states(self) -> t.Dict[str, str]:  # what the fixture's process lookup reads
+        return {"yb-platform": _service.RUNNING if self.state == "Running" else _service.STOPPED}
+
+    def fake(self, argv: t.List[str], timeout: t.Optional[float]) -> _service.CmdResult:
+        self.argvs.append(list(argv))
+        if self.state == "Errored" and _service.time.monotonic() - self.since > 1:
+            self.state = "Running"
+        if argv[1:] == ["stop", "yb-platform"] and self.state == "Running":
+            self.state = "Stopped"
+        if argv[1] == "status":
+            return _service.CmdResult(argv, 0, " yb-platform | 2.18 | 443 | /l | %s |\n" % self.state)
+        return _service.CmdResult(argv, 0)
+
+
+def test_yba_ctl_errored_platform_is_stopped_after_its_pending_restart(env: t.Dict[str, t.Any], capsys: t.Any) -> None:
+    backend = ErroredYbaCtl()
+    env["backend"] = backend
+    r = run(capsys, state="stopped", stay_down_seconds=2)
+    assert not r.get("failed"), r
+    assert r["commands"] == ["/usr/bin/yba-ctl stop yb-platform", "/usr/bin/yba-ctl stop yb-platform"]
+    assert backend.state == "Stopped" and r["stayed_down_seconds"] >= 2
+    with_systemctl = ErroredYbaCtl()
+    assert with_systemctl.stop_pending_restart("yb-platform", 5, systemctl="/bin/systemctl") == [
+        "/bin/systemctl stop yb-platform.service"]
