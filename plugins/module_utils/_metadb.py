@@ -858,7 +858,7 @@ def verify_listing(listing: str) -> int:
 def platform_process(layout: t.Any, proc_root: str = "/proc") -> t.Optional[t.Dict[str, t.Any]]:
     """The running YBA platform of THIS host as a small dict for results, or None (detection is _service's)."""
     info = _service.platform_process(layout, proc_root=proc_root)
-    return {"pid": info.pid, "state": info.state, "cmdline": info.cmdline[:6]} if info else None
+    return {"pid": info.pid, "state": info.state, "cmdline": info.safe_cmdline[:6]} if info else None
 
 
 def platform_refusal(proc: t.Optional[t.Mapping[str, t.Any]], quiesced: bool, check_mode: bool, stage: str = "plan",
