@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="inventory path (default: inventory/lab of the collection); repeatable")
     run.add_argument("--summary", metavar="FILE", help="where to write the JSON run summary "
                      "(default: run-records/<time>-<playbook>.json in the checkout)")
-    run.add_argument("--quiet", "-q", action="store_true", help="no live progress, only the result line")
+    run.add_argument("--quiet", "-q", action="store_true", help="no live progress: the result line and, on failure, the first line of each error")
     run.add_argument("--forks", type=int, help="parallel hosts (ansible-playbook --forks)")
     sub.add_parser("list", help="list the playbooks with their description")
     return parser
@@ -139,8 +139,11 @@ def command_run(args: argparse.Namespace) -> int:
     if summary["rc"] == EXIT_USAGE:
         # a malformed variable: one line naming it and what it must be, as for any other bad input
         print(scrub(f"yba-remediation: error: {'; '.join(tracker.argument_errors)}", tracker.secrets), file=sys.stderr)
-    elif not summary["ok"] and not args.quiet:
-        for line in error_lines(tracker) or summary.get("stdout_tail", [])[-10:]:
+    elif not summary["ok"]:
+        # the cause of a failure is printed even with --quiet: there, the first line of each error only
+        lines = ([e["lines"][0] for e in summary.get("errors", []) if e.get("lines")] if args.quiet else
+                 error_lines(tracker)) or summary.get("stdout_tail", [])[-10:]
+        for line in lines:
             print(f"  | {line}", file=sys.stderr)
     return summary["rc"]
 
