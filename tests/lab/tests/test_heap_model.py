@@ -115,6 +115,27 @@ def test_rows_are_recounted_and_a_db_error_keeps_the_last_count():
     rows[0] = None
     clock.now += m.cfg["refresh_seconds"]
     assert m.live() == low
+    # a failed count is retried at the next request, not after another refresh_seconds (a busy pool at the one
+    # moment of a refresh must not hide the live set from a whole diagnosis)
+    rows[0] = INCIDENT_ROWS
+    assert m.live() == high
+
+
+def test_a_first_count_that_fails_is_retried_at_once():
+    rows = [None]
+    clock = Clock()
+
+    def count() -> tuple[int, int]:
+        if rows[0] is None:
+            raise RuntimeError("no free pool connection")
+        return rows[0]
+
+    m = heap.HeapModel(GIB, count, clock=clock, sleep=clock.sleep)
+    clock.now += 10
+    base = m.live()
+    rows[0] = INCIDENT_ROWS
+    clock.now += 0.1
+    assert m.live() > base and m.pressure() > 0.85
 
 
 def test_settings_from_lab_json_and_unit_environment():
