@@ -867,17 +867,6 @@ def client_config_message(health: Health) -> str:
             % (health.client_error, health.message, CLIENT_CONFIG_FIX))
 
 
-def ca_file_from_content(content: str, directory: str) -> str:
-    """Write a CA's PEM text (sent from the controller) to a file only the module's user reads, in ``directory`` (the
-    module's temporary directory, removed when the module exits); its path. The one way a probe that runs on the
-    YBA host gets a CA that exists only on the controller."""
-    path = os.path.join(directory, "yba-ca.pem")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(content if content.endswith("\n") else content + "\n")
-    return path
-
-
 def probe_health(client: t.Any, timeout: float, auth_path: str = "/api/v1/customers") -> Health:
     """One health probe: ``GET /api/v1/app_version`` answers 200 with a version, then an authenticated call.
 

@@ -236,7 +236,7 @@ def _api_facts(module, layout, token):
     api = {"url": url, "reachable": False, "healthy": False, "hung": False, "latency_ms": None,
            "version": None, "failed_check": None, "message": "", "client_error": None}
     metrics = None
-    ca_path = _service.ca_file_from_content(p["ca_content"], module.tmpdir) if p["ca_content"] else p["ca_path"]
+    ca_path = _api.ca_file_from_content(p["ca_content"], module.tmpdir) if p["ca_content"] else p["ca_path"]
     try:
         client = _api.YBAClient(url, token=token, validate_certs=p["validate_certs"], ca_path=ca_path,
                                 timeout=p["probe_timeout"], retries=0)

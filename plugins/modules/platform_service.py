@@ -402,7 +402,7 @@ class PlatformService:
         self.client = None
         self.ca_file: t.Optional[str] = None
         if self.p["state"] != "stopped" and _service.PLATFORM in self.p["services"]:
-            ca = _service.ca_file_from_content(self.p["ca_content"], module.tmpdir) if self.p["ca_content"] else None
+            ca = _api.ca_file_from_content(self.p["ca_content"], module.tmpdir) if self.p["ca_content"] else None
             self.ca_file = ca
             self.client = _api.YBAClient.from_module(module, retries=0, **({"ca_path": ca} if ca else {}))
         self.services = list(self.p["services"])

@@ -160,7 +160,7 @@ def check_api(module, layout, names):
     ca_path = p["ca_path"]
     if p["ca_content"]:
         try:
-            ca_path = _service.ca_file_from_content(p["ca_content"], module.tmpdir)
+            ca_path = _api.ca_file_from_content(p["ca_content"], module.tmpdir)
         except OSError as err:  # a full volume: the run may free it
             return _preflight.verdict("unverified", "the CA from %s could not be written to the module's temporary "
                                                     "directory on the host (%s), so %s could not be checked"

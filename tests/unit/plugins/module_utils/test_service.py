@@ -404,7 +404,7 @@ def test_wait_healthy_stops_on_a_client_side_tls_problem() -> None:
 
 def test_ca_file_from_content_is_private_and_usable(tmp_path: t.Any) -> None:
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
-    path = s.ca_file_from_content(pem, str(tmp_path))
+    path = _api.ca_file_from_content(pem, str(tmp_path))
     assert os.path.dirname(path) == str(tmp_path)
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     with open(path, encoding="utf-8") as handle:

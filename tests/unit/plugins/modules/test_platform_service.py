@@ -8,7 +8,7 @@ import typing as t
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.yba.remediation.plugins.module_utils import _layout, _service
+from ansible_collections.yba.remediation.plugins.module_utils import _api, _layout, _service
 from ansible_collections.yba.remediation.plugins.modules import platform_service
 
 API = dict(yba_url="https://127.0.0.1:1", yba_api_token="secret-token-value-1234")
@@ -189,7 +189,7 @@ def test_client_side_problem_does_not_hide_a_stopped_process(env: t.Dict[str, t.
 
 def test_ca_content_is_written_on_the_host_and_used(env: t.Dict[str, t.Any], capsys: t.Any, monkeypatch: t.Any) -> None:
     seen: t.Dict[str, t.Any] = {}
-    real = _service.ca_file_from_content
+    real = _api.ca_file_from_content
 
     def spy(content: str, directory: str) -> str:
         seen["path"] = real(content, directory)
@@ -197,7 +197,7 @@ def test_ca_content_is_written_on_the_host_and_used(env: t.Dict[str, t.Any], cap
             seen["text"] = handle.read()
         return seen["path"]
 
-    monkeypatch.setattr(_service, "ca_file_from_content", spy)
+    monkeypatch.setattr(_api, "ca_file_from_content", spy)
     env["healths"] = [OK]
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     r = run(capsys, ca_content=pem)
