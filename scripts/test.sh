@@ -76,7 +76,41 @@ stage_lab-up() {
 
 stage_lab-tests() { run_pytest -q tests/lab/tests; }
 
-stage_integration() { run_pytest -v tests/integration; }
+# Two labs, two halves at once (they wait on SSH, PostgreSQL and the platform far more than on the CPU): the
+# role targets on the test lab; the runbook, CLI and API-fidelity tests on a second lab of their own.
+# YBA_TEST_SERIAL=1: one lab, one pytest.
+SECOND_LAB=""
+stage_integration() {
+    if [ -n "${YBA_TEST_SERIAL:-}" ]; then
+        run_pytest -v tests/integration
+        return
+    fi
+    mkdir -p .build/logs
+    SECOND_LAB="$YBA_LAB_DIR-2"
+    if ! YBA_LAB_DIR="$SECOND_LAB" lab up > .build/logs/integration-2.log 2>&1; then
+        cat .build/logs/integration-2.log
+        echo "second lab did not start: running the integration tests on one lab" >&2
+        second_lab_down
+        run_pytest -v tests/integration
+        return
+    fi
+    (YBA_LAB_DIR="$SECOND_LAB" run_pytest -v tests/integration -k "not test_target" >> .build/logs/integration-2.log 2>&1) &
+    local other=$! rc rc2
+    run_pytest -v tests/integration -k "test_target"
+    rc=$?
+    wait "$other"
+    rc2=$?
+    echo "-- the runbook, CLI and API-fidelity tests (second lab $SECOND_LAB)"
+    cat .build/logs/integration-2.log
+    second_lab_down
+    [ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ]
+}
+
+second_lab_down() {
+    [ -n "$SECOND_LAB" ] || return 0
+    YBA_LAB_DIR="$SECOND_LAB" lab down >/dev/null 2>&1 || echo "lab down FAILED: inspect $SECOND_LAB" >&2
+    SECOND_LAB=""
+}
 
 # Every runnable script in benchmarks/ (one with a __main__ block; helpers are skipped), at its default size.
 stage_bench() {
@@ -93,6 +127,7 @@ stage_bench() {
 
 LAB_STARTED=0
 teardown() {
+    second_lab_down
     if [ "$LAB_STARTED" -eq 1 ]; then
         echo "== lab down ($YBA_LAB_DIR)"
         lab down || echo "lab down FAILED: inspect $YBA_LAB_DIR" >&2
