@@ -351,8 +351,8 @@ class _Staged:
             self.go_w = None
 
 
-def _take_once(path: str, owner: str, stale_after: int, force: bool) -> tuple[str, str | None, dict[str, t.Any] | None,
-                                                                               dict[str, t.Any]]:
+def _take_once(path: str, owner: str, stale_after: int,
+               force: bool) -> tuple[str, str | None, dict[str, t.Any] | None, dict[str, t.Any]]:
     with _guard(path):
         holder = read(path)
         action, reason = plan(holder, "present", owner, stale_after, force, path)

@@ -4,7 +4,10 @@ first, then for real, then twice more to show it has nothing left to do."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +44,30 @@ def remediate(tmp_path: Path, name: str, *extra: str, changed: int | None = None
     return summary["run_record"]["yba-lab"]
 
 
+def heap_used_fraction() -> float:
+    """The platform's JVM heap use / max, from its metrics endpoint (the controller reaches the lab's API)."""
+    lab = json.loads((drv.LAB_DIR / "lab.json").read_text(encoding="utf-8"))["platform"]
+    request = urllib.request.Request(lab["url"] + "/api/v1/prometheus_metrics", headers={"X-AUTH-YW-API-TOKEN": lab["token"]})
+    context = ssl.create_default_context(cafile=lab["ca_cert"])
+    with urllib.request.urlopen(request, context=context, timeout=30) as answer:  # noqa: S310 (the lab's https URL)
+        text = answer.read().decode()
+    values = {line.split("{", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith(('jvm_memory_bytes_used{area="heap"', 'jvm_memory_bytes_max{area="heap"'))}
+    return values["jvm_memory_bytes_used"] / values["jvm_memory_bytes_max"]
+
+
+def wait_for_the_incident_heap(timeout: float = 60) -> None:
+    """The incident as the operator finds it: the platform warmed up to its heap pressure before the run starts
+    (right after a reset the simulated JVM's live set is still growing)."""
+    deadline = time.monotonic() + timeout
+    while heap_used_fraction() < 0.85:
+        assert time.monotonic() < deadline, f"the incident's heap never reached 85 % ({heap_used_fraction():.0%})"
+        time.sleep(1)
+
+
 def test_runbook_fixes_the_incident_and_is_idempotent(tmp_path: Path) -> None:
     drv.reset("incident")
+    wait_for_the_incident_heap()
 
     # check mode: every step says what it would do, nothing changes (the verifying diagnosis sees the same)
     checked = remediate(tmp_path, "check", "--check", "--diff")
