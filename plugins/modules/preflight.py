@@ -119,7 +119,6 @@ from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _layout
 from ansible_collections.yba.remediation.plugins.module_utils import _metadb
 from ansible_collections.yba.remediation.plugins.module_utils import _preflight
-from ansible_collections.yba.remediation.plugins.module_utils import _service
 
 # where the host lock lives (yba.remediation.host_lock): /var/lock is /run/lock on most hosts
 LOCK_DIRS = ("/run/lock", "/var/lock")
