@@ -79,6 +79,17 @@ class TempPostgres:
             raise RuntimeError("psql failed: %s" % proc.stderr)
         return proc.stdout.strip()
 
+    def add_password_login(self, user: str, password: str, options: str = "") -> None:
+        """A role that must log in over TCP with its password (scram), as on a YBA host whose DB login needs one;
+        every other login stays trusted."""
+        hba = os.path.join(self.data, "pg_hba.conf")
+        with open(hba, encoding="utf-8") as handle:
+            text = handle.read()
+        with open(hba, "w", encoding="utf-8") as handle:
+            handle.write("host all %s 127.0.0.1/32 scram-sha-256\n" % user + text)
+        self.sql("CREATE ROLE %s LOGIN %s PASSWORD '%s'; SELECT pg_reload_conf();" % (user, options, password),
+                 db="postgres")
+
     def create_yugaware(self, db: str = "yugaware", rows: int = 5000, stale: int = 20, amcheck: bool = False,
                         task_layout: str = "details") -> None:
         """The lab's schema and the seed; ``amcheck`` installs the extension (YBA never does);

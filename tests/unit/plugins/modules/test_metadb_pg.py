@@ -53,12 +53,7 @@ STALE_TASK = "00000000-0000-0000-0000-00000000aaaa"
 def pg():
     server = pgtemp.TempPostgres().start()
     # a password-checked user for the wrong-credentials test
-    hba = os.path.join(server.data, "pg_hba.conf")
-    with open(hba, encoding="utf-8") as handle:
-        text = handle.read()
-    with open(hba, "w", encoding="utf-8") as handle:
-        handle.write("host all pwuser 127.0.0.1/32 scram-sha-256\n" + text)
-    server.sql("CREATE ROLE pwuser LOGIN SUPERUSER PASSWORD 'right'; SELECT pg_reload_conf();", db="postgres")
+    server.add_password_login("pwuser", "right", "SUPERUSER")
     yield server
     server.destroy()
 

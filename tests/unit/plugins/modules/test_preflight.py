@@ -221,13 +221,8 @@ def pg():
     if os.geteuid() != 0 or not os.path.exists(os.path.join(pgtemp.PG_BIN, "initdb")):
         pytest.fail("needs root and the PostgreSQL 15 server binaries in %s (scripts/bootstrap.sh)" % pgtemp.PG_BIN)
     server = pgtemp.TempPostgres().start()
-    hba = os.path.join(server.data, "pg_hba.conf")
-    with open(hba, encoding="utf-8") as handle:
-        text = handle.read()
-    with open(hba, "w", encoding="utf-8") as handle:
-        handle.write("host all pwuser 127.0.0.1/32 scram-sha-256\n" + text)
-    server.sql("CREATE ROLE pwuser LOGIN PASSWORD 'right'; CREATE DATABASE yugaware; SELECT pg_reload_conf();",
-               db="postgres")
+    server.add_password_login("pwuser", "right")
+    server.sql("CREATE DATABASE yugaware", db="postgres")
     yield server
     server.destroy()
 
