@@ -95,16 +95,20 @@ def test_garbage_is_collected_in_the_young_space():
     assert max(seen) <= (GIB - live) // 4
 
 
-def test_rows_are_recounted_and_a_db_error_keeps_the_last_count():
-    rows = [INCIDENT_ROWS]
-    clock = Clock()
-
+def model_counting(rows: list[tuple[int, int] | None], clock: Clock) -> heap.HeapModel:
+    """A heap over the row counts in rows[0]; None makes the count fail as a DB error does."""
     def count() -> tuple[int, int]:
         if rows[0] is None:
-            raise RuntimeError("db down")
+            raise RuntimeError("db error")
         return rows[0]
 
-    m = heap.HeapModel(GIB, count, clock=clock, sleep=clock.sleep)
+    return heap.HeapModel(GIB, count, clock=clock, sleep=clock.sleep)
+
+
+def test_rows_are_recounted_and_a_db_error_keeps_the_last_count():
+    rows: list[tuple[int, int] | None] = [INCIDENT_ROWS]
+    clock = Clock()
+    m = model_counting(rows, clock)
     clock.now += 10
     high = m.live()
     rows[0] = HEALTHY_ROWS
@@ -115,22 +119,16 @@ def test_rows_are_recounted_and_a_db_error_keeps_the_last_count():
     rows[0] = None
     clock.now += m.cfg["refresh_seconds"]
     assert m.live() == low
-    # a failed count is retried at the next request, not after another refresh_seconds (a busy pool at the one
+    # a failed count is retried at the next request, not after another refresh_seconds (a DB error at the one
     # moment of a refresh must not hide the live set from a whole diagnosis)
     rows[0] = INCIDENT_ROWS
     assert m.live() == high
 
 
 def test_a_first_count_that_fails_is_retried_at_once():
-    rows = [None]
+    rows: list[tuple[int, int] | None] = [None]
     clock = Clock()
-
-    def count() -> tuple[int, int]:
-        if rows[0] is None:
-            raise RuntimeError("no free pool connection")
-        return rows[0]
-
-    m = heap.HeapModel(GIB, count, clock=clock, sleep=clock.sleep)
+    m = model_counting(rows, clock)
     clock.now += 10
     base = m.live()
     rows[0] = INCIDENT_ROWS

@@ -89,7 +89,7 @@ class HeapModel:
                 self._target = int(self.cfg["base_mib"] * MIB + backups * self.cfg["backup_kib"] * 1024
                                    + tasks * self.cfg["task_kib"] * 1024)
                 self._counted_at = now
-            except Exception:  # noqa: BLE001 - a DB hiccup (no free pool connection) keeps the last figure
+            except Exception:  # noqa: BLE001 - a DB hiccup keeps the last figure
                 pass  # and the next request counts again: the JVM's caches do not empty because one count failed
         return self._target if self._target is not None else int(self.cfg["base_mib"] * MIB)
 
