@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Private module_util of yba.remediation: YBA storage configs through the API (find, mask, compare, write).
+# Not a public API: only the modules of this collection may import it.
+# Copyright: (c) 2026, yba.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import re
+import typing as t
+
+STORAGE_TYPES = ("S3", "GCS", "AZ", "NFS")  # CustomerConfig name of a STORAGE config
+MASKED_FIELD_VALUE = "********"  # CommonUtils.MASKED_FIELD_VALUE
+_MASK_RE = re.compile(r"(?<!^.?).(?!.?$)", re.DOTALL)  # CommonUtils.maskRegex: keeps 2 first and 2 last chars
+
+
+def is_strictly_sensitive(name: str) -> bool:
+    """CommonUtils.isStrictlySensitiveField (managed/.../models/helpers/CommonUtils.java)."""
+    return "PASSWORD" in name.upper()
+
+
+def is_sensitive(name: str) -> bool:
+    """CommonUtils.isSensitiveField: YBA masks every top-level data field whose name says it holds a secret."""
+    upper = name.upper()
+    return is_strictly_sensitive(upper) or any(word in upper for word in ("KEY", "SECRET", "CREDENTIALS", "API",
+                                                                          "POLICY"))
+
+
+def mask_value(name: str, value: t.Any) -> str:
+    """CommonUtils.getMaskedValue: what YBA answers for a sensitive field (a non-string value masks fully)."""
+    if is_strictly_sensitive(name) or not isinstance(value, str) or len(value) < 5:
+        return MASKED_FIELD_VALUE
+    return _MASK_RE.sub("*", value)
+
+
+def is_masked(name: str, value: t.Any) -> bool:
+    """True when a value is its own mask: YBA's unmaskConfig then keeps the stored secret."""
+    return isinstance(value, str) and value == mask_value(name, value)
+
+
+def mask_data(data: dict[str, t.Any]) -> dict[str, t.Any]:
+    """CommonUtils.maskConfig: top-level sensitive fields masked, the rest as is."""
+    return {k: (mask_value(k, v) if is_sensitive(k) else v) for k, v in data.items()}
+
+
+def merge_credentials(data: dict[str, t.Any] | None, credentials: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """One data dict from the non-secret ``data`` and the no_log ``credentials`` (both in YBA's field names).
+
+    Raises ValueError when a secret sits in ``data`` (it would be logged) or a non-secret in ``credentials``."""
+    data = dict(data or {})
+    credentials = dict(credentials or {})
+    leaked = sorted(k for k in data if is_sensitive(k))
+    if leaked:
+        raise ValueError("%s belong%s in credentials (no_log), not in data" % (
+            ", ".join(leaked), "s" if len(leaked) == 1 else ""))
+    plain = sorted(k for k in credentials if not is_sensitive(k))
+    if plain:
+        raise ValueError("credentials takes secret fields only (YBA masks them); move %s to data" % ", ".join(plain))
+    both = dict(data)
+    both.update({k: v for k, v in credentials.items() if v not in (None, "")})
+    return both
+
+
+def find_config(configs: t.Iterable[dict[str, t.Any]], ident: str) -> dict[str, t.Any] | None:
+    """The STORAGE config whose UUID or configName is ``ident`` (UUID first; names are unique per customer)."""
+    storage = [c for c in configs if c.get("type") == "STORAGE"]
+    for config in storage:
+        if str(config.get("configUUID", "")).lower() == ident.lower():
+            return config
+    for config in storage:
+        if config.get("configName") == ident:
+            return config
+    return None
