@@ -15,6 +15,7 @@ TCP and TLS, each step timed and each failure sorted into one error class.
 """
 from __future__ import annotations
 
+import http.client
 import re
 import socket
 import ssl
@@ -40,7 +41,9 @@ _HOST_BASE_REGION = re.compile(r"^s3[.-](?:[a-z0-9-]+[.])*([a-z]{2}-[a-z-]+-\d+)
 CANARY_DIR = ".yba-remediation-canary"
 CANARY_BODY = b"yba-remediation storage canary\n"
 WRITE_STEPS = ("put", "get", "list", "delete", "confirm_gone")
-READ_STEPS = ("list",)
+# How far a probe goes: the canary round trip (YBA's validation), a read-only listing (check mode), or reach only
+# (DNS, TCP, TLS and one unsigned HEAD: no credentials, no boto3 needed).
+MODES = ("canary", "read", "reach")
 
 # Error classes, one per cause an operator fixes differently.
 ERROR_CLASSES = {
@@ -244,8 +247,9 @@ def _tls_context(ca_path: str | None, validate_certs: bool) -> ssl.SSLContext:
 
 
 def _reach(url: str | None, timeout: float, ca_path: str | None, validate_certs: bool,
-           step: t.Callable[..., t.Any]) -> None:
-    """DNS, TCP and (https) TLS to the endpoint, each as a step; raises _StepFailed on the first failure."""
+           step: t.Callable[..., t.Any], http_path: str | None = None) -> t.Any:
+    """DNS, TCP and (https) TLS to the endpoint, then with ``http_path`` one unsigned HEAD (any HTTP answer, even
+    403, proves an S3 server answers), each as a step; raises _StepFailed on the first failure."""
     parts = urlsplit(url or "https://s3.amazonaws.com")
     host = parts.hostname or ""
     port = parts.port or (80 if parts.scheme == "http" else 443)
@@ -273,10 +277,10 @@ def _reach(url: str | None, timeout: float, ca_path: str | None, validate_certs:
         return sock
 
     sock = step("connect", connect)
+    ctx = _tls_context(ca_path, validate_certs) if parts.scheme != "http" else None
     try:
-        if parts.scheme != "http":
+        if ctx is not None:
             def handshake() -> None:
-                ctx = _tls_context(ca_path, validate_certs)
                 try:
                     ctx.wrap_socket(sock, server_hostname=host).close()
                 except ssl.SSLCertVerificationError as err:
@@ -289,6 +293,27 @@ def _reach(url: str | None, timeout: float, ca_path: str | None, validate_certs:
             step("tls", handshake)
     finally:
         sock.close()
+    if http_path is None:
+        return
+
+    def answer() -> int:
+        conn: http.client.HTTPConnection
+        if ctx is None:
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        else:
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=ctx)
+        try:
+            conn.request("HEAD", http_path)
+            return conn.getresponse().status
+        except (socket.timeout, TimeoutError):
+            raise _StepFailed("timeout", "%s:%d accepts connections but sent no HTTP answer within %.1f s"
+                              % (host, port, timeout)) from None
+        except (OSError, http.client.HTTPException) as err:
+            raise _StepFailed(_socket_error_class(err) if isinstance(err, OSError) else "http_error",
+                              "%s:%d: no HTTP answer: %s" % (host, port, _oneline(err))) from None
+        finally:
+            conn.close()
+    return step("http", answer)
 
 
 def s3_client(target: dict[str, t.Any], data: dict[str, t.Any], timeout: float, attempts: int,
@@ -307,9 +332,10 @@ def s3_client(target: dict[str, t.Any], data: dict[str, t.Any], timeout: float, 
                                           verify=verify, **keys)
 
 
-def probe_location(data: dict[str, t.Any], target: dict[str, t.Any], write: bool = True, timeout: float = 10.0,
+def probe_location(data: dict[str, t.Any], target: dict[str, t.Any], mode: str = "canary", timeout: float = 10.0,
                    attempts: int = 1, ca_path: str | None = None, validate_certs: bool = True) -> dict[str, t.Any]:
-    """Probe one location end to end; never raises for an S3 or network failure (it is in the result)."""
+    """Probe one location as far as ``mode`` goes; never raises for an S3 or network failure (it is in the
+    result)."""
     bucket, prefix = parse_location(target["location"])
     url = endpoint_url(target["host_base"])
     result: dict[str, t.Any] = {
@@ -318,7 +344,7 @@ def probe_location(data: dict[str, t.Any], target: dict[str, t.Any], write: bool
         else "auto", "signing_region": target["signing_region"],
         "credentials": "iam" if truthy(data.get("IAM_INSTANCE_PROFILE")) else "keys",
         "ok": False, "failed_step": None, "error_class": None, "error": None, "steps": [],
-        "writes_skipped": not write, "canary_key": None, "canary_removed": None, "versioned": False,
+        "mode": mode, "canary_key": None, "canary_removed": None, "versioned": False,
         "warnings": [], "latency_ms": None}
     started = time.monotonic()
 
@@ -343,19 +369,18 @@ def probe_location(data: dict[str, t.Any], target: dict[str, t.Any], write: bool
     s3 = None
     key = None
     try:
-        _reach(url, timeout, ca_path, validate_certs, step)
+        _reach(url, timeout, ca_path, validate_certs, step, http_path="/" + bucket if mode == "reach" else None)
+        if mode == "reach":
+            result["ok"] = True
+            return result
         if result["credentials"] == "keys" and not (data.get("AWS_ACCESS_KEY_ID") and data.get("AWS_SECRET_ACCESS_KEY")):
             def no_keys() -> None:
                 raise _StepFailed("no_credentials", "no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY to sign with (YBA masks "
                                   "them in its answers: give them as credentials) and IAM_INSTANCE_PROFILE is off")
             step("credentials", no_keys)
         s3 = s3_client(target, data, timeout, attempts, ca_path, validate_certs)
-        if not write:
+        if mode == "read":
             step("list", lambda: s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1))
-            for name in WRITE_STEPS:
-                if name != "list":
-                    result["steps"].append({"name": name, "ok": None, "skipped": True, "latency_ms": None,
-                                            "error_class": None, "error": "skipped in check mode (no writes)"})
         else:
             key = "/".join(p for p in (prefix, CANARY_DIR, "%s.txt" % uuid.uuid4()) if p)
             result["canary_key"] = key
@@ -444,29 +469,32 @@ def _remove_canary(s3: t.Any, bucket: str, key: str, result: dict[str, t.Any]) -
         result["warnings"].append("the canary %s could not be removed completely: %s" % (key, failed[0]))
 
 
-def probe(data: dict[str, t.Any], write: bool = True, timeout: float = 10.0, attempts: int = 1,
+def probe(data: dict[str, t.Any], mode: str = "canary", timeout: float = 10.0, attempts: int = 1,
           ca_path: str | None = None, validate_certs: bool = True) -> dict[str, t.Any]:
-    """Probe every location of an S3 config's data (YBA field names, secrets included).
+    """Probe every location of an S3 config's data (YBA field names, secrets included) as far as ``mode`` goes.
 
-    Returns ``{ok, failed_step, error_class, error, summary, locations: [probe_location results]}``; bad settings
-    give ``error_class: invalid_config`` without any network traffic."""
+    Returns ``{ok, mode, failed_step, error_class, error, summary, locations: [probe_location results]}``; bad
+    settings give ``error_class: invalid_config`` without any network traffic. Nothing in it is secret."""
+    if mode not in MODES:
+        raise ValueError("mode must be one of %s" % ", ".join(MODES))
     problems = data_problems(data, require_credentials=False)
     if problems:
-        return {"ok": False, "failed_step": "settings", "error_class": "invalid_config", "error": "; ".join(problems),
-                "summary": "invalid settings: " + "; ".join(problems), "locations": []}
-    results = [probe_location(data, target, write=write, timeout=timeout, attempts=attempts, ca_path=ca_path,
+        return {"ok": False, "mode": mode, "failed_step": "settings", "error_class": "invalid_config",
+                "error": "; ".join(problems), "summary": "invalid settings: " + "; ".join(problems), "locations": []}
+    results = [probe_location(data, target, mode=mode, timeout=timeout, attempts=attempts, ca_path=ca_path,
                               validate_certs=validate_certs) for target in targets(data)]
     bad = next((r for r in results if not r["ok"]), None)
-    return {"ok": bad is None, "failed_step": bad["failed_step"] if bad else None,
+    return {"ok": bad is None, "mode": mode, "failed_step": bad["failed_step"] if bad else None,
             "error_class": bad["error_class"] if bad else None, "error": bad["error"] if bad else None,
-            "summary": summary(bad or results[0], write), "locations": results}
+            "summary": summary(bad or results[0]), "locations": results}
 
 
-def summary(result: dict[str, t.Any], write: bool = True) -> str:
+def summary(result: dict[str, t.Any]) -> str:
     """One line for a location's probe: what worked, or which step failed how."""
     where = "%s via %s" % (result["location"], result["endpoint"])
     if result["ok"]:
         done = [s["name"] for s in result["steps"] if s.get("ok")]
-        return "%s: %s ok in %s ms%s" % (where, "/".join(done), result["latency_ms"],
-                                         "" if write else " (read-only: writes skipped in check mode)")
+        return "%s: %s ok in %s ms%s" % (where, "/".join(done), result["latency_ms"], {
+            "read": " (read-only: the canary write is skipped)",
+            "reach": " (reach only: credentials and bucket not checked)"}.get(result["mode"], ""))
     return "%s: %s failed (%s): %s" % (where, result["failed_step"], result["error_class"], result["error"])

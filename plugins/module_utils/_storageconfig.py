@@ -5,12 +5,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import re
 import typing as t
 
 STORAGE_TYPES = ("S3", "GCS", "AZ", "NFS")  # CustomerConfig name of a STORAGE config
 MASKED_FIELD_VALUE = "********"  # CommonUtils.MASKED_FIELD_VALUE
-_MASK_RE = re.compile(r"(?<!^.?).(?!.?$)", re.DOTALL)  # CommonUtils.maskRegex: keeps 2 first and 2 last chars
 
 
 def is_strictly_sensitive(name: str) -> bool:
@@ -29,7 +27,8 @@ def mask_value(name: str, value: t.Any) -> str:
     """CommonUtils.getMaskedValue: what YBA answers for a sensitive field (a non-string value masks fully)."""
     if is_strictly_sensitive(name) or not isinstance(value, str) or len(value) < 5:
         return MASKED_FIELD_VALUE
-    return _MASK_RE.sub("*", value)
+    # CommonUtils.maskRegex "(?<!^.?).(?!.?$)" stars every character but the first two and the last two
+    return value[:2] + "*" * (len(value) - 4) + value[-2:]
 
 
 def is_masked(name: str, value: t.Any) -> bool:
@@ -40,6 +39,17 @@ def is_masked(name: str, value: t.Any) -> bool:
 def mask_data(data: dict[str, t.Any]) -> dict[str, t.Any]:
     """CommonUtils.maskConfig: top-level sensitive fields masked, the rest as is."""
     return {k: (mask_value(k, v) if is_sensitive(k) else v) for k, v in data.items()}
+
+
+def secret_values(*dicts: dict[str, t.Any] | None) -> list[str]:
+    """Every value a module must keep out of its output: all of ``credentials`` and any sensitive field found in
+    ``data`` by mistake (add them to module.no_log_values before anything can fail)."""
+    out = []
+    for i, d in enumerate(dicts):
+        for k, v in (d or {}).items():
+            if isinstance(v, str) and len(v) > 3 and (i > 0 or is_sensitive(k)):
+                out.append(v)
+    return out
 
 
 def merge_credentials(data: dict[str, t.Any] | None, credentials: dict[str, t.Any] | None) -> dict[str, t.Any]:
