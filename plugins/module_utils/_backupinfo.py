@@ -1,17 +1,12 @@
 # -*- coding: utf-8 -*-
-# Private module_util of yba.remediation: summarise YBA backups, schedules and storage configs (pure), probe S3 endpoints.
+# Private module_util of yba.remediation: summarise YBA backups, schedules and storage configs (pure).
 # Not a public API: only the modules of this collection may import it.
 # Copyright: (c) 2026, yba.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 import datetime
-import http.client
-import socket
-import ssl
-import time
 import typing as t
-from urllib.parse import urlsplit
 
 COMPLETED = "Completed"
 FAILED = "Failed"
@@ -243,73 +238,6 @@ def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[
                       "stopped": group(by_status.get("Stopped", [])), "active": {"count": len(by_status["Active"])}},
         "scanned_backups": scanned,
     }
-
-
-# ------------------------------------------------------------------------------------------- storage
-
-def storage_endpoints(data: dict[str, t.Any], name: str) -> list[str]:
-    """Endpoints a storage config makes YBA talk to (S3: AWS_HOST_BASE or AWS's, plus per-region ones)."""
-    if str(name).upper() != "S3":
-        return []
-    out: list[str] = []
-    region = data.get("SIGNING_REGION") or data.get("AWS_REGION")
-    base = data.get("AWS_HOST_BASE")
-    out.append(base if base else ("https://s3.%s.amazonaws.com" % region if region else "https://s3.amazonaws.com"))
-    for loc in data.get("REGION_LOCATIONS") or []:
-        if isinstance(loc, dict) and loc.get("AWS_HOST_BASE") and loc["AWS_HOST_BASE"] not in out:
-            out.append(loc["AWS_HOST_BASE"])
-    return out
-
-
-def split_endpoint(endpoint: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an S3 endpoint written as a URL, ``host:port`` or a bare host (https)."""
-    text = endpoint.strip()
-    if "://" not in text:
-        text = "https://" + text
-    parts = urlsplit(text)
-    scheme = "http" if parts.scheme == "http" else "https"
-    port = parts.port or (80 if scheme == "http" else 443)
-    return scheme, parts.hostname or "", port
-
-
-def probe_endpoint(endpoint: str, timeout: float = 5.0) -> dict[str, t.Any]:
-    """TCP connect, then one HTTP HEAD: any HTTP answer (even 403) means the endpoint is reachable."""
-    scheme, host, port = split_endpoint(endpoint)
-    result: dict[str, t.Any] = {"endpoint": endpoint, "host": host, "port": port, "reachable": False,
-                                "http_status": None, "latency_ms": None, "error": None}
-    if not host:
-        result["error"] = "no host in endpoint %r" % endpoint
-        return result
-    start = time.monotonic()
-    try:
-        sock = socket.create_connection((host, port), timeout=timeout)
-        sock.close()
-    except (socket.timeout, TimeoutError):
-        result["error"] = "TCP connect to %s:%d timed out after %.1f s" % (host, port, timeout)
-        return result
-    except OSError as err:
-        result["error"] = "TCP connect to %s:%d failed: %s" % (host, port, err.strerror or err)
-        return result
-    remaining = max(0.5, timeout - (time.monotonic() - start))
-    conn: http.client.HTTPConnection
-    if scheme == "https":
-        conn = http.client.HTTPSConnection(host, port, timeout=remaining, context=ssl.create_default_context())
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=remaining)
-    try:
-        conn.request("HEAD", "/")
-        resp = conn.getresponse()
-        result.update(reachable=True, http_status=resp.status)
-    except ssl.SSLError as err:
-        result.update(reachable=True, error="TLS: %s" % err)  # reachable; the certificate is another finding
-    except (socket.timeout, TimeoutError):
-        result["error"] = "%s:%d accepts connections but sent no HTTP answer within %.1f s" % (host, port, remaining)
-    except (OSError, http.client.HTTPException) as err:
-        result["error"] = "%s:%d: no HTTP answer: %s" % (host, port, err)
-    finally:
-        conn.close()
-    result["latency_ms"] = round((time.monotonic() - start) * 1000.0, 1)
-    return result
 
 
 def task_error(task: dict[str, t.Any]) -> str | None:

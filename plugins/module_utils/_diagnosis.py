@@ -42,8 +42,10 @@ MANUAL_FIXES = {
                          " No playbook restarts the platform for it",
     "metadb_failed_migrations": "restore the metadata DB from a yba-ctl createBackup archive (yba-ctl restoreBackup)"
                                 " or ask Yugabyte support; YBA will not start past a failed Flyway migration",
-    "storage_unreachable": "make the storage config's endpoint and credentials work (YBA UI: Integrations >"
-                           " Backup, or PUT /api/v1/customers/{c}/configs/{id}); YBA re-validates READ and LIST",
+    "storage_unreachable": "make the storage config's endpoint and credentials work: playbooks/storage_config.yml"
+                           " with the desired settings (keys from a vault) probes them from the YBA host, writes the"
+                           " config through the API (PUT /api/v1/customers/{c}/configs/{id}, YBA re-validates) and"
+                           " probes again; the finding's error_class says which setting to fix",
     "backups_stale": "once storage works, take an on-demand backup of each stale universe (POST .../backups)",
     "backups_failing": "read the failed tasks' errors (GET .../tasks/{t}/failed_subtasks); usually storage or disk",
     # YBA's managed/src/main/java/com/yugabyte/yw/controllers/ScheduleController.java (editBackupSchedule, body
@@ -271,13 +273,28 @@ def _metadb_findings(metadb: dict[str, t.Any]) -> list[dict[str, t.Any]]:
 
 # ------------------------------------------------------------------------------------------ backups
 
+# What a failed reach probe of storage from the YBA host points at, by its error class (_s3.ERROR_CLASSES).
+STORAGE_CAUSES = {
+    "invalid_config": "YBA's storage config is wrong",
+    "dns": "the YBA host cannot resolve the endpoint (its DNS, or a wrong AWS_HOST_BASE)",
+    "refused": "nothing listens at the endpoint (S3 down, or a wrong AWS_HOST_BASE)",
+    "unreachable": "the YBA host has no route to the endpoint (network, firewall)",
+    "timeout": "the endpoint does not answer the YBA host (S3 down, a firewall dropping packets, or a proxy)",
+    "tls": "the YBA host does not trust the endpoint's certificate (YBA's CA trust store) or TLS fails",
+    "http_error": "the endpoint answers, but not as S3 does",
+}
+
+
 def _storage_findings(backups: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     out = []
     for cfg in backups.get("storage_configs") or []:
         if not isinstance(cfg, dict) or cfg.get("reachable") is not False or cfg.get("state") not in (None, "Active"):
             continue
-        bad = [p for p in cfg.get("probes") or [] if isinstance(p, dict) and not p.get("reachable")]
-        evidence = "; ".join("%s: %s" % (p.get("endpoint"), p.get("error")) for p in bad) or "probe failed"
+        probe = _d(cfg.get("probe"))
+        evidence = str(probe.get("summary") or "probe failed")
+        cause = STORAGE_CAUSES.get(str(probe.get("error_class")))
+        if cause:
+            evidence += "; " + cause
         where = cfg.get("probed_from") or backups.get("probed_from")
         if where:
             evidence += " (probed from %s)" % where
@@ -487,7 +504,7 @@ def measured(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t.A
     if _api_read(backups):
         out.update(("backup_info", "backup_info:auth", "backup_info:tls", "backups"))
         for cfg in b.get("storage_configs") or []:
-            if isinstance(cfg, dict) and cfg.get("probes"):
+            if isinstance(cfg, dict) and cfg.get("probe"):
                 out.add(_storage_key(cfg))
     else:
         if b.get("error_kind") == "auth":
@@ -535,12 +552,11 @@ def probes(platform: t.Mapping[str, t.Any] | None, backups: t.Mapping[str, t.Any
         out.append({"name": "backup_info", "ran_on": where, "ok": ok,
                     "error": None if ok else (b.get("error") or "not read")})
         for cfg in b.get("storage_configs") or []:
-            if not isinstance(cfg, dict) or not cfg.get("probes"):
+            probe = _d(cfg.get("probe")) if isinstance(cfg, dict) else {}
+            if not probe:
                 continue
-            bad = [x for x in cfg["probes"] if isinstance(x, dict) and not x.get("reachable")]
-            error = "; ".join("%s: %s" % (x.get("endpoint"), x.get("error")) for x in bad) or None
             out.append({"name": "storage %s" % cfg.get("config_name"), "ran_on": cfg.get("probed_from") or where,
-                        "ok": not bad, "error": error})
+                        "ok": bool(probe.get("ok")), "error": None if probe.get("ok") else probe.get("summary")})
     return out
 
 

@@ -14,8 +14,10 @@ description:
   - The universes, and per universe the last Completed backup and its age (the recovery point), the backups that
     failed in the last O(window_hours), the backups in progress, the schedules and the expired backups the garbage
     collector has not deleted.
-  - The storage configs, with their secrets masked, and for S3 a reachability probe (TCP connect and one HTTP request,
-    with a short timeout) of C(AWS_HOST_BASE) or of the AWS endpoint.
+  - The storage configs, with their secrets masked, and for S3 a reachability probe of every location (DNS, TCP, TLS
+    and one unsigned HTTP request to the bucket at C(AWS_HOST_BASE) or AWS's endpoint, as
+    M(yba.remediation.storage_probe) does with O(yba.remediation.storage_probe#module:mode=reach)), whose failure
+    names its step and error class.
   - Backups and schedules are read with the paged queries C(backups/page) and C(schedules/page), a few hundred per
     request, never one request per backup.
   - C(schedules/page) answers C(ScheduleResp) entities (the universe under C(backupInfo.universeUUID), the next run
@@ -40,13 +42,13 @@ options:
     default: 5
   probe_storage:
     description:
-      - Probe the endpoint of every S3 storage config from the machine the module runs on. Run the module on the YBA
+      - Probe the endpoints of every S3 storage config from the machine the module runs on. Run the module on the YBA
         host (as the P(yba.remediation.diagnose#role) role does) so the probe speaks for where YBA runs.
     type: bool
     default: true
   probe_timeout:
     description:
-      - Seconds one storage endpoint probe may take.
+      - Seconds each step of a storage probe may take.
     type: float
     default: 5
   page_size:
@@ -139,7 +141,8 @@ backups:
     storage_configs:
       description:
         - Storage configs (C(config_uuid), C(config_name), C(name), C(state), C(in_use), C(data) with secrets masked,
-          C(probes), C(reachable) (null when not probed) and C(probed_from), the host the probes ran on).
+          C(probe) (the RV(yba.remediation.storage_probe#module:storage) account of a reach probe, null when not
+          probed), C(reachable) (null when not probed) and C(probed_from), the host the probe ran on).
       type: list
       elements: dict
       returned: success
@@ -183,6 +186,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
+from ansible_collections.yba.remediation.plugins.module_utils import _s3
 
 BACKUP_FILTER = {"keyspaceList": [], "onlyShowDeletedConfigs": False, "onlyShowDeletedUniverses": False,
                  "scheduleUUIDList": [], "states": [], "storageConfigUUIDList": [], "universeNameList": [],
@@ -198,12 +202,13 @@ def read_storage(client, probe, timeout):
             continue
         data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
         item = {"config_uuid": cfg.get("configUUID"), "config_name": cfg.get("configName"), "name": cfg.get("name"),
-                "state": cfg.get("state"), "in_use": cfg.get("inUse"), "data": _api.redact(data),
-                "endpoints": bi.storage_endpoints(data, cfg.get("name")), "probes": []}
-        if probe:
-            item["probes"] = [bi.probe_endpoint(e, timeout) for e in item["endpoints"]]
-        item["reachable"] = all(p["reachable"] for p in item["probes"]) if item["probes"] else None
-        item["probed_from"] = _api.this_host() if item["probes"] else None
+                "state": cfg.get("state"), "in_use": cfg.get("inUse"), "data": _api.redact(data), "probe": None,
+                "reachable": None, "probed_from": None}
+        if probe and cfg.get("name") == "S3":
+            # reach only: YBA answers the keys masked, and the host's python may lack boto3 (storage_probe does more)
+            item["probe"] = _s3.probe(data, mode="reach", timeout=timeout)
+            item["reachable"] = item["probe"]["ok"]
+            item["probed_from"] = _api.this_host()
         configs.append(item)
     return configs
 

@@ -1,9 +1,5 @@
-# Unit tests of the backup catalog summary and the storage endpoint probe (_backupinfo.py).
+# Unit tests of the backup catalog summary (_backupinfo.py); the storage probe is tested in test_s3.py.
 from __future__ import annotations
-
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -91,67 +87,6 @@ def test_universe_without_backups_has_no_rpo():
     out = bi.summarize([], [{"universeUUID": U1, "name": "empty"}], [], NOW)
     assert out["universes"][0]["last_completed_time"] is None
     assert out["universes"][0]["last_completed_age_seconds"] is None
-
-
-@pytest.mark.parametrize("data,expected", [
-    ({"AWS_HOST_BASE": "http://127.0.0.1:9000"}, ["http://127.0.0.1:9000"]),
-    ({}, ["https://s3.amazonaws.com"]),
-    ({"SIGNING_REGION": "eu-west-1"}, ["https://s3.eu-west-1.amazonaws.com"]),
-    ({"AWS_HOST_BASE": "minio:9000", "REGION_LOCATIONS": [{"AWS_HOST_BASE": "minio2:9000"}, {"REGION": "x"}]},
-     ["minio:9000", "minio2:9000"]),
-])
-def test_storage_endpoints(data, expected):
-    assert bi.storage_endpoints(data, "S3") == expected
-
-
-def test_storage_endpoints_non_s3():
-    assert bi.storage_endpoints({"BACKUP_LOCATION": "/nfs"}, "NFS") == []
-
-
-def test_split_endpoint():
-    assert bi.split_endpoint("http://h:1") == ("http", "h", 1)
-    assert bi.split_endpoint("minio:9000") == ("https", "minio", 9000)
-    assert bi.split_endpoint("s3.amazonaws.com") == ("https", "s3.amazonaws.com", 443)
-
-
-def test_probe_dead_endpoint():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    r = bi.probe_endpoint("http://127.0.0.1:%d" % port, timeout=1)
-    assert r["reachable"] is False and "failed" in r["error"]
-
-
-def test_probe_live_endpoint_any_http_answer_counts():
-    class H(BaseHTTPRequestHandler):
-        def do_HEAD(self):
-            self.send_response(403)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = HTTPServer(("127.0.0.1", 0), H)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    try:
-        r = bi.probe_endpoint("http://127.0.0.1:%d" % srv.server_address[1], timeout=2)
-        assert r["reachable"] is True and r["http_status"] == 403 and r["latency_ms"] >= 0
-    finally:
-        srv.shutdown()
-        srv.server_close()
-
-
-def test_probe_silent_endpoint_is_unreachable():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(5)  # accepts TCP, never answers HTTP
-    try:
-        r = bi.probe_endpoint("http://127.0.0.1:%d" % s.getsockname()[1], timeout=0.6)
-        assert r["reachable"] is False and "no HTTP answer" in r["error"]
-    finally:
-        s.close()
 
 
 def test_task_error():

@@ -33,7 +33,7 @@ HEALTHY_BACKUPS = {
     "universes": [{"universe_uuid": "u1", "name": "orders", "present": True, "paused": False, "backups_enabled": True,
                    "last_completed_time": iso(NOW - 2 * H), "last_completed_age_seconds": 2 * H, "failed_24h": 0}],
     "storage_configs": [{"config_name": "s3", "name": "S3", "state": "Active", "reachable": True,
-                         "probes": [{"endpoint": "http://s3", "reachable": True}]}],
+                         "probe": {"ok": True, "summary": "s3://b/p via http://s3: dns/connect/http ok in 3 ms"}}],
     "failed_24h": {"count": 0, "sample": [], "error": None},
     "in_progress": {"count": 0},
     "expired_not_deleted": {"count": 0, "oldest_expiry": None},
@@ -59,8 +59,9 @@ def incident():
     p["disk"]["volume"], p["disk"]["volumes"] = vol, [vol]
     p["heap"].update(heap_used_bytes=int(3.6 * GIB), heap_used_percent=90.0)
     b["universes"][0].update(last_completed_time=iso(NOW - 80 * H), last_completed_age_seconds=80 * H, failed_24h=15)
-    b["storage_configs"][0].update(reachable=False, probes=[{"endpoint": "http://127.0.0.1:1", "reachable": False,
-                                                             "error": "TCP connect failed: Connection refused"}])
+    b["storage_configs"][0].update(reachable=False, probe={
+        "ok": False, "failed_step": "connect", "error_class": "refused",
+        "summary": "s3://b/p via http://127.0.0.1:1: connect failed (refused): 127.0.0.1:1 refused the connection"})
     b["failed_24h"] = {"count": 15, "sample": [], "error": "S3 endpoint unreachable"}
     b["schedules"]["paused"] = {"count": 2, "sample": [{"name": "daily", "failure_count": 3}]}
     b["expired_not_deleted"] = {"count": 120, "oldest_expiry": iso(NOW - 200 * H)}
@@ -101,7 +102,9 @@ def test_incident_reports_every_seeded_problem():
     assert by["heap_pressure"]["severity"] == "warning" and "90%" in by["heap_pressure"]["title"]
     assert by["backups_stale"]["subject"] == "orders" and "3.3 days" in by["backups_stale"]["evidence"]
     assert by["backups_failing"]["severity"] == "critical" and "S3 endpoint unreachable" in by["backups_failing"]["evidence"]
-    assert "Connection refused" in by["storage_unreachable"]["evidence"]
+    storage = by["storage_unreachable"]
+    assert "connect failed (refused): 127.0.0.1:1 refused the connection; nothing listens at the endpoint" \
+        in storage["evidence"]
     assert "public.ix_backup_state on public.backup (item order invariant violated)" in by["metadb_index_corrupt"]["evidence"]
     assert "20 backups with no live task (20 In Progress" in by["metadb_stale_in_progress"]["evidence"]
     # most severe first, then runbook order
@@ -389,12 +392,12 @@ def test_fixed_only_where_measured_again():
     assert "disk_full" in dg.fixed(before, dg.diagnose(p2, unread, m, now=NOW), dg.measured(p2, unread, m))
     # with the storage probed again and reachable, it is fixed
     b2 = copy.deepcopy(b)
-    b2["storage_configs"][0].update(reachable=True, probes=[{"endpoint": "http://s3", "reachable": True}])
+    b2["storage_configs"][0].update(reachable=True, probe={"ok": True, "summary": "ok"})
     after2 = dg.diagnose(p, b2, m, now=NOW)
     assert "storage_unreachable" in dg.fixed(before, after2, dg.measured(p, b2, m))
     # probed not at all (probe_storage false): not measured
     b3 = copy.deepcopy(b)
-    b3["storage_configs"][0].update(reachable=None, probes=[])
+    b3["storage_configs"][0].update(reachable=None, probe=None)
     assert "storage_unreachable" not in dg.fixed(before, dg.diagnose(p, b3, m, now=NOW), dg.measured(p, b3, m))
 
 
@@ -422,7 +425,7 @@ def test_probes_name_where_they_ran():
     assert got["platform_info"] == {"name": "platform_info", "ran_on": "yba1", "ok": True, "error": None}
     assert got["backup_info"] == {"name": "backup_info", "ran_on": "yba1.example.com", "ok": True, "error": None}
     assert got["storage s3"]["ran_on"] == "yba1.example.com" and got["storage s3"]["ok"] is False
-    assert "Connection refused" in got["storage s3"]["error"]
+    assert "connect failed (refused)" in got["storage s3"]["error"]
     unread = dict(UNREAD_AUTH)
     assert [x for x in dg.probes(p, unread, m, "yba1") if x["name"] == "backup_info"] == [
         {"name": "backup_info", "ran_on": "yba1", "ok": False, "error": AUTH_ERROR}]

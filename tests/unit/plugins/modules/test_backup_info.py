@@ -82,7 +82,8 @@ def test_reads_everything_with_paging(routes, capsys):
     assert b["schedules"]["paused"]["count"] == 1
     cfg = b["storage_configs"][0]
     assert len(b["storage_configs"]) == 1 and cfg["data"]["AWS_SECRET_ACCESS_KEY"] == _api.MASK
-    assert cfg["reachable"] is False and cfg["probes"][0]["endpoint"] == "http://127.0.0.1:1"
+    assert cfg["reachable"] is False and cfg["probe"]["locations"][0]["endpoint"] == "http://127.0.0.1:1"
+    assert (cfg["probe"]["failed_step"], cfg["probe"]["error_class"]) == ("connect", "refused")
     assert b["requests"] == len(routes)
     lookups = [p.rsplit("/tasks/", 1)[1] for _m, p, _b in routes if "/tasks/" in p]
     assert sum(1 for p in lookups if p.endswith("/failed_subtasks")) == backup_info.ERROR_LOOKUPS
