@@ -292,12 +292,19 @@ def _storage_findings(backups: dict[str, t.Any]) -> list[dict[str, t.Any]]:
             continue
         probe = _d(cfg.get("probe"))
         evidence = str(probe.get("summary") or "probe failed")
-        cause = STORAGE_CAUSES.get(str(probe.get("error_class")))
-        if cause:
-            evidence += "; " + cause
         where = cfg.get("probed_from") or backups.get("probed_from")
         if where:
             evidence += " (probed from %s)" % where
+        cause = STORAGE_CAUSES.get(str(probe.get("error_class")))
+        if cause:
+            evidence += "; " + cause
+        other = _d(_d(backups.get("controller_storage_probes")).get(str(cfg.get("config_uuid"))))
+        if other:
+            # the same reach probe from the controller tells the YBA host's network from the endpoint itself
+            evidence += ("; the controller (%s) reaches it: the YBA host's own network, DNS or firewall is at fault"
+                         % other.get("probed_from") if other.get("ok") else
+                         "; the controller (%s) cannot reach it either (%s): S3 itself is down or AWS_HOST_BASE is "
+                         "wrong" % (other.get("probed_from"), other.get("error_class")))
         out.append(_finding("storage_unreachable", "critical",
                             "Backup storage %s (%s) is unreachable" % (cfg.get("config_name"), cfg.get("name")),
                             evidence, subject=cfg.get("config_name"), source="backup_info",

@@ -430,7 +430,21 @@ def test_probes_name_where_they_ran():
     assert [x for x in dg.probes(p, unread, m, "yba1") if x["name"] == "backup_info"] == [
         {"name": "backup_info", "ran_on": "yba1", "ok": False, "error": AUTH_ERROR}]
     storage = [f for f in dg.diagnose(p, b, m, now=NOW) if f["id"] == "storage_unreachable"][0]
-    assert storage["evidence"].endswith("(probed from yba1.example.com)")
+    assert "(probed from yba1.example.com); nothing listens at the endpoint" in storage["evidence"]
+
+
+def test_storage_compared_with_the_controller_tells_host_network_from_s3():
+    p, b, m = incident()
+    b["storage_configs"][0]["config_uuid"] = "cfg-1"
+
+    def evidence(controller_ok):
+        probe = {"ok": controller_ok, "probed_from": "ctl", "error_class": None if controller_ok else "refused"}
+        facts = dict(b, controller_storage_probes={"cfg-1": probe})
+        return [f for f in dg.diagnose(p, facts, m, now=NOW) if f["id"] == "storage_unreachable"][0]["evidence"]
+    assert evidence(True).endswith("; the controller (ctl) reaches it: the YBA host's own network, DNS or firewall "
+                                   "is at fault")
+    assert evidence(False).endswith("; the controller (ctl) cannot reach it either (refused): S3 itself is down or "
+                                    "AWS_HOST_BASE is wrong")
 
 
 def test_filters_wrap_the_functions():
