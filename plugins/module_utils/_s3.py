@@ -316,6 +316,17 @@ def _reach(url: str | None, timeout: float, ca_path: str | None, validate_certs:
     return step("http", answer)
 
 
+_SESSION: list[t.Any] = []
+
+
+def _session() -> t.Any:
+    """One boto3 session per process: a client from it reuses the loaded service model (creating a session per
+    client costs most of a probe's time)."""
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session())
+    return _SESSION[0]
+
+
 def s3_client(target: dict[str, t.Any], data: dict[str, t.Any], timeout: float, attempts: int,
               ca_path: str | None, validate_certs: bool) -> t.Any:
     """A boto3 client with the settings YBA's own client uses for this location."""
@@ -328,7 +339,7 @@ def s3_client(target: dict[str, t.Any], data: dict[str, t.Any], timeout: float, 
         keys = {"aws_access_key_id": data.get("AWS_ACCESS_KEY_ID") or None,
                 "aws_secret_access_key": data.get("AWS_SECRET_ACCESS_KEY") or None}
     verify: t.Any = (ca_path or True) if validate_certs else False
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url(target["host_base"]), config=cfg,
+    return _session().client("s3", endpoint_url=endpoint_url(target["host_base"]), config=cfg,
                                           verify=verify, **keys)
 
 
@@ -368,6 +379,7 @@ def probe_location(data: dict[str, t.Any], target: dict[str, t.Any], mode: str =
 
     s3 = None
     key = None
+    deleted: dict[str, t.Any] = {}
     try:
         _reach(url, timeout, ca_path, validate_certs, step, http_path="/" + bucket if mode == "reach" else None)
         if mode == "reach":
@@ -406,7 +418,7 @@ def probe_location(data: dict[str, t.Any], target: dict[str, t.Any], mode: str =
                 if key not in keys:
                     raise _StepFailed("not_listed", "ListObjectsV2 under %s does not show the canary" % key)
             step("list", listed)
-            step("delete", lambda: s3.delete_object(Bucket=bucket, Key=key))
+            deleted.update(step("delete", lambda: s3.delete_object(Bucket=bucket, Key=key)) or {})
 
             def gone() -> None:
                 try:
@@ -424,7 +436,7 @@ def probe_location(data: dict[str, t.Any], target: dict[str, t.Any], mode: str =
                       error=err.message)
     finally:
         if s3 is not None and key is not None:
-            _remove_canary(s3, bucket, key, result)
+            _remove_canary(s3, bucket, key, result, deleted)
         result["latency_ms"] = round((time.monotonic() - started) * 1000.0, 1)
     return result
 
@@ -437,19 +449,18 @@ def _can_list(s3: t.Any, bucket: str, prefix: str) -> bool:
         return False
 
 
-def _remove_canary(s3: t.Any, bucket: str, key: str, result: dict[str, t.Any]) -> None:
-    """The canary never stays: delete it (again), and on a versioned bucket every version and delete marker."""
+def _remove_canary(s3: t.Any, bucket: str, key: str, result: dict[str, t.Any], deleted: dict[str, t.Any]) -> None:
+    """The canary never stays. ``deleted`` is the answer of its delete: gone for good unless the bucket keeps
+    versions (the answer names a delete marker or a version), then every version and marker goes by version id."""
+    if result["ok"] and not (deleted.get("DeleteMarker") or deleted.get("VersionId") not in (None, "null")):
+        result["canary_removed"] = True
+        return
     try:
-        s3.delete_object(Bucket=bucket, Key=key)
-    except Exception:  # noqa: BLE001 - judged by what the listing shows below
-        pass
-    try:
+        s3.delete_object(Bucket=bucket, Key=key)  # a probe that failed half way may have left it
         listed = s3.list_object_versions(Bucket=bucket, Prefix=key)
     except Exception as err:  # noqa: BLE001 - not every S3 lets us list versions
-        cls, message = classify(err)
         result["canary_removed"] = result["ok"]
-        if cls != "http_error" or "NotImplemented" not in message:
-            result["warnings"].append("could not list the canary's versions: %s" % message)
+        result["warnings"].append("could not check the canary %s is gone: %s" % (key, classify(err)[1]))
         return
     leftovers = [(v["Key"], v.get("VersionId")) for group in ("Versions", "DeleteMarkers")
                  for v in listed.get(group, []) if v.get("Key") == key]
