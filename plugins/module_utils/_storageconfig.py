@@ -211,3 +211,33 @@ def location_change(desired: dict[str, t.Any], current: dict[str, t.Any]) -> tup
     if want in (None, "") or normalize(want) == normalize(have):
         return None
     return str(have), str(want)
+
+
+def probe_data(desired: dict[str, t.Any], current: dict[str, t.Any] | None,
+               send_secrets: bool = True) -> tuple[dict[str, t.Any], list[str]]:
+    """The data a probe should use to act as YBA will after the write, and the secret fields it cannot know.
+
+    YBA will use: a secret sent in clear; else the stored one, whose clear value the caller knows only when it
+    gave a secret with the same mask (then it is taken as that secret). A stored secret known only by its mask
+    is left out (it cannot sign anything) and named in the second item."""
+    data = body_data(desired, current, send_secrets)
+    unknown = []
+    for name in list(data):
+        if not is_sensitive(name) or (send_secrets and desired.get(name) not in (None, "")):
+            continue
+        given = desired.get(name)
+        if given not in (None, "") and mask_value(name, given) == (current or {}).get(name):
+            data[name] = given
+        elif current and name in current:
+            del data[name]
+            unknown.append(name)
+    return data, sorted(unknown)
+
+
+# CustomerConfigStorageS3Data (models/configs/data/CustomerConfigStorageS3Data.java) and its newer fields.
+S3_FIELDS = frozenset((
+    "BACKUP_LOCATION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_HOST_BASE", "PATH_STYLE_ACCESS",
+    "SIGNING_REGION", "IAM_INSTANCE_PROFILE", "IAM_CONFIGURATION", "REGION_LOCATIONS", "GLOBAL_BUCKET_ACCESS",
+    "PROXY_SETTINGS", "USE_CHUNKED_ENCODING", "AWS_SESSION_TOKEN",
+))
+FIELDS = {"S3": S3_FIELDS}
