@@ -572,8 +572,8 @@ def main():
         problems = _s3.data_problems(dict(desired, BACKUP_LOCATION=desired.get("BACKUP_LOCATION", PLACEHOLDER_LOCATION)),
                                      require_credentials=False)
         if problems:
-            module.fail_json(msg="invalid storage config %s: %s; nothing changed" % (p["name"] or p["uuid"],
-                                                                                    "; ".join(problems)))
+            module.fail_json(msg="invalid storage config %s: %s; nothing changed" % (
+                p["name"] or p["uuid"], "; ".join(problems)))
         if p["probe"] and not _s3.HAS_BOTO3:
             module.fail_json(msg=missing_required_lib("boto3", reason="for the storage probe on %s (or probe=false)"
                                                       % _api.this_host()), exception=str(_s3.BOTO3_IMPORT_ERROR))
@@ -590,7 +590,8 @@ def main():
             runner.present(desired)
     except _api.YBAError as err:
         runner.finish()
-        result = dict(runner.result, changed=runner.wrote)
+        result = dict(runner.result)
+        result["changed"] = runner.wrote
         _api.fail_json_from_error(module, err, "storage config %s" % (p["name"] or p["uuid"]), **result)
     runner.finish()
     module.exit_json(**runner.result)

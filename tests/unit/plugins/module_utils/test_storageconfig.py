@@ -121,8 +121,8 @@ def test_probe_data_uses_only_secrets_yba_will_use():
 
 
 def test_location_change():
-    assert sc.location_change({"BACKUP_LOCATION": "s3://b/q"}, {"BACKUP_LOCATION": "s3://b/p"}) == ("s3://b/p",
-                                                                                                  "s3://b/q")
+    moved = sc.location_change({"BACKUP_LOCATION": "s3://b/q"}, {"BACKUP_LOCATION": "s3://b/p"})
+    assert moved == ("s3://b/p", "s3://b/q")
     assert sc.location_change({"BACKUP_LOCATION": "s3://b/p"}, {"BACKUP_LOCATION": "s3://b/p"}) is None
     assert sc.location_change({}, {"BACKUP_LOCATION": "s3://b/p"}) is None
 

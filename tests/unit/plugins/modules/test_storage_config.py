@@ -272,8 +272,8 @@ def test_dead_endpoint_refused_unless_force(yba, s3):
     r = run(name="fresh", data=dict(live_data(s3), AWS_HOST_BASE=s3["dead"]), credentials=creds())
     assert r["failed"] and not r["changed"] and yba.writes() == []
     assert r["msg"].startswith("the probe of the desired settings from %s failed: " % _api.this_host())
-    assert "connect failed (refused)" in r["msg"] and r["msg"].endswith("nothing was written (force=true writes "
-                                                                          "anyway)")
+    assert "connect failed (refused)" in r["msg"]
+    assert r["msg"].endswith("nothing was written (force=true writes anyway)")
     assert r["probe_before"]["error_class"] == "refused"
     r = run(name="fresh", data=dict(live_data(s3), AWS_HOST_BASE=s3["dead"]), credentials=creds(), force=True)
     assert r["changed"] and r["created"] and not r["probe_after"]["ok"]
