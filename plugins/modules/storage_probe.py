@@ -185,8 +185,9 @@ from ansible_collections.yba.remediation.plugins.module_utils import _storagecon
 def config_settings(module, client):
     """The named config's data with its masked secrets dropped (a mask cannot sign), and its identity."""
     ident = module.params["config"]
-    config = sc.find_config(client.get(client.cpath("configs")) or [], ident)
-    if config is None:
+    configs = client.get(client.cpath("configs")) or []
+    config = sc.find_any(configs, uuid=ident) or sc.find_any(configs, name=ident)
+    if config is None or config.get("type") != "STORAGE":
         module.fail_json(msg="no storage config named or with UUID %r in YBA" % ident, storage=None,
                          requests=client.request_count)
     if config.get("name") != "S3":
