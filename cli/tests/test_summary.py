@@ -141,3 +141,20 @@ def test_errors_outside_any_task_are_kept_whole():
                  "\x1b[0;31mOrigin: /p.yml:5:4\x1b[0m", "\x1b[0;31m\x1b[0m", "\x1b[0;31m5    bad: [\x1b[0m"]:
         tracker({"event": "verbose", "stdout": text})
     assert error_lines(tracker) == ["[ERROR]: YAML parsing failed: x", "Origin: /p.yml:5:4", "", "5    bad: ["]
+
+
+def test_diff_is_printed_with_secrets_scrubbed():
+    out = io.StringIO()
+    tracker = RunTracker(out, {"s3cr3t-value"}, show_diff=True)
+    res = {"changed": True, "results": [
+        {"changed": True, "diff": {"before": {"AWS_HOST_BASE": "http://dead:1", "KEY": "s3cr3t-value"},
+                                   "after": {"AWS_HOST_BASE": "http://live:2", "KEY": "s3cr3t-value"}}},
+        {"changed": False, "diff": {"before": {"x": 1}, "after": {"x": 2}}}]}
+    tracker({"event": "runner_on_ok", "event_data": {"host": "h", "task": "t", "task_uuid": "u", "res": res}})
+    text = out.getvalue()
+    assert '-  "AWS_HOST_BASE": "http://dead:1",' in text and '+  "AWS_HOST_BASE": "http://live:2",' in text
+    assert "s3cr3t-value" not in text and '"x"' not in text
+    quiet = io.StringIO()
+    RunTracker(quiet, set())({"event": "runner_on_ok", "event_data": {"host": "h", "task": "t", "task_uuid": "u",
+                                                                      "res": res}})
+    assert "AWS_HOST_BASE" not in quiet.getvalue()

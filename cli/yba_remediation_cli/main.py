@@ -102,7 +102,8 @@ def command_run(args: argparse.Namespace) -> int:
         extra_vars[RUN_ID_VAR] = new_run_id(started)
     run_id = str(extra_vars[RUN_ID_VAR])
     summary_path = Path(args.summary).expanduser() if args.summary else default_summary_path(root, playbook, started)
-    tracker = RunTracker(None if args.quiet else sys.stdout, secret_values(extra_vars, dict(os.environ)), extra_vars)
+    tracker = RunTracker(None if args.quiet else sys.stdout, secret_values(extra_vars, dict(os.environ)), extra_vars,
+                         show_diff=args.diff)
     cmdline = " ".join(flag for flag, on in (("--check", args.check), ("--diff", args.diff)) if on)
     private_dir = tempfile.mkdtemp(prefix="yba-remediation-")
     clock = time.monotonic()

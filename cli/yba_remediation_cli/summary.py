@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 import sys
 from typing import Any, Callable, Iterable, Mapping, TextIO
@@ -32,6 +34,28 @@ def _lines(msg: Any) -> list[str]:
     if isinstance(msg, list):
         return [str(item) for item in msg]
     return str(msg).splitlines()
+
+
+def _text(side: Any) -> list[str]:
+    if isinstance(side, str):
+        return side.splitlines()
+    return json.dumps(side, indent=2, sort_keys=True, default=str).splitlines() if side not in (None, {}) else []
+
+
+def diff_lines(res: Mapping[str, Any]) -> list[str]:
+    """The unified diff of every before/after a task result carries (its own ``diff``, or its loop items')."""
+    diffs: list[Any] = []
+    for holder in [res] + [r for r in res.get("results") or [] if isinstance(r, dict) and r.get("changed")]:
+        value = holder.get("diff")
+        diffs.extend(value if isinstance(value, list) else [value] if value else [])
+    out: list[str] = []
+    for diff in diffs:
+        if not isinstance(diff, dict) or ("before" not in diff and "after" not in diff):
+            continue
+        out.extend(line.rstrip("\n") for line in difflib.unified_diff(
+            _text(diff.get("before")), _text(diff.get("after")), str(diff.get("before_header") or "before"),
+            str(diff.get("after_header") or "after"), lineterm=""))
+    return out
 
 
 def secret_values(extra_vars: dict[str, Any], environ: dict[str, str]) -> set[str]:
@@ -69,8 +93,9 @@ class RunTracker:
     """The ansible-runner event handler: prints progress and remembers what each task did on each host."""
 
     def __init__(self, out: TextIO | None = sys.stdout, secrets: set[str] | None = None,
-                 values: Mapping[str, Any] | None = None) -> None:
+                 values: Mapping[str, Any] | None = None, show_diff: bool = False) -> None:
         self.out = out
+        self.show_diff = show_diff  # --diff: print the before/after of each change
         self.secrets = secrets or set()
         self.values = values or {}  # the extra vars: named in argument errors
         self.argument_errors: list[str] = []  # one plain line per bad variable
@@ -132,6 +157,9 @@ class RunTracker:
         if status in ("failed", "unreachable"):
             self._error_block(host, text)
         self._say(line)
+        if self.show_diff and status == "changed":
+            for text in diff_lines(res):
+                self._say(f"      {text}")
         if status == "ok" and task["action"] in DEBUG_ACTIONS and "msg" in res:
             for message in _lines(res["msg"]):
                 self._say(f"      {message}")

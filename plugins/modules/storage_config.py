@@ -285,6 +285,13 @@ requests:
   returned: always
   type: list
   elements: str
+record:
+  description:
+    - The run record of this config, without secrets - C(name), C(uuid), C(state), C(changed), C(changed_fields),
+      C(credentials_changed), C(created), C(probe) (the probe's one line), C(ok) (the config's storage works from
+      where the module ran, or it was removed), C(next_steps) and C(summary) (one line).
+  returned: always
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -340,6 +347,23 @@ class Runner:
 
     def finish(self):
         self.result["requests"] = ["%s %s %s" % (m, p, s if s is not None else "-") for m, p, s in self.client.requests]
+        self.result["record"] = self.record()
+
+    def record(self):
+        """The run record of this config: no secret, and ``ok`` (its storage works, or it is gone)."""
+        r = self.result
+        config = r.get("config") or {}
+        probe = r.get("probe_after") or r.get("probe_before") or {}
+        name = config.get("configName") or self.p["new_name"] or self.p["name"] or self.p["uuid"]
+        ok = self.p["state"] == "absent" or not self.p["probe"] or bool(probe.get("ok"))
+        what = ("%s %s" % ("would change" if self.module.check_mode else "changed", ", ".join(r["changed_fields"]))
+                if r["changed_fields"] else ("deleted" if self.p["state"] == "absent" and r["changed"] else "unchanged"))
+        summary = "%s: %s; %s%s" % (name, what, "probe: " + probe["summary"] if probe.get("summary") else "not probed",
+                                    "; next: " + " ".join(r["next_steps"]) if r["next_steps"] else "")
+        return {"name": name, "uuid": config.get("configUUID"), "state": self.p["state"], "changed": bool(r["changed"]),
+                "changed_fields": r["changed_fields"], "credentials_changed": r["credentials_changed"],
+                "created": r["created"], "probe": probe.get("summary"), "ok": ok, "next_steps": r["next_steps"],
+                "summary": self.client.scrub(summary)}
 
     def configs(self):
         return self.client.get(self.client.cpath("configs")) or []

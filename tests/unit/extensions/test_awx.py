@@ -29,6 +29,18 @@ def test_credential_type_injects_every_documented_api_env_var():
             assert name in fields or name == "tower", f"injector uses unknown input {name}"
 
 
+def test_credential_type_injects_the_s3_keys_as_secret_extra_vars_the_role_reads():
+    credential = _load(AWX / "credential_type.yml")
+    fields = {field["id"]: field for field in credential["inputs"]["fields"]}
+    extra = credential["injectors"]["extra_vars"]
+    for template in extra.values():
+        for name in re.findall(r"{{\s*(\w+)", template):
+            assert fields[name].get("secret") is True, f"{name} is a secret input"
+    defaults = (REPO / "roles" / "storage_config" / "defaults" / "main.yml").read_text(encoding="utf-8")
+    assert set(extra) == {"yba_s3_access_key_id", "yba_s3_secret_access_key"}
+    assert all(name in defaults for name in extra)
+
+
 def _job_templates():
     return _load(AWX / "job_templates.yml")["yba_awx_job_templates"]
 

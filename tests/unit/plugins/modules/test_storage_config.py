@@ -191,7 +191,7 @@ def test_create_check_then_create_then_idempotent(yba, s3):
     assert yba.writes() == [] and r["config"] is None
     assert r["diff"]["before"] == {} and r["diff"]["after"]["data"]["AWS_SECRET_ACCESS_KEY"] == sc.mask_value(
         "AWS_SECRET_ACCESS_KEY", SECRET)
-    assert r["probe_before"]["ok"] and r["probe_before"]["locations"][0]["writes_skipped"]  # check mode: no canary
+    assert r["probe_before"]["ok"] and r["probe_before"]["mode"] == "read"  # check mode: no canary
     assert r["probed_from"] == _api.this_host() and r["probe_after"] is None
     assert not any(m == "POST" and p.endswith("/configs") for m, p, _b in yba.seen)
 
@@ -208,7 +208,7 @@ def test_create_check_then_create_then_idempotent(yba, s3):
     yba.seen.clear()
     r = run(name="fresh", data=dict(live_data(s3), PATH_STYLE_ACCESS="true"), credentials=creds())
     assert not r["changed"] and r["changed_fields"] == [] and yba.writes() == []
-    assert r["probe_before"]["ok"] and r["probe_before"]["locations"][0]["writes_skipped"]
+    assert r["probe_before"]["ok"] and r["probe_before"]["mode"] == "read"
 
 
 def test_fix_endpoint_check_mode_sends_no_put_then_fixes(yba, s3):
