@@ -38,6 +38,9 @@ URL_SCHEMES = ("http", "https", "s3")  # CustomerConfigStorageS3Validator.S3_URL
 DEFAULT_REGION = "us-east-1"  # AWSUtil.AWS_DEFAULT_REGION
 # AWSUtil.AWS_HOST_BASE_REGION_PATTERN: the region of a standard host base (s3.eu-west-1.amazonaws.com).
 _HOST_BASE_REGION = re.compile(r"^s3[.-](?:[a-z0-9-]+[.])*([a-z]{2}-[a-z-]+-\d+)[.]amazonaws[.]com$")
+# a host UrlValidator takes: a domain name (local names allowed) or an IPv4/IPv6 address
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+                   r"[A-Za-z0-9])?)*\.?$|^[0-9a-fA-F:.]+$")
 CANARY_DIR = ".yba-remediation-canary"
 CANARY_BODY = b"yba-remediation storage canary\n"
 WRITE_STEPS = ("put", "get", "list", "delete", "confirm_gone")
@@ -80,22 +83,31 @@ def parse_location(location: str) -> tuple[str, str]:
 
 
 def endpoint_problem(value: t.Any, field: str = "AWS_HOST_BASE") -> str | None:
-    """YBA's CustomerConfigStorageValidator.validateUrl(validatePort=true) on a host base: scheme http, https or s3
-    (or none), a host, no path, and no explicit :80 or :443 (YBA rejects those)."""
-    text = str(value).strip()
+    """YBA's CustomerConfigStorageValidator.validateUrl(validatePort=true) on a host base
+    (managed/src/main/java/com/yugabyte/yw/models/configs/validators/CustomerConfigStorageValidator.java): the value
+    (https:// put in front when it has no host) must be scheme://host, or scheme://host:port with a port other
+    than 80 and 443 (then anything after it passes, as in YBA); scheme http, https or s3 and a valid host."""
+    text = str(value)
     if not text:
         return None
-    parts = urlsplit(text if "://" in text else "https://" + text)
+    if any(ch.isspace() for ch in text):
+        return "%s %r is not a URL YBA accepts (it has a space)" % (field, text)
+    parts = urlsplit(text)
+    if not parts.hostname and "://" not in text:
+        text = "https://" + text
+        parts = urlsplit(text)
     try:
         port = parts.port
     except ValueError:
-        return "%s %r has an invalid port" % (field, text)
-    if parts.scheme not in URL_SCHEMES or not parts.hostname:
-        return "%s %r is not a URL YBA accepts (scheme http, https or s3 and a host)" % (field, text)
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        return "%s %r has a path; YBA takes a host (and port) only" % (field, text)
-    if port in (80, 443):
-        return "%s %r names port %d explicitly; YBA rejects :80 and :443, leave the port out" % (field, text, port)
+        return "%s %r has an invalid port" % (field, str(value))
+    base = "%s://%s" % (parts.scheme, parts.hostname or "")
+    if parts.scheme not in URL_SCHEMES or not parts.hostname or not _HOST.match(parts.hostname):
+        return "%s %r is not a URL YBA accepts (scheme http, https or s3 and a host)" % (field, str(value))
+    if text != base and port in (None, 80, 443):
+        if port is None:
+            return "%s %r has a path; YBA takes scheme://host or scheme://host:port only" % (field, str(value))
+        return "%s %r names port %d explicitly; YBA rejects :80 and :443, leave the port out" % (field, str(value),
+                                                                                            port)
     return None
 
 
@@ -339,8 +351,18 @@ def s3_client(target: dict[str, t.Any], data: dict[str, t.Any], timeout: float, 
         keys = {"aws_access_key_id": data.get("AWS_ACCESS_KEY_ID") or None,
                 "aws_secret_access_key": data.get("AWS_SECRET_ACCESS_KEY") or None}
     verify: t.Any = (ca_path or True) if validate_certs else False
-    return _session().client("s3", endpoint_url=endpoint_url(target["host_base"]), config=cfg,
-                                          verify=verify, **keys)
+    client = _session().client("s3", endpoint_url=endpoint_url(target["host_base"]), config=cfg, verify=verify,
+                               **keys)
+    if target["host_base"]:
+        # boto3 would retry a request signed for the wrong region in the bucket's own region and hide the error;
+        # YBA's client does not follow it with a custom endpoint (the symptom SIGNING_REGION exists for,
+        # yugabyte/yugabyte-db PR #29524): keep the 400 AuthorizationHeaderMalformed an error
+        client.meta.events.register("before-call.s3", _no_region_redirect)
+    return client
+
+
+def _no_region_redirect(params: dict[str, t.Any], **_kw: t.Any) -> None:
+    params.setdefault("context", {}).setdefault("s3_redirect", {})["redirected"] = True
 
 
 def probe_location(data: dict[str, t.Any], target: dict[str, t.Any], mode: str = "canary", timeout: float = 10.0,

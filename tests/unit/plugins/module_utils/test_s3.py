@@ -41,10 +41,12 @@ def steps(result):
 
 @pytest.mark.parametrize("value, problem", [
     ("", None), ("s3.example.com", None), ("https://s3.example.com", None), ("http://10.0.0.5:9000", None),
-    ("s3://minio.internal:9000", None), ("https://s3.example.com/", None),
+    ("s3://minio.internal:9000", None), ("minio.internal:9000", None), ("https://[::1]:9000", None),
+    ("https://s3.example.com/", "has a path"), ("https://s3.example.com/bucket", "has a path"),
+    ("https://s3.example.com:9000/bucket", None),  # YBA checks the path only when no other port is given
     ("https://s3.example.com:443", "names port 443 explicitly"), ("http://s3.example.com:80", "names port 80"),
-    ("https://s3.example.com/bucket", "has a path"), ("ftp://s3.example.com", "not a URL YBA accepts"),
-    ("https://", "not a URL YBA accepts"), ("http://host:99999", "invalid port"),
+    ("ftp://s3.example.com", "not a URL YBA accepts"), ("not a url", "has a space"),
+    ("https://", "not a URL YBA accepts"), ("http://host:99999", "invalid port"), ("https://bad_host", "not a URL"),
 ])
 def test_endpoint_rules_follow_yba(value, problem):
     got = _s3.endpoint_problem(value)
