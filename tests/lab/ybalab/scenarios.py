@@ -66,7 +66,8 @@ def initial_state(d: str) -> dict[str, Any]:
                      "host_ca_cert": "/opt/yugabyte/data/yba-installer/certs/ca.pem",
                      "key": os.path.join(d, "tls", "server.key"),
                      "pid_file": os.path.join(d, "platform.pid"), "log": os.path.join(d, "platform.log"),
-                     "version": PLATFORM_VERSION},
+                     "version": PLATFORM_VERSION,
+                     "s3_ca_trust": []},  # CA files the platform trusts for S3 (platform/s3client.py)
     }
 
 
