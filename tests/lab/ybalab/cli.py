@@ -33,7 +33,9 @@ def status() -> int:
     rows.append(("postgres", services.pg_running(state), f"127.0.0.1:{pg['port']} host pid={services.pg_pid(state)}"))
     s3 = state["s3"]
     rows.append(("s3", services.s3_running(state),
-                 f"{s3['endpoint']} (dead endpoint {s3['dead_endpoint']}, black-holed {s3.get('blackhole_endpoint')})"))
+                 f"{s3['endpoint']} (dead endpoint {s3['dead_endpoint']}, black-holed {s3.get('blackhole_endpoint')}, "
+                 f"region-aware {s3.get('region_endpoint')}, TLS {s3.get('tls_endpoint')}; "
+                 f"storage config: {state.get('storage_variant')})"))
     ssh = state["ssh"]
     rows.append(("sshd", services.sshd_running(state), f"{ssh['user']}@127.0.0.1:{ssh['port']}"))
     root = state["host"]["root"]

@@ -267,48 +267,68 @@ def _write_key_cert(key: Any, cert: Any, key_path: str, cert_path: str) -> None:
     write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM).decode(), 0o644)
 
 
-def make_ca_and_server(ca_cert: str, ca_key: str, server_cert: str, server_key: str, ca_name: str) -> None:
-    """A CA (EC P-256, 10 years) and a server certificate it signs for 127.0.0.1/localhost (825 days); the one
-    place the lab makes certificates (the platform's CA and the S3 front's, which differ)."""
+def _now() -> Any:
     import datetime
-    import ipaddress
+    return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+
+
+def make_ca(ca_cert: str, ca_key: str, ca_name: str) -> None:
+    """A CA (EC P-256, 10 years): the one place the lab makes CAs (the platform's, the S3 front's)."""
+    import datetime
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = _now()
+    os.makedirs(os.path.dirname(ca_cert), exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ybalab")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    _write_key_cert(key, cert, ca_key, ca_cert)
+
+
+def issue_server_cert(ca_cert: str, ca_key: str, server_cert: str, server_key: str) -> None:
+    """A server certificate for 127.0.0.1/localhost (825 days) signed by the CA (PEM files; EC or RSA key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
-    os.makedirs(os.path.dirname(ca_cert), exist_ok=True)
-    ck = ec.generate_private_key(ec.SECP256R1())
-    cname = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name),
-                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ybalab")])
-    ca = (x509.CertificateBuilder().subject_name(cname).issuer_name(cname).public_key(ck.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now)
-          .not_valid_after(now + datetime.timedelta(days=3650))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ck.public_key()), critical=False)
-          .sign(ck, hashes.SHA256()))
-    sk = ec.generate_private_key(ec.SECP256R1())
-    srv = (x509.CertificateBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1"),
-                                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ybalab")]))
-           .issuer_name(cname).public_key(sk.public_key()).serial_number(x509.random_serial_number())
-           .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=825))
-           .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                       x509.DNSName("localhost")]), critical=False)
-           .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-           .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
-                                        data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                        crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-           .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-           .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ck.public_key()), critical=False)
-           .sign(ck, hashes.SHA256()))
-    _write_key_cert(ck, ca, ca_key, ca_cert)
-    _write_key_cert(sk, srv, server_key, server_cert)
+    with open(ca_cert, "rb") as fh:
+        ca = x509.load_pem_x509_certificate(fh.read())
+    with open(ca_key, "rb") as fh:
+        ck = serialization.load_pem_private_key(fh.read(), password=None)
+    now = _now()
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1"),
+                                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ybalab")]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ck.public_key()), critical=False)
+            .sign(ck, hashes.SHA256()))
+    _write_key_cert(key, cert, server_key, server_cert)
 
 
 def tls_ensure(state: dict[str, Any]) -> None:
@@ -316,7 +336,8 @@ def tls_ensure(state: dict[str, Any]) -> None:
     for sect, name in (("tls", "YBA lab CA"), ("s3_tls", "ybalab S3 CA (not trusted by the platform)")):
         t = state[sect]
         if not all(os.path.exists(t[k]) for k in ("ca_cert", "ca_key", "server_cert", "server_key")):
-            make_ca_and_server(t["ca_cert"], t["ca_key"], t["server_cert"], t["server_key"], name)
+            make_ca(t["ca_cert"], t["ca_key"], name)
+            issue_server_cert(t["ca_cert"], t["ca_key"], t["server_cert"], t["server_key"])
 
 
 # --------------------------------------------------------------------------------------------- sshd
