@@ -9,7 +9,7 @@ request signed for another region than the bucket's with HTTP 400 ``Authorizatio
     'us-east-1' is wrong; expecting 'eu-west-1'</Message><Region>eu-west-1</Region>...</Error>
 
 (plus the ``x-amz-bucket-region`` header, which is what SDK region redirectors read). The front learns a bucket's
-region from moto (GetBucketLocation, signed with the lab's full-access keys from lab.json, cached a few seconds)
+region from moto (GetBucketLocation, signed with the lab's full-access keys from lab.json, a known region cached a few seconds)
 and rejects a request whose ``Authorization`` credential scope (or presigned ``X-Amz-Credential``) names another
 region. Everything else is forwarded verbatim (method, path, query, every header in order, Host included, body),
 so moto's own signature check still sees exactly what the client signed. Requests for no bucket, or for a bucket
@@ -75,7 +75,7 @@ class Regions:
         self.upstream = upstream
         self.lab_json = lab_json
         self.lock = threading.Lock()
-        self.cache: dict[str, tuple[float, str | None]] = {}
+        self.cache: dict[str, tuple[float, str]] = {}
         self._client: Any = None
         self._client_key: tuple[Any, ...] | None = None
 
@@ -113,14 +113,13 @@ class Regions:
             hit = self.cache.get(bucket)
             if hit and now - hit[0] < REGION_TTL:
                 return hit[1]
-            try:
-                client = self._s3()
-                loc = client.get_bucket_location(Bucket=bucket)["LocationConstraint"] if client else None
-                region: str | None = loc or "us-east-1"
-            except Exception:  # noqa: BLE001 - unknown bucket or moto trouble: forward unchecked
-                region = None
+            client = self._s3()
             if client is None:
-                region = None
+                return None
+            try:
+                region: str = client.get_bucket_location(Bucket=bucket)["LocationConstraint"] or "us-east-1"
+            except Exception:  # noqa: BLE001 - unknown bucket, keys of before a reset, moto trouble: unchecked
+                return None  # and not cached: the next request asks again
             self.cache[bucket] = (now, region)
             return region
 

@@ -8,6 +8,7 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 from typing import Any
@@ -220,17 +221,30 @@ def _moto_api(s3: dict[str, Any], path: str, body: bytes = b"") -> None:
         resp.read()
 
 
+_SESSION: list[Any] = []
+_SESSION_LOCK = threading.Lock()
+
+
+def _boto_client(service: str, **kw: Any) -> Any:
+    """A boto3 client from one session per process (the session's loader caches the service models, so only the
+    first client costs ~0.15 s; Session.client is not thread-safe, hence the lock)."""
+    import boto3  # the venv has it; imported lazily so `status`/`down` never need it
+    with _SESSION_LOCK:
+        if not _SESSION:
+            _SESSION.append(boto3.session.Session())
+        return _SESSION[0].client(service, **kw)
+
+
 def s3_reset(state: dict[str, Any]) -> None:
     """Wipe moto's state; create the IAM users (full and read-only: their keys go to lab.json) and the buckets
     (plain, versioned, and one in s3.eu_region)."""
-    import boto3
     s3 = state["s3"]
     _moto_api(s3, "reset")
     # The IAM setup is the only unauthenticated traffic moto accepts, and only for exactly these calls.
     _moto_api(s3, "reset-auth", str(UNAUTHENTICATED_IAM_CALLS).encode())
     try:
-        iam = boto3.session.Session().client("iam", endpoint_url=s3["endpoint"], region_name="us-east-1",
-                                             aws_access_key_id="AKIALABBOOTSTRAP", aws_secret_access_key="bootstrap")
+        iam = _boto_client("iam", endpoint_url=s3["endpoint"], region_name="us-east-1",
+                           aws_access_key_id="AKIALABBOOTSTRAP", aws_secret_access_key="bootstrap")
         for user, policy, prefix in ((FULL_USER, FULL_POLICY, ""), (READONLY_USER, READONLY_POLICY, "readonly_")):
             iam.create_user(UserName=user)
             iam.put_user_policy(UserName=user, PolicyName=f"{user}-s3", PolicyDocument=json.dumps(policy))
@@ -249,11 +263,10 @@ def s3_reset(state: dict[str, Any]) -> None:
 def s3_client(state: dict[str, Any], *, readonly: bool = False, region: str | None = None,
               endpoint: str | None = None) -> Any:
     """A boto3 client with the lab's full-access keys (readonly: the read-only user's), straight to moto."""
-    import boto3  # the venv has it; imported lazily so `status`/`down` never need it
     from botocore.config import Config
     s3 = state["s3"]
     prefix = "readonly_" if readonly else ""
-    return boto3.session.Session().client(
+    return _boto_client(
         "s3", endpoint_url=endpoint or s3["endpoint"], region_name=region or s3["region"],
         aws_access_key_id=s3[f"{prefix}access_key"], aws_secret_access_key=s3[f"{prefix}secret_key"],
         config=Config(s3={"addressing_style": "path"}))
