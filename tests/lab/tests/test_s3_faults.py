@@ -232,6 +232,48 @@ def test_host_cannot_reach_the_named_endpoint_the_controller_reaches(labdir: str
 
 
 # ------------------------------------------------------------------------------------------------ ybalab storage
+# variant -> what boto3 on the controller sees for the canary PUT, with the variant's settings as YBA uses them
+# (endpoint AWS_HOST_BASE, SIGNING_REGION, path style, no region redirect): (exception class name, S3 error code)
+BOTO3_ON_CONTROLLER = {
+    "refused": ("EndpointConnectionError", None),
+    "blackhole": ("ReadTimeoutError", None),
+    "wrong-keys": ("ClientError", "SignatureDoesNotMatch"),
+    "wrong-region": ("ClientError", "AuthorizationHeaderMalformed"),
+    "no-bucket": ("ClientError", "NoSuchBucket"),
+    "untrusted-ca": ("SSLError", None),
+    "host-unreachable": (None, None),  # the controller reaches it; the host does not (test above)
+    "read-only": ("ClientError", "AccessDenied"),
+    "versioned": (None, None),  # works; the delete leaves a marker (test_versioned_bucket_leaves_a_delete_marker)
+    "healthy": (None, None),
+}
+
+
+@pytest.mark.parametrize("variant", storage.VARIANTS)
+def test_each_variant_as_boto3_sees_it(labdir: str, variant: str) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    state = load(labdir)
+    data = storage.variant_data(state, variant)
+    bucket, prefix = s3client.parse_location(data["BACKUP_LOCATION"])
+    c = s3client.no_region_redirect(boto3.session.Session().client(
+        "s3", endpoint_url=data["AWS_HOST_BASE"], region_name=data["SIGNING_REGION"],
+        aws_access_key_id=data["AWS_ACCESS_KEY_ID"], aws_secret_access_key=data["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}, connect_timeout=1,
+                      read_timeout=1)))
+    key = f"{prefix}/canary-{variant}.txt"
+    want_class, want_code = BOTO3_ON_CONTROLLER[variant]
+    try:
+        c.put_object(Bucket=bucket, Key=key, Body=b"dummy-text")
+    except ClientError as exc:  # boto3 raises modelled subclasses (NoSuchBucket): the code is what counts
+        assert ("ClientError", exc.response["Error"]["Code"]) == (want_class, want_code), exc
+    except Exception as exc:  # noqa: BLE001 - the class is the assertion
+        assert (type(exc).__name__, None) == (want_class, want_code), exc
+    else:
+        assert want_class is None
+        c.delete_object(Bucket=bucket, Key=key)
+
+
 # variant -> the message of the simulator's storage validation (field data.BACKUP_LOCATION) on a config edit
 def expected_messages(state: dict[str, Any]) -> dict[str, str | None]:
     s3 = state["s3"]
@@ -244,6 +286,7 @@ def expected_messages(state: dict[str, Any]) -> dict[str, str | None]:
         "untrusted-ca": "PKIX path building failed",
         "host-unreachable": f"Connect to {s3['host_unreachable_name']}:{s3['port']} failed: Connection refused",
         "read-only": "Access Denied s3://yba-backups/northgate",
+        "versioned": None,  # YBA's validation passes: HEAD after the DELETE is a 404 (the delete marker)
         "healthy": None,
     }
 

@@ -20,6 +20,7 @@ no-bucket          live endpoint, BACKUP_LOCATION in a missing bucket     404 No
 untrusted-ca       AWS_HOST_BASE = s3.tls_endpoint (CA s3.ca_cert)        TLS verify error without the CA / same
 host-unreachable   AWS_HOST_BASE = s3.host_unreachable_endpoint           works / connection refused (127.0.0.2)
 read-only          live endpoint, s3.readonly_* keys                      403 AccessDenied on PUT/DELETE / same
+versioned          live endpoint, BACKUP_LOCATION in s3.versioned_bucket  none: a DELETE leaves a delete marker
 healthy            AWS_HOST_BASE = s3.endpoint (moto)                     none
 =================  =====================================================  ==========================================
 """
@@ -31,7 +32,7 @@ from ybalab import labstate, seed, services
 from ybalab.labstate import LabError
 
 VARIANTS = ("refused", "blackhole", "wrong-keys", "wrong-region", "no-bucket", "untrusted-ca", "host-unreachable",
-            "read-only", "healthy")
+            "read-only", "versioned", "healthy")
 MISSING_BUCKET = "yba-backups-missing"
 SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
@@ -73,6 +74,8 @@ def variant_data(state: dict[str, Any], variant: str) -> dict[str, Any]:
         data["AWS_HOST_BASE"] = s3["tls_endpoint"]
     elif variant == "host-unreachable":
         data["AWS_HOST_BASE"] = s3["host_unreachable_endpoint"]
+    elif variant == "versioned":
+        data["BACKUP_LOCATION"] = f"s3://{s3['versioned_bucket']}/{seed.BACKUP_PREFIX}"
     elif variant == "read-only":
         data.update(AWS_ACCESS_KEY_ID=s3["readonly_access_key"], AWS_SECRET_ACCESS_KEY=s3["readonly_secret_key"])
     return data
