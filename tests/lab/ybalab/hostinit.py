@@ -10,14 +10,12 @@ process ends, the kernel ends every process of the host.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-from ybalab import hostsfile
 from ybalab.labstate import HOST_RUN
 
 # (what on the volume, where on the host)
@@ -59,15 +57,8 @@ def lay_out(lab_dir: str, hostname: str) -> None:
     hosts = os.path.join("/run", "hosts")  # the host's own name resolves (sudo asks)
     with open("/etc/hosts", encoding="utf-8") as fh:
         base = fh.read()
-    try:  # the S3 name this host resolves to a dead address (hostsfile.py): s3.host_unreachable_endpoint
-        with open(os.path.join(HOST_RUN, "lab.json"), encoding="utf-8") as fh:
-            s3 = json.load(fh).get("s3") or {}
-    except (OSError, ValueError):
-        s3 = {}
-    text = hostsfile.host_text(base.rstrip("\n") + f"\n127.0.1.1\t{hostname}\n", s3.get("host_unreachable_name"),
-                               s3.get("host_unreachable_address") or hostsfile.ADDRESS)
     with open(hosts, "w", encoding="utf-8") as fh:
-        fh.write(text)
+        fh.write(base.rstrip("\n") + f"\n127.0.1.1\t{hostname}\n")
     _mount("--bind", hosts, "/etc/hosts")
 
 

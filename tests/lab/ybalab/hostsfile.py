@@ -4,7 +4,8 @@ The mechanism is the real-world one: a host-only name-resolution entry. The endp
 ``s3.host_unreachable_name`` (``s3.<lab host name>.ybalab.test``; ``.test`` is reserved, RFC 2606, so no DNS
 ever answers it), on moto's port. The controller's ``/etc/hosts`` maps that name to 127.0.0.1 (added at ``up``,
 removed at ``down``, one line per lab, tagged with the lab dir); the lab host's own ``/etc/hosts`` (hostinit.py
-bind-mounts ``/run/hosts`` over it in the host's mount namespace) maps it to ``s3.host_unreachable_address``
+bind-mounts ``/run/hosts`` over it in the host's mount namespace; ``host_ensure`` edits it at every ``up``, so a
+host started by an older lab learns it too) maps it to ``s3.host_unreachable_address``
 (127.0.0.2, where nothing listens: connections are refused at once), like a stale entry left on a YBA host after
 the S3 gateway moved. Nothing else in the lab uses the name (sshd ``UseDNS no``, PostgreSQL and the platform bind
 and are addressed by 127.0.0.1, sudo resolves the host's own name).
@@ -35,6 +36,16 @@ def host_text(base: str, name: str | None, address: str = ADDRESS) -> str:
     if name:
         lines.append(f"{address}\t{name}\t# ybalab: the S3 endpoint as this host (wrongly) resolves it")
     return "\n".join(lines) + "\n"
+
+
+def host_ensure(state: dict[str, Any]) -> None:
+    """Map the name to ``s3.host_unreachable_address`` in the lab host's /etc/hosts (rewritten in place)."""
+    from ybalab import hostns
+    s3 = state["s3"]
+    base = hostns.run(state, ["cat", HOSTS]).stdout
+    text = host_text(base.rstrip("\n") + "\n", s3["host_unreachable_name"], s3.get("host_unreachable_address") or ADDRESS)
+    if text != base:
+        hostns.run(state, ["sh", "-c", f"cat > {HOSTS}"], input=text)
 
 
 def _edit_controller(name: str, line: str | None) -> None:

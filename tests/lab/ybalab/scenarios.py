@@ -94,6 +94,7 @@ def up(scenario: str = "incident") -> dict[str, Any]:
     services.sshd_start(state)
     services.user_known_hosts_add(state)
     hostsfile.controller_add(state)
+    hostsfile.host_ensure(state)
     labstate.save(state)
     return reset(scenario, state)
 

@@ -171,6 +171,15 @@ def _free_endpoint(s3: dict[str, Any], key: str, scheme: str = "http", host: str
     return port
 
 
+def _moto_current(pid_file: str) -> bool:
+    try:
+        with open(f"/proc/{read_pid(pid_file)}/environ", "rb") as fh:
+            env = fh.read().split(b"\0")
+    except OSError:
+        return True
+    return b"INITIAL_NO_AUTH_ACTION_COUNT=0" in env and any(e.startswith(b"MOTO_S3_CUSTOM_ENDPOINTS=") for e in env)
+
+
 def s3_running(state: dict[str, Any]) -> bool:
     s3 = state["s3"]
     return (_daemon_running(s3_pid_file(state), s3["port"])
@@ -179,6 +188,8 @@ def s3_running(state: dict[str, Any]) -> bool:
 
 def s3_start(state: dict[str, Any]) -> None:
     s3 = state["s3"]
+    if _daemon_running(s3_pid_file(state), s3["port"]) and not _moto_current(s3_pid_file(state)):
+        _daemon_stop(s3_pid_file(state))  # started by an older lab (no auth): restarted with today's settings
     if not _daemon_running(s3_pid_file(state), s3["port"]):
         if port_open(s3["port"]):
             s3["port"] = free_port()
