@@ -187,7 +187,9 @@ def test_down_leaves_nothing(lab: dict[str, Any]) -> None:
     assert not os.path.ismount(st["host"]["root"])
     assert labstate.processes_referencing(lab["dir"]) == []
     for port in (st["ssh"]["port"], st["postgres"]["port"], st["s3"]["port"],
-                 int(st["s3"]["blackhole_endpoint"].rsplit(":", 1)[1])):
+                 *(int(st["s3"][k].rsplit(":", 1)[1]) for k in ("blackhole_endpoint", "region_endpoint", "tls_endpoint"))):
         assert not labstate.port_open(port)
+    with open("/etc/hosts", encoding="utf-8") as fh:  # the controller's entry for the host-unreachable name is gone
+        assert st["s3"]["host_unreachable_name"] not in fh.read()
     cp = ybalab(lab["dir"], "status", check=False)
     assert cp.returncode == 1

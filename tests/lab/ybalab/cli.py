@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import ssl
 import sys
 import urllib.request
 from typing import Any
 
-from ybalab import hosttree, labstate, scenarios, services
+from ybalab import hosttree, labstate, scenarios, services, storage
 from ybalab.labstate import SCENARIOS, LabError
 
 
@@ -32,7 +33,9 @@ def status() -> int:
     rows.append(("postgres", services.pg_running(state), f"127.0.0.1:{pg['port']} host pid={services.pg_pid(state)}"))
     s3 = state["s3"]
     rows.append(("s3", services.s3_running(state),
-                 f"{s3['endpoint']} (dead endpoint {s3['dead_endpoint']}, black-holed {s3.get('blackhole_endpoint')})"))
+                 f"{s3['endpoint']} (dead endpoint {s3['dead_endpoint']}, black-holed {s3.get('blackhole_endpoint')}, "
+                 f"region-aware {s3.get('region_endpoint')}, TLS {s3.get('tls_endpoint')}; "
+                 f"storage config: {state.get('storage_variant')})"))
     ssh = state["ssh"]
     rows.append(("sshd", services.sshd_running(state), f"{ssh['user']}@127.0.0.1:{ssh['port']}"))
     root = state["host"]["root"]
@@ -66,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     p_reset = sub.add_parser("reset", help="put the running lab into a scenario")
     p_reset.add_argument("scenario", choices=SCENARIOS)
     sub.add_parser("status", help="one line per component; exit 1 if something is down")
+    p_storage = sub.add_parser("storage", help="put the seeded S3 storage config into a fault (or heal it) "
+                                                "without a reset; prints the data written, secrets masked")
+    p_storage.add_argument("variant", nargs="?", choices=storage.VARIANTS,
+                           help="default: the scenario's own (refused; healthy for healthy)")
     p_down = sub.add_parser("down", help="stop everything this lab started and unmount")
     p_down.add_argument("--purge", action="store_true", help="also remove $YBA_LAB_DIR")
     args = ap.parse_args(argv)
@@ -80,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "status":
             return status()
+        if args.cmd == "storage":
+            print(json.dumps(storage.main(args.variant), indent=2, sort_keys=True))
+            return 0
         left = scenarios.down(purge=args.purge)
         if left:
             print(f"lab down, but processes still reference the lab dir: {left}", file=sys.stderr)

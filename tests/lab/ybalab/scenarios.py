@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ybalab import faults, hostns, hosttree, labstate, seed, services
+from ybalab import faults, hostns, hostsfile, hosttree, labstate, seed, services
 from ybalab.labstate import SCENARIOS, LabError, notice
 
 PLATFORM_VERSION = hosttree.YBA_VERSION
@@ -22,13 +22,14 @@ def initial_state(d: str) -> dict[str, Any]:
         return p
 
     ids = seed.ids()
+    hostname = os.path.basename(d.rstrip("/")).replace("_", "-")[-60:] or "yba-lab"
     data = os.path.join(d, "host", "opt", "yugabyte", "data")  # the metadata DB lives on the host volume
     return {
         "dir": d,
         "scenario": None,
         "created": int(time.time()),
         "host": {"root": os.path.join(d, "host"), "mounted": False, "size_mb": hosttree.SIZE_MB,
-                 "hostname": os.path.basename(d.rstrip("/")).replace("_", "-")[-60:] or "yba-lab",
+                 "hostname": hostname,
                  "install_root": "/opt/yugabyte", "yba_ctl_home": "/opt/yba-ctl", "yba_ctl": "/usr/bin/yba-ctl",
                  "python": "/usr/bin/python3",
                  "venv_python": os.path.join(labstate.VENV_BIN, "python"), "manifest": os.path.join(d, "host_manifest.json")},
@@ -43,12 +44,21 @@ def initial_state(d: str) -> dict[str, Any]:
                      "pid_file": os.path.join(data, "postgres", "postmaster.pid")},
         "s3": {"endpoint": "", "port": port(), "dead_endpoint": f"http://127.0.0.1:{labstate.dead_port()}",
                "blackhole_endpoint": f"http://127.0.0.1:{port()}",
-               "bucket": "yba-backups", "region": "us-east-1",
-               "access_key": "AKIALAB" + services.new_secret(7).upper(), "secret_key": services.new_secret(20),
+               "region_endpoint": f"http://127.0.0.1:{port()}", "tls_endpoint": f"https://127.0.0.1:{port()}",
+               "ca_cert": os.path.join(d, "tls", "s3-ca.pem"),
+               "host_unreachable_name": services.host_unreachable_name(hostname),
+               "host_unreachable_endpoint": "", "host_unreachable_address": services.HOST_UNREACHABLE_ADDRESS,
+               "bucket": "yba-backups", "versioned_bucket": "yba-backups-versioned", "region": "us-east-1",
+               "eu_bucket": "yba-backups-eu", "eu_region": "eu-west-1",
+               # IAM keys: created by moto at every reset (services.s3_reset)
+               "access_key": "", "secret_key": "", "readonly_access_key": "", "readonly_secret_key": "",
                "pid_file": os.path.join(d, "moto.pid")},
         "tls": {"ca_cert": os.path.join(d, "tls", "ca.pem"), "ca_key": os.path.join(d, "tls", "ca.key"),
                 "server_cert": os.path.join(d, "tls", "server.pem"),
                 "server_key": os.path.join(d, "tls", "server.key")},
+        "s3_tls": {"ca_cert": os.path.join(d, "tls", "s3-ca.pem"), "ca_key": os.path.join(d, "tls", "s3-ca.key"),
+                   "server_cert": os.path.join(d, "tls", "s3-server.pem"),
+                   "server_key": os.path.join(d, "tls", "s3-server.key")},
         "platform": {"url": f"https://127.0.0.1:{port()}", "token": services.new_secret(24),
                      "customer_uuid": ids["customer_uuid"], "storage_config_uuid": ids["storage_config_uuid"],
                      "universes": {u["name"]: u["uuid"] for u in ids["universes"]},
@@ -56,7 +66,8 @@ def initial_state(d: str) -> dict[str, Any]:
                      "host_ca_cert": "/opt/yugabyte/data/yba-installer/certs/ca.pem",
                      "key": os.path.join(d, "tls", "server.key"),
                      "pid_file": os.path.join(d, "platform.pid"), "log": os.path.join(d, "platform.log"),
-                     "version": PLATFORM_VERSION},
+                     "version": PLATFORM_VERSION,
+                     "s3_ca_trust": []},  # CA files the platform trusts for S3 (platform/s3client.py)
     }
 
 
@@ -82,6 +93,8 @@ def up(scenario: str = "incident") -> dict[str, Any]:
     services.s3_start(state)
     services.sshd_start(state)
     services.user_known_hosts_add(state)
+    hostsfile.controller_add(state)
+    hostsfile.host_ensure(state)
     labstate.save(state)
     return reset(scenario, state)
 
@@ -119,18 +132,21 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
     state["scenario"] = scenario
     labstate.save(state)
 
-    def metadata_and_bucket() -> dict[str, Any] | None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # S3 (new IAM keys, which the seeded storage config carries) while the DB is rebuilt; the bucket's objects
+        # (listed from the seeded DB) while the index is corrupted and the host tree is built.
+        s3_ready = pool.submit(services.s3_reset, state)
         seed.rebuild_db(state)
+        s3_ready.result()
+        labstate.save(state)
         seed.seed(state, scenario)
-        services.s3_reset(state)
-        _seed_bucket(state)
-        return faults.corrupt_index(state) if scenario != "healthy" else None
-
-    # The DB and the host tree share the host volume: the tree is filled to the scenario's usage only once the
-    # database has its size (and a checkpoint has trimmed its WAL).
-    corrupted = metadata_and_bucket()
-    services.psql(state, "CHECKPOINT;")
-    hosttree.build(state, scenario)
+        bucket = pool.submit(_seed_bucket, state, _bucket_objects(state))  # read before the index is corrupted
+        corrupted = faults.corrupt_index(state) if scenario != "healthy" else None
+        # The DB and the host tree share the host volume: the tree is filled to the scenario's usage only once the
+        # database has its size (and a checkpoint has trimmed its WAL).
+        services.psql(state, "CHECKPOINT;")
+        hosttree.build(state, scenario)
+        bucket.result()
     if corrupted:
         state["fault"] = {"corrupt_index": corrupted}
     else:
@@ -176,14 +192,13 @@ def exhaust_disk(state: dict[str, Any]) -> dict[str, Any]:
     return {"filler": filler, "usage": hosttree.usage(state["host"]["root"])}
 
 
-def _seed_bucket(state: dict[str, Any]) -> None:
+def _bucket_objects(state: dict[str, Any]) -> list[tuple[str, bytes]]:
     """Objects for the recent Completed backups (the last 4 days of them), so the bucket looks real."""
     rows = services.psql(state, """
 SELECT backup_info::json->>'storageLocation', backup_uuid FROM backup
 WHERE state = 'Completed'
   AND create_time > (SELECT max(create_time) FROM backup WHERE state = 'Completed') - interval '4 days';""",
                          tuples=True).stdout.split()
-    s3 = services.s3_client(state)
     bucket = state["s3"]["bucket"]
     objects = []
     for line in rows:
@@ -191,6 +206,12 @@ WHERE state = 'Completed'
         prefix = loc.split(f"s3://{bucket}/", 1)[1] + "/multi-table-yugabyte"
         objects.append((f"{prefix}/backup_metadata.json", ('{"backupUUID": "%s", "keyspace": "yugabyte"}' % b).encode()))
         objects.append((f"{prefix}/success", b""))
+    return objects
+
+
+def _seed_bucket(state: dict[str, Any], objects: list[tuple[str, bytes]]) -> None:
+    s3 = services.s3_client(state)
+    bucket = state["s3"]["bucket"]
     with ThreadPoolExecutor(max_workers=8) as pool:  # boto3 clients are thread-safe
         list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), objects))
 
@@ -201,6 +222,7 @@ def down(purge: bool = False) -> list[int]:
     if state is not None:
         hostns.stop(state)  # its PID 1 stops the units (PostgreSQL cleanly), the kernel ends the rest
         services.user_known_hosts_remove(state)
+        hostsfile.controller_remove(state)
         services.s3_stop(state)
         hosttree.umount(state)
     for pid in labstate.processes_referencing(d, killable_only=True):

@@ -67,16 +67,10 @@ def q(v: Any) -> str:
 
 
 def storage_data(state: dict[str, Any], scenario: str) -> dict[str, Any]:
-    s3 = state["s3"]
-    host = s3["dead_endpoint"] if scenario != "healthy" else s3["endpoint"]
-    return {
-        "BACKUP_LOCATION": f"s3://{s3['bucket']}/{BACKUP_PREFIX}",
-        "AWS_ACCESS_KEY_ID": s3["access_key"],
-        "AWS_SECRET_ACCESS_KEY": s3["secret_key"],
-        "AWS_HOST_BASE": host,
-        "PATH_STYLE_ACCESS": True,
-        "SIGNING_REGION": s3["region"],
-    }
+    """The seeded storage config's data: the live endpoint (healthy) or the refusing one (the incident family);
+    ``python -m ybalab storage <variant>`` (storage.py) switches it to the other faults."""
+    from ybalab import storage
+    return storage.variant_data(state, storage.default_variant(scenario))
 
 
 def encrypt(state: dict[str, Any], data: dict[str, Any]) -> str:
@@ -279,7 +273,9 @@ CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, gen_random_uuid() AS tid,
 
 
 def seed(state: dict[str, Any], scenario: str) -> None:
+    from ybalab import storage
     enc = encrypt(state, storage_data(state, scenario))
+    state["storage_variant"] = storage.default_variant(scenario)
     cp = psql(state, seed_sql(state, scenario, enc), check=False)
     if cp.returncode != 0:
         raise LabError(f"seeding {scenario} failed: {cp.stderr.strip()}")

@@ -8,17 +8,20 @@ import pwd
 import secrets
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
 from typing import Any
 
-from ybalab import hostns, labstate
+from ybalab import hostns, hostsfile, labstate
 from ybalab.labstate import (
     PG_BIN, VENV_BIN, LabError, free_port, kill_tree, notice, pid_alive, port_open, read_pid, run, wait_port,
     write_atomic,
 )
 
 SSH_USER = "ybaops"
+HOST_UNREACHABLE_ADDRESS = hostsfile.ADDRESS
+host_unreachable_name = hostsfile.name_for
 
 
 def _child_env(state: dict[str, Any]) -> dict[str, str]:
@@ -104,6 +107,19 @@ def psql(state: dict[str, Any], sql: str, db: str | None = None, *, tuples: bool
 
 
 # --------------------------------------------------------------------------------------------- S3 (moto)
+# moto enforces auth (INITIAL_NO_AUTH_ACTION_COUNT=0): every S3 call must be SigV4-signed by an IAM user moto knows,
+# so a wrong secret is SignatureDoesNotMatch, an unknown key InvalidAccessKeyId, a missing permission AccessDenied.
+# IAM users are created at every reset (moto's reset wipes them), so their keys change: lab.json is rewritten.
+FULL_USER = "yba-backup"
+READONLY_USER = "yba-backup-readonly"
+FULL_POLICY = {"Version": "2012-10-17",
+               "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+READONLY_POLICY = {"Version": "2012-10-17",
+                   "Statement": [{"Effect": "Allow", "Resource": "*",
+                                  "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]}]}
+UNAUTHENTICATED_IAM_CALLS = 6  # create_user, put_user_policy, create_access_key for each of the two users
+
+
 def s3_pid_file(state: dict[str, Any]) -> str:
     return os.path.join(state["dir"], "moto.pid")
 
@@ -112,16 +128,22 @@ def blackhole_pid_file(state: dict[str, Any]) -> str:
     return os.path.join(state["dir"], "blackhole.pid")
 
 
+def front_pid_file(state: dict[str, Any]) -> str:
+    return os.path.join(state["dir"], "s3front.pid")
+
+
 def _daemon_running(pid_file: str, port: int) -> bool:
     return pid_alive(read_pid(pid_file)) and port_open(port)
 
 
-def _daemon_start(state: dict[str, Any], name: str, argv: list[str], port: int, pid_file: str) -> None:
+def _daemon_start(state: dict[str, Any], name: str, argv: list[str], port: int, pid_file: str,
+                  env: dict[str, str] | None = None) -> None:
     """A lab service outside the YBA host (S3 lives elsewhere), in its own session, cwd and YBA_LAB_DIR set so
     `down` finds it."""
     with open(os.path.join(state["dir"], f"{name}.log"), "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=state["dir"], env=_child_env(state), start_new_session=True)
+                                cwd=state["dir"], env=dict(_child_env(state), **(env or {})),
+                                start_new_session=True)
     with open(pid_file, "w", encoding="ascii") as fh:
         fh.write(f"{proc.pid}\n")
     if not wait_port(port, 20):
@@ -136,73 +158,210 @@ def _daemon_stop(pid_file: str) -> None:
         pass
 
 
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+def _free_endpoint(s3: dict[str, Any], key: str, scheme: str = "http", host: str = "127.0.0.1") -> int:
+    """The port of s3[key]; a new free one (and s3[key] rewritten) when something else took it."""
+    port = _port_of(s3[key])
+    if port_open(port):
+        port = free_port()
+        s3[key] = f"{scheme}://{host}:{port}"
+    return port
+
+
+def _moto_current(pid_file: str) -> bool:
+    try:
+        with open(f"/proc/{read_pid(pid_file)}/environ", "rb") as fh:
+            env = fh.read().split(b"\0")
+    except OSError:
+        return True
+    return b"INITIAL_NO_AUTH_ACTION_COUNT=0" in env and any(e.startswith(b"MOTO_S3_CUSTOM_ENDPOINTS=") for e in env)
+
+
 def s3_running(state: dict[str, Any]) -> bool:
-    return _daemon_running(s3_pid_file(state), state["s3"]["port"])
+    s3 = state["s3"]
+    return (_daemon_running(s3_pid_file(state), s3["port"])
+            and _daemon_running(front_pid_file(state), _port_of(s3["region_endpoint"])))
 
 
 def s3_start(state: dict[str, Any]) -> None:
     s3 = state["s3"]
-    if not s3_running(state):
+    if _daemon_running(s3_pid_file(state), s3["port"]) and not _moto_current(s3_pid_file(state)):
+        _daemon_stop(s3_pid_file(state))  # started by an older lab (no auth): restarted with today's settings
+    if not _daemon_running(s3_pid_file(state), s3["port"]):
         if port_open(s3["port"]):
             s3["port"] = free_port()
-            s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
+        s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
+        s3["host_unreachable_endpoint"] = f"http://{s3['host_unreachable_name']}:{s3['port']}"
+        # MOTO_S3_CUSTOM_ENDPOINTS: requests to the named endpoint are path-style (moto would otherwise take the
+        # name's first label for a virtual-host bucket).
         _daemon_start(state, "moto", [os.path.join(VENV_BIN, "moto_server"), "-H", "127.0.0.1", "-p", str(s3["port"])],
-                      s3["port"], s3_pid_file(state))
+                      s3["port"], s3_pid_file(state),
+                      env={"INITIAL_NO_AUTH_ACTION_COUNT": "0",
+                           "MOTO_S3_CUSTOM_ENDPOINTS": s3["host_unreachable_endpoint"]})
     # A black-holed S3 endpoint (accepts, never answers), beside the refusing dead_endpoint.
-    port = int(s3["blackhole_endpoint"].rsplit(":", 1)[1])
-    if not _daemon_running(blackhole_pid_file(state), port):
-        if port_open(port):
-            port = free_port()
-            s3["blackhole_endpoint"] = f"http://127.0.0.1:{port}"
+    if not _daemon_running(blackhole_pid_file(state), _port_of(s3["blackhole_endpoint"])):
+        port = _free_endpoint(s3, "blackhole_endpoint")
         _daemon_start(state, "blackhole", [os.path.join(VENV_BIN, "python"), "-m", "ybalab.blackhole", str(port)],
                       port, blackhole_pid_file(state))
+    # The region-aware front (plain and TLS) before moto.
+    if not _daemon_running(front_pid_file(state), _port_of(s3["region_endpoint"])):
+        http_port = _free_endpoint(s3, "region_endpoint")
+        tls_port = _free_endpoint(s3, "tls_endpoint", "https")
+        t = state["s3_tls"]
+        _daemon_start(state, "s3front", [os.path.join(VENV_BIN, "python"), "-m", "ybalab.s3front", str(http_port),
+                                         str(tls_port), s3["endpoint"], t["server_cert"], t["server_key"]],
+                      http_port, front_pid_file(state))
+        if not wait_port(tls_port, 10):
+            raise LabError(f"s3front did not listen on {tls_port}; see {state['dir']}/s3front.log")
 
 
 def s3_stop(state: dict[str, Any]) -> None:
     _daemon_stop(s3_pid_file(state))
     _daemon_stop(blackhole_pid_file(state))
+    _daemon_stop(front_pid_file(state))
+
+
+def _moto_api(s3: dict[str, Any], path: str, body: bytes = b"") -> None:
+    # text/plain: with urllib's default form type Flask hides the body from moto (reset-auth reads it raw)
+    req = urllib.request.Request(f"{s3['endpoint']}/moto-api/{path}", method="POST", data=body,
+                                 headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+
+
+_SESSION: list[Any] = []
+_SESSION_LOCK = threading.Lock()
+
+
+def _boto_client(service: str, **kw: Any) -> Any:
+    """A boto3 client from one session per process (the session's loader caches the service models, so only the
+    first client costs ~0.15 s; Session.client is not thread-safe, hence the lock)."""
+    import boto3  # the venv has it; imported lazily so `status`/`down` never need it
+    with _SESSION_LOCK:
+        if not _SESSION:
+            _SESSION.append(boto3.session.Session())
+        return _SESSION[0].client(service, **kw)
 
 
 def s3_reset(state: dict[str, Any]) -> None:
-    """Wipe moto's state and recreate the bucket."""
+    """Wipe moto's state; create the IAM users (full and read-only: their keys go to lab.json) and the buckets
+    (plain, versioned, and one in s3.eu_region)."""
     s3 = state["s3"]
-    req = urllib.request.Request(f"{s3['endpoint']}/moto-api/reset", method="POST", data=b"")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        resp.read()
-    s3_client(state).create_bucket(Bucket=s3["bucket"])
+    _moto_api(s3, "reset")
+    # The IAM setup is the only unauthenticated traffic moto accepts, and only for exactly these calls.
+    _moto_api(s3, "reset-auth", str(UNAUTHENTICATED_IAM_CALLS).encode())
+    try:
+        iam = _boto_client("iam", endpoint_url=s3["endpoint"], region_name="us-east-1",
+                           aws_access_key_id="AKIALABBOOTSTRAP", aws_secret_access_key="bootstrap")
+        for user, policy, prefix in ((FULL_USER, FULL_POLICY, ""), (READONLY_USER, READONLY_POLICY, "readonly_")):
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName=f"{user}-s3", PolicyDocument=json.dumps(policy))
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            s3[f"{prefix}access_key"], s3[f"{prefix}secret_key"] = key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        _moto_api(s3, "reset-auth", b"0")
+    client = s3_client(state)
+    client.create_bucket(Bucket=s3["bucket"])
+    client.create_bucket(Bucket=s3["versioned_bucket"])
+    client.put_bucket_versioning(Bucket=s3["versioned_bucket"], VersioningConfiguration={"Status": "Enabled"})
+    s3_client(state, region=s3["eu_region"]).create_bucket(
+        Bucket=s3["eu_bucket"], CreateBucketConfiguration={"LocationConstraint": s3["eu_region"]})
 
 
-def s3_client(state: dict[str, Any]) -> Any:
-    import boto3  # the venv has it; imported lazily so `status`/`down` never need it
+def s3_client(state: dict[str, Any], *, readonly: bool = False, region: str | None = None,
+              endpoint: str | None = None) -> Any:
+    """A boto3 client with the lab's full-access keys (readonly: the read-only user's), straight to moto."""
+    from botocore.config import Config
     s3 = state["s3"]
-    return boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
-                        aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"])
+    prefix = "readonly_" if readonly else ""
+    return _boto_client(
+        "s3", endpoint_url=endpoint or s3["endpoint"], region_name=region or s3["region"],
+        aws_access_key_id=s3[f"{prefix}access_key"], aws_secret_access_key=s3[f"{prefix}secret_key"],
+        config=Config(s3={"addressing_style": "path"}))
 
 
 # --------------------------------------------------------------------------------------------- TLS
+def _write_key_cert(key: Any, cert: Any, key_path: str, cert_path: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+    write_atomic(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()).decode(), 0o600)
+    write_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM).decode(), 0o644)
+
+
+def _now() -> Any:
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+
+
+def make_ca(ca_cert: str, ca_key: str, ca_name: str) -> None:
+    """A CA (EC P-256, 10 years): the one place the lab makes CAs (the platform's, the S3 front's)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = _now()
+    os.makedirs(os.path.dirname(ca_cert), exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ybalab")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    _write_key_cert(key, cert, ca_key, ca_cert)
+
+
+def issue_server_cert(ca_cert: str, ca_key: str, server_cert: str, server_key: str) -> None:
+    """A server certificate for 127.0.0.1/localhost (825 days) signed by the CA (PEM files; EC or RSA key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    with open(ca_cert, "rb") as fh:
+        ca = x509.load_pem_x509_certificate(fh.read())
+    with open(ca_key, "rb") as fh:
+        ck = serialization.load_pem_private_key(fh.read(), password=None)
+    now = _now()
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1"),
+                                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ybalab")]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=True,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ck.public_key()), critical=False)
+            .sign(ck, hashes.SHA256()))
+    _write_key_cert(key, cert, server_key, server_cert)
+
+
 def tls_ensure(state: dict[str, Any]) -> None:
-    """A lab CA and a server certificate for 127.0.0.1/localhost (the platform's HTTPS)."""
-    t = state["tls"]
-    if all(os.path.exists(t[k]) for k in ("ca_cert", "ca_key", "server_cert", "server_key")):
-        return
-    d = os.path.dirname(t["ca_cert"])
-    os.makedirs(d, exist_ok=True)
-    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", t["ca_key"], "-out", t["ca_cert"], "-days", "3650", "-subj", "/CN=YBA lab CA/O=ybalab",
-         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-    csr = os.path.join(d, "server.csr")
-    ext = os.path.join(d, "server.ext")
-    with open(ext, "w", encoding="ascii") as fh:
-        fh.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                 "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-    run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", t["server_key"], "-out", csr, "-subj", "/CN=127.0.0.1/O=ybalab"])
-    run(["openssl", "x509", "-req", "-in", csr, "-CA", t["ca_cert"], "-CAkey", t["ca_key"], "-CAcreateserial",
-         "-out", t["server_cert"], "-days", "825", "-extfile", ext])
-    for k in ("ca_key", "server_key"):
-        os.chmod(t[k], 0o600)
-    for k in ("ca_cert", "server_cert"):
-        os.chmod(t[k], 0o644)
+    """The lab CA and the platform's server certificate; the S3 front's own CA (s3.ca_cert) and certificate."""
+    for sect, name in (("tls", "YBA lab CA"), ("s3_tls", "ybalab S3 CA (not trusted by the platform)")):
+        t = state[sect]
+        if not all(os.path.exists(t[k]) for k in ("ca_cert", "ca_key", "server_cert", "server_key")):
+            make_ca(t["ca_cert"], t["ca_key"], name)
+            issue_server_cert(t["ca_cert"], t["ca_key"], t["server_cert"], t["server_key"])
 
 
 # --------------------------------------------------------------------------------------------- sshd

@@ -157,7 +157,7 @@ class BackupGC:
             if cfg["name"] != "S3":
                 tasks.transition_state(conn, backup_uuid, "FailedToDelete")
                 LOG.error("Backup %s deletion failed due to invalid Config type %s provided", backup_uuid, cfg["name"])
-            elif tasks.validate_s3_config(data):  # isCredentialUsable -> BackupHelper.validateStorageConfig
+            elif tasks.validate_s3_config(self.workers.state, data):  # isCredentialUsable -> BackupHelper.validateStorageConfig
                 LOG.error("Error while deleting backup %s due to invalid storage config %s", backup_uuid,
                           cfg["config_uuid"])
                 tasks.transition_state(conn, backup_uuid, "FailedToDelete")
@@ -167,7 +167,7 @@ class BackupGC:
                 sleep = self.retry_sleep
                 for attempt in range(BACKUP_DELETION_MAX_RETRIES_COUNT):
                     try:
-                        tasks.delete_backup_objects(data, tasks.backup_locations(info))
+                        tasks.delete_backup_objects(self.workers.state, data, tasks.backup_locations(info))
                         deleted = True
                         break
                     except Exception as exc:  # noqa: BLE001 - CloudUtil returns false; the loop retries
@@ -260,7 +260,7 @@ class BackupGC:
         """BackupHelper.validateStorageConfigOnBackup, any exception = invalid."""
         try:
             _cfg, data = self.workers.storage_data(conn, b["customer_uuid"], b["storage_config_uuid"])
-            tasks.validate_storage_on_backup(data, tasks.as_dict(b["backup_info"]))
+            tasks.validate_storage_on_backup(self.workers.state, data, tasks.as_dict(b["backup_info"]))
         except Exception:  # noqa: BLE001
             return False
         return True

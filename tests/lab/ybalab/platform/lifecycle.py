@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 from typing import Any
 
 from ybalab.labstate import write_atomic
@@ -147,7 +146,7 @@ def ensure_server_cert(state: dict[str, Any]) -> tuple[str, str]:
 
     Sources, in order: lab.json ``platform.cert``/``platform.key``; ``<dir>/tls/server.pem|server.key``;
     a cert issued by ``<dir>/tls/ca.pem`` + ``ca.key``; else a fresh CA (written to ``platform.ca_cert``)
-    and server cert for 127.0.0.1/localhost, made with openssl.
+    and server cert for 127.0.0.1/localhost (ybalab.services.make_ca / issue_server_cert).
     """
     certs = paths.certs_dir(state)
     os.makedirs(certs, exist_ok=True)
@@ -165,25 +164,10 @@ def ensure_server_cert(state: dict[str, Any]) -> tuple[str, str]:
             return pem, key
     ca_pem = plat.get("ca_cert") or os.path.join(tls, "ca.pem")
     ca_key = os.path.splitext(ca_pem)[0] + ".key"
-    os.makedirs(os.path.dirname(ca_pem), exist_ok=True)
+    from ybalab import services as lab_services  # the lab's one certificate maker
     if not (os.path.exists(ca_pem) and os.path.exists(ca_key)):
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-                        "-subj", "/CN=YBA lab CA", "-keyout", ca_key, "-out", ca_pem,
-                        "-addext", "basicConstraints=critical,CA:TRUE",
-                        "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-                       check=True, capture_output=True)
-    csr = os.path.join(certs, "server.csr")
-    ext = os.path.join(certs, "server.ext")
-    with open(ext, "w", encoding="ascii") as fh:
-        fh.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                 "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                    "-keyout", key, "-out", csr], check=True, capture_output=True)
-    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial",
-                    "-days", "825", "-extfile", ext, "-out", pem], check=True, capture_output=True)
-    os.unlink(csr)
-    os.unlink(ext)
-    os.chmod(key, 0o600)
+        lab_services.make_ca(ca_pem, ca_key, "YBA lab CA")
+    lab_services.issue_server_cert(ca_pem, ca_key, pem, key)
     return pem, key
 
 

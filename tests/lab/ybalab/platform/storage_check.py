@@ -20,22 +20,17 @@ split out, up to 2.4, used ``BACKUP_LOCATION`` alone, yugabyte/yugabyte-db#8824)
 """
 from __future__ import annotations
 
-import threading
 import uuid as uuidlib
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import tasks
+from . import s3client
 
 DEFAULT_TIMEOUTS = {"connect": 2.0, "read": 3.0, "attempts": 2}
 LOCATION_FIELD = "data.BACKUP_LOCATION"  # 2.18: ConfigDataValidator.fieldFullName("BACKUP_LOCATION")
 REGION_LOCATION_FIELD = "data.REGION_LOCATION"
 DUMMY_DATA = b"dummy-text"  # AWSUtil.DUMMY_DATA
 URL_SCHEMES = ("http", "https", "s3")  # CustomerConfigStorageS3Validator.S3_URL_SCHEMES
-
-_CLIENTS: dict[tuple[Any, ...], Any] = {}
-_LOCK = threading.Lock()
-
 
 class StorageInvalid(Exception):
     """The config failed validation: ``errors`` maps a field to its messages (one field, as YBA throws at once)."""
@@ -58,34 +53,30 @@ def timeouts(state: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def client(data: dict[str, Any], limits: dict[str, float]) -> Any:
-    """A boto3 S3 client for a config's data with the given timeouts (cached; clients are thread-safe)."""
-    key = tuple(str(data.get(k)) for k in ("AWS_HOST_BASE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                           "SIGNING_REGION", "PATH_STYLE_ACCESS")) + tuple(sorted(limits.items()))
-    with _LOCK:
-        if key not in _CLIENTS:
-            import boto3
-            from botocore.config import Config
-
-            endpoint = data.get("AWS_HOST_BASE") or None
-            if endpoint and endpoint.startswith("s3://"):
-                endpoint = "https://" + endpoint[5:]
-            if endpoint and "://" not in endpoint:
-                endpoint = "https://" + endpoint
-            path_style = bool(endpoint) or str(data.get("PATH_STYLE_ACCESS", "")).lower() == "true"
-            cfg = Config(connect_timeout=limits["connect"], read_timeout=limits["read"],
-                         retries={"total_max_attempts": int(limits["attempts"]), "mode": "standard"},
-                         s3={"addressing_style": "path" if path_style else "auto"},
-                         region_name=data.get("SIGNING_REGION") or "us-east-1")
-            _CLIENTS[key] = boto3.session.Session().client(
-                "s3", endpoint_url=endpoint, aws_access_key_id=data.get("AWS_ACCESS_KEY_ID"),
-                aws_secret_access_key=data.get("AWS_SECRET_ACCESS_KEY"), config=cfg)
-        return _CLIENTS[key]
+def client(data: dict[str, Any], limits: dict[str, float], ca_files: tuple[str, ...] = ()) -> Any:
+    """The platform's S3 client for a config's data with these timeouts (s3client.client, cached)."""
+    return s3client.client(data, limits, ca_files)
 
 
 def _valid_url(value: str, schemes: tuple[str, ...]) -> bool:
     parts = urlsplit(value if "://" in value else "https://" + value)
     return parts.scheme in schemes and bool(parts.netloc)
+
+
+def valid_host_base(value: str) -> bool:
+    """CustomerConfigStorageValidator.validateUrl(value, validatePort=true) on AWS_HOST_BASE (API-CAPABILITIES
+    3.2): scheme http, https, s3 or none (https assumed); a host and nothing else: a path (even "/"), query or
+    fragment makes it invalid; an explicit port 80 or 443 is rejected, any other port is fine."""
+    if not _valid_url(value, URL_SCHEMES):
+        return False
+    parts = urlsplit(value if "://" in value else "https://" + value)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    if not parts.hostname or parts.path or parts.query or parts.fragment or "?" in value or "#" in value:
+        return False
+    return port not in (80, 443)
 
 
 def check_fields(data: dict[str, Any]) -> None:
@@ -96,7 +87,7 @@ def check_fields(data: dict[str, Any]) -> None:
     if not location.startswith("s3://") or not _valid_url(location, URL_SCHEMES):
         raise StorageInvalid(LOCATION_FIELD, f"Invalid field value '{location}'.")  # CustomerConfigStorageValidator
     host = data.get("AWS_HOST_BASE")
-    if host and not _valid_url(str(host), URL_SCHEMES):
+    if host and not valid_host_base(str(host)):
         raise StorageInvalid("data.AWS_HOST_BASE", f"Invalid field value '{host}'.")
     iam = str(data.get("IAM_INSTANCE_PROFILE", "false")).lower() == "true"
     if not iam and not (data.get("AWS_ACCESS_KEY_ID") and data.get("AWS_SECRET_ACCESS_KEY")):
@@ -107,7 +98,7 @@ def validate_on_bucket(s3: Any, field: str, location: str, host: str | None) -> 
     """AWSUtil.validateOnBucket: write, read, list, delete a canary under the location's prefix."""
     from botocore import exceptions as bex
 
-    bucket, prefix = tasks.parse_location(location)
+    bucket, prefix = s3client.parse_location(location)
     key = f"{prefix}/{uuidlib.uuid4()}.txt" if prefix else f"{uuidlib.uuid4()}.txt"
     try:
         s3.put_object(Bucket=bucket, Key=key, Body=DUMMY_DATA)
@@ -136,14 +127,14 @@ def validate_on_bucket(s3: Any, field: str, location: str, host: str | None) -> 
             if "Denied" in message or "bucket" in message:
                 message += " " + location  # CustomerConfigStorageS3Validator.validateBucket
             raise StorageInvalid(field, message) from exc
-        raise StorageInvalid(field, tasks.s3_error_message(exc, host)) from exc
+        raise StorageInvalid(field, s3client.s3_error_message(exc, host)) from exc
 
 
 def validate_s3(state: dict[str, Any], data: dict[str, Any]) -> None:
     """CustomerConfigStorageS3Validator.validate: raises StorageInvalid on the first problem."""
     check_fields(data)
     limits = timeouts(state)
-    s3 = client(data, limits)
+    s3 = client(data, limits, s3client.ca_trust(state))
     validate_on_bucket(s3, LOCATION_FIELD, data["BACKUP_LOCATION"], data.get("AWS_HOST_BASE"))
     for region in data.get("REGION_LOCATIONS") or []:
         if not isinstance(region, dict):
@@ -154,7 +145,7 @@ def validate_s3(state: dict[str, Any], data: dict[str, Any]) -> None:
         if not loc.startswith("s3://"):
             raise StorageInvalid(REGION_LOCATION_FIELD, f"Invalid field value '{loc}'.")
         rdata = dict(data, AWS_HOST_BASE=region.get("AWS_HOST_BASE") or data.get("AWS_HOST_BASE"))
-        validate_on_bucket(client(rdata, limits), REGION_LOCATION_FIELD, loc, rdata.get("AWS_HOST_BASE"))
+        validate_on_bucket(client(rdata, limits, s3client.ca_trust(state)), REGION_LOCATION_FIELD, loc, rdata.get("AWS_HOST_BASE"))
 
 
-__all__ = ["DEFAULT_TIMEOUTS", "StorageInvalid", "timeouts", "validate_s3", "check_fields"]
+__all__ = ["DEFAULT_TIMEOUTS", "StorageInvalid", "timeouts", "validate_s3", "check_fields", "valid_host_base"]

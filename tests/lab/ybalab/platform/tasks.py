@@ -12,9 +12,9 @@ import time
 import uuid as uuidlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
-from . import crypto, paths
+from . import crypto, paths, s3client, storage_check
+from .s3client import parse_location, s3_error_message  # noqa: F401 - tasks.parse_location etc. for callers
 
 LOG = logging.getLogger("yba.tasks")
 
@@ -311,85 +311,25 @@ def reconcile(conn: Any, workers: Any = None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- S3
-def parse_location(location: str) -> tuple[str, str]:
-    parts = urlsplit(location)
-    return parts.netloc, parts.path.strip("/")
+# One client factory and one field check for the whole platform: s3client.py, storage_check.py.
+def s3_client(state: dict[str, Any], data: dict[str, Any]) -> Any:
+    """The tasks' S3 client for a storage config's data (s3client.client with TASK_LIMITS and the platform's
+    trusted CAs; cached)."""
+    return s3client.client(data, s3client.TASK_LIMITS, s3client.ca_trust(state))
 
 
-_CLIENTS: dict[tuple[Any, ...], Any] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-def s3_client(data: dict[str, Any]) -> Any:
-    """A boto3 S3 client for a storage config's data (cached: creation is slow, clients are thread-safe)."""
-    key = tuple(str(data.get(k)) for k in ("AWS_HOST_BASE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                           "SIGNING_REGION", "PATH_STYLE_ACCESS"))
-    with _CLIENTS_LOCK:
-        if key not in _CLIENTS:
-            _CLIENTS[key] = _new_s3_client(data)
-        return _CLIENTS[key]
-
-
-def _new_s3_client(data: dict[str, Any]) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    endpoint = data.get("AWS_HOST_BASE") or None
-    if endpoint and "://" not in endpoint:
-        endpoint = "https://" + endpoint
-    if endpoint and endpoint.startswith("s3://"):
-        endpoint = "https://" + endpoint[5:]
-    path_style = bool(endpoint) or str(data.get("PATH_STYLE_ACCESS", "")).lower() == "true"
-    cfg = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1, "mode": "standard"},
-                 s3={"addressing_style": "path" if path_style else "auto"},
-                 region_name=data.get("SIGNING_REGION") or "us-east-1")
-    return boto3.session.Session().client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=data.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=data.get("AWS_SECRET_ACCESS_KEY"), config=cfg)
-
-
-def s3_error_message(exc: Exception, endpoint: str | None) -> str:
-    """A message shaped like the AWS Java SDK errors YBA logs."""
-    from botocore import exceptions as bex
-
-    if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError)):
-        hostport = urlsplit(endpoint or "https://s3.amazonaws.com").netloc
-        if isinstance(exc, bex.ConnectTimeoutError):
-            return f"Unable to execute HTTP request: Connect to {hostport} failed: connect timed out"
-        return f"Unable to execute HTTP request: Connect to {hostport} failed: Connection refused"
-    if isinstance(exc, bex.ReadTimeoutError):
-        return "Unable to execute HTTP request: Read timed out"
-    if isinstance(exc, bex.ClientError):
-        err = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return (f"{err.get('Message') or err.get('Code')} (Service: Amazon S3; Status Code: {status}; "
-                f"Error Code: {err.get('Code')})")
-    return f"{type(exc).__name__}: {exc}"
-
-
-def validate_s3_config(data: dict[str, Any]) -> dict[str, list[str]]:
-    """CustomerConfigStorageS3Validator: field checks, then READ + LIST on the bucket; {} when valid."""
-    errors: dict[str, list[str]] = {}
-    location = data.get("BACKUP_LOCATION")
-    if not isinstance(location, str) or not location:
-        errors["data.BACKUP_LOCATION"] = ["may not be null"]
-    elif not location.startswith("s3://") or not parse_location(location)[0]:
-        errors["data.BACKUP_LOCATION"] = [f"Invalid field value '{location}'."]
-    iam = str(data.get("IAM_INSTANCE_PROFILE", "false")).lower() == "true"
-    if not iam:
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            if not data.get(key):
-                errors[f"data.{key}"] = ["may not be null"]
+def validate_s3_config(state: dict[str, Any], data: dict[str, Any]) -> dict[str, list[str]]:
+    """isCredentialUsable -> BackupHelper.validateStorageConfig as the GC uses it: the config's fields
+    (storage_check.check_fields), then READ + LIST on the bucket; {} when valid, else {field: [message]}."""
+    try:
+        storage_check.check_fields(data)
+    except storage_check.StorageInvalid as exc:
+        return dict(exc.errors)
+    location = data["BACKUP_LOCATION"]
     host = data.get("AWS_HOST_BASE")
-    if host:
-        scheme = urlsplit(host if "://" in host else "https://" + host).scheme
-        if scheme not in ("http", "https", "s3"):
-            errors["data.AWS_HOST_BASE"] = [f"Invalid field value '{host}'."]
-    if errors:
-        return errors
     bucket, prefix = parse_location(location)
     try:
-        client = s3_client(data)
+        client = s3_client(state, data)
         listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
         for obj in listed.get("Contents", [])[:1]:
             client.head_object(Bucket=bucket, Key=obj["Key"])
@@ -517,7 +457,7 @@ class Workers:
                 set_task(conn, task_uuid, "Running", 40)
             if not data:
                 raise RuntimeError("Only S3 storage configs are supported by the lab")
-            client = s3_client(data)
+            client = s3_client(self.state, data)
             size = 0
             for sub in info["backupList"]:
                 bucket, key = parse_location(sub["storageLocation"])
@@ -667,7 +607,7 @@ class Workers:
                 else:
                     try:
                         _cfg, data = self.storage_data(conn, customer_uuid, row["storage_config_uuid"])
-                        validate_storage_on_backup(data, as_dict(row["backup_info"]))
+                        validate_storage_on_backup(self.state, data, as_dict(row["backup_info"]))
                         chain = [str(r["backup_uuid"]) for r in conn.execute(
                             "SELECT backup_uuid FROM backup WHERE customer_uuid = %s AND base_backup_uuid = %s",
                             (customer_uuid, backup_uuid)).fetchall()] if str(row["base_backup_uuid"]) == backup_uuid \
@@ -690,11 +630,11 @@ class Workers:
             LOG.exception("cannot record the end of delete task %s", task_uuid)
 
 
-def validate_storage_on_backup(data: dict[str, Any], info: dict[str, Any]) -> None:
+def validate_storage_on_backup(state: dict[str, Any], data: dict[str, Any], info: dict[str, Any]) -> None:
     """AWSUtil.validateStorageConfigOnBackup: the config's credentials must reach every bucket the backup's
     locations are in (a READ/LIST probe); raises with the SDK-shaped message."""
     endpoint = data.get("AWS_HOST_BASE")
-    client = s3_client(data)
+    client = s3_client(state, data)
     for loc in backup_locations(info) or [data.get("BACKUP_LOCATION") or ""]:
         bucket, key = parse_location(loc)
         try:
@@ -703,9 +643,9 @@ def validate_storage_on_backup(data: dict[str, Any], info: dict[str, Any]) -> No
             raise RuntimeError(f"Cannot access S3 bucket {bucket}: {s3_error_message(exc, endpoint)}") from exc
 
 
-def delete_backup_objects(data: dict[str, Any], locations: list[str]) -> None:
+def delete_backup_objects(state: dict[str, Any], data: dict[str, Any], locations: list[str]) -> None:
     """AWSUtil.deleteKeyIfExists + deleteStorage: every object under each location; raises on any error."""
-    client = s3_client(data)
+    client = s3_client(state, data)
     for loc in locations:
         bucket, key = parse_location(loc)
         token = None
