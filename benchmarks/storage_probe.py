@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """storage_probe's canary vs the bare boto3 calls it makes, against a real S3 server (moto), same run.
 
     .venv/bin/python benchmarks/storage_probe.py [--repeat 30] [--endpoint http://127.0.0.1:PORT --bucket B
@@ -47,7 +46,7 @@ def start_moto() -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3"))
     url = "http://127.0.0.1:%d" % port
-    for _ in range(150):
+    for _attempt in range(150):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
@@ -88,7 +87,7 @@ def floor(s3, bucket: str) -> None:
 
 def timed(func, repeat: int) -> list[float]:
     out = []
-    for _ in range(repeat):
+    for _run in range(repeat):
         t0 = time.perf_counter()
         func()
         out.append((time.perf_counter() - t0) * 1000.0)
@@ -96,7 +95,7 @@ def timed(func, repeat: int) -> list[float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--endpoint")
     ap.add_argument("--bucket")
@@ -117,20 +116,21 @@ def main() -> int:
         s3 = client(conf)
         floor(s3, conf["bucket"])  # warm up both paths once
         assert _s3.probe(data)["ok"]
-        rows = [("floor: bare boto3 put/get/list/delete/head, one client", timed(lambda: floor(s3, conf["bucket"]),
-                                                                                   args.repeat)),
-                ("probe: _s3.probe canary (new client per probe)", timed(lambda: _s3.probe(data), args.repeat)),
-                ("reach: _s3.probe mode reach (stdlib only)", timed(lambda: _s3.probe(data, mode="reach"),
-                                                                    args.repeat)),
-                ("failure: refused endpoint named", timed(lambda: _s3.probe(dead), args.repeat))]
+        rows = [
+            ("floor: bare boto3 put/get/list/delete/head, one client",
+             timed(lambda: floor(s3, conf["bucket"]), args.repeat)),
+            ("probe: _s3.probe canary (new client per probe)", timed(lambda: _s3.probe(data), args.repeat)),
+            ("reach: _s3.probe mode reach (stdlib only)", timed(lambda: _s3.probe(data, mode="reach"), args.repeat)),
+            ("failure: refused endpoint named", timed(lambda: _s3.probe(dead), args.repeat)),
+        ]
         base = statistics.median(rows[0][1])
         print("| measure | median ms | p90 ms | ratio to floor |")
         print("|---|---:|---:|---:|")
         for name, values in rows:
             values.sort()
             p90 = values[min(len(values) - 1, int(len(values) * 0.9))]
-            print("| %s | %.1f | %.1f | %.2fx |" % (name, statistics.median(values), p90,
-                                                     statistics.median(values) / base))
+            median = statistics.median(values)
+            print("| %s | %.1f | %.1f | %.2fx |" % (name, median, p90, median / base))
         steps = _s3.probe(data)["locations"][0]["steps"]
         print("\nper step of one canary probe: " + ", ".join("%s %.1f ms" % (s["name"], s["latency_ms"]) for s in steps))
     finally:

@@ -78,7 +78,7 @@ def truthy(value: t.Any) -> bool:
 def parse_location(location: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix") (AWSUtil.getSplitLocationValue)."""
     rest = location[len("s3://"):] if location.startswith("s3://") else location
-    bucket, _, prefix = rest.partition("/")
+    bucket, _slash, prefix = rest.partition("/")
     return bucket, prefix.strip("/")
 
 

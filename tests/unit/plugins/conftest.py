@@ -85,5 +85,3 @@ def s3(tmp_path_factory):
         proc.terminate()
         proc.wait(10)
         log.close()
-
-

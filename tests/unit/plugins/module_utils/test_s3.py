@@ -19,7 +19,6 @@ import pytest
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 
 
-
 def settings(s3, user="yba", **over):
     data = {"BACKUP_LOCATION": "s3://yba-backups/northgate", "AWS_HOST_BASE": s3["url"], "PATH_STYLE_ACCESS": True,
             "SIGNING_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": s3["keys"][user]["AccessKeyId"],
