@@ -61,8 +61,8 @@ def assert_no_secret(*texts: str) -> None:
             assert secret not in text, "a secret appears in the output"
 
 
-def test_storage_config_playbook_repairs_the_incident_config(tmp_path: Path) -> None:
-    drv.reset("incident")
+def desired_vars(tmp_path: Path) -> Path:
+    """The vars file an operator writes: the live endpoint, the keys as from a vault."""
     s3 = lab()["s3"]
     desired = {
         "storage_config_configs": [{"name": CONFIG, "data": {
@@ -73,6 +73,13 @@ def test_storage_config_playbook_repairs_the_incident_config(tmp_path: Path) -> 
     }
     vars_file = tmp_path / "storage.yml"
     vars_file.write_text(yaml.safe_dump(desired), encoding="utf-8")
+    return vars_file
+
+
+def test_storage_config_playbook_repairs_the_incident_config(tmp_path: Path) -> None:
+    drv.reset("incident")
+    s3 = lab()["s3"]
+    vars_file = desired_vars(tmp_path)
     before = stored_config()
     assert before["data"]["AWS_HOST_BASE"] == s3["dead_endpoint"]
 
@@ -105,7 +112,42 @@ def test_storage_config_playbook_repairs_the_incident_config(tmp_path: Path) -> 
     assert rc == 0, output
     assert "storage_unreachable" not in summary["run_record"]["yba-lab"]["diagnosis"]["ids"]
 
-    # the platform's next backup writes to the repaired bucket
+
+def create_backup() -> dict[str, Any]:
+    """POST /backups on the first universe that takes one (YBA validates the storage config first): the task's
+    final status, or the HTTP error YBA answered."""
+    customer = lab()["platform"]["customer_uuid"]
+    config = stored_config()["configUUID"]
+    for universe in lab()["platform"]["universes"].values():
+        try:
+            task = api("POST", f"/api/v1/customers/{customer}/backups",
+                       {"universeUUID": universe, "storageConfigUUID": config, "backupType": "PGSQL_TABLE_TYPE",
+                        "keyspaceTableList": [{"keyspace": "yugabyte"}]})
+        except urllib.error.HTTPError as err:
+            if err.code == 409:  # a universe locked by a backup of its own: take the next
+                continue
+            return {"status": "refused", "code": err.code, "body": err.read().decode()}
+        deadline = time.monotonic() + 120
+        while True:
+            status = api("GET", f"/api/v1/customers/{customer}/tasks/{task['taskUUID']}")
+            if status["status"] in ("Success", "Failure", "Aborted"):
+                return status
+            assert time.monotonic() < deadline, status
+            time.sleep(1)
+    raise AssertionError("no universe accepted a backup")
+
+
+def test_next_backup_writes_to_the_repaired_bucket(tmp_path: Path) -> None:
+    drv.reset("healthy")  # a sound metadata DB: only the storage is broken
+    proc = drv.lab("storage", "refused")
+    assert proc.returncode == 0, drv.explain(proc)
+    s3 = lab()["s3"]
+    refused = create_backup()
+    assert refused["status"] == "refused" and refused["code"] == 400, refused  # YBA validates the config first
+
+    rc, output, _summary = run_cli(tmp_path, "apply", PLAYBOOK, "-e", f"@{desired_vars(tmp_path)}", "--quiet")
+    assert rc == 0, output
+
     client = boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
                           aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"])
 
@@ -114,23 +156,6 @@ def test_storage_config_playbook_repairs_the_incident_config(tmp_path: Path) -> 
         return {o["Key"] for page in pages for o in page.get("Contents", [])}
 
     existing = objects()
-    task = None
-    customer = lab()["platform"]["customer_uuid"]
-    for universe in lab()["platform"]["universes"].values():
-        try:
-            task = api("POST", f"/api/v1/customers/{customer}/backups",
-                       {"universeUUID": universe, "storageConfigUUID": before["configUUID"],
-                        "backupType": "PGSQL_TABLE_TYPE", "keyspaceTableList": [{"keyspace": "yugabyte"}]})
-            break
-        except urllib.error.HTTPError as err:
-            assert err.code == 409, err.read()  # a universe locked by its own backup: take the next
-    assert task, "no universe accepted a backup"
-    deadline = time.monotonic() + 120
-    while True:
-        status = api("GET", f"/api/v1/customers/{customer}/tasks/{task['taskUUID']}")
-        if status["status"] in ("Success", "Failure", "Aborted"):
-            break
-        assert time.monotonic() < deadline, status
-        time.sleep(1)
+    status = create_backup()
     assert status["status"] == "Success", status
     assert objects() - existing, "the backup wrote nothing under the repaired BACKUP_LOCATION"

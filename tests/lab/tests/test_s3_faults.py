@@ -377,8 +377,10 @@ def test_backup_writes_to_the_stored_config_once_repaired(labdir: str) -> None:
 @pytest.mark.parametrize("value,ok", [
     ("http://127.0.0.1:9000", True), ("https://s3.example.com", True), ("s3.example.com", True),
     ("s3://s3.example.com:8443", True), ("http://s3.example.com:80", False), ("https://s3.example.com:443", False),
-    ("s3.example.com:443", False), ("http://s3.example.com/path", False), ("http://s3.example.com:9000/", False),
-    ("ftp://s3.example.com", False), ("http://", False),
+    ("s3.example.com:443", False), ("http://s3.example.com/path", False), ("http://s3.example.com/", False),
+    # YBA checks only the port once the URI is more than scheme://host: a path after port 9000 passes
+    ("http://s3.example.com:9000/", True), ("http://127.0.0.1:9000/backups", True),
+    ("ftp://s3.example.com", False), ("http://", False), ("not a url", False),
 ])
 def test_aws_host_base_is_checked_as_yba_does(value: str, ok: bool) -> None:
     data = {"BACKUP_LOCATION": "s3://b/p", "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK",

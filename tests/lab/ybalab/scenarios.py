@@ -52,6 +52,7 @@ def initial_state(d: str) -> dict[str, Any]:
                "eu_bucket": "yba-backups-eu", "eu_region": "eu-west-1",
                # IAM keys: created by moto at every reset (services.s3_reset)
                "access_key": "", "secret_key": "", "readonly_access_key": "", "readonly_secret_key": "",
+               "rotated_access_key": "", "rotated_secret_key": "",
                "pid_file": os.path.join(d, "moto.pid")},
         "tls": {"ca_cert": os.path.join(d, "tls", "ca.pem"), "ca_key": os.path.join(d, "tls", "ca.key"),
                 "server_cert": os.path.join(d, "tls", "server.pem"),

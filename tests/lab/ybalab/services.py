@@ -117,7 +117,8 @@ FULL_POLICY = {"Version": "2012-10-17",
 READONLY_POLICY = {"Version": "2012-10-17",
                    "Statement": [{"Effect": "Allow", "Resource": "*",
                                   "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]}]}
-UNAUTHENTICATED_IAM_CALLS = 6  # create_user, put_user_policy, create_access_key for each of the two users
+# create_user, put_user_policy, create_access_key for each of the two users, and the full user's second key
+UNAUTHENTICATED_IAM_CALLS = 7
 
 
 def s3_pid_file(state: dict[str, Any]) -> str:
@@ -247,7 +248,8 @@ def _boto_client(service: str, **kw: Any) -> Any:
 
 
 def s3_reset(state: dict[str, Any]) -> None:
-    """Wipe moto's state; create the IAM users (full and read-only: their keys go to lab.json) and the buckets
+    """Wipe moto's state; create the IAM users (full, with a second key pair, and read-only: their keys go to
+    lab.json) and the buckets
     (plain, versioned, and one in s3.eu_region)."""
     s3 = state["s3"]
     _moto_api(s3, "reset")
@@ -261,6 +263,9 @@ def s3_reset(state: dict[str, Any]) -> None:
             iam.put_user_policy(UserName=user, PolicyName=f"{user}-s3", PolicyDocument=json.dumps(policy))
             key = iam.create_access_key(UserName=user)["AccessKey"]
             s3[f"{prefix}access_key"], s3[f"{prefix}secret_key"] = key["AccessKeyId"], key["SecretAccessKey"]
+        # a second key pair of the full user, what a key rotation moves a storage config to
+        key = iam.create_access_key(UserName=FULL_USER)["AccessKey"]
+        s3["rotated_access_key"], s3["rotated_secret_key"] = key["AccessKeyId"], key["SecretAccessKey"]
     finally:
         _moto_api(s3, "reset-auth", b"0")
     client = s3_client(state)

@@ -64,19 +64,24 @@ def _valid_url(value: str, schemes: tuple[str, ...]) -> bool:
 
 
 def valid_host_base(value: str) -> bool:
-    """CustomerConfigStorageValidator.validateUrl(value, validatePort=true) on AWS_HOST_BASE (API-CAPABILITIES
-    3.2): scheme http, https, s3 or none (https assumed); a host and nothing else: a path (even "/"), query or
-    fragment makes it invalid; an explicit port 80 or 443 is rejected, any other port is fine."""
-    if not _valid_url(value, URL_SCHEMES):
+    """CustomerConfigStorageValidator.validateUrl(value, validatePort=true)
+    (managed/src/main/java/com/yugabyte/yw/models/configs/validators/CustomerConfigStorageValidator.java): the
+    value, https:// put in front when it has no host, must be scheme://host (scheme http, https or s3); anything
+    more passes only with an explicit port other than 80 and 443 (so a path without a port, even "/", is invalid,
+    and "host:9000/path" passes: YBA compares the whole URI with scheme://host and then only checks the port)."""
+    if not value or any(ch.isspace() for ch in value):
         return False
-    parts = urlsplit(value if "://" in value else "https://" + value)
+    parts = urlsplit(value)
+    if not parts.hostname and "://" not in value:
+        value = "https://" + value
+        parts = urlsplit(value)
     try:
         port = parts.port
     except ValueError:
         return False
-    if not parts.hostname or parts.path or parts.query or parts.fragment or "?" in value or "#" in value:
+    if parts.scheme not in URL_SCHEMES or not parts.hostname:
         return False
-    return port not in (80, 443)
+    return value == f"{parts.scheme}://{parts.hostname}" or port not in (None, 80, 443)
 
 
 def check_fields(data: dict[str, Any]) -> None:

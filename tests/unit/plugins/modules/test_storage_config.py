@@ -299,8 +299,8 @@ def test_yba_400_echoing_the_request_never_shows_the_secret(yba, s3):
     (dict(uuid="a1a1a1a1-0000-0000-0000-000000000000"),
      "config with uuid a1a1a1a1-0000-0000-0000-000000000000 is a ALERTS config, not a storage config"),
     (dict(name="seeded", data={"AWS_HOST_BASE": "minio.internal/backups"}),
-     "invalid storage config seeded: AWS_HOST_BASE 'minio.internal/backups' has a path; YBA takes a host (and port) "
-     "only; nothing changed"),
+     "invalid storage config seeded: AWS_HOST_BASE 'minio.internal/backups' has a path; YBA takes scheme://host or "
+     "scheme://host:port only; nothing changed"),
     (dict(name="seeded", data={"AWS_HOST_BASE": "https://s3.example.com:443"}),
      "invalid storage config seeded: AWS_HOST_BASE 'https://s3.example.com:443' names port 443 explicitly; YBA "
      "rejects :80 and :443, leave the port out; nothing changed"),
