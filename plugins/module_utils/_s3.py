@@ -106,8 +106,8 @@ def endpoint_problem(value: t.Any, field: str = "AWS_HOST_BASE") -> str | None:
     if text != base and port in (None, 80, 443):
         if port is None:
             return "%s %r has a path; YBA takes scheme://host or scheme://host:port only" % (field, str(value))
-        return "%s %r names port %d explicitly; YBA rejects :80 and :443, leave the port out" % (field, str(value),
-                                                                                            port)
+        return "%s %r names port %d explicitly; YBA rejects :80 and :443, leave the port out" % (
+            field, str(value), port)
     return None
 
 

@@ -79,6 +79,14 @@ def test_masking_and_unmasking():
     assert masked["IAM_INSTANCE_PROFILE"] == "false"
     edited = dict(masked, BACKUP_LOCATION="s3://c")
     assert api.unmask_data(edited, data) == dict(data, BACKUP_LOCATION="s3://c")
+    # CommonUtils: short values and PASSWORD fields fully, nested objects and non-strings as YBA does
+    assert api.mask_data({"API_KEY": "abcd", "PROXY_PASSWORD": "longpassword", "IAM_CONFIGURATION": {"KEY": "v"},
+                          "SAS_TOKEN": "tokenvalue", "POLICY_JSON": {"a": 1}}) == {
+        "API_KEY": "********", "PROXY_PASSWORD": "********", "IAM_CONFIGURATION": {"KEY": "v"},
+        "SAS_TOKEN": "tokenvalue", "POLICY_JSON": "********"}
+    # a new secret is kept even if its mask matches the stored one's; a value that is its own mask is not
+    assert api.unmask_data({"AWS_SECRET_ACCESS_KEY": "s3XXXXXXXXe!"}, data)["AWS_SECRET_ACCESS_KEY"] == "s3XXXXXXXXe!"
+    assert api.unmask_data({"PROXY_PASSWORD": "********"}, {"PROXY_PASSWORD": "pw"}) == {"PROXY_PASSWORD": "pw"}
 
 
 swagger = pytest.mark.skipif(not os.path.exists(fidelity.swagger_path()), reason="swagger.json not available")

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p_reset.add_argument("scenario", choices=SCENARIOS)
     sub.add_parser("status", help="one line per component; exit 1 if something is down")
     p_storage = sub.add_parser("storage", help="put the seeded S3 storage config into a fault (or heal it) "
-                                                "without a reset; prints the data written, secrets masked")
+                               "without a reset; prints the data written, secrets masked")
     p_storage.add_argument("variant", nargs="?", choices=storage.VARIANTS,
                            help="default: the scenario's own (refused; healthy for healthy)")
     p_down = sub.add_parser("down", help="stop everything this lab started and unmount")

@@ -42,7 +42,7 @@ TIME_UNITS = ["NANOSECONDS", "MICROSECONDS", "MILLISECONDS", "SECONDS", "MINUTES
               "MONTHS", "YEARS"]
 TIME_UNIT_DB = tasks.TIME_UNIT_DB
 TIME_UNIT_API = {v.lower(): k for k, v in TIME_UNIT_DB.items()}
-SECRET_KEY_RE = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN|CREDENTIALS|SAS)", re.I)
+SECRET_KEY_RE = re.compile(r"(KEY|SECRET|CREDENTIALS|API|POLICY|PASSWORD)", re.I)  # CommonUtils.isSensitiveField
 
 
 C = "/api/v1/customers/{cUUID}"
@@ -130,35 +130,33 @@ def check_uuid(value: Any, what: str) -> str:
     return value.lower()
 
 
-def mask_value(value: Any) -> Any:
-    if not isinstance(value, str) or not value:
-        return value
-    if len(value) <= 4:
-        return "*" * len(value)
+# models/helpers/CommonUtils.java: isSensitiveField (KEY, SECRET, CREDENTIALS, API, POLICY, or PASSWORD, which is
+# "strictly sensitive"), getMaskedValue, maskConfig and unmaskConfig, on a config's top-level data fields only.
+MASKED_FIELD_VALUE = "********"
+
+
+def sensitive_field(name: str) -> bool:
+    return bool(SECRET_KEY_RE.search(name))
+
+
+def mask_value(name: str, value: Any) -> str:
+    """getMaskedValue: PASSWORD fields, non-strings (textValue() is null) and values under 5 characters become
+    ********; the rest keep their first two and last two characters (maskRegex "(?<!^.?).(?!.?$)")."""
+    if "PASSWORD" in name.upper() or not isinstance(value, str) or len(value) < 5:
+        return MASKED_FIELD_VALUE
     return value[:2] + "*" * (len(value) - 4) + value[-2:]
 
 
 def mask_data(data: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out[key] = mask_data(value)
-        elif SECRET_KEY_RE.search(key) and key not in ("IAM_INSTANCE_PROFILE",):
-            out[key] = mask_value(value)
-        else:
-            out[key] = value
-    return out
+    """maskConfig: every top-level sensitive field masked (a nested object is not looked into)."""
+    return {k: (mask_value(k, v) if sensitive_field(k) else v) for k, v in data.items()}
 
 
 def unmask_data(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-    """Masked values sent back on edit mean "unchanged" (YBA's CommonUtils.unmaskConfig)."""
-    out = dict(new)
-    for key, value in new.items():
-        if key in old and isinstance(value, str) and "*" in value and value == mask_value(old[key]):
-            out[key] = old[key]
-        elif isinstance(value, dict) and isinstance(old.get(key), dict):
-            out[key] = unmask_data(value, old[key])
-    return out
+    """unmaskConfig: a sensitive field whose value equals its own mask takes the stored value (so what GET answered,
+    sent back, keeps the secret; a real new value is never its own mask)."""
+    return {k: (old.get(k) if sensitive_field(k) and isinstance(v, str) and v == mask_value(k, v) else v)
+            for k, v in new.items()}
 
 
 def json_dict(raw: Any) -> dict[str, Any]:

@@ -32,6 +32,7 @@ REGION_LOCATION_FIELD = "data.REGION_LOCATION"
 DUMMY_DATA = b"dummy-text"  # AWSUtil.DUMMY_DATA
 URL_SCHEMES = ("http", "https", "s3")  # CustomerConfigStorageS3Validator.S3_URL_SCHEMES
 
+
 class StorageInvalid(Exception):
     """The config failed validation: ``errors`` maps a field to its messages (one field, as YBA throws at once)."""
 
