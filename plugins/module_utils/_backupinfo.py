@@ -18,6 +18,11 @@ GC_STATES = frozenset(("Completed", "Failed", "Stopped", "Skipped", "FailedToDel
 DEFAULT_MIN_RETAIN = 3  # a schedule keeps this many Completed backups even when expired
 GC_GRACE_SECONDS = 3600  # the GC runs every 15 min and deletes 10 per pass: give it an hour
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
+# The filters of backups/page and schedules/page with every key swagger requires (narrowed by the callers).
+BACKUP_FILTER = {"keyspaceList": [], "onlyShowDeletedConfigs": False, "onlyShowDeletedUniverses": False,
+                 "scheduleUUIDList": [], "states": [], "storageConfigUUIDList": [], "universeNameList": [],
+                 "universeUUIDList": []}
+SCHEDULE_FILTER = {"status": [], "taskTypes": [], "universeUUIDList": []}
 
 
 def parse_time(value: t.Any) -> float | None:

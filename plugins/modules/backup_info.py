@@ -188,10 +188,6 @@ from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 
-BACKUP_FILTER = {"keyspaceList": [], "onlyShowDeletedConfigs": False, "onlyShowDeletedUniverses": False,
-                 "scheduleUUIDList": [], "states": [], "storageConfigUUIDList": [], "universeNameList": [],
-                 "universeUUIDList": []}
-SCHEDULE_FILTER = {"status": [], "taskTypes": [], "universeUUIDList": []}
 ERROR_LOOKUPS = 3
 
 
@@ -220,12 +216,12 @@ def read(module, client):
     out["storage_configs"] = read_storage(client, p["probe_storage"], p["probe_timeout"])
     max_backups = p["max_backups"]
     backups = list(client.paged(client.cpath("backups/page"),
-                                {"filter": dict(BACKUP_FILTER), "sortBy": "createTime", "direction": "DESC",
+                                {"filter": dict(bi.BACKUP_FILTER), "sortBy": "createTime", "direction": "DESC",
                                  "needTotalCount": False}, limit=p["page_size"], max_items=max_backups + 1))
     truncated = len(backups) > max_backups
     backups = backups[:max_backups]
     schedules = list(client.paged(client.cpath("schedules/page"),
-                                  {"filter": dict(SCHEDULE_FILTER), "sortBy": "scheduleName", "direction": "ASC",
+                                  {"filter": dict(bi.SCHEDULE_FILTER), "sortBy": "scheduleName", "direction": "ASC",
                                    "needTotalCount": False}, limit=p["page_size"]))
     # schedules/page answers ScheduleResp entities, without taskParams: minNumBackupsToRetain is read from the
     # Schedule entity (GET schedules/{s}), only for the schedules whose expired backups it decides on.

@@ -297,12 +297,10 @@ record:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.yba.remediation.plugins.module_utils import _api
+from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 
-BACKUP_FILTER = {"keyspaceList": [], "onlyShowDeletedConfigs": False, "onlyShowDeletedUniverses": False,
-                 "scheduleUUIDList": [], "states": [], "storageConfigUUIDList": [], "universeNameList": [],
-                 "universeUUIDList": []}
 PLACEHOLDER_LOCATION = "s3://placeholder"  # lets an edit that leaves BACKUP_LOCATION out be checked field by field
 
 
@@ -390,7 +388,7 @@ class Runner:
                 "data": self.clean(sc.mask_data(data))}
 
     def count_backups(self, config_uuid, states, limit):
-        body = {"filter": dict(BACKUP_FILTER, storageConfigUUIDList=[config_uuid], states=list(states)),
+        body = {"filter": dict(bi.BACKUP_FILTER, storageConfigUUIDList=[config_uuid], states=list(states)),
                 "sortBy": "createTime", "direction": "DESC", "offset": 0, "limit": limit, "needTotalCount": True}
         page = self.client.post(self.client.cpath("backups/page"), body, idempotent=True) or {}
         entities = page.get("entities") or []
@@ -398,7 +396,7 @@ class Runner:
         return int(page.get("totalCount") or len(entities)), [u for u in uuids if u]
 
     def paused_schedules(self, config_uuid):
-        query = {"filter": {"status": ["Paused"], "taskTypes": [], "universeUUIDList": []}, "sortBy": "scheduleName",
+        query = {"filter": dict(bi.SCHEDULE_FILTER, status=["Paused"]), "sortBy": "scheduleName",
                  "direction": "ASC"}
         out = []
         for s in self.client.paged(self.client.cpath("schedules/page"), query, limit=200):

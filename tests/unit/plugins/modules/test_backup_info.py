@@ -8,6 +8,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.yba.remediation.plugins.module_utils import _api
+from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
 from ansible_collections.yba.remediation.plugins.modules import backup_info
 
 C = "cccccccc-cccc-cccc-cccc-cccccccccccc"
@@ -76,7 +77,7 @@ def test_reads_everything_with_paging(routes, capsys):
     assert r["changed"] is False and b["api_reachable"] is True and b["customer_uuid"] == C
     pages = [body for m, p, body in routes if p.endswith("/backups/page")]
     assert [pg["offset"] for pg in pages] == [0, 3, 6]
-    assert set(pages[0]["filter"]) == set(backup_info.BACKUP_FILTER)  # every key swagger requires
+    assert set(pages[0]["filter"]) == set(bi.BACKUP_FILTER)  # every key swagger requires
     assert pages[0]["sortBy"] == "createTime" and "needTotalCount" in pages[0]
     assert b["scanned_backups"] == 7 and b["truncated"] is False
     assert b["schedules"]["paused"]["count"] == 1
