@@ -282,13 +282,34 @@ STORAGE_CAUSES = {
     "timeout": "the endpoint does not answer the YBA host (S3 down, a firewall dropping packets, or a proxy)",
     "tls": "the YBA host does not trust the endpoint's certificate (YBA's CA trust store) or TLS fails",
     "http_error": "the endpoint answers, but not as S3 does",
+    # from the check with the inventory's keys (storage_probe, read-only, on the YBA host)
+    "stored_keys_differ": "YBA's storage config is wrong: it holds other keys than the vault's",
+    "signature": "YBA's storage config is wrong: the secret key does not match the access key",
+    "invalid_access_key": "YBA's storage config is wrong: the access key is unknown to the endpoint",
+    "access_denied": "YBA's storage config is wrong: its keys may not use the bucket",
+    "no_such_bucket": "YBA's storage config is wrong: the bucket of BACKUP_LOCATION does not exist",
+    "wrong_region": "YBA's storage config is wrong: SIGNING_REGION is not the bucket's region",
+    "no_credentials": "YBA's storage config is wrong: it has no keys and IAM_INSTANCE_PROFILE is off",
 }
 
 
 def _storage_findings(backups: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     out = []
     for cfg in backups.get("storage_configs") or []:
-        if not isinstance(cfg, dict) or cfg.get("reachable") is not False or cfg.get("state") not in (None, "Active"):
+        if not isinstance(cfg, dict) or cfg.get("state") not in (None, "Active"):
+            continue
+        keys = _d(_d(backups.get("key_storage_probes")).get(str(cfg.get("config_uuid"))))
+        if cfg.get("reachable") is True and keys and not keys.get("ok"):
+            # the endpoint answers, but the check with the vault's keys shows YBA's config cannot work
+            out.append(_finding("storage_unreachable", "critical",
+                                "Backup storage %s (%s) does not work with YBA's config" % (cfg.get("config_name"),
+                                                                                          cfg.get("name")),
+                                "%s (probed from %s); %s" % (keys.get("summary"), keys.get("probed_from"),
+                                                             STORAGE_CAUSES.get(str(keys.get("error_class")),
+                                                                                "the storage answers with an error")),
+                                subject=cfg.get("config_name"), source="backup_info", measured_by=_storage_key(cfg)))
+            continue
+        if cfg.get("reachable") is not False:
             continue
         probe = _d(cfg.get("probe"))
         evidence = str(probe.get("summary") or "probe failed")

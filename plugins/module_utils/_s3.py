@@ -67,6 +67,7 @@ ERROR_CLASSES = {
     "not_listed": "the object written is missing from the listing",
     "still_present": "the object deleted is still there",
     "http_error": "another S3 error",
+    "stored_keys_differ": "YBA holds other keys than the ones given (compared by YBA's mask; storage_probe)",
 }
 
 

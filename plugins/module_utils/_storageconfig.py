@@ -184,6 +184,21 @@ def secret_comparable(name: str, value: t.Any) -> bool:
     return not (is_strictly_sensitive(name) or not isinstance(value, str) or _java_length(value) < 5)
 
 
+def stored_secrets(stored: dict[str, t.Any], given: dict[str, t.Any]) -> dict[str, str]:
+    """Per secret field given: whether YBA holds the same value, judged by YBA's mask of it (``stored`` is what
+    GET configs answered): V(same), V(differs), or V(unknown) when the mask tells nothing (a PASSWORD field, a value
+    under 5 characters) or YBA holds none."""
+    out = {}
+    for name, value in given.items():
+        if not is_sensitive(name) or value in (None, ""):
+            continue
+        if name not in stored or not secret_comparable(name, value):
+            out[name] = "unknown"
+        else:
+            out[name] = "same" if mask_value(name, value) == stored[name] else "differs"
+    return out
+
+
 def body_data(desired: dict[str, t.Any], current: dict[str, t.Any] | None, send_secrets: bool = True) -> dict[str, t.Any]:
     """The ``data`` of a create/edit body: the current (masked) data with the desired fields over it. Masked
     values sent back keep the stored secrets (unmaskConfig); secrets are sent in clear only when ``send_secrets``

@@ -21,6 +21,9 @@ description:
   - A failure names its step and its error class - V(invalid_config), V(dns), V(refused), V(unreachable),
     V(timeout), V(tls), V(no_credentials), V(invalid_access_key), V(signature), V(access_denied), V(read_only),
     V(no_such_bucket), V(wrong_region), V(data_mismatch), V(not_listed), V(still_present) or V(http_error).
+  - With O(config) and O(credentials), the keys given are also compared with the ones YBA holds, by YBA's mask of
+    them (RV(storage.stored_credentials)). When they differ the probe fails at step C(stored_keys) with the class
+    V(stored_keys_differ) - YBA signs with other keys than the ones given - whatever the given keys do.
   - Runs where you put it, and says where in RV(storage.probed_from). On the YBA host it speaks for YBA, which
     reaches the bucket from there; on the controller it tells whether the controller can. Every database node must
     reach the bucket as well, which neither proves.
@@ -160,6 +163,13 @@ storage:
       description: One line - what passed, or which step failed how.
       type: str
       sample: "s3://prod/yba via https://s3.example.com: connect failed (refused): s3.example.com:443 refused the connection"
+    stored_credentials:
+      description:
+        - With O(config) and O(credentials), per secret field given, whether YBA holds the same value - V(same),
+          V(differs), or V(unknown) when YBA's mask tells nothing (a password, a value under 5 characters).
+      type: dict
+      returned: with O(config) and O(credentials)
+      sample: {"AWS_ACCESS_KEY_ID": "same", "AWS_SECRET_ACCESS_KEY": "differs"}
     locations:
       description:
         - One entry per location (C(BACKUP_LOCATION), then each C(REGION_LOCATIONS) entry) with C(location),
@@ -183,7 +193,8 @@ from ansible_collections.yba.remediation.plugins.module_utils import _storagecon
 
 
 def config_settings(module, client):
-    """The named config's data with its masked secrets dropped (a mask cannot sign), and its identity."""
+    """The named config's data with its masked secrets dropped (a mask cannot sign), those masks, and its
+    identity."""
     ident = module.params["config"]
     configs = client.get(client.cpath("configs")) or []
     config = sc.find_any(configs, uuid=ident) or sc.find_any(configs, name=ident)
@@ -194,7 +205,21 @@ def config_settings(module, client):
         module.fail_json(msg="storage config %r is of type %s; this probe speaks S3 only" % (
             ident, config.get("name")), storage=None, requests=client.request_count)
     data = {k: v for k, v in (config.get("data") or {}).items() if not sc.is_sensitive(k)}
-    return data, {"config_uuid": config.get("configUUID"), "config_name": config.get("configName")}
+    stored = {k: v for k, v in (config.get("data") or {}).items() if sc.is_sensitive(k)}
+    return data, stored, {"config_uuid": config.get("configUUID"), "config_name": config.get("configName")}
+
+
+def compare_stored(result, compared):
+    """The keys given are probed; the config is only right if YBA holds the same ones (compared by YBA's mask)."""
+    result["stored_credentials"] = compared
+    differ = sorted(k for k, v in compared.items() if v == "differs")
+    if not differ:
+        return
+    text = ("YBA's stored %s differ%s from the one%s given (compared by YBA's mask): YBA signs with other keys than "
+            "these, which %s" % (" and ".join(differ), "s" if len(differ) == 1 else "", "" if len(differ) == 1 else "s",
+                                 "work" if result["ok"] else "fail too"))
+    result.update(ok=False, failed_step="stored_keys", error_class="stored_keys_differ", error=text,
+                  summary="%s; with the keys given: %s" % (text, result["summary"]))
 
 
 def main():
@@ -229,11 +254,12 @@ def main():
 
     identity = {}
     base = {}
+    stored = None
     client = None
     if p["config"]:
         client = _api.YBAClient.from_module(module)
         try:
-            base, identity = config_settings(module, client)
+            base, stored, identity = config_settings(module, client)
         except _api.YBAError as err:
             _api.fail_json_from_error(module, err, "cannot read the storage configs from YBA", storage=None)
     base.update(p["data"])
@@ -245,6 +271,8 @@ def main():
                        ca_path=p["storage_ca_path"], validate_certs=p["storage_validate_certs"])
     result["probed_from"] = _api.this_host()
     result.update(identity)
+    if stored is not None and p["credentials"]:
+        compare_stored(result, sc.stored_secrets(stored, p["credentials"]))
     module.exit_json(changed=False, storage=result, requests=client.request_count if client else 0)
 
 

@@ -159,3 +159,32 @@ def test_next_backup_writes_to_the_repaired_bucket(tmp_path: Path) -> None:
     status = create_backup()
     assert status["status"] == "Success", status
     assert objects() - existing, "the backup wrote nothing under the repaired BACKUP_LOCATION"
+
+
+def test_diagnosis_with_the_vault_keys_names_what_is_wrong_in_the_config(tmp_path: Path) -> None:
+    """An endpoint that answers can still not work: with the vault's keys (storage_config_credentials) the
+    diagnosis checks from the YBA host that YBA holds them and that they list the bucket."""
+    drv.reset("healthy")
+    vars_file = desired_vars(tmp_path)  # the operator's vars: the keys YBA should hold
+    # (the last variant only changes the secret: BACKUP_LOCATION is read-only in YBA, so only that one is
+    # repaired in place below; the other two would need a new config)
+    for variant, cause in (("no-bucket", "the bucket of BACKUP_LOCATION does not exist"),
+                           ("wrong-region", "SIGNING_REGION is not the bucket's region"),
+                           ("wrong-keys", "it holds other keys than the vault's")):
+        proc = drv.lab("storage", variant)
+        assert proc.returncode == 0, drv.explain(proc)
+        rc, output, summary = run_cli(tmp_path, f"diagnose-{variant}", DIAGNOSE, "-e", f"@{vars_file}", "--quiet")
+        assert rc == 0, output
+        assert_no_secret(output, json.dumps(summary))
+        findings = [f for f in summary["run_record"]["yba-lab"]["diagnosis"]["findings"]
+                    if f["id"] == "storage_unreachable"]
+        assert len(findings) == 1, (variant, findings)
+        assert findings[0]["title"].endswith("does not work with YBA's config"), findings[0]
+        assert findings[0]["evidence"].endswith("YBA's storage config is wrong: " + cause), findings[0]
+
+    # the repair gives YBA the vault's keys and the right bucket and endpoint; the diagnosis is then clean
+    rc, output, _summary = run_cli(tmp_path, "repair", PLAYBOOK, "-e", f"@{vars_file}", "--quiet")
+    assert rc == 0, output
+    rc, output, summary = run_cli(tmp_path, "diagnose-after", DIAGNOSE, "-e", f"@{vars_file}", "--quiet")
+    assert rc == 0, output
+    assert "storage_unreachable" not in summary["run_record"]["yba-lab"]["diagnosis"]["ids"]

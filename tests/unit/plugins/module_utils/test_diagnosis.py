@@ -459,3 +459,17 @@ def test_filters_wrap_the_functions():
         flt["diagnosis_fixed"](before, None, [])
     with pytest.raises(AnsibleFilterError, match="facts must be dicts"):
         flt["diagnosis_measured"]("x")
+
+
+def test_storage_checked_with_the_vault_keys_tells_a_wrong_config():
+    p, b, m = incident()
+    b["storage_configs"][0].update(config_uuid="cfg-1", reachable=True, probe={"ok": True, "summary": "reach ok"})
+    keys = {"ok": False, "probed_from": "yba1", "error_class": "stored_keys_differ",
+            "summary": "YBA's stored AWS_SECRET_ACCESS_KEY differs from the one given (compared by YBA's mask): ..."}
+    facts = dict(b, key_storage_probes={"cfg-1": keys})
+    storage = [f for f in dg.diagnose(p, facts, m, now=NOW) if f["id"] == "storage_unreachable"]
+    assert len(storage) == 1 and storage[0]["title"] == "Backup storage s3 (S3) does not work with YBA's config"
+    assert storage[0]["evidence"].endswith("(probed from yba1); YBA's storage config is wrong: it holds other keys "
+                                           "than the vault's")
+    facts = dict(b, key_storage_probes={"cfg-1": dict(keys, ok=True)})
+    assert "storage_unreachable" not in ids(dg.diagnose(p, facts, m, now=NOW))

@@ -148,3 +148,11 @@ def test_find():
     assert sc.find_any(configs, uuid="u2")["configName"] == "b"
     assert sc.find_any(configs, name="a")["configUUID"] == "U1"
     assert sc.find_any(configs, name="zz") is None
+
+
+def test_stored_secrets_compares_by_yba_mask():
+    stored = sc.mask_data({"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE1", "AWS_SECRET_ACCESS_KEY": "secretvalue",
+                           "PROXY_PASSWORD": "pw-long-enough"})
+    got = sc.stored_secrets(stored, {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE1", "AWS_SECRET_ACCESS_KEY": "otherkey99",
+                                     "PROXY_PASSWORD": "pw-long-enough", "AWS_SESSION_TOKEN": ""})
+    assert got == {"AWS_ACCESS_KEY_ID": "same", "AWS_SECRET_ACCESS_KEY": "differs", "PROXY_PASSWORD": "unknown"}

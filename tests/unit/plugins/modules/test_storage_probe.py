@@ -122,3 +122,20 @@ def test_bad_settings_are_a_result_not_a_failure(capsys):
                   mode="reach")
     assert "failed" not in r and r["storage"]["error_class"] == "invalid_config"
     assert "names port 443 explicitly" in r["storage"]["summary"]
+
+
+def test_keys_that_differ_from_the_ones_yba_holds_fail_the_config(api, s3, capsys):
+    # YBA answers the lab user's keys (masked); a vault holding the read-only user's keys differs from them
+    r, out = run(capsys, yba_url="https://yba.example", yba_api_token=TOKEN, config="s3-prod", mode="read",
+                 credentials=creds(s3, "reader"))
+    st = r["storage"]
+    assert st["stored_credentials"] == {"AWS_ACCESS_KEY_ID": "differs", "AWS_SECRET_ACCESS_KEY": "differs"}
+    assert (st["ok"], st["failed_step"], st["error_class"]) == (False, "stored_keys", "stored_keys_differ")
+    assert st["summary"].startswith("YBA's stored AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY differ from the ones "
+                                    "given (compared by YBA's mask): YBA signs with other keys than these, which work")
+    assert s3["keys"]["reader"]["SecretAccessKey"] not in out
+    # the keys YBA holds: same, and the probe decides
+    r, _out = run(capsys, yba_url="https://yba.example", yba_api_token=TOKEN, config="s3-prod", mode="read",
+                  credentials=creds(s3))
+    assert r["storage"]["ok"] and r["storage"]["stored_credentials"] == {"AWS_ACCESS_KEY_ID": "same",
+                                                                         "AWS_SECRET_ACCESS_KEY": "same"}
