@@ -66,13 +66,16 @@ stage_docs() {
 
 stage_changelog() { antsibull-changelog lint; }
 
-stage_lab-up() {
-    if [ -f "$YBA_LAB_DIR/lab.json" ] && lab status >/dev/null 2>&1; then
-        echo "lab already up in $YBA_LAB_DIR: taking it down first for a clean start"
-        lab down
+# A clean start: a lab dir left by an earlier run (up or not, maybe from another checkout) is taken down and removed.
+fresh_lab_up() {
+    if [ -f "$YBA_LAB_DIR/lab.json" ]; then
+        echo "a lab was left in $YBA_LAB_DIR: taking it down and removing it for a clean start"
+        lab down --purge >/dev/null 2>&1 || lab down --purge
     fi
     lab up
 }
+
+stage_lab-up() { fresh_lab_up; }
 
 stage_lab-tests() { run_pytest -q tests/lab/tests; }
 
@@ -87,7 +90,7 @@ stage_integration() {
     fi
     mkdir -p .build/logs
     SECOND_LAB="$YBA_LAB_DIR-2"
-    if ! YBA_LAB_DIR="$SECOND_LAB" lab up > .build/logs/integration-2.log 2>&1; then
+    if ! YBA_LAB_DIR="$SECOND_LAB" fresh_lab_up > .build/logs/integration-2.log 2>&1; then
         cat .build/logs/integration-2.log
         echo "second lab did not start: running the integration tests on one lab" >&2
         second_lab_down

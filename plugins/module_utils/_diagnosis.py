@@ -301,13 +301,11 @@ def _storage_findings(backups: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         keys = _d(_d(backups.get("key_storage_probes")).get(str(cfg.get("config_uuid"))))
         if cfg.get("reachable") is True and keys and not keys.get("ok"):
             # the endpoint answers, but the check with the vault's keys shows YBA's config cannot work
-            out.append(_finding("storage_unreachable", "critical",
-                                "Backup storage %s (%s) does not work with YBA's config" % (cfg.get("config_name"),
-                                                                                          cfg.get("name")),
-                                "%s (probed from %s); %s" % (keys.get("summary"), keys.get("probed_from"),
-                                                             STORAGE_CAUSES.get(str(keys.get("error_class")),
-                                                                                "the storage answers with an error")),
-                                subject=cfg.get("config_name"), source="backup_info", measured_by=_storage_key(cfg)))
+            cause = STORAGE_CAUSES.get(str(keys.get("error_class")), "the storage answers with an error")
+            title = "Backup storage %s (%s) does not work with YBA's config" % (cfg.get("config_name"), cfg.get("name"))
+            evidence = "%s (probed from %s); %s" % (keys.get("summary"), keys.get("probed_from"), cause)
+            out.append(_finding("storage_unreachable", "critical", title, evidence, subject=cfg.get("config_name"),
+                                source="backup_info", measured_by=_storage_key(cfg)))
             continue
         if cfg.get("reachable") is not False:
             continue

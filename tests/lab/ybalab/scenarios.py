@@ -81,7 +81,10 @@ def up(scenario: str = "incident") -> dict[str, Any]:
     parent = os.path.dirname(d)
     if not os.stat(parent).st_mode & 0o001:
         raise LabError(f"{parent} is not traversable by other users; choose another YBA_LAB_DIR")
-    state = _merge(initial_state(d), labstate.load(d) or {})
+    fresh = initial_state(d)
+    state = _merge(fresh, labstate.load(d) or {})
+    # what this checkout provides wins over a lab.json that another checkout wrote into a reused YBA_LAB_DIR
+    state["host"]["venv_python"] = fresh["host"]["venv_python"]
     s3 = state["s3"]
     s3["endpoint"] = f"http://127.0.0.1:{s3['port']}"
     services.tls_ensure(state)
