@@ -126,6 +126,18 @@ def find_any(configs: t.Iterable[dict[str, t.Any]], uuid: str | None = None,
     return next((c for c in configs if name is not None and c.get("configName") == name), None)
 
 
+def probe_settings(config: dict[str, t.Any], credentials: dict[str, t.Any] | None = None
+                   ) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
+    """What a boto3 client needs to speak as YBA does with a config answered by the API: its data without the
+    masked secrets (a mask cannot sign) merged with the vault's ``credentials`` (by YBA's field names), and the
+    masked secrets YBA holds (to compare with ``stored_secrets``). Without credentials the client falls back to
+    the machine's role, as YBA does with IAM_INSTANCE_PROFILE."""
+    data = config.get("data") or {}
+    plain = {k: v for k, v in data.items() if not is_sensitive(k)}
+    stored = {k: v for k, v in data.items() if is_sensitive(k)}
+    return merge_credentials(plain, credentials), stored
+
+
 # ------------------------------------------------------------------------------------------ comparison
 
 def normalize(value: t.Any) -> t.Any:

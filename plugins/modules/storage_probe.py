@@ -204,8 +204,7 @@ def config_settings(module, client):
     if config.get("name") != "S3":
         module.fail_json(msg="storage config %r is of type %s; this probe speaks S3 only" % (
             ident, config.get("name")), storage=None, requests=client.request_count)
-    data = {k: v for k, v in (config.get("data") or {}).items() if not sc.is_sensitive(k)}
-    stored = {k: v for k, v in (config.get("data") or {}).items() if sc.is_sensitive(k)}
+    data, stored = sc.probe_settings(config)
     return data, stored, {"config_uuid": config.get("configUUID"), "config_name": config.get("configName")}
 
 
