@@ -100,10 +100,10 @@ stage_integration() {
     # The role targets on the first lab; the runbook, CLI and API-fidelity tests and the targets named here on the
     # second, so the halves take about as long (run_lock ~4 min, storage_config ~1.5 min).
     local moved="run_lock or storage_config"
-    (YBA_LAB_DIR="$SECOND_LAB" run_pytest -v tests/integration -k "not test_target or $moved" \
+    (YBA_LAB_DIR="$SECOND_LAB" run_pytest -v --durations=12 tests/integration -k "not test_target or $moved" \
         >> .build/logs/integration-2.log 2>&1) &
     local other=$! rc rc2
-    run_pytest -v tests/integration -k "test_target and not ($moved)"
+    run_pytest -v --durations=12 tests/integration -k "test_target and not ($moved)"
     rc=$?
     wait "$other"
     rc2=$?

@@ -25,9 +25,9 @@ FIX_PLAYBOOKS: dict[str, str | None] = {
     "metadb_failed_migrations": None,
     "metadb_stale_in_progress": "metadb_repair.yml",
     "storage_unreachable": None,
-    "backups_stale": None,
-    "backups_failing": None,
-    "schedules_paused": None,
+    "backups_stale": "emergency_backup.yml",  # once storage works (the role probes it first)
+    "backups_failing": "emergency_backup.yml",  # its failures carry the failed subtasks' errors
+    "schedules_paused": "backup_schedules.yml",  # refuses to resume onto storage its probe finds broken
     "retention_not_enforced": None,
 }
 MANUAL_FIXES = {
@@ -46,20 +46,6 @@ MANUAL_FIXES = {
                            " with the desired settings (keys from a vault) probes them from the YBA host, writes the"
                            " config through the API (PUT /api/v1/customers/{c}/configs/{id}, YBA re-validates) and"
                            " probes again; the finding's error_class says which setting to fix",
-    "backups_stale": "once storage works, take an on-demand backup of each stale universe (POST .../backups)",
-    "backups_failing": "read the failed tasks' errors (GET .../tasks/{t}/failed_subtasks); usually storage or disk",
-    # YBA's managed/src/main/java/com/yugabyte/yw/controllers/ScheduleController.java (editBackupSchedule, body
-    # forms/EditBackupScheduleParams.java, status defaulting to Active) refuses {"status": "Active"} alone (400 "Both
-    # schedule frequency and cron expression cannot be null"), both at once (400), a frequency without
-    # frequencyTimeUnit (400) or under 1 h (BackupUtil.validateBackupFrequency); models/Schedule.java's
-    # updateFrequency / updateCronExpression -> resetSchedule() set Active and keep failureCount. So the body repeats
-    # the schedule's own timing, one of the two.
-    "schedules_paused": "once storage works, set each Paused schedule back to Active with its own timing: PUT"
-                        " /api/v1/customers/{c}/schedules/{s} {\"status\": \"Active\", \"frequency\": <its"
-                        " frequency, ms>, \"frequencyTimeUnit\": \"<its frequencyTimeUnit>\"}, or {\"status\":"
-                        " \"Active\", \"cronExpression\": \"<its cron>\"} for a cron schedule, never both (GET"
-                        " .../schedules/{s} shows its frequency, frequencyTimeUnit and cronExpression); YBA keeps its"
-                        " failureCount, so a schedule whose next backup fails again is paused again",
     "retention_not_enforced": "once storage works, YBA's backup GC deletes expired backups again; failing that,"
                               " delete them through the API (POST .../backups/delete)",
 }

@@ -85,7 +85,11 @@ def test_runbook_fixes_the_incident_and_is_idempotent(tmp_path: Path) -> None:
     assert set(result["fixed"]) == FIXED_BY_THE_RUNBOOK, result
     assert result["remaining"] == []
     assert set(result["after"]) == NOT_AUTOMATED
-    assert all(f["manual_fix"] for f in result["not_automated"])
+    # each names its next step: the playbook that fixes it (storage first, then backups and schedules) or the manual fix
+    assert {f["id"]: f["fix_playbook"] or "manual" for f in result["not_automated"]} == {
+        "storage_unreachable": "manual", "backups_stale": "emergency_backup.yml",
+        "backups_failing": "emergency_backup.yml", "schedules_paused": "backup_schedules.yml",
+        "retention_not_enforced": "manual"}
     assert fixed["disk_cleanup"]["used_percent_after"] <= 80
     assert fixed["metadb_repair"]["dump"]["path"]
     assert fixed["platform_service"]["health"]["healthy"] is True

@@ -292,13 +292,10 @@ def test_report_sums_up_the_platform_problem_or_not():
     assert dg.platform_summary({"state": "down"}) == "platform down"
 
 
-def test_schedules_paused_manual_fix_sends_a_body_yba_accepts():
-    # ScheduleController.editBackupSchedule: {"status": "Active"} alone -> 400 "Both schedule frequency and cron
-    # expression cannot be null"; a frequency needs its frequencyTimeUnit; failureCount is kept.
-    fix = dg.MANUAL_FIXES["schedules_paused"]
-    assert '{"status": "Active"}' not in fix and '{"status": "Active")' not in fix
-    assert '"frequency": <its frequency, ms>, "frequencyTimeUnit": "<its frequencyTimeUnit>"' in fix
-    assert '"cronExpression": "<its cron>"' in fix and "failureCount" in fix
+def test_backup_findings_point_at_the_playbooks_that_fix_them():
+    assert dg.FIX_PLAYBOOKS["backups_stale"] == dg.FIX_PLAYBOOKS["backups_failing"] == "emergency_backup.yml"
+    assert dg.FIX_PLAYBOOKS["schedules_paused"] == "backup_schedules.yml"
+    assert not {"backups_stale", "backups_failing", "schedules_paused"} & set(dg.MANUAL_FIXES)
 
 
 # ---------------------------------------------------------------- api_auth_failed, measured / fixed, probes, incomplete
