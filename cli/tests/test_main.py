@@ -185,3 +185,54 @@ def test_run_id_passed_and_recorded(tmp_path):
 def test_new_run_id_format():
     when = dt.datetime(2026, 12, 1, 11, 5, 9, tzinfo=dt.timezone.utc)
     assert new_run_id(when, 4321) == "cli-20261201T110509Z-4321"
+
+
+VERDICT_PLAYBOOK = """---
+- name: Judge
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Record a verdict as backup_sla does
+      ansible.builtin.set_stats:
+        data:
+          yba_run_record: "{{ {inventory_hostname: {'backup_sla': {'nagios': {'exit_code': code | int,
+                              'line': 'YBA BACKUP ' ~ name ~ ' - ' ~ inventory_hostname ~ '|stale=' ~ code}}}} }}"
+        aggregate: true
+"""
+
+
+@pytest.mark.parametrize("code, name", [(0, "OK"), (1, "WARNING"), (2, "CRITICAL")])
+def test_nagios_prints_the_recorded_verdict_and_exits_with_its_code(tmp_path, code, name):
+    playbook = tmp_path / "judge.yml"
+    playbook.write_text(VERDICT_PLAYBOOK)
+    proc = _run_cli("run", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local",
+                    "-e", f"code={code}", "-e", f"name={name}", "--nagios", "--summary", str(tmp_path / "s.json"))
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert proc.stdout == f"YBA BACKUP {name} - localhost|stale={code}\n"  # nothing else on stdout
+    assert "summary=" in proc.stderr
+
+
+def test_nagios_is_unknown_when_the_run_fails_or_judges_nothing(tmp_path):
+    playbook = tmp_path / "failing.yml"
+    playbook.write_text("---\n- name: F\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+                        "    - name: Fail\n      ansible.builtin.fail:\n        msg: the API is down\n")
+    proc = _run_cli("run", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local", "--nagios",
+                    "--summary", str(tmp_path / "s.json"))
+    assert proc.returncode == 3 and proc.stdout.startswith("YBA BACKUP UNKNOWN - the check run failed: "), proc.stdout
+    assert "the API is down" in proc.stdout.splitlines()[0]
+    quiet = tmp_path / "quiet.yml"
+    quiet.write_text("---\n- name: Q\n  hosts: all\n  gather_facts: false\n  tasks: []\n")
+    proc = _run_cli("run", str(quiet), "-i", "localhost,", "-e", "ansible_connection=local", "--nagios",
+                    "--summary", str(tmp_path / "q.json"))
+    assert proc.returncode == 3 and "recorded no verdict" in proc.stdout
+    assert main(["run", "/no/such.yml", "--nagios"]) == 3  # a check that cannot run is UNKNOWN, not CRITICAL
+
+
+def test_nagios_puts_the_worst_host_first():
+    from yba_remediation_cli import nagios
+    summary = {"ok": True, "run_record": {
+        "a": {"backup_sla": {"nagios": {"exit_code": 0, "line": "YBA BACKUP OK - a|x=1"}}},
+        "b": {"backup_sla": {"nagios": {"exit_code": 2, "line": "YBA BACKUP CRITICAL - b\nlong text"}}},
+        "c": {"backup_sla": {"nagios": {"exit_code": 3, "line": "YBA BACKUP UNKNOWN - c"}}}}}
+    assert nagios.check_output(summary) == (2, ["b: YBA BACKUP CRITICAL - b", "c: YBA BACKUP UNKNOWN - c",
+                                                "a: YBA BACKUP OK - a|x=1"])

@@ -16,6 +16,7 @@ from typing import Any
 from yba_remediation_cli import __version__
 from yba_remediation_cli.errors import UsageError
 from yba_remediation_cli.extravars import parse_extra_vars
+from yba_remediation_cli import nagios
 from yba_remediation_cli.locate import find_collection_root, list_playbooks, resolve_inventories, resolve_playbook
 from yba_remediation_cli.summary import EXIT_OK, EXIT_USAGE, RunTracker, build_summary, error_lines, scrub, secret_values
 
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: run-records/<time>-<playbook>.json in the checkout)")
     run.add_argument("--quiet", "-q", action="store_true", help="no live progress: the result line and, on failure, the first line of each error")
     run.add_argument("--forks", type=int, help="parallel hosts (ansible-playbook --forks)")
+    run.add_argument("--nagios", action="store_true",
+                     help="monitoring check output: the verdict line(s) the run recorded (backup_sla) on stdout, "
+                          "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; implies --quiet")
     sub.add_parser("list", help="list the playbooks with their description")
     return parser
 
@@ -102,7 +106,7 @@ def command_run(args: argparse.Namespace) -> int:
         extra_vars[RUN_ID_VAR] = new_run_id(started)
     run_id = str(extra_vars[RUN_ID_VAR])
     summary_path = Path(args.summary).expanduser() if args.summary else default_summary_path(root, playbook, started)
-    tracker = RunTracker(None if args.quiet else sys.stdout, secret_values(extra_vars, dict(os.environ)), extra_vars,
+    tracker = RunTracker(None if args.quiet or args.nagios else sys.stdout, secret_values(extra_vars, dict(os.environ)), extra_vars,
                          show_diff=args.diff)
     cmdline = " ".join(flag for flag, on in (("--check", args.check), ("--diff", args.diff)) if on)
     private_dir = tempfile.mkdtemp(prefix="yba-remediation-")
@@ -134,6 +138,13 @@ def command_run(args: argparse.Namespace) -> int:
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     verdict = "OK" if summary["ok"] else "FAILED"
+    if args.nagios:
+        errors = [e["lines"][0] for e in summary.get("errors", []) if e.get("lines")]
+        code, lines = nagios.check_output(summary, scrub(errors[0], tracker.secrets) if errors else None)
+        print("\n".join(lines))
+        print(f"{verdict}: {playbook.stem} status={summary['status']} rc={summary['rc']} run_id={run_id} "
+              f"summary={summary_path}", file=sys.stderr)
+        return code
     # rc is what this process exits with (ansible-playbook's own rc is ansible_rc in the summary)
     print(f"{verdict}: {playbook.stem} status={summary['status']} rc={summary['rc']} run_id={run_id} "
           f"duration={summary['duration_s']}s summary={summary_path}")
@@ -160,6 +171,10 @@ def command_list() -> int:
     return EXIT_OK
 
 
+def argv_has_nagios(argv: list[str] | None) -> bool:
+    return "--nagios" in (sys.argv[1:] if argv is None else argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -168,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         return command_run(args)
     except UsageError as exc:
         print(f"yba-remediation: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        # a monitoring check that cannot run is UNKNOWN, not CRITICAL (which 2 would mean there)
+        return nagios.UNKNOWN if argv_has_nagios(argv) else EXIT_USAGE
     except KeyboardInterrupt:
         print("yba-remediation: interrupted", file=sys.stderr)
         return 130
