@@ -120,8 +120,9 @@ options:
     default: 10
   storage_credentials:
     description:
-      - The secret fields of the storage configs, by config name (C(configName)), for O(verify) and O(probe=read) or
-        O(probe=canary) - C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}). YBA answers them
+      - >-
+        The secret fields of the storage configs, by config name (C(configName)), for O(verify) and O(probe=read) or
+        O(probe=canary), such as C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}). YBA answers them
         masked. Never logged.
     type: dict
     default: {}
