@@ -49,8 +49,8 @@ def thresholds(rpo_factor: float = fr.DEFAULT_FACTOR, default_rpo_seconds: float
             "rpo_from_schedules": bool(rpo_from_schedules), "warn_ratio": float(warn_ratio),
             "min_copies": int(min_copies), "window_hours": float(window_hours),
             "failures_warning": int(failures_warning), "verify": bool(verify), "probe": probe,
-            "backup_types": backup_types if isinstance(backup_types, str) else [fr.api_name(fr.backup_type_of(b))
-                                                                              for b in backup_types]}
+            "backup_types": backup_types if isinstance(backup_types, str) else [
+                fr.api_name(fr.backup_type_of(b)) for b in backup_types]}
 
 
 def worst(statuses: t.Iterable[str]) -> str:
@@ -270,9 +270,8 @@ def _universe_item(u: dict[str, t.Any], typ: str, skip: str | None, info: dict[s
         if age > rpo:
             reasons.append((CRITICAL, "%s %s old > RPO %s" % (what, duration(age), duration(rpo))))
         elif age > rpo * limits["warn_ratio"]:
-            reasons.append((WARNING, "%s %s old > %d%% of RPO %s" % (what, duration(age),
-                                                                      round(limits["warn_ratio"] * 100),
-                                                                      duration(rpo))))
+            share = round(limits["warn_ratio"] * 100)
+            reasons.append((WARNING, "%s %s old > %d%% of RPO %s" % (what, duration(age), share, duration(rpo))))
     if unusable is not None and best is not None and unusable[0] > best:
         reasons.append((WARNING, "the newest backup, on %s, does not count: %s" % (
             unusable[1]["config"] or unusable[1]["config_uuid"], unusable[1]["problem"])))
@@ -418,9 +417,9 @@ def nagios(doc: dict[str, t.Any]) -> dict[str, t.Any]:
     for i in units:
         if i["status"] == SKIPPED:
             continue
-        perf.append("%s=%ss;%d;%d;0" % (_perf_label("%s/%s" % (i["universe"], i["backup_type"])),
-                                         i["age_seconds"] if i["age_seconds"] is not None else "U",
-                                         round(i["warn_seconds"]), round(i["rpo_seconds"])))
+        age = i["age_seconds"] if i["age_seconds"] is not None else "U"
+        label = _perf_label("%s/%s" % (i["universe"], i["backup_type"]))
+        perf.append("%s=%ss;%d;%d;0" % (label, age, round(i["warn_seconds"]), round(i["rpo_seconds"])))
     perf.append("universes_critical=%d;;;0" % sum(1 for i in units if i["status"] == CRITICAL))
     text = "; ".join(parts)
     return {"status": state, "exit_code": code, "line": "YBA BACKUP %s - %s|%s" % (state, text, " ".join(perf)),
@@ -558,9 +557,10 @@ def render_junit(doc: dict[str, t.Any], hostname: str = "localhost") -> str:
                       else value))
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<testsuites>",
            '  <testsuite name=%s package=%s id="0" timestamp="%s" hostname=%s tests="%d" failures="%d" errors="%d" '
-           'skipped="%d" time="0">' % (_attr("yba-backup-sla " + (yba.get("url") or hostname)), _attr(CLASSNAME),
-                                        stamp.strftime("%Y-%m-%dT%H:%M:%S"), _attr(hostname or "localhost"),
-                                        len(cases), failures, errors, skipped),
+           'skipped="%d" time="0">' % (
+               _attr("yba-backup-sla " + (yba.get("url") or hostname)), _attr(CLASSNAME),
+               stamp.strftime("%Y-%m-%dT%H:%M:%S"), _attr(hostname or "localhost"), len(cases), failures, errors,
+               skipped),
            "    <properties>"]
     out.extend('      <property name=%s value=%s/>' % (_attr(k), _attr(v)) for k, v in props)
     out.append("    </properties>")

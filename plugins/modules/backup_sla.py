@@ -97,7 +97,7 @@ options:
     default: 1
   window_hours:
     description:
-      - Failed backups newer than this many hours are counted (RV(universes[].failed_in_window)).
+      - Failed backups newer than this many hours are counted (C(failed_in_window) of RV(universes)).
     type: float
     default: 24
   failures_warning:
@@ -177,7 +177,7 @@ options:
     default: 500
   max_backups:
     description:
-      - Read at most this many backups (newest first); RV(report.truncated) tells when there were more.
+      - Read at most this many backups (newest first); the JSON document's C(truncated) tells when there were more.
     type: int
     default: 100000
 notes:

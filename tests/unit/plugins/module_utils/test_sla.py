@@ -65,8 +65,9 @@ def bad_probe():
             "error": "Connection refused", "summary": "connect failed (refused)"}
 
 
-def run(universes, schedules, backups, configs=CONFIGS, probes=None, verifications=None, **limits):
-    return _sla.evaluate(universes, schedules, backups, configs, NOW, _sla.thresholds(**limits),
+def run(universes, schedules, backups, configs=None, probes=None, verifications=None, **limits):
+    return _sla.evaluate(universes, schedules, backups, CONFIGS if configs is None else configs, NOW,
+                         _sla.thresholds(**limits),
                          probes={CFG_A: ok_probe(), CFG_B: ok_probe(), CFG_A2: ok_probe()} if probes is None
                          else probes, verifications=verifications,
                          yba={"url": "https://yba.example", "version": "2.18.1.0-b84", "customer_uuid": "c"})
@@ -183,8 +184,8 @@ def test_min_copies_counts_independent_storage_only():
 
 
 def test_verify_unverified_copies_do_not_count():
-    u, b = [universe("orders")], [backup("orders", 1, cfg=CFG_A, uuid="new"), backup("orders", 4, cfg=CFG_B,
-                                                                                   uuid="older")]
+    u = [universe("orders")]
+    b = [backup("orders", 1, cfg=CFG_A, uuid="new"), backup("orders", 4, cfg=CFG_B, uuid="older")]
     ver = {"new": {"verified": False, "problem": "no success marker"}, "older": {"verified": True, "problem": None}}
     i = item(run(u, [], b, verifications=ver, verify=True), "orders")
     assert i["status"] == "warning" and i["copies"] == 1 and i["age_seconds"] == 4 * H
