@@ -41,7 +41,7 @@ CLASSNAME = "yba.backup_sla"
 def thresholds(rpo_factor: float = fr.DEFAULT_FACTOR, default_rpo_seconds: float = fr.DEFAULT_RPO_SECONDS,
                rpo_seconds: t.Mapping[str, float] | None = None, rpo_from_schedules: bool = True,
                warn_ratio: float = DEFAULT_WARN_RATIO, min_copies: int = 1, window_hours: float = 24.0,
-               failures_warning: int = 1, verify: bool = False, probe: str = "reach",
+               failures_warning: int = 0, verify: bool = False, probe: str = "reach",
                backup_types: t.Sequence[str] | str = "auto") -> dict[str, t.Any]:
     """The knobs of an evaluation, as the JSON document and the JUnit properties show them."""
     return {"rpo_factor": float(rpo_factor), "default_rpo_seconds": float(default_rpo_seconds),
@@ -133,6 +133,18 @@ def _schedule_newest(backups: t.Iterable[dict[str, t.Any]]) -> dict[str, float]:
     return out
 
 
+def _last_failures(backups: t.Iterable[dict[str, t.Any]]) -> dict[tuple[str, str], float]:
+    """When each universe and backup type last had a backup fail (its update time: when it ended)."""
+    out: dict[tuple[str, str], float] = {}
+    for b in backups:
+        f = bi._backup_fields(b)
+        when = f["update_time"] or f["completion_time"] or f["create_time"]
+        if f["state"] == bi.FAILED and when is not None:
+            key = (str(f["universe_uuid"] or ""), fr.backup_type(b))
+            out[key] = max(out.get(key, 0.0), when)
+    return out
+
+
 def _backup_schedules(schedules: t.Sequence[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     return [s for s in schedules if s.get("taskType", "CreateBackup") == "CreateBackup"]
 
@@ -155,6 +167,7 @@ def evaluate(universes: t.Sequence[dict[str, t.Any]], schedules: t.Sequence[dict
     summary = bi.summarize(backups, universes, schedules, now, limits["window_hours"] * 3600.0, 5, min_retain)
     per_universe = {u["universe_uuid"]: u for u in summary["universes"]}
     newest = fr.latest(backups)
+    last_failed = _last_failures(backups)
     sched_newest = _schedule_newest(backups)
     backup_scheds = _backup_schedules(schedules)
     rpo_schedules = backup_scheds if limits["rpo_from_schedules"] else []
@@ -177,7 +190,7 @@ def evaluate(universes: t.Sequence[dict[str, t.Any]], schedules: t.Sequence[dict
         mine = [s for s in backup_scheds if fr.schedule_info(s)["universe_uuid"] == uuid]
         for typ in fr.targets(u, backup_scheds, wanted):
             items.append(_universe_item(u, typ, skip, info, mine, rpo_schedules, newest, by_cfg, by_store,
-                                        verifications, now, limits))
+                                        verifications, last_failed.get((uuid, typ)), now, limits))
 
     sched_items = []
     names = {str(u.get("universeUUID") or ""): u for u in universes}
@@ -201,7 +214,7 @@ def _universe_item(u: dict[str, t.Any], typ: str, skip: str | None, info: dict[s
                    mine: list[dict[str, t.Any]], rpo_schedules: list[dict[str, t.Any]],
                    newest: dict[tuple[str, str, str], dict[str, t.Any]], by_cfg: dict[str, dict[str, t.Any]],
                    by_store: dict[str, dict[str, t.Any]], verifications: t.Mapping[str, dict[str, t.Any]],
-                   now: float, limits: dict[str, t.Any]) -> dict[str, t.Any]:
+                   failed_at: float | None, now: float, limits: dict[str, t.Any]) -> dict[str, t.Any]:
     broken = {k: v for k, v in by_store.items() if v["probe_ok"] is False}
     uuid, name = str(u.get("universeUUID") or ""), str(u.get("name") or "")
     rpo, source = fr.rpo(u, typ, rpo_schedules, limits["rpo_seconds"], limits["default_rpo_seconds"],
@@ -212,7 +225,7 @@ def _universe_item(u: dict[str, t.Any], typ: str, skip: str | None, info: dict[s
         "rpo_seconds": round(rpo, 3), "rpo_source": source, "warn_seconds": round(rpo * limits["warn_ratio"], 3),
         "last_success": None, "last_success_timestamp": None, "age_seconds": None, "copies": 0,
         "min_copies": limits["min_copies"], "copies_detail": [],
-        "failed_in_window": int(info.get("failed_24h") or 0),
+        "failed_in_window": int(info.get("failed_24h") or 0), "last_failure": None,
         "expired_not_deleted": int(info.get("expired_not_deleted") or 0),
         "schedules": sorted(str(s.get("scheduleName")) for s in typ_scheds),
     }
@@ -280,11 +293,15 @@ def _universe_item(u: dict[str, t.Any], typ: str, skip: str | None, info: dict[s
         if s.get("status") != "Stopped" and cfg in broken:
             reasons.append((CRITICAL, "schedule %s writes to storage %s, which fails its probe" % (
                 s.get("scheduleName"), broken[cfg]["config"] or cfg)))
-    if limits["failures_warning"] > 0 and item["failed_in_window"] >= limits["failures_warning"]:
+    # the last attempt failed: no Completed backup since the newest failure (on any storage config)
+    newest_done = max((fr.success_time(b) or 0.0 for (bu, btyp, _c), b in newest.items() if bu == uuid and btyp == typ),
+                      default=None)
+    item["last_failure"] = bi.iso(failed_at)
+    if failed_at is not None and (newest_done is None or failed_at > newest_done):
+        reasons.append((WARNING, "the last backup failed %s ago" % duration(now - failed_at)))
+    elif limits["failures_warning"] > 0 and item["failed_in_window"] >= limits["failures_warning"]:
         reasons.append((WARNING, "%d failed in the last %s" % (item["failed_in_window"],
                                                                duration(limits["window_hours"] * 3600.0))))
-    if item["expired_not_deleted"]:
-        reasons.append((WARNING, "%d past expiry not deleted" % item["expired_not_deleted"]))
     item["status"] = worst([OK] + [r[0] for r in reasons])
     item["reason"] = "; ".join(r[1] for r in sorted(reasons, key=lambda r: -RANK[r[0]])) or (
         "%s %s old, RPO %s, %d cop%s" % ("newest backup", duration(item["age_seconds"]), duration(rpo),

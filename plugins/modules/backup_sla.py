@@ -19,12 +19,13 @@ description:
     newest Completed backup on each storage config (verified in the bucket with O(verify=true)), its age and the
     RPO it is held to (O(rpo_seconds) for the universe, else the shortest interval of its schedules of that type
     times O(rpo_factor), else O(default_rpo_seconds)), the copies on independent storage, the backups that failed
-    within O(window_hours) and the backups past expiry that are still present.
+    within O(window_hours) and the backups past expiry that are still present (reported; retention does not change
+    the verdict).
   - Per schedule - its state (Active, Paused by YBA after failures, Stopped), C(failureCount), backlog, the newest
     Completed backup it took against its own interval times O(rpo_factor).
   - Per storage config - a probe from where the module runs (O(probe)).
-  - 'Verdicts: V(ok); V(warning) (age beyond O(warn_ratio) of the RPO, a failure within the window, expired
-    backups not deleted, a schedule with failures or a backlog); V(critical) (age beyond the RPO, no backup, fewer
+  - 'Verdicts: V(ok); V(warning) (age beyond O(warn_ratio) of the RPO, the newest backup attempt failed, a
+    schedule with failures or a backlog); V(critical) (age beyond the RPO, no backup, fewer
     than O(min_copies) independent copies, a Paused schedule, the storage a schedule writes to fails its probe);
     V(unknown) (could not be evaluated); V(skipped) (a paused universe, C(takeBackups=false), a Stopped
     schedule), each with its reason.'
@@ -102,9 +103,11 @@ options:
     default: 24
   failures_warning:
     description:
-      - This many failed backups of a universe within O(window_hours) make it a V(warning); V(0) never.
+      - A universe and type whose newest backup attempt failed (no Completed backup since) is always a V(warning).
+      - This many failed backups of a universe within O(window_hours) make it a V(warning) even when a later backup
+        succeeded; V(0) never.
     type: int
-    default: 1
+    default: 0
   verify:
     description:
       - Check the newest Completed backup on each storage config in its bucket (its data objects and the C(success)
@@ -241,7 +244,7 @@ universes:
       C(last_success) (ISO 8601 UTC of the newest usable copy), C(last_success_timestamp), C(age_seconds), C(copies)
       (independent copies within the RPO), C(min_copies), C(copies_detail) (per storage config C(config),
       C(config_uuid), C(backup_uuid), C(completed_at), C(age_seconds), C(within_rpo), C(verified), C(problem),
-      C(counted)), C(failed_in_window), C(expired_not_deleted), C(schedules).
+      C(counted), C(storage_probe_ok)), C(failed_in_window), C(last_failure), C(expired_not_deleted), C(schedules).
   returned: always
   type: list
   elements: dict
@@ -379,7 +382,7 @@ def main():
         warn_ratio=dict(type="float", default=_sla.DEFAULT_WARN_RATIO),
         min_copies=dict(type="int", default=1),
         window_hours=dict(type="float", default=24),
-        failures_warning=dict(type="int", default=1),
+        failures_warning=dict(type="int", default=0),
         verify=dict(type="bool", default=False),
         verify_timeout=dict(type="float", default=10),
         storage_credentials=dict(type="dict", default={}, no_log=True),

@@ -103,15 +103,30 @@ def test_stale_is_critical_near_is_warning():
     assert sched(doc, "d1")["status"] == "critical" and doc["status"] == "critical"
 
 
-def test_no_backup_is_critical_and_failures_in_window_warn():
-    doc = run([universe("empty"), universe("flaky")], [],
-              [backup("flaky", 2), backup("flaky", 1, state="Failed"), backup("flaky", 30, state="Failed")])
+def test_no_backup_is_critical_a_failed_last_attempt_warns_and_older_failures_only_on_request():
+    doc = run([universe("empty"), universe("flaky"), universe("recovered")], [],
+              [backup("flaky", 2), backup("flaky", 1, state="Failed"), backup("flaky", 30, state="Failed"),
+               backup("recovered", 1), backup("recovered", 2, state="Failed")])
     assert (item(doc, "empty")["status"], item(doc, "empty")["reason"]) == ("critical", "no Completed backup")
     flaky = item(doc, "flaky")
     assert flaky["rpo_source"] == "default" and flaky["failed_in_window"] == 1
-    assert flaky["status"] == "warning" and flaky["reason"] == "1 failed in the last 24h"
-    assert item(run([universe("flaky")], [], [backup("flaky", 2), backup("flaky", 1, state="Failed")],
-                    failures_warning=0), "flaky")["status"] == "ok"
+    assert (flaky["status"], flaky["reason"]) == ("warning", "the last backup failed 60m ago")
+    assert flaky["last_failure"] == bi.iso(NOW - H)
+    # a failure followed by a Completed backup is history: reported, not a warning unless failures_warning says so
+    recovered = item(doc, "recovered")
+    assert (recovered["status"], recovered["failed_in_window"]) == ("ok", 1)
+    again = item(run([universe("recovered")], [], [backup("recovered", 1), backup("recovered", 2, state="Failed")],
+                     failures_warning=1), "recovered")
+    assert (again["status"], again["reason"]) == ("warning", "1 failed in the last 24h")
+
+
+def test_expired_backups_not_deleted_are_reported_without_changing_the_verdict():
+    old = backup("orders", 400)
+    old["expiryTime"] = bi.iso(NOW - 200 * H)
+    doc = run([universe("orders")], [], [backup("orders", 2), old])
+    assert item(doc, "orders")["expired_not_deleted"] == 1 and item(doc, "orders")["status"] == "ok"
+    assert doc["expired_not_deleted"]["count"] == 1
+    assert value(families(_sla.render_prometheus(doc)), "yba_backup_expired_not_deleted", universe="orders") == 1
 
 
 def test_rpo_sources_override_by_name_or_uuid_fixed_and_factor():
