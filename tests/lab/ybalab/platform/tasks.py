@@ -586,7 +586,12 @@ class Workers:
                 if stop.wait(max(0.0, started + duration * n / len(puts) - time.monotonic())):
                     raise BackupStopped()
                 bucket, key = parse_location(sub["storageLocation"])
-                client.put_object(Bucket=bucket, Key=f"{key}/{suffix}", Body=body)
+                try:
+                    client.put_object(Bucket=bucket, Key=f"{key}/{suffix}", Body=body)
+                except Exception as exc:  # noqa: BLE001 - the keyspace's subtask fails with the SDK's message
+                    self._failed_subtask(task_uuid, info["backupList"].index(sub), category,
+                                         s3_error_message(exc, data.get("AWS_HOST_BASE")))
+                    raise
             for sub in info["backupList"]:
                 sub["backupSizeInBytes"] = size_each
                 size += size_each
@@ -637,6 +642,20 @@ class Workers:
                 finish_task(conn, task_uuid, outcome, error)
         except Exception:  # noqa: BLE001 - the DB may be gone; reconciliation at next start cleans up
             LOG.exception("cannot record the end of backup %s", backup_uuid)
+
+    def _failed_subtask(self, task_uuid: str, position: int, category: str, error: str) -> None:
+        """The keyspace's subtask of CreateBackup (BackupTableYbc for YBC, BackupTable for yb_backup.py; group
+        CreatingTableBackup) as a Failure row under the task: what tasks/{t}/failed_subtasks lists."""
+        try:
+            with self.platform.connect() as conn:
+                conn.execute("INSERT INTO task_info (uuid, parent_uuid, position, task_type, task_state, "
+                             "sub_task_group_type, details, owner, percent_done) "
+                             "VALUES (%s, %s, %s, %s, 'Failure', 'CreatingTableBackup', %s, %s, 0)",
+                             (str(uuidlib.uuid4()), task_uuid, position,
+                              "BackupTableYbc" if category == "YB_CONTROLLER" else "BackupTable",
+                              json.dumps({"errorString": error}), "127.0.0.1"))
+        except Exception:  # noqa: BLE001 - the parent task still carries the error
+            LOG.exception("cannot record the failed subtask of %s", task_uuid)
 
     def stop(self, conn: Any, row: dict[str, Any]) -> bool:
         with self.lock:
