@@ -389,9 +389,10 @@ def main():
     out = finish(items)
     failed = [i for i in items if i["action"] == "failed"]
     if failed:
+        tried = sum(1 for i in items if i["action"] in ("created", "failed"))
         module.fail_json(msg=client.scrub("%d of %d backup%s failed: %s" % (
-            len(failed), sum(1 for i in items if i["action"] in ("created", "failed")),
-            "" if len(failed) == 1 else "s", "; ".join("%s: %s" % (bk.key(i), i["error"]) for i in failed))), **out)
+            len(failed), tried, "" if tried == 1 else "s",
+            "; ".join("%s: %s" % (bk.key(i), i["error"]) for i in failed))), **out)
     for i in items:
         if i["action"] == "created" and p["verify"] and not i["verified"]:
             module.warn("backup %s of %s is not verified in the bucket: %s" % (i["backup_uuid"], bk.key(i),
