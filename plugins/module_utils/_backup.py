@@ -165,12 +165,11 @@ def plan(inventory: dict[str, t.Any], params: dict[str, t.Any], latest_of: t.Cal
                 if config is None:
                     s3 = [c for c in configs if c.get("name") == "S3"]
                     if len(s3) != 1:
+                        have = "no S3 storage config" if not s3 else "%d S3 storage configs (%s)" % (
+                            len(s3), ", ".join(sorted(str(c.get("configName")) for c in s3)))
                         raise BackupInputError(
                             "universe %s has no %s schedule to take the storage config from and YBA has %s; name "
-                            "one with storage_config" % (universe.get("name"), fr.api_name(typ),
-                                                          "no S3 storage config" if not s3 else "%d S3 storage "
-                                                          "configs (%s)" % (len(s3), ", ".join(
-                                                              sorted(str(c.get("configName")) for c in s3)))))
+                            "one with storage_config" % (universe.get("name"), fr.api_name(typ), have))
                     config = s3[0]
             items.append(new_item(universe, typ, config))
         for typ in skipped_types:
@@ -414,14 +413,13 @@ class Runner:
         polled through until the deadline; a task that is gone or ended with "Platform restarted." is judged by
         the backup row: a resumed YBC backup is followed under its new task."""
         started = self._clock()
-        path_of = (lambda: self.path("tasks", item["task_uuid"]))
         while True:
             if self._clock() >= deadline:
                 raise BackupFailed("backup %s (task %s) still %s after wait_timeout %.0f s; it goes on in YBA" % (
                     item["backup_uuid"] or "(not yet created)", item["task_uuid"], item["state"] or "InProgress",
                     float(self.p["wait_timeout"])), state=item["state"])
             try:
-                task = self.client.get(path_of(), deadline=deadline, retries=0) or {}
+                task = self.client.get(self.path("tasks", item["task_uuid"]), deadline=deadline, retries=0) or {}
             except (_api.YBANotFound, _api.YBAValidationError):
                 outcome = self.after_restart(item, None, deadline)  # the task is gone (metadata restored/reset)
                 if outcome != "wait":
@@ -491,7 +489,7 @@ class Runner:
     # ------------------------------------------------------------------------------------------ completed
     def completed(self, item: dict[str, t.Any]) -> None:
         backup = None
-        for _ in range(3):  # YBA writes the row's end state right after the task's; allow a moment
+        for _attempt in range(3):  # YBA writes the row's end state right after the task's; allow a moment
             backup = self.get_backup(item)
             if backup is not None and backup.get("state") == "Completed":
                 break

@@ -29,7 +29,7 @@ description:
   - Each C(Completed) backup is then listed in its bucket with boto3 (the client settings YBA uses for the config)
     and must hold data objects and its writer's marker in every location (the C(success) object of YB Controller
     backups, C(SnapshotInfoPB) of script backups). A backup that cannot be verified is reported
-    (RV(backups[].verified=false), RV(record.ok=false)) and warned about; it does not fail the module.
+    (RV(backups[].verified=false), C(record.ok=false)) and warned about; it does not fail the module.
   - Run it where the YBA API is reachable and, to verify, where the bucket is reachable as YBA reaches it (the YBA
     host).
 author:
@@ -200,11 +200,26 @@ backups:
   type: list
   elements: dict
   contains:
-    universe: {description: The universe's name., type: str, returned: always}
-    universe_uuid: {description: The universe's UUID., type: str, returned: always}
-    backup_type: {description: V(ysql) or V(ycql)., type: str, returned: always}
-    storage_config: {description: The storage config's name., type: str, returned: always}
-    storage_config_uuid: {description: The storage config's UUID., type: str, returned: always}
+    universe:
+      description: The universe's name.
+      type: str
+      returned: always
+    universe_uuid:
+      description: The universe's UUID.
+      type: str
+      returned: always
+    backup_type:
+      description: "V(ysql) or V(ycql)."
+      type: str
+      returned: always
+    storage_config:
+      description: The storage config's name.
+      type: str
+      returned: always
+    storage_config_uuid:
+      description: The storage config's UUID.
+      type: str
+      returned: always
     action:
       description:
         - V(created) a backup was taken and completed; V(failed) it failed or timed out (see C(error)); V(planned)
@@ -212,29 +227,86 @@ backups:
           (paused universe, backups disabled, API not enabled; see C(reason)).
       type: str
       returned: always
-    reason: {description: Why this action (ages and threshold, or why skipped)., type: str, returned: always}
-    threshold_seconds: {description: The age over which a backup is taken., type: float, returned: always}
+    reason:
+      description: Why this action (ages and threshold, or why skipped).
+      type: str
+      returned: always
+    threshold_seconds:
+      description: The age over which a backup is taken.
+      type: float
+      returned: always
     threshold_source:
       description: Where the threshold comes from - V(only_if_older_than), V(override), V(schedule <name>), V(default).
       type: str
       returned: always
-    last_backup_uuid: {description: The newest Completed backup before the run on the config., type: str, returned: always}
-    last_backup_age_seconds: {description: Its age when planned., type: float, returned: always}
-    backup_uuid: {description: The new backup's UUID., type: str, returned: always}
-    task_uuid: {description: Its task (the resumed task after a platform restart)., type: str, returned: always}
-    state: {description: The new backup's state in YBA (C(Completed), C(Failed), C(InProgress), ...)., type: str, returned: always}
-    category: {description: C(YB_CONTROLLER) or C(YB_BACKUP_SCRIPT)., type: str, returned: always}
-    duration_seconds: {description: From create to completion as YBA recorded them., type: float, returned: always}
-    size_bytes: {description: The backup's size as YBA reports it., type: int, returned: always}
-    verified: {description: Every location holds data and its marker in the bucket (V(null) when not verified)., type: bool, returned: always}
-    verified_objects: {description: Objects found under the backup's locations., type: int, returned: always}
-    verified_bytes: {description: Their total size., type: int, returned: always}
-    verify_problem: {description: Why the verification failed, one line., type: str, returned: always}
-    attempts: {description: Backup requests accepted by YBA (more than 1 after a restart)., type: int, returned: always}
-    conflicts: {description: 409 answers waited for (the universe was locked)., type: int, returned: always}
-    resumed: {description: The backup was followed under a new task after a platform restart., type: bool, returned: always}
-    api_unreachable_polls: {description: Polls the API did not answer (a platform restart)., type: int, returned: always}
-    error: {description: Why it failed, one line with YBA's failed_subtasks errors., type: str, returned: always}
+    last_backup_uuid:
+      description: The newest Completed backup before the run on the config.
+      type: str
+      returned: always
+    last_backup_age_seconds:
+      description: Its age when planned.
+      type: float
+      returned: always
+    backup_uuid:
+      description: The new backup's UUID.
+      type: str
+      returned: always
+    task_uuid:
+      description: Its task (the resumed task after a platform restart).
+      type: str
+      returned: always
+    state:
+      description: The new backup's state in YBA (C(Completed), C(Failed), C(InProgress), ...).
+      type: str
+      returned: always
+    category:
+      description: "C(YB_CONTROLLER) or C(YB_BACKUP_SCRIPT)."
+      type: str
+      returned: always
+    duration_seconds:
+      description: From create to completion as YBA recorded them.
+      type: float
+      returned: always
+    size_bytes:
+      description: The backup's size as YBA reports it.
+      type: int
+      returned: always
+    verified:
+      description: Every location holds data and its marker in the bucket (V(null) when not verified).
+      type: bool
+      returned: always
+    verified_objects:
+      description: Objects found under the backup's locations.
+      type: int
+      returned: always
+    verified_bytes:
+      description: Their total size.
+      type: int
+      returned: always
+    verify_problem:
+      description: Why the verification failed, one line.
+      type: str
+      returned: always
+    attempts:
+      description: Backup requests accepted by YBA (more than 1 after a restart).
+      type: int
+      returned: always
+    conflicts:
+      description: 409 answers waited for (the universe was locked).
+      type: int
+      returned: always
+    resumed:
+      description: The backup was followed under a new task after a platform restart.
+      type: bool
+      returned: always
+    api_unreachable_polls:
+      description: Polls the API did not answer (a platform restart).
+      type: int
+      returned: always
+    error:
+      description: Why it failed, one line with YBA's failed_subtasks errors.
+      type: str
+      returned: always
 summary:
   description: The count of entries per action, plus C(unverified) (created but not verified) and C(total).
   returned: always
@@ -395,8 +467,8 @@ def main():
             "; ".join("%s: %s" % (bk.key(i), i["error"]) for i in failed))), **out)
     for i in items:
         if i["action"] == "created" and p["verify"] and not i["verified"]:
-            module.warn("backup %s of %s is not verified in the bucket: %s" % (i["backup_uuid"], bk.key(i),
-                                                                              i["verify_problem"]))
+            module.warn("backup %s of %s is not verified in the bucket: %s" % (
+                i["backup_uuid"], bk.key(i), i["verify_problem"]))
     module.exit_json(**out)
 
 

@@ -153,8 +153,8 @@ class FakeYBA:
             category = body.get("backupCategory") or self.category
             folder = ("ybc_backup" if category == "YB_CONTROLLER" else "backup") + "-" + b_uuid.replace("-", "")
             loc = self.configs[body["storageConfigUUID"]]["data"]["BACKUP_LOCATION"]
-            location = "%s/univ-%s/%s/full/%s/keyspace-yugabyte_%s" % (loc, u, folder, iso(time.time())[:-1],
-                                                                        uuidlib.uuid4().hex)
+            location = "%s/univ-%s/%s/full/%s/keyspace-yugabyte_%s" % (
+                loc, u, folder, iso(time.time())[:-1], uuidlib.uuid4().hex)
             self.backups[b_uuid] = {
                 "backupUUID": b_uuid, "universeUUID": u, "universeName": uni["name"],
                 "storageConfigUUID": body["storageConfigUUID"], "state": "InProgress", "category": category,
