@@ -288,7 +288,7 @@ backups:
       type: str
       returned: always
     attempts:
-      description: Backup requests accepted by YBA (more than 1 after a restart).
+      description: Backup requests sent for it, 409 retries not counted (2 after a script backup failed by a platform restart).
       type: int
       returned: always
     conflicts:
