@@ -57,6 +57,8 @@ class FakeYBA:
         self.restart_ybc = set()  # universe uuids whose first task vanishes; the backup resumes under a new task
         self.restart_script = set()  # universe uuids whose first task ends "Platform restarted.", backup Failed
         self.unreachable_polls = 0  # the next task polls that get no answer
+        self.unavailable_polls = 0  # the next task polls answered 503 (the platform starting)
+        self.vanish = set()  # universe uuids whose first task and backup row disappear (a metadata restore)
         self.post_error = None  # (status, message) for every POST backups
         self.running = {}  # universe uuid -> backups running now
         self.max_running = 0
@@ -181,10 +183,15 @@ class FakeYBA:
                 self.unreachable_polls -= 1
                 raise _api.YBAUnreachable("cannot reach https://yba.example: [Errno 111] Connection refused",
                                           method=method, path=path)
+            if self.unavailable_polls:
+                self.unavailable_polls -= 1
+                raise self.error(client, method, path, 503, "Service Unavailable")
             task = self.tasks.get(parts[1])
             if task is None:
                 raise self.error(client, method, path, 400, "Invalid Customer Task UUID: %s" % parts[1])
             self.advance(parts[1], task)
+            if parts[1] not in self.tasks:
+                raise self.error(client, method, path, 400, "Invalid Customer Task UUID: %s" % parts[1])
             return {"title": "Created Backup", "status": task["status"], "percent": 100.0 if task["status"] ==
                     "Success" else 50.0, "type": "Create", "target": "Backup"}
         if parts[0] == "backups" and len(parts) == 2 and method == "GET":
@@ -205,6 +212,11 @@ class FakeYBA:
             return
         u = task["universe"]
         b = self.backups[task["backup"]]
+        if u in self.vanish:
+            self.vanish.discard(u)
+            del self.tasks[t_uuid], self.backups[task["backup"]]
+            self.running[u] -= 1
+            return
         if u in self.restart_ybc:
             # the platform restarted: this task is gone, the YBC backup resumes under a new task
             self.restart_ybc.discard(u)

@@ -113,6 +113,18 @@ def test_plan_a_second_config_judges_freshness_there(yba):
     assert item["action"] == "planned" and item["storage_config"] == "s3-dr" and item["storage_config_uuid"] == bf.CFG2
 
 
+def test_plan_takes_the_config_of_the_universes_schedule(yba):
+    orders, billing = yba.universes
+    yba.add_config(bf.CFG2, "s3-dr", "dr")
+    yba.add_schedule(orders, "PGSQL_TABLE_TYPE", status="Stopped", cfg=bf.CFG)
+    yba.add_schedule(orders, "PGSQL_TABLE_TYPE", status="Active", cfg=bf.CFG2)
+    yba.add_schedule(billing, "PGSQL_TABLE_TYPE", status="Paused", cfg=bf.CFG2)
+    yba.add_backup(orders, "PGSQL_TABLE_TYPE", age_seconds=60, cfg=bf.CFG)  # on the other config: does not count
+    items = by(plan(client(), params()))
+    assert {k: (i["storage_config"], i["action"]) for k, i in items.items()} == {
+        ("orders", "ysql"): ("s3-dr", "planned"), ("billing", "ysql"): ("s3-dr", "planned")}
+
+
 def test_plan_bad_selection_is_one_clear_line(yba):
     with pytest.raises(bk.BackupInputError, match="unknown universe nope; YBA has billing, orders"):
         plan(client(), params(universes=["orders", "nope"]))
@@ -187,6 +199,22 @@ def test_runner_restart_task_gone_follows_resumed_ybc_backup(yba, s3):
     assert item["api_unreachable_polls"] == 2
     assert yba.backups[item["backup_uuid"]]["taskUUID"] == item["task_uuid"]
     assert len(yba.posts()) == 1 and item["verified"] is True
+
+
+def test_runner_polls_through_503_while_the_platform_starts(yba, s3):
+    yba.unavailable_polls = 3
+    items, _c = run(s3, yba, only_if_older_than=0, universes=["billing"])
+    assert items[0]["action"] == "created" and items[0]["api_unreachable_polls"] == 3 and items[0]["attempts"] == 1
+
+
+def test_runner_task_and_backup_gone_is_taken_again(yba, s3):
+    """A metadata restore lost both the task and its backup row: the backup is submitted again (restart_retries)."""
+    orders = yba.universes[0]
+    yba.vanish.add(orders["universeUUID"])
+    items, _c = run(s3, yba, only_if_older_than=0, universes=["orders"], backup_types=["ysql"])
+    item = items[0]
+    assert item["action"] == "created" and item["attempts"] == 2 and len(yba.posts()) == 2, item
+    assert item["backup_uuid"] in yba.backups and item["verified"] is True
 
 
 def test_runner_restart_without_task_route_finds_backup_by_page(yba, s3):
