@@ -122,7 +122,12 @@ def test_fidelity_request_rules_accept_what_yba_accepts():
 
 @swagger
 def test_every_served_route_exists_in_swagger():
-    paths = fidelity.load_swagger()["paths"]
+    """Every route is a swagger operation, except the few newer than the snapshot (api.NEWER_THAN_SWAGGER), which
+    swagger must not have (else the entry is stale) and fidelity describes from YBA's source."""
+    swagger_paths = fidelity.load_swagger()["paths"]
+    for template in api.NEWER_THAN_SWAGGER:
+        assert template not in swagger_paths and template in fidelity.NEWER_OPERATIONS, template
+    paths = fidelity.operation_paths()
     for method, template, _name, _auth in api.ROUTES:
         assert template in paths, template
         assert method.lower() in paths[template], f"{method} {template}"
@@ -211,3 +216,12 @@ def test_storage_validation_of_a_refusing_endpoint_is_quick():
         storage_check.validate_s3({"platform": {"s3_timeouts": {"attempts": 1}}}, data)
     assert time.monotonic() - t0 < 3
     assert ei.value.field == "data.BACKUP_LOCATION" and "Connection refused" in ei.value.message
+
+
+def test_newer_routes_follow_the_version():
+    assert not api.version_at_least("2.18.1.0-b84", (2024, 2))
+    assert not api.version_at_least("2024.1.3.0-b1", (2024, 2))
+    assert not api.version_at_least("2.21.0.0-b545", (2024, 2))
+    assert api.version_at_least("2024.2.0.0-b145", (2024, 2))
+    assert api.version_at_least("2.23.1.0-b1", (2024, 2))
+    assert api.version_at_least("2025.1.0.0-b1", (2024, 2))

@@ -61,6 +61,55 @@ def status() -> int:
     return 1 if bad else 0
 
 
+def _loaded() -> dict[str, Any]:
+    state = labstate.load()
+    if state is None:
+        raise LabError(f"no lab at {labstate.lab_dir()}: run `ybalab up` first")
+    return state
+
+
+def backup_speed(args: argparse.Namespace) -> dict[str, Any]:
+    """Write (merge) or remove <lab dir>/knobs.json, which the platform reads at each backup's start
+    (tasks.backup_knobs); prints the knobs in force."""
+    from ybalab.platform import tasks
+
+    state = _loaded()
+    path = tasks.knobs_path(state)
+    if args.reset:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    knobs: dict[str, Any] = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            knobs = json.load(fh)
+    for key, value in (("backup_seconds", args.seconds), ("backup_bytes_per_second", args.bytes_per_second),
+                       ("backup_stage_bytes", args.stage_bytes)):
+        if value is not None:
+            if value < 0:
+                raise LabError(f"{key} must not be negative")
+            knobs[key] = value
+    if knobs:
+        labstate.write_atomic(path, json.dumps(knobs, indent=2, sort_keys=True) + "\n", 0o644)
+    return {"file": path, "knobs": tasks.backup_knobs(state)}
+
+
+def platform_version(version: str) -> dict[str, Any]:
+    """The platform re-installed at another version and restarted on the lab host (lab.json platform.version
+    follows); a reset goes back to the scenario's version."""
+    from ybalab import hostns
+    from ybalab.platform import api
+
+    if len(api.version_tuple(version)) < 4 or "-b" not in version:
+        raise LabError(f"version {version!r}: expected <a>.<b>.<c>.<d>-b<build>, e.g. 2024.2.2.0-b70")
+    state = _loaded()
+    now = hostns.call(state, "ybalab.platform.lifecycle", "switch_version", version, timeout=180)
+    state["platform"]["version"] = now
+    labstate.save(state)
+    return {"version": now}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="ybalab", description="The YBA incident lab (YBA_LAB_DIR selects the lab).")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -71,8 +120,22 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="one line per component; exit 1 if something is down")
     p_storage = sub.add_parser("storage", help="put the seeded S3 storage config into a fault (or heal it) "
                                "without a reset; prints the data written, secrets masked")
-    p_storage.add_argument("variant", nargs="?", choices=storage.VARIANTS,
-                           help="default: the scenario's own (refused; healthy for healthy)")
+    p_storage.add_argument("variant", nargs="?", choices=(*storage.VARIANTS, "deny-writes"),
+                           help="default: the scenario's own (refused; healthy for healthy); deny-writes: S3 "
+                                "PutObject under univ-<uuid>/ of the named universes (all when none) is denied")
+    p_storage.add_argument("universes", nargs="*", help="with deny-writes: universe names (or uuids)")
+    p_speed = sub.add_parser("backup-speed", help="how long the platform's backups take, from the next backup on "
+                             "(writes $YBA_LAB_DIR/knobs.json; no restart; a reset clears it)")
+    p_speed.add_argument("--seconds", type=float, help="fixed seconds per backup (lab.json "
+                         "platform.backup_seconds, default 0)")
+    p_speed.add_argument("--bytes-per-second", type=float, help="plus staged bytes / this (platform."
+                         "backup_bytes_per_second, default 16 MiB/s; 0 = no size part)")
+    p_speed.add_argument("--stage-bytes", type=int, help="bytes staged per backup (platform.backup_stage_bytes, "
+                         "default 8 MiB)")
+    p_speed.add_argument("--reset", action="store_true", help="remove the knobs file (back to lab.json)")
+    p_version = sub.add_parser("platform-version", help="run the platform at another YBA version until the next "
+                               "reset (e.g. 2024.2.2.0-b70: serves pause_resume)")
+    p_version.add_argument("version")
     p_down = sub.add_parser("down", help="stop everything this lab started and unmount")
     p_down.add_argument("--purge", action="store_true", help="also remove $YBA_LAB_DIR")
     args = ap.parse_args(argv)
@@ -88,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "status":
             return status()
         if args.cmd == "storage":
-            print(json.dumps(storage.main(args.variant), indent=2, sort_keys=True))
+            print(json.dumps(storage.main(args.variant, args.universes), indent=2, sort_keys=True))
+            return 0
+        if args.cmd == "backup-speed":
+            print(json.dumps(backup_speed(args), indent=2, sort_keys=True))
+            return 0
+        if args.cmd == "platform-version":
+            print(json.dumps(platform_version(args.version), indent=2, sort_keys=True))
             return 0
         left = scenarios.down(purge=args.purge)
         if left:

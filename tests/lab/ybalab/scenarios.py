@@ -1,6 +1,7 @@
 """`up`, `reset <scenario>` and `down`: bring the lab's services up and put every part into a scenario's state."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -134,7 +135,12 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
         if not check(state):
             raise LabError(f"{name} is not running: run `ybalab up`")
     state["scenario"] = scenario
+    state["platform"]["version"] = PLATFORM_VERSION  # the tree below installs it (`ybalab platform-version` undone)
     labstate.save(state)
+    try:  # run-time knobs (`ybalab backup-speed`) do not outlive a reset
+        os.unlink(os.path.join(state["dir"], "knobs.json"))
+    except FileNotFoundError:
+        pass
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         # S3 (new IAM keys, which the seeded storage config carries) while the DB is rebuilt; the bucket's objects
@@ -197,9 +203,11 @@ def exhaust_disk(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bucket_objects(state: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """Objects for the recent Completed backups (the last 4 days of them), so the bucket looks real."""
+    """Objects for the recent Completed backups (the last 4 days of them), so the bucket looks real: per keyspace
+    location (the V2 layout the platform writes, tasks.storage_location) a data object and YBC's ``success``
+    marker."""
     rows = services.psql(state, """
-SELECT backup_info::json->>'storageLocation', backup_uuid FROM backup
+SELECT backup_info::json->'backupList'->0->>'storageLocation', backup_uuid FROM backup
 WHERE state = 'Completed'
   AND create_time > (SELECT max(create_time) FROM backup WHERE state = 'Completed') - interval '4 days';""",
                          tuples=True).stdout.split()
@@ -207,9 +215,11 @@ WHERE state = 'Completed'
     objects = []
     for line in rows:
         loc, b = line.split("|")
-        prefix = loc.split(f"s3://{bucket}/", 1)[1] + "/multi-table-yugabyte"
-        objects.append((f"{prefix}/backup_metadata.json", ('{"backupUUID": "%s", "keyspace": "yugabyte"}' % b).encode()))
-        objects.append((f"{prefix}/success", b""))
+        prefix = loc.split(f"s3://{bucket}/", 1)[1]
+        tablet = b.replace("-", "")
+        objects.append((f"{prefix}/tablet-{tablet}/000000.sst", b"\0" * 64))
+        objects.append((f"{prefix}/success", json.dumps({"backupUUID": b, "keyspace": "yugabyte",
+                                                          "backupType": "PGSQL_TABLE_TYPE"}).encode()))
     return objects
 
 

@@ -171,8 +171,11 @@ def seed_sql(state: dict[str, Any], scenario: str, storage_data_enc: str) -> str
                    f"{q(u['schedule_name'])}, 'CreateBackup', {q(params(uu))}, {freq_ms}, 'Hours', {q(status)}, "
                    f"{fails}, {nxt}, false, {q(USER_EMAIL)});")
     # The regular history: one scheduled YBC backup per universe per interval, mostly Completed.
+    # BackupUtil.formatStorageLocation (V2): univ-<u>/ybc_backup-<base uuid, no dashes>/full/<backupLocationTS>;
+    # each keyspace's location appends keyspace-<ks>_<backupParamsIdentifier, no dashes> (PARAMS_ID_SQL).
     loc = ("'s3://" + state["s3"]["bucket"] + "/" + BACKUP_PREFIX + "/univ-' || u.universe_uuid || "
-           "'/ybc_backup-' || to_char(x.ct, 'YYYY-MM-DD\"T\"HH24MISS') || '-' || left(x.id::text, 8)")
+           "'/ybc_backup-' || replace(x.id::text, '-', '') || '/full/' || "
+           "to_char(x.ct, 'YYYY-MM-DD\"T\"HH24:MI:SS')")
     sql.append(f"""
 CREATE TEMP TABLE b_src AS
 SELECT x.id, x.tid, u.universe_uuid, u.name, u.sched, u.sched_name, x.ct,
@@ -198,7 +201,9 @@ SELECT id, {q(cust)}, universe_uuid, {q(cfg)}, name,
         'scheduleUUID', sched, 'scheduleName', sched_name, 'timeBeforeDelete', {ret_ms},
         'expiryTimeUnit', 'DAYS', 'totalBackupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END,
         'backupList', json_build_array(json_build_object('keyspace', 'yugabyte', 'storageConfigUUID', {q(cfg)}::uuid,
-            'storageLocation', loc || '/multi-table-yugabyte',
+            'storageLocation', loc || '/keyspace-yugabyte_' || {PARAMS_ID_SQL},
+            'backupParamsIdentifier', ({PARAMS_ID_SQL})::uuid, 'backupUuid', id, 'baseBackupUUID', id,
+            'backupType', 'PGSQL_TABLE_TYPE',
             'backupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END))),
     state, tid, sched, sched_name,
     CASE WHEN state IN ('Completed', 'Failed') THEN done + interval '{h['retention_days']} days' END, 'Days',
@@ -272,10 +277,15 @@ CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, gen_random_uuid() AS tid,
     return "\n".join(out)
 
 
+# A seeded backup's backupParamsIdentifier without dashes (stable per backup row; the platform uses uuid4).
+PARAMS_ID_SQL = "md5(id::text || ':params')"
+
+
 def seed(state: dict[str, Any], scenario: str) -> None:
     from ybalab import storage
     enc = encrypt(state, storage_data(state, scenario))
     state["storage_variant"] = storage.default_variant(scenario)
+    state.pop("storage_deny_writes", None)  # moto's reset wiped the Deny policy with the IAM users
     cp = psql(state, seed_sql(state, scenario, enc), check=False)
     if cp.returncode != 0:
         raise LabError(f"seeding {scenario} failed: {cp.stderr.strip()}")
@@ -291,8 +301,8 @@ def live_backup_row_sql(state: dict[str, Any]) -> str:
     u = i["universes"][0]
     cust, cfg = i["customer_uuid"], i["storage_config_uuid"]
     b = LIVE_BACKUP_UUID
-    loc = (f"s3://{state['s3']['bucket']}/{BACKUP_PREFIX}/univ-{u['uuid']}/ybc_backup-' || "
-           f"to_char(now() - interval '12 minutes', 'YYYY-MM-DD\"T\"HH24MISS') || '-{b[:8]}")
+    loc = (f"s3://{state['s3']['bucket']}/{BACKUP_PREFIX}/univ-{u['uuid']}/ybc_backup-{b.replace('-', '')}/full/' || "
+           f"to_char(now() - interval '12 minutes', 'YYYY-MM-DD\"T\"HH24:MI:SS') || '")
     return f"""
 INSERT INTO backup (backup_uuid, customer_uuid, universe_uuid, storage_config_uuid, universe_name, backup_info,
     state, task_uuid, schedule_uuid, schedule_name, expiry, expiry_time_unit, create_time, update_time,

@@ -117,8 +117,11 @@ FULL_POLICY = {"Version": "2012-10-17",
 READONLY_POLICY = {"Version": "2012-10-17",
                    "Statement": [{"Effect": "Allow", "Resource": "*",
                                   "Action": ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"]}]}
-# create_user, put_user_policy, create_access_key for each of the two users, and the full user's second key
-UNAUTHENTICATED_IAM_CALLS = 7
+# The lab's own IAM admin (s3.admin_*): what `ybalab storage deny-writes` puts its Deny policy on yba-backup with.
+ADMIN_USER = "ybalab-admin"
+ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}
+# create_user, put_user_policy, create_access_key for each of the three users, and the full user's second key
+UNAUTHENTICATED_IAM_CALLS = 10
 
 
 def s3_pid_file(state: dict[str, Any]) -> str:
@@ -258,7 +261,8 @@ def s3_reset(state: dict[str, Any]) -> None:
     try:
         iam = _boto_client("iam", endpoint_url=s3["endpoint"], region_name="us-east-1",
                            aws_access_key_id="AKIALABBOOTSTRAP", aws_secret_access_key="bootstrap")
-        for user, policy, prefix in ((FULL_USER, FULL_POLICY, ""), (READONLY_USER, READONLY_POLICY, "readonly_")):
+        for user, policy, prefix in ((FULL_USER, FULL_POLICY, ""), (READONLY_USER, READONLY_POLICY, "readonly_"),
+                                     (ADMIN_USER, ADMIN_POLICY, "admin_")):
             iam.create_user(UserName=user)
             iam.put_user_policy(UserName=user, PolicyName=f"{user}-s3", PolicyDocument=json.dumps(policy))
             key = iam.create_access_key(UserName=user)["AccessKey"]
@@ -274,6 +278,13 @@ def s3_reset(state: dict[str, Any]) -> None:
     client.put_bucket_versioning(Bucket=s3["versioned_bucket"], VersioningConfiguration={"Status": "Enabled"})
     s3_client(state, region=s3["eu_region"]).create_bucket(
         Bucket=s3["eu_bucket"], CreateBucketConfiguration={"LocationConstraint": s3["eu_region"]})
+
+
+def iam_admin_client(state: dict[str, Any]) -> Any:
+    """IAM as the lab's admin user (s3.admin_access_key): for policies on the lab's S3 users."""
+    s3 = state["s3"]
+    return _boto_client("iam", endpoint_url=s3["endpoint"], region_name="us-east-1",
+                        aws_access_key_id=s3["admin_access_key"], aws_secret_access_key=s3["admin_secret_key"])
 
 
 def s3_client(state: dict[str, Any], *, readonly: bool = False, region: str | None = None,

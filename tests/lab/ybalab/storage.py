@@ -23,9 +23,15 @@ read-only          live endpoint, s3.readonly_* keys                      403 Ac
 versioned          live endpoint, BACKUP_LOCATION in s3.versioned_bucket  none: a DELETE leaves a delete marker
 healthy            AWS_HOST_BASE = s3.endpoint (moto)                     none
 =================  =====================================================  ==========================================
+
+``python -m ybalab storage deny-writes [<universe name or uuid> ...]`` leaves the config alone and puts an explicit
+Deny of ``s3:PutObject`` on ``arn:aws:s3:::*/univ-<uuid>/*`` on the config's IAM user (``deny_policy``): backups of
+those universes (all when none is named) fail with 403 AccessDenied, also one already running (its next PUT); the
+canary of the storage validation and every other universe still work. ``storage healthy`` (or a reset) removes it.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ybalab import labstate, seed, services
@@ -101,11 +107,69 @@ def apply(state: dict[str, Any], variant: str) -> dict[str, Any]:
     return data
 
 
-def main(variant: str | None) -> dict[str, Any]:
+# ---------------------------------------------------------------------------- per-universe write fault
+DENY_POLICY_NAME = "ybalab-deny-writes"
+DENY_ACTIONS = ["s3:PutObject"]
+
+
+def _universe_uuids(state: dict[str, Any], names: list[str]) -> dict[str, str]:
+    known = state["platform"]["universes"]  # name -> uuid
+    by_uuid = {u: n for n, u in known.items()}
+    out = {}
+    for name in names:
+        if name in known:
+            out[name] = known[name]
+        elif name.lower() in by_uuid:
+            out[by_uuid[name.lower()]] = name.lower()
+        else:
+            raise LabError(f"unknown universe {name!r}; the lab's universes: {', '.join(sorted(known))}")
+    return out
+
+
+def deny_policy(uuids: list[str]) -> dict[str, Any]:
+    """An explicit Deny of PutObject on every key under ``univ-<uuid>/`` in any bucket and prefix: backups of those
+    universes fail on their first PUT with 403 AccessDenied; the canary ``<prefix>/<uuid>.txt``, reads, lists,
+    deletes and other universes' backups still work (moto evaluates IAM resources and explicit Deny)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "YbalabDenyBackupWrites", "Effect": "Deny", "Action": DENY_ACTIONS,
+        "Resource": [f"arn:aws:s3:::*/univ-{u}/*" for u in sorted(uuids)]}]}
+
+
+def deny_writes(state: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """Put the Deny policy on the config's IAM user (``yba-backup``, both its key pairs); takes effect at the next
+    request, also inside a running backup. No names: every universe."""
+    unis = _universe_uuids(state, names or sorted(state["platform"]["universes"]))
+    services.iam_admin_client(state).put_user_policy(
+        UserName=services.FULL_USER, PolicyName=DENY_POLICY_NAME, PolicyDocument=json.dumps(deny_policy(
+            list(unis.values()))))
+    state["storage_deny_writes"] = unis
+    labstate.save(state)
+    return {"deny_writes": unis, "user": services.FULL_USER, "policy": DENY_POLICY_NAME}
+
+
+def allow_writes(state: dict[str, Any]) -> None:
+    """Remove the Deny policy (nothing to do when there is none)."""
+    iam = services.iam_admin_client(state)
+    try:
+        iam.delete_user_policy(UserName=services.FULL_USER, PolicyName=DENY_POLICY_NAME)
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    if state.pop("storage_deny_writes", None) is not None:
+        labstate.save(state)
+
+
+def main(variant: str | None, names: list[str] | None = None) -> dict[str, Any]:
     state = labstate.load()
     if state is None:
         raise LabError(f"no lab at {labstate.lab_dir()}: run `ybalab up` first")
+    if variant == "deny-writes":
+        return deny_writes(state, list(names or []))
+    if names:
+        raise LabError("universe names go with deny-writes only")
     variant = variant or default_variant(state.get("scenario"))
     data = apply(state, variant)
+    if variant == "healthy":
+        allow_writes(state)  # healthy means the whole storage path: the write fault goes too
     return {"variant": variant, "config_uuid": state["platform"]["storage_config_uuid"],
-            "config_name": seed.STORAGE_CONFIG_NAME, "data": masked(data)}
+            "config_name": seed.STORAGE_CONFIG_NAME, "data": masked(data),
+            "deny_writes": state.get("storage_deny_writes", {})}

@@ -76,7 +76,37 @@ ROUTES: list[tuple[str, str, str, bool]] = [
     ("POST", C + "/schedules/page", "page_schedules", True),
     ("GET", C + "/schedules/{sUUID}", "get_schedule", True),
     ("PUT", C + "/schedules/{sUUID}", "edit_schedule", True),
+    ("GET", C + "/universes/{uniUUID}/backups/tasks/{tUUID}", "fetch_backups_by_task", True),
+    ("PUT", C + "/universes/{uniUUID}/schedules/{sUUID}/pause_resume", "toggle_schedule", True),
 ]
+# Routes newer than the swagger snapshot (shared/yba/swagger.json, ~2.21): served only from the version given on,
+# older versions answer the "No route" 404. ScheduleController.toggleSchedule is
+# @YbaApi(PREVIEW, sinceYBAVersion = "2.23.0.0"), i.e. the 2024.2 stable line (API-CAPABILITIES 5.1).
+NEWER_THAN_SWAGGER: dict[str, tuple[int, int]] = {
+    C + "/universes/{uniUUID}/schedules/{sUUID}/pause_resume": (2024, 2),
+}
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """"2.18.1.0-b84" -> (2, 18, 1, 0); "2024.2.3.0-b116" -> (2024, 2, 3, 0)."""
+    out = []
+    for part in str(version).split("-", 1)[0].split("."):
+        try:
+            out.append(int(part))
+        except ValueError:
+            break
+    return tuple(out)
+
+
+def version_at_least(version: str, stable: tuple[int, int]) -> bool:
+    """YBA's two numbering lines: stable ``<year>.<n>`` and preview ``2.<odd minor>``; 2024.2 = the 2.23
+    preview line (2024.1 = 2.21), so a preview 2.x counts from minor (stable minor - 1) * 2 + 21 on."""
+    v = version_tuple(version)
+    if len(v) < 2:
+        return False
+    if v[0] >= 2000:
+        return v[:2] >= stable
+    return v[0] == 2 and v[1] >= (stable[1] - 1) * 2 + 21 + (stable[0] - 2024) * 4
 
 
 def route_regex(template: str) -> re.Pattern[str]:
@@ -198,7 +228,8 @@ class Platform:
         self.owner = "127.0.0.1"
         self.workers = tasks.Workers(self)
         self.routes: list[tuple[str, re.Pattern[str], Callable[..., Any], bool]] = [
-            (method, route_regex(template), getattr(self, name), auth) for method, template, name, auth in ROUTES]
+            (method, route_regex(template), getattr(self, name), auth) for method, template, name, auth in ROUTES
+            if template not in NEWER_THAN_SWAGGER or version_at_least(version, NEWER_THAN_SWAGGER[template])]
 
     # ------------------------------------------------------------------ plumbing
     def connect(self, pool_wait: bool = True) -> Any:
@@ -801,6 +832,18 @@ class Platform:
                                 "ORDER BY create_time DESC", (cust["uuid"], uni["universe_uuid"])).fetchall()
         return [self.backup_json(r, ctx["user"]) for r in rows]
 
+    def fetch_backups_by_task(self, ctx: dict[str, Any], c_uuid: str, u_uuid: str,
+                              t_uuid: str) -> list[dict[str, Any]]:
+        """BackupsController.fetchBackupsByTaskUUID: customer and universe checked, then every backup whose
+        task_uuid is t (Backup.fetchAllBackupsByTaskUUID: not filtered by universe; [] for an unknown task)."""
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            self.get_universe_row(conn, cust, u_uuid)
+            t_uuid = check_uuid(t_uuid, "Task")
+            rows = conn.execute("SELECT * FROM backup WHERE task_uuid = %s ORDER BY create_time",
+                                (t_uuid,)).fetchall()
+        return [self.backup_json(r, ctx["user"]) for r in rows]
+
     def get_backup(self, ctx: dict[str, Any], c_uuid: str, b_uuid: str) -> dict[str, Any]:
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
@@ -1087,6 +1130,7 @@ class Platform:
                 "fullBackup": not params.get("keyspaceTableList"),
                 "useTablespaces": bool(params.get("useTablespaces", False)),
                 "expiryTimeUnit": params.get("expiryTimeUnit"),
+                "parallelism": int(params.get("parallelism") or 8),
             }
             out["backupInfo"] = {k: v for k, v in info.items() if v is not None}
         return {k: v for k, v in out.items() if v is not None}
@@ -1156,6 +1200,56 @@ class Platform:
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
             return self.schedule_json(self.schedule_row(conn, cust, s_uuid))
+
+    def toggle_schedule(self, ctx: dict[str, Any], c_uuid: str, u_uuid: str, s_uuid: str) -> dict[str, Any]:
+        """ScheduleController.toggleSchedule (2024.2+, PUT .../universes/{u}/schedules/{s}/pause_resume) with
+        BackupScheduleToggleParams{status (@NotNull, Active|Stopped), runImmediateBackupOnResume}:
+        verifyScheduleToggle allows Stopped -> Active and Active -> Stopped only (a Paused schedule cannot be
+        resumed here: "Invalid state transition from Paused to Active"); Schedule.toggleBackupSchedule refuses to
+        stop a running schedule and, on Active, recomputes the next time (updateNewBackupScheduleTimes: the next
+        after the last run, else now); runImmediateBackupOnResume sets backlogStatus so the next tick runs one.
+        Answers YBPSuccess.empty(). failureCount is kept."""
+        body = ctx["body"] if isinstance(ctx["body"], dict) else None
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.schedule_row(conn, cust, s_uuid)
+            if str(row["owner_uuid"]) != str(u_uuid).lower():
+                raise ApiError(400, "Schedule not owned by Universe.")
+            if body is None:
+                raise ApiError(400, "Invalid Json")
+            status = body.get("status")
+            if status is None:
+                raise ApiError(400, {"status": ["error.required"]})
+            if status not in ("Active", "Paused", "Stopped"):
+                raise ApiError(400, f"Invalid status: {status}")  # Jackson: not one of the enum values
+            if status not in ("Active", "Stopped"):  # @AllowedScheduleState(anyOf = {Active, Stopped})
+                raise ApiError(400, {"status": [f"Schedule state {status} is not allowed"]})
+            run_now = bool(body.get("runImmediateBackupOnResume", False))
+            current = row["status"]
+            if current == status:
+                raise ApiError(400, f"Schedule is already in {current} state.")
+            if status == "Stopped" and current != "Active" or status == "Active" and current != "Stopped":
+                raise ApiError(400, f"Invalid state transition from {current} to {status}")
+            if status == "Stopped":
+                if row["running_state"]:
+                    raise ApiError(500, "Schedule is currently locked")
+                conn.execute("UPDATE schedule SET status = 'Stopped' WHERE schedule_uuid = %s",
+                             (row["schedule_uuid"],))
+            else:
+                from .background import next_expected_task_time
+
+                now = utcnow()
+                last = conn.execute("SELECT max(create_time) AS t FROM backup WHERE schedule_uuid = %s",
+                                    (row["schedule_uuid"],)).fetchone()["t"]
+                nxt = next_expected_task_time(last, row, now) if last and (row["frequency"] or
+                                                                          row["cron_expression"]) else now
+                if last and not row["cron_expression"] and row["frequency"] and \
+                        last + timedelta(milliseconds=int(row["frequency"])) <= now:
+                    nxt = now  # the next time after the last run already passed: nextExpectedTaskTime(null)
+                conn.execute("UPDATE schedule SET status = 'Active', next_schedule_task_time = %s, "
+                             "backlog_status = backlog_status OR %s WHERE schedule_uuid = %s",
+                             (nxt, run_now, row["schedule_uuid"]))
+        return {"success": True}
 
     def edit_schedule(self, ctx: dict[str, Any], c_uuid: str, s_uuid: str) -> dict[str, Any]:
         """ScheduleController.editBackupSchedule with EditBackupScheduleParams (status defaults to Active), its

@@ -104,6 +104,22 @@ DEVIATIONS: tuple[Deviation, ...] = (
               "delete without isDeleteBackups removes the config at once and answers YBPSuccess, not YBPTask"),
 )
 
+# Operations newer than the swagger snapshot (~2.21) that the simulator serves from a later version on
+# (api.NEWER_THAN_SWAGGER): their swagger 2.0 description written from YBA's source, so exchanges with them are
+# validated too instead of being "no such operation".
+NEWER_OPERATIONS: dict[str, dict[str, Any]] = {
+    C + "/universes/{uniUUID}/schedules/{sUUID}/pause_resume": {"put": {
+        "operationId": "toggleBackupSchedule",
+        "x-yba-source": "controllers/ScheduleController.java (toggleSchedule, sinceYBAVersion 2.23.0.0), "
+                        "forms/backuprestore/BackupScheduleToggleParams.java",
+        "parameters": [{"in": "body", "name": "BackupScheduleToggleParams", "required": True, "schema": {
+            "type": "object", "required": ["status"], "additionalProperties": False,
+            "properties": {"status": {"type": "string", "enum": ["Active", "Stopped"]},
+                           "runImmediateBackupOnResume": {"type": "boolean"}}}}],
+        "responses": {"200": {"description": "successful operation",
+                              "schema": {"$ref": "#/definitions/YBPSuccess"}}}}},
+}
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)$")
 
@@ -183,10 +199,15 @@ def _validate(schema: dict[str, Any], value: Any, mode: str, where: str, path: s
     return problems
 
 
+def operation_paths(path: str | None = None) -> dict[str, Any]:
+    """swagger's paths plus NEWER_OPERATIONS (which swagger must not have yet)."""
+    return {**load_swagger(path)["paths"], **NEWER_OPERATIONS}
+
+
 @functools.lru_cache(maxsize=4)
 def _operations(path: str | None = None) -> list[tuple[re.Pattern[str], str, str]]:
     ops = []
-    for template in load_swagger(path)["paths"]:
+    for template in operation_paths(path):
         regex = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "/?$"
         ops.append((re.compile(regex), template, template.count("{")))
     # Literal segments win over parameters (/backups/page before /backups/{backupUUID}).
@@ -195,8 +216,8 @@ def _operations(path: str | None = None) -> list[tuple[re.Pattern[str], str, str
 
 
 def find_operation(method: str, path: str, swagger: str | None = None) -> tuple[str, dict[str, Any]] | None:
-    """(path template, operation) of swagger matching method + concrete path, or None."""
-    paths = load_swagger(swagger)["paths"]
+    """(path template, operation) of swagger (or NEWER_OPERATIONS) matching method + concrete path, or None."""
+    paths = operation_paths(swagger)
     path = path.split("?", 1)[0]
     for regex, template, _n in _operations(swagger):
         if regex.match(path):

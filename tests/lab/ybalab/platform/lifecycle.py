@@ -362,6 +362,16 @@ def stop(state: dict[str, Any]) -> None:
     services.stop_unit(state, "yb-platform")
 
 
+def switch_version(state: dict[str, Any], version: str) -> str:
+    """The platform at another YBA version until the next reset (``python -m ybalab platform-version``): stop it,
+    lay down software/<version> as the active release, start it (and wait for HTTPS). Unlike ``yba-ctl upgrade``
+    it goes backwards too and keeps the other releases. Returns the version the platform now answers."""
+    services.stop_unit(state, "yb-platform")
+    install_software(state, version, active=True)
+    start(state)
+    return installed_version(state) or version
+
+
 def hang(state: dict[str, Any]) -> None:
     """SIGSTOP the platform: the kernel still accepts TCP connections, nothing ever answers."""
     pid = services.read_pid(state, "yb-platform")

@@ -6,7 +6,6 @@ import errno
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 import uuid as uuidlib
@@ -22,7 +21,21 @@ INCOMPLETE_TASK_STATES = ("Created", "Initializing", "Running", "Abort")
 PLATFORM_RESTARTED = "Platform restarted."
 DEFAULT_STAGE_BYTES = 8 << 20
 UPLOAD_BYTES = 1 << 20
-MIN_BACKUP_SECONDS = 0.5
+DATA_PARTS = 2  # data objects per keyspace location (the staged file's first UPLOAD_BYTES, split)
+# Backup duration (lab.json platform.* keys, overridden at run time by <lab dir>/knobs.json, read at each
+# backup's start: `python -m ybalab backup-speed`): backup_seconds + staged bytes / backup_bytes_per_second.
+DEFAULT_BACKUP_SECONDS = 0.0
+DEFAULT_BACKUP_BYTES_PER_SECOND = 16 << 20  # 8 MiB staged by default: 0.5 s
+KNOB_KEYS = ("backup_seconds", "backup_bytes_per_second", "backup_stage_bytes")
+KNOBS_FILE = "knobs.json"
+YBC_BACKUP_IDENTIFIER = "ybc_backup"   # BackupUtil.YBC_BACKUP_IDENTIFIER
+YBC_SUCCESS_MARKER = "success"         # YbcBackupUtil.YBC_SUCCESS_MARKER_FILE_NAME
+SNAPSHOT_PB = "SnapshotInfoPB"         # BackupUtil.SNAPSHOT_PB (script backups)
+YSQL_DUMP = "YSQLDump"                 # BackupUtil.YSQL_DUMP (script backups of YSQL)
+# "All keyspaces of backupType" when a request names none (keyspaceTableList null): the lab's universes have one
+# database/keyspace per API (YBA lists them from the universe's tables).
+DEFAULT_KEYSPACES = {"PGSQL_TABLE_TYPE": ["yugabyte"], "YQL_TABLE_TYPE": ["northgate"],
+                     "REDIS_TABLE_TYPE": ["system_redis"]}
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 TIME_UNIT_DB = {"NANOSECONDS": "NanoSeconds", "MICROSECONDS": "MicroSeconds", "MILLISECONDS": "MilliSeconds",
                 "SECONDS": "Seconds", "MINUTES": "Minutes", "HOURS": "Hours", "DAYS": "Days",
@@ -342,6 +355,75 @@ def validate_s3_config(state: dict[str, Any], data: dict[str, Any]) -> dict[str,
     return {}
 
 
+# ---------------------------------------------------------------------------- backup category, layout, speed
+def backup_category(requested: Any, backup_type: str, universe_details: dict[str, Any]) -> str:
+    """BackupHelper/CreateBackup: ``ybcBackup = backupCategory != YB_BACKUP_SCRIPT && universe.isYbcEnabled() &&
+    backupType != REDIS`` (Universe.isYbcEnabled = universeDetails.ybcInstalled); a null category therefore means
+    YB_CONTROLLER on a YBC universe."""
+    ybc = (requested != "YB_BACKUP_SCRIPT" and bool(universe_details.get("ybcInstalled"))
+           and backup_type != "REDIS_TABLE_TYPE")
+    return "YB_CONTROLLER" if ybc else "YB_BACKUP_SCRIPT"
+
+
+def join_location(prefix: str, suffix: str) -> str:
+    """BackupUtil.getPathWithPrefixSuffixJoin."""
+    if not prefix:
+        return suffix
+    if not suffix:
+        return prefix
+    if prefix.endswith("/") and suffix.startswith("/"):
+        return prefix[:-1] + suffix
+    return prefix + suffix if prefix.endswith("/") or suffix.startswith("/") else f"{prefix}/{suffix}"
+
+
+def backup_folder(universe_uuid: str, base_backup_uuid: str, ts: str, ybc: bool, full: bool = True) -> str:
+    """``univ-<u>/<ybc_backup|backup>-<base uuid without dashes>/<full|incremental>/<ts>``: the part of
+    BackupUtil.formatStorageLocation (V2, with backupLocationTS) every keyspace location of a backup shares."""
+    label = YBC_BACKUP_IDENTIFIER if ybc else "backup"
+    return (f"univ-{universe_uuid}/{label}-{base_backup_uuid.replace('-', '')}/"
+            f"{'full' if full else 'incremental'}/{ts}")
+
+
+def storage_location(backup_location: str, universe_uuid: str, base_backup_uuid: str, ts: str, keyspace: str,
+                     params_identifier: str, ybc: bool, tables: bool = False) -> str:
+    """BackupUtil.formatStorageLocation(params, isYbc, V2, backupLocationTS) joined to the config's
+    BACKUP_LOCATION (updateDefaultStorageLocation): ``.../keyspace-<ks>_<paramsId>`` for a whole keyspace,
+    ``.../multi-table-<ks>_<paramsId>`` when tables are named; paramsId = backupParamsIdentifier without dashes."""
+    leaf = f"{'multi-table' if tables else 'keyspace'}-{keyspace}_{params_identifier.replace('-', '')}"
+    return join_location(backup_location, f"{backup_folder(universe_uuid, base_backup_uuid, ts, ybc)}/{leaf}")
+
+
+def knobs_path(state: dict[str, Any]) -> str:
+    """``<lab dir>/knobs.json``: run-time knobs (``python -m ybalab backup-speed``), read at each backup."""
+    return os.path.join(state["dir"], KNOBS_FILE)
+
+
+def backup_knobs(state: dict[str, Any]) -> dict[str, float]:
+    """The backup speed knobs: lab.json ``platform.{backup_seconds, backup_bytes_per_second,
+    backup_stage_bytes}`` (read at platform start), each overridden by ``<lab dir>/knobs.json`` when present."""
+    plat = state.get("platform") or {}
+    out = {"backup_seconds": float(plat.get("backup_seconds") or DEFAULT_BACKUP_SECONDS),
+           "backup_bytes_per_second": float(plat.get("backup_bytes_per_second", DEFAULT_BACKUP_BYTES_PER_SECOND)
+                                            or 0),
+           "backup_stage_bytes": int(plat.get("backup_stage_bytes") or DEFAULT_STAGE_BYTES)}
+    try:
+        with open(knobs_path(state), encoding="utf-8") as fh:
+            over = json.load(fh)
+    except (OSError, ValueError):
+        over = {}
+    if isinstance(over, dict):
+        for key in KNOB_KEYS:
+            if isinstance(over.get(key), (int, float)) and not isinstance(over.get(key), bool) and over[key] >= 0:
+                out[key] = over[key]
+    return out
+
+
+def backup_duration(knobs: dict[str, float], staged_bytes: int) -> float:
+    """Seconds a backup takes: backup_seconds + staged bytes / backup_bytes_per_second (0 = no size part)."""
+    rate = float(knobs.get("backup_bytes_per_second") or 0)
+    return float(knobs.get("backup_seconds") or 0) + (staged_bytes / rate if rate > 0 else 0.0)
+
+
 # ---------------------------------------------------------------------------- workers
 class BackupStopped(Exception):
     """The backup was stopped through the API."""
@@ -365,31 +447,42 @@ class Workers:
         return self.platform.state
 
     def stage_bytes(self) -> int:
-        return int(self.state.get("platform", {}).get("backup_stage_bytes") or DEFAULT_STAGE_BYTES)
+        return int(backup_knobs(self.state)["backup_stage_bytes"])
 
     def submit_backup(self, conn: Any, cust: dict[str, Any], user: dict[str, Any], uni: dict[str, Any],
                       cfg: dict[str, Any], body: dict[str, Any], unit: str, tbd: int) -> dict[str, Any]:
+        """BackupHelper.createBackupTask's submission: the category as YBA decides it, one BackupTableParams per
+        keyspace with its V2 location (BackupUtil.updateDefaultStorageLocation), the backup row In Progress under
+        a new CreateBackup task, then the upload in a thread."""
         data = crypto.decrypt(self.state, cfg["data"]) if cfg["name"] == "S3" else {}
         backup_uuid = str(uuidlib.uuid4())
         now = utcnow()
-        base = data.get("BACKUP_LOCATION", "s3://unknown").rstrip("/")
-        folder = f"univ-{uni['universe_uuid']}/backup-{now.strftime('%Y-%m-%dT%H:%M:%S')}-{secrets.randbelow(10**10)}"
-        keyspaces = body.get("keyspaceTableList") or [{"keyspace": "yugabyte"}]
+        backup_type = body.get("backupType") or "PGSQL_TABLE_TYPE"
+        category = backup_category(body.get("backupCategory"), backup_type, as_dict(uni["universe_details_json"]))
+        ybc = category == "YB_CONTROLLER"
+        base = data.get("BACKUP_LOCATION", "s3://unknown")
+        ts = now.strftime("%Y-%m-%dT%H:%M:%S")  # Backup.create: backupLocationTS (the lab's JVM runs in UTC)
+        keyspaces = body.get("keyspaceTableList") or [{"keyspace": k} for k in DEFAULT_KEYSPACES.get(backup_type, [])]
         backup_list = []
         for ks in keyspaces:
             name = (ks or {}).get("keyspace") or "yugabyte"
+            tables = list((ks or {}).get("tableNameList") or [])
+            table_uuids = list((ks or {}).get("tableUUIDList") or [])
+            params_id = str(uuidlib.uuid4())
             backup_list.append({
-                "keyspace": name, "tableNameList": list((ks or {}).get("tableNameList") or []),
-                "tableUUIDList": list((ks or {}).get("tableUUIDList") or []),
-                "storageLocation": f"{base}/{folder}/multi-table-{name}", "backupSizeInBytes": 0,
+                "keyspace": name, "tableNameList": tables, "tableUUIDList": table_uuids,
+                "storageLocation": storage_location(base, str(uni["universe_uuid"]), backup_uuid, ts, name,
+                                                    params_id, ybc, bool(tables or table_uuids)),
+                "backupSizeInBytes": 0, "backupParamsIdentifier": params_id, "baseBackupUUID": backup_uuid,
                 "storageConfigUUID": str(cfg["config_uuid"]), "universeUUID": str(uni["universe_uuid"]),
-                "backupUuid": backup_uuid, "backupType": body.get("backupType") or "PGSQL_TABLE_TYPE",
+                "backupUuid": backup_uuid, "backupType": backup_type,
             })
         info = {
-            "backupUuid": backup_uuid, "customerUuid": str(cust["uuid"]), "universeUUID": str(uni["universe_uuid"]),
-            "storageConfigUUID": str(cfg["config_uuid"]), "storageConfigType": cfg["name"],
-            "storageLocation": f"{base}/{folder}", "backupType": body.get("backupType") or "PGSQL_TABLE_TYPE",
-            "backupList": backup_list, "timeBeforeDelete": tbd, "expiryTimeUnit": unit,
+            "backupUuid": backup_uuid, "baseBackupUUID": backup_uuid, "customerUuid": str(cust["uuid"]),
+            "universeUUID": str(uni["universe_uuid"]), "storageConfigUUID": str(cfg["config_uuid"]),
+            "storageConfigType": cfg["name"],
+            "storageLocation": join_location(base, backup_folder(str(uni["universe_uuid"]), backup_uuid, ts, ybc)),
+            "backupType": backup_type, "backupList": backup_list, "timeBeforeDelete": tbd, "expiryTimeUnit": unit,
             "sse": bool(body.get("sse", False)), "parallelism": int(body.get("parallelism") or 8),
             "backupSizeInBytes": 0, "fullChainSizeInBytes": 0, "isFullBackup": True, "actionType": "CREATE",
             "tableByTableBackup": bool(body.get("tableByTableBackup", False)),
@@ -397,11 +490,8 @@ class Workers:
             "scheduleUUID": body.get("scheduleUUID"), "scheduleName": body.get("scheduleName"),
         }
         info = {k: v for k, v in info.items() if v is not None}
-        category = body.get("backupCategory") or "YB_BACKUP_SCRIPT"
-        if category not in ("YB_BACKUP_SCRIPT", "YB_CONTROLLER"):
-            category = "YB_BACKUP_SCRIPT"
         params = dict(body)
-        params.update({"backupUUID": backup_uuid, "customerUUID": str(cust["uuid"])})
+        params.update({"backupUUID": backup_uuid, "customerUUID": str(cust["uuid"]), "backupCategory": category})
         with conn.transaction():
             task_uuid = new_task(conn, cust, user, "CreateBackup", "Create", "Backup", uni["name"],
                                  str(uni["universe_uuid"]), params)
@@ -417,14 +507,14 @@ class Workers:
         with self.lock:
             self.running[backup_uuid] = stop
         threading.Thread(target=self._run_backup, name=f"backup-{backup_uuid[:8]}",
-                         args=(backup_uuid, task_uuid, data, info, tbd, stop), daemon=True).start()
+                         args=(backup_uuid, task_uuid, data, info, tbd, stop, category), daemon=True).start()
         return {"taskUUID": task_uuid, "resourceUUID": str(uni["universe_uuid"])}
 
-    def _stage(self, backup_uuid: str, stop: threading.Event) -> str:
+    def _stage(self, backup_uuid: str, stop: threading.Event, stage_bytes: int) -> str:
         stage_dir = os.path.join(paths.storage_path(self.state), "backup_staging")
         path = os.path.join(stage_dir, f"{backup_uuid}.tar.gz")
         os.makedirs(stage_dir, exist_ok=True)
-        remaining = self.stage_bytes()
+        remaining = stage_bytes
         chunk = os.urandom(1 << 20)
         try:
             with open(path, "wb") as fh:
@@ -444,39 +534,68 @@ class Workers:
             raise
         return path
 
+    @staticmethod
+    def _objects(sub: dict[str, Any], category: str, backup_type: str, data: bytes) -> list[tuple[str, bytes]]:
+        """(key suffix, body) of one keyspace location in upload order. YBC (YbcBackupUtil): the tablets' data,
+        then the ``success`` marker LAST (restore preflight checks it; its content is the backup's metadata).
+        Script (yb_backup.py): the tablets' data, the YSQL dump (YSQL only), then SnapshotInfoPB."""
+        tablet = uuidlib.uuid4().hex
+        step = max(1, -(-len(data) // DATA_PARTS))
+        out = [(f"tablet-{tablet}/{n:06d}.sst", data[i:i + step]) for n, i in enumerate(range(0, len(data), step))]
+        if category == "YB_CONTROLLER":
+            marker = {"backupUUID": sub["backupUuid"], "keyspace": sub["keyspace"], "backupType": backup_type,
+                      "backupParamsIdentifier": sub.get("backupParamsIdentifier"),
+                      "snapshotObjectDetails": [{"tabletId": tablet, "files": len(out)}]}
+            out.append((YBC_SUCCESS_MARKER, json.dumps(marker, sort_keys=True).encode()))
+        else:
+            if backup_type == "PGSQL_TABLE_TYPE":
+                out.append((YSQL_DUMP, f"-- YSQL dump of {sub['keyspace']}\n".encode()))
+            out.append((SNAPSHOT_PB, b"\x0a\x10snapshot" + tablet.encode()))
+        return out
+
     def _run_backup(self, backup_uuid: str, task_uuid: str, data: dict[str, Any], info: dict[str, Any],
-                    tbd: int, stop: threading.Event) -> None:
+                    tbd: int, stop: threading.Event, category: str = "YB_CONTROLLER") -> None:
+        """The upload: stage ``backup_stage_bytes`` on the data volume, then PUT every object of every keyspace
+        location, spread over the backup's duration (``backup_knobs``) so that a storage fault that starts
+        mid-backup fails it; the S3 error is the task's error (tasks/{t}/failed_subtasks)."""
         started = time.monotonic()
+        knobs = backup_knobs(self.state)
         staged: str | None = None
         outcome, error = "Success", None
         try:
             with self.platform.connect() as conn:
                 set_task(conn, task_uuid, "Running", 10)
-            staged = self._stage(backup_uuid, stop)
+            staged = self._stage(backup_uuid, stop, int(knobs["backup_stage_bytes"]))
+            size_each = os.path.getsize(staged)
+            with open(staged, "rb") as fh:
+                # The staged data "compresses" to its first UPLOAD_BYTES: real bytes reach S3 while moto's CPU cost
+                # stays low enough for many concurrent backups on a small machine.
+                head = fh.read(UPLOAD_BYTES)
             with self.platform.connect() as conn:
                 set_task(conn, task_uuid, "Running", 40)
             if not data:
                 raise RuntimeError("Only S3 storage configs are supported by the lab")
             client = s3_client(self.state, data)
+            backup_type = info.get("backupType") or "PGSQL_TABLE_TYPE"
+            puts = [(sub, suffix, body) for sub in info["backupList"]
+                    for suffix, body in self._objects(sub, category, backup_type, head)]
+            duration = backup_duration(knobs, size_each)
             size = 0
-            for sub in info["backupList"]:
-                bucket, key = parse_location(sub["storageLocation"])
-                if stop.is_set():
+            for n, (sub, suffix, body) in enumerate(puts, 1):
+                # each PUT at its share of the duration: the last one (a success marker) at its end
+                if stop.wait(max(0.0, started + duration * n / len(puts) - time.monotonic())):
                     raise BackupStopped()
-                client.put_object(Bucket=bucket, Key=f"{key}/YSQLDump",
-                                  Body=f"-- YSQL dump of {sub['keyspace']}\n".encode())
-                with open(staged, "rb") as fh:
-                    # The staged data "compresses" to its first UPLOAD_BYTES: real bytes reach S3 while moto's
-                    # CPU cost stays low enough for many concurrent backups on a small machine.
-                    client.put_object(Bucket=bucket, Key=f"{key}/tablet-{uuidlib.uuid4().hex}/data.tar.gz",
-                                      Body=fh.read(UPLOAD_BYTES))
-                client.put_object(Bucket=bucket, Key=f"{key}/SnapshotInfoPB", Body=b"\x0a\x10snapshot")
-                sub["backupSizeInBytes"] = os.path.getsize(staged)
-                size += sub["backupSizeInBytes"]
+                bucket, key = parse_location(sub["storageLocation"])
+                try:
+                    client.put_object(Bucket=bucket, Key=f"{key}/{suffix}", Body=body)
+                except Exception as exc:  # noqa: BLE001 - the keyspace's subtask fails with the SDK's message
+                    self._failed_subtask(task_uuid, info["backupList"].index(sub), category,
+                                         s3_error_message(exc, data.get("AWS_HOST_BASE")))
+                    raise
+            for sub in info["backupList"]:
+                sub["backupSizeInBytes"] = size_each
+                size += size_each
             info["backupSizeInBytes"] = info["fullChainSizeInBytes"] = size
-            elapsed = time.monotonic() - started
-            if elapsed < MIN_BACKUP_SECONDS:
-                time.sleep(MIN_BACKUP_SECONDS - elapsed)
             if stop.is_set():
                 raise BackupStopped()
         except BackupStopped:
@@ -524,6 +643,20 @@ class Workers:
         except Exception:  # noqa: BLE001 - the DB may be gone; reconciliation at next start cleans up
             LOG.exception("cannot record the end of backup %s", backup_uuid)
 
+    def _failed_subtask(self, task_uuid: str, position: int, category: str, error: str) -> None:
+        """The keyspace's subtask of CreateBackup (BackupTableYbc for YBC, BackupTable for yb_backup.py; group
+        CreatingTableBackup) as a Failure row under the task: what tasks/{t}/failed_subtasks lists."""
+        try:
+            with self.platform.connect() as conn:
+                conn.execute("INSERT INTO task_info (uuid, parent_uuid, position, task_type, task_state, "
+                             "sub_task_group_type, details, owner, percent_done) "
+                             "VALUES (%s, %s, %s, %s, 'Failure', 'CreatingTableBackup', %s, %s, 0)",
+                             (str(uuidlib.uuid4()), task_uuid, position,
+                              "BackupTableYbc" if category == "YB_CONTROLLER" else "BackupTable",
+                              json.dumps({"errorString": error}), "127.0.0.1"))
+        except Exception:  # noqa: BLE001 - the parent task still carries the error
+            LOG.exception("cannot record the failed subtask of %s", task_uuid)
+
     def stop(self, conn: Any, row: dict[str, Any]) -> bool:
         with self.lock:
             event = self.running.get(str(row["backup_uuid"]))
@@ -548,8 +681,11 @@ class Workers:
         info = dict(as_dict(row["backup_info"]))
         if not info.get("backupList"):
             loc = info.get("storageLocation") or ""
-            info["backupList"] = [{"keyspace": "yugabyte", "storageLocation": f"{loc}/multi-table-yugabyte",
-                                   "backupSizeInBytes": 0}]
+            params_id = str(uuidlib.uuid4())
+            info["backupList"] = [{"keyspace": "yugabyte", "backupParamsIdentifier": params_id,
+                                   "storageLocation": join_location(
+                                       loc, f"keyspace-yugabyte_{params_id.replace('-', '')}"),
+                                   "backupUuid": str(row["backup_uuid"]), "backupSizeInBytes": 0}]
         cfg = conn.execute("SELECT * FROM customer_config WHERE config_uuid = %s",
                            (row["storage_config_uuid"],)).fetchone()
         data = crypto.decrypt(self.state, cfg["data"]) if cfg and cfg["name"] == "S3" else {}
@@ -563,7 +699,8 @@ class Workers:
         tbd = int(info.get("timeBeforeDelete") or 0)
         with self.lock:
             self.running[str(row["backup_uuid"])] = stop
-            self.pending[new_uuid] = (str(row["backup_uuid"]), new_uuid, data, info, tbd, stop)
+            self.pending[new_uuid] = (str(row["backup_uuid"]), new_uuid, data, info, tbd, stop,
+                                      row["category"] or "YB_CONTROLLER")
         return new_uuid
 
     def start_resumed(self, task_uuid: str) -> None:

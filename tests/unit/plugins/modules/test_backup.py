@@ -1,0 +1,156 @@
+# Unit tests of the backup module over the routed fake of YBA's backup API (backup_fake) and the real moto S3 of the
+# unit conftest: check mode plans only, a second run takes nothing, bad input fails in one line before any request,
+# a failure fails the module after the others finished, and no secret reaches any output.
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common import warnings
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.yba.remediation.plugins.modules import backup
+from ansible_collections.yba.remediation.tests.unit.plugins.module_utils import backup_fake as bf
+
+TOKEN = "api-token-value-123"
+
+
+@pytest.fixture
+def yba(monkeypatch, s3):
+    return bf.install(monkeypatch, bf.FakeYBA(s3))
+
+
+class Done(Exception):
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+@pytest.fixture(autouse=True)
+def raw_results(monkeypatch):
+    """The results as the module builds them, before AnsibleModule removes no_log values."""
+    def exit_json(self, **kw):
+        raise Done(dict(kw, failed=False, warnings=list(warnings.get_warning_messages())))
+
+    def fail_json(self, msg, **kw):
+        raise Done(dict(kw, msg=msg, failed=True, warnings=list(warnings.get_warning_messages())))
+
+    monkeypatch.setattr(warnings, "_global_warnings", {})
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+def creds(s3):
+    return {"s3-main": {"AWS_ACCESS_KEY_ID": s3["keys"]["yba"]["AccessKeyId"],
+                        "AWS_SECRET_ACCESS_KEY": s3["keys"]["yba"]["SecretAccessKey"]}}
+
+
+def run(s3, check=False, **args):
+    base = dict(yba_url="https://yba.example", yba_api_token=TOKEN, customer_uuid=bf.C, poll_interval=0.01,
+                max_poll_interval=0.05, conflict_max_delay=0.05, wait_timeout=20, storage_credentials=creds(s3),
+                _ansible_check_mode=check, _ansible_diff=True)
+    base.update(args)
+    warnings._global_warnings.clear()
+    with patch_module_args(base):
+        with pytest.raises(Done) as info:
+            backup.main()
+    result = info.value.result
+    text = json.dumps(result)
+    for secret in (TOKEN, s3["keys"]["yba"]["SecretAccessKey"], s3["keys"]["yba"]["AccessKeyId"]):
+        assert secret not in text, "a secret leaked into %s" % text
+    return result
+
+
+def test_check_mode_plans_only_then_run_then_idempotent(yba, s3):
+    r = run(s3, check=True)
+    assert not r["failed"] and r["changed"] is True
+    assert [b["action"] for b in r["backups"]] == ["planned"] * 3 and yba.posts() == []
+    assert r["summary"]["planned"] == 3 and r["record"]["check_mode"] is True
+    assert r["diff"]["after"]["orders/ysql@s3-main"] == "(new backup)" and r["diff"]["before"]["orders/ysql@s3-main"] \
+        is None
+    assert all(not p.endswith("/backups") for m, p in [(x.split()[0], x.split()[1]) for x in r["requests"]] if m == "POST")
+
+    r = run(s3)
+    assert not r["failed"] and r["changed"] is True, r.get("msg")
+    assert r["summary"] == {"created": 3, "failed": 0, "planned": 0, "fresh": 0, "skipped": 0, "unverified": 0,
+                            "total": 3}
+    assert all(b["verified"] and b["verified_objects"] == 2 for b in r["backups"])
+    assert r["record"]["ok"] is True and r["record"]["summary"].startswith("backups: 3 created; ")
+    assert r["api_calls"] == len(r["requests"]) and r["diff"]["after"]["billing/ysql@s3-main"] in yba.backups
+    assert len(yba.posts()) == 3
+
+    r = run(s3)
+    assert not r["failed"] and r["changed"] is False
+    assert [b["action"] for b in r["backups"]] == ["fresh"] * 3 and len(yba.posts()) == 3
+    assert r["diff"]["before"] == r["diff"]["after"]
+
+    r = run(s3, check=True, only_if_older_than=0, universes=["billing"])
+    assert r["changed"] is True and r["backups"][0]["action"] == "planned" and len(yba.posts()) == 3
+
+
+@pytest.mark.parametrize("args, msg", [
+    (dict(retention=0), "retention must be 1 or more (got 0); keep_forever=true makes backups that never expire"),
+    (dict(max_concurrent=0), "max_concurrent must be 1 or more"),
+    (dict(wait_timeout=0), "wait_timeout must be more than 0"),
+    (dict(only_if_older_than=-1), "only_if_older_than must be 0 or more seconds"),
+    (dict(backup_types=["ysql", "redis"]), "backup_types takes auto or a list of ysql and ycql, got redis"),
+    (dict(rpo_seconds={"orders": "soon"}), "rpo_seconds[orders] must be a number of seconds"),
+    (dict(storage_credentials={"s3-main": {"BACKUP_LOCATION": "s3://x"}}), "takes secret fields only"),
+])
+def test_bad_options_fail_before_any_request(yba, s3, args, msg):
+    r = run(s3, **args)
+    assert r["failed"] and msg in r["msg"] and r["msg"].endswith("nothing was sent"), r["msg"]
+    assert yba.seen == []
+
+
+def test_bad_selection_fails_in_one_line(yba, s3):
+    r = run(s3, universes=["orders", "nope"])
+    assert r["failed"] and r["msg"] == "unknown universe nope; YBA has billing, orders; nothing was sent"
+    r = run(s3, storage_config="gone")
+    assert r["failed"] and r["msg"] == "unknown storage config gone; YBA has s3-main; nothing was sent"
+    assert yba.posts() == []
+
+
+def test_keep_forever_is_the_only_way_to_never_expire(yba, s3):
+    r = run(s3, keep_forever=True, universes=["billing"])
+    assert not r["failed"]
+    assert [b for _m, _p, b in yba.posts()][0]["timeBeforeDelete"] == 0
+    assert "expiryTimeUnit" not in [b for _m, _p, b in yba.posts()][0]
+    r = run(s3, retention=12, retention_unit="HOURS", only_if_older_than=0, universes=["billing"])
+    assert [b for _m, _p, b in yba.posts()][1]["timeBeforeDelete"] == 12 * 3600 * 1000
+
+
+def test_a_failure_fails_the_module_after_the_others(yba, s3):
+    orders = yba.universes[0]
+    yba.fail_task[orders["universeUUID"]] = "Failed to execute task BackupTableYbc: S3 AccessDenied"
+    r = run(s3)
+    assert r["failed"] and r["changed"] is True
+    assert r["msg"].startswith("2 of 3 backups failed: orders/ysql@s3-main: task ")
+    assert "S3 AccessDenied" in r["msg"]
+    actions = {(b["universe"], b["backup_type"]): b["action"] for b in r["backups"]}
+    assert actions == {("orders", "ysql"): "failed", ("orders", "ycql"): "failed", ("billing", "ysql"): "created"}
+    assert r["record"]["ok"] is False and r["record"]["failed"] == ["orders/ysql@s3-main", "orders/ycql@s3-main"]
+
+
+def test_without_keys_verification_says_how_to_give_them(yba, s3, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    from ansible_collections.yba.remediation.plugins.module_utils import _s3
+    monkeypatch.setattr(_s3, "_SESSION", [])
+    r = run(s3, storage_credentials={}, universes=["billing"])
+    assert not r["failed"] and r["backups"][0]["action"] == "created" and r["backups"][0]["verified"] is False
+    assert "storage_credentials" in r["backups"][0]["verify_problem"]
+    assert r["record"]["ok"] is False and r["summary"]["unverified"] == 1
+    assert any("is not verified in the bucket" in w for w in r["warnings"])
+
+
+def test_post_500_is_a_clear_failure(yba, s3):
+    yba.post_error = (500, "Error executing query: index \"backup_pkey\" contains unexpected zero page at block 0")
+    r = run(s3, universes=["billing"])
+    assert r["failed"] and r["changed"] is False
+    assert "1 of 1 backup failed: billing/ysql@s3-main: YBA refused the backup (HTTP 500): Error executing query" \
+        in r["msg"]
