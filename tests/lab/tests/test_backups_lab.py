@@ -121,6 +121,8 @@ def test_category_and_v2_layout_with_the_success_marker_last(labdir: str) -> Non
     assert resp["commonBackupInfo"]["backupUUID"] == b_uuid
     assert [r["defaultLocation"] for r in resp["commonBackupInfo"]["responseList"]] == [loc]
     assert (resp["backupType"], resp["category"]) == ("PGSQL_TABLE_TYPE", "YB_CONTROLLER")
+    # the size is what the location holds in the bucket
+    assert resp["commonBackupInfo"]["totalBackupSizeInBytes"] == _size(state, loc) > 0
     ybalab(labdir, "backup-speed", "--reset")
     # YCQL: its own backup, YBC too; REDIS is never YBC; an explicit YB_BACKUP_SCRIPT is a script backup
     ycql = by_task(api, uni, t := start_backup(api, state, uni, backupType="YQL_TABLE_TYPE"))[0]
@@ -154,6 +156,16 @@ def _get(state: dict[str, Any], location: str) -> bytes:
     cli = boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
                        aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"])
     return cli.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _size(state: dict[str, Any], location: str) -> int:
+    import boto3
+
+    s3 = state["s3"]
+    bucket, prefix = location[len("s3://"):].split("/", 1)
+    cli = boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
+                       aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"])
+    return sum(o["Size"] for o in cli.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", []))
 
 
 def test_duration_follows_the_staged_size_and_the_knobs(labdir: str) -> None:
