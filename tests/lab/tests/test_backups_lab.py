@@ -200,7 +200,7 @@ def test_deny_writes_fails_only_that_universe_with_the_s3_cause(labdir: str) -> 
     assert api.wait_task(good)["status"] == "Success"
     assert api.wait_task(bad)["status"] == "Failure"
     assert by_task(api, denied, bad)[0]["state"] == "Failed"
-    status, failed = api.call("GET", f"{C}/tasks/{bad}/failed_subtasks")
+    _status, failed = api.call("GET", f"{C}/tasks/{bad}/failed_subtasks")
     sub = failed["failedSubTasks"][0]
     assert sub["subTaskType"] == "BackupTableYbc" and sub["subTaskGroupType"] == "CreatingTableBackup"
     assert "Access Denied" in sub["errorString"] and "Error Code: AccessDenied" in sub["errorString"]
@@ -231,6 +231,7 @@ def test_pause_resume_is_served_from_2024_2_as_toggle_schedule(labdir: str) -> N
     api = pclient.Client(state)
     status, page = api.call("POST", C + "/schedules/page", {
         "filter": {}, "sortBy": "scheduleName", "direction": "ASC", "offset": 0, "limit": 10, "needTotalCount": True})
+    assert status == 200, page
     s = page["entities"][0]
     uni = s["backupInfo"]["universeUUID"]
     assert {"universeUUID", "backupType", "storageConfigUUID", "keyspaceList", "parallelism"} <= set(s["backupInfo"])
@@ -257,6 +258,17 @@ def test_pause_resume_is_served_from_2024_2_as_toggle_schedule(labdir: str) -> N
     assert toggle({"status": "Stopped"}, 200) == {"success": True}
     assert api.call("GET", f"{C}/schedules/{s['scheduleUUID']}")[1]["status"] == "Stopped"
     toggle({"status": "Active", "runImmediateBackupOnResume": False}, 200)
+
+    def new_backups() -> list[tuple[Any, ...]]:
+        return sql(state, "SELECT task_uuid::text FROM backup WHERE schedule_uuid = %s AND create_time > now() - "
+                          "interval '1 minute'", (s["scheduleUUID"],))
+
+    time.sleep(1.5)  # next time = the last run + frequency, hours away: no backup now
+    assert new_backups() == []
+    toggle({"status": "Stopped"}, 200)
+    toggle({"status": "Active", "runImmediateBackupOnResume": True}, 200)  # backlogStatus: the next tick runs one
+    row = wait_for("the immediate backup on resume", new_backups, timeout=10)
+    assert api.wait_task(row[0][0])["status"] == "Success"
     other = universe(state, 3) if universe(state, 3) != uni else universe(state, 2)
     assert toggle({"status": "Stopped"}, 400, path.replace(uni, other))["error"] == "Schedule not owned by Universe."
     # a Paused schedule (failureCount >= 3) cannot be resumed here: only Stopped <-> Active

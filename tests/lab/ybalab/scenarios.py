@@ -218,8 +218,8 @@ WHERE state = 'Completed'
         prefix = loc.split(f"s3://{bucket}/", 1)[1]
         tablet = b.replace("-", "")
         objects.append((f"{prefix}/tablet-{tablet}/000000.sst", b"\0" * 64))
-        objects.append((f"{prefix}/success", json.dumps({"backupUUID": b, "keyspace": "yugabyte",
-                                                          "backupType": "PGSQL_TABLE_TYPE"}).encode()))
+        marker = {"backupUUID": b, "keyspace": "yugabyte", "backupType": "PGSQL_TABLE_TYPE"}
+        objects.append((f"{prefix}/success", json.dumps(marker).encode()))
     return objects
 
 
