@@ -333,3 +333,16 @@ def test_restart_resumes_a_ybc_backup_and_fails_a_script_one(labdir: str) -> Non
     done = by_task(api, ybc_uni, new_task)
     assert [(b["backupUUID"], b["state"]) for b in done] == [(ybc["backupUUID"], "Completed")]
     assert locations(done[0]) == locations(ybc) and "success" in keys(state, locations(ybc)[0])
+
+
+def test_add_universes_for_benchmarks(labdir: str) -> None:
+    reset(labdir)
+    out = json.loads(ybalab(labdir, "add-universes", "12").stdout)
+    assert len(out["added"]) == 12 and out["universes"] == 16
+    state = load(labdir)
+    api = pclient.Client(state)
+    assert len(api.call("GET", C + "/universes")[1]) == 16
+    uni = state["platform"]["universes"]["bench-011"]
+    t = start_backup(api, state, uni)
+    assert api.wait_task(t)["status"] == "Success" and by_task(api, uni, t)[0]["category"] == "YB_CONTROLLER"
+    assert len(reset(labdir)["platform"]["universes"]) == 4
