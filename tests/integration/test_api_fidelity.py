@@ -1,7 +1,9 @@
 """The requests the collection's API client sends (diagnose playbook, backup_info target) agree with YBA's swagger.
 
 The lab platform records every exchange (lab.json ``platform.record`` -> ``YBA_LAB_RECORD``); each recorded request
-is validated with ``ybalab.platform.fidelity.validate_exchange`` against shared/yba/swagger.json beside the checkout.
+is validated with ``ybalab.platform.fidelity.validate_exchange`` against shared/yba/swagger.json beside the checkout;
+operations newer than that snapshot (``PUT .../universes/{u}/schedules/{s}/pause_resume``, served from 2024.2) are
+validated against ``fidelity.NEWER_OPERATIONS``, written from YBA's source, instead of being "no such operation".
 """
 
 from __future__ import annotations

@@ -121,6 +121,8 @@ def test_category_and_v2_layout_with_the_success_marker_last(labdir: str) -> Non
     assert resp["commonBackupInfo"]["backupUUID"] == b_uuid
     assert [r["defaultLocation"] for r in resp["commonBackupInfo"]["responseList"]] == [loc]
     assert (resp["backupType"], resp["category"]) == ("PGSQL_TABLE_TYPE", "YB_CONTROLLER")
+    # the size is what the location holds in the bucket
+    assert resp["commonBackupInfo"]["totalBackupSizeInBytes"] == _size(state, loc) > 0
     ybalab(labdir, "backup-speed", "--reset")
     # YCQL: its own backup, YBC too; REDIS is never YBC; an explicit YB_BACKUP_SCRIPT is a script backup
     ycql = by_task(api, uni, t := start_backup(api, state, uni, backupType="YQL_TABLE_TYPE"))[0]
@@ -156,6 +158,16 @@ def _get(state: dict[str, Any], location: str) -> bytes:
     return cli.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
+def _size(state: dict[str, Any], location: str) -> int:
+    import boto3
+
+    s3 = state["s3"]
+    bucket, prefix = location[len("s3://"):].split("/", 1)
+    cli = boto3.client("s3", endpoint_url=s3["endpoint"], region_name=s3["region"],
+                       aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"])
+    return sum(o["Size"] for o in cli.list_objects_v2(Bucket=bucket, Prefix=prefix + "/").get("Contents", []))
+
+
 def test_duration_follows_the_staged_size_and_the_knobs(labdir: str) -> None:
     state = reset(labdir)
     api = pclient.Client(state)
@@ -188,7 +200,7 @@ def test_deny_writes_fails_only_that_universe_with_the_s3_cause(labdir: str) -> 
     assert api.wait_task(good)["status"] == "Success"
     assert api.wait_task(bad)["status"] == "Failure"
     assert by_task(api, denied, bad)[0]["state"] == "Failed"
-    status, failed = api.call("GET", f"{C}/tasks/{bad}/failed_subtasks")
+    _status, failed = api.call("GET", f"{C}/tasks/{bad}/failed_subtasks")
     sub = failed["failedSubTasks"][0]
     assert sub["subTaskType"] == "BackupTableYbc" and sub["subTaskGroupType"] == "CreatingTableBackup"
     assert "Access Denied" in sub["errorString"] and "Error Code: AccessDenied" in sub["errorString"]
@@ -219,6 +231,7 @@ def test_pause_resume_is_served_from_2024_2_as_toggle_schedule(labdir: str) -> N
     api = pclient.Client(state)
     status, page = api.call("POST", C + "/schedules/page", {
         "filter": {}, "sortBy": "scheduleName", "direction": "ASC", "offset": 0, "limit": 10, "needTotalCount": True})
+    assert status == 200, page
     s = page["entities"][0]
     uni = s["backupInfo"]["universeUUID"]
     assert {"universeUUID", "backupType", "storageConfigUUID", "keyspaceList", "parallelism"} <= set(s["backupInfo"])
@@ -245,6 +258,17 @@ def test_pause_resume_is_served_from_2024_2_as_toggle_schedule(labdir: str) -> N
     assert toggle({"status": "Stopped"}, 200) == {"success": True}
     assert api.call("GET", f"{C}/schedules/{s['scheduleUUID']}")[1]["status"] == "Stopped"
     toggle({"status": "Active", "runImmediateBackupOnResume": False}, 200)
+
+    def new_backups() -> list[tuple[Any, ...]]:
+        return sql(state, "SELECT task_uuid::text FROM backup WHERE schedule_uuid = %s AND create_time > now() - "
+                          "interval '1 minute'", (s["scheduleUUID"],))
+
+    time.sleep(1.5)  # next time = the last run + frequency, hours away: no backup now
+    assert new_backups() == []
+    toggle({"status": "Stopped"}, 200)
+    toggle({"status": "Active", "runImmediateBackupOnResume": True}, 200)  # backlogStatus: the next tick runs one
+    row = wait_for("the immediate backup on resume", new_backups, timeout=10)
+    assert api.wait_task(row[0][0])["status"] == "Success"
     other = universe(state, 3) if universe(state, 3) != uni else universe(state, 2)
     assert toggle({"status": "Stopped"}, 400, path.replace(uni, other))["error"] == "Schedule not owned by Universe."
     # a Paused schedule (failureCount >= 3) cannot be resumed here: only Stopped <-> Active
@@ -309,3 +333,16 @@ def test_restart_resumes_a_ybc_backup_and_fails_a_script_one(labdir: str) -> Non
     done = by_task(api, ybc_uni, new_task)
     assert [(b["backupUUID"], b["state"]) for b in done] == [(ybc["backupUUID"], "Completed")]
     assert locations(done[0]) == locations(ybc) and "success" in keys(state, locations(ybc)[0])
+
+
+def test_add_universes_for_benchmarks(labdir: str) -> None:
+    reset(labdir)
+    out = json.loads(ybalab(labdir, "add-universes", "12").stdout)
+    assert len(out["added"]) == 12 and out["universes"] == 16
+    state = load(labdir)
+    api = pclient.Client(state)
+    assert len(api.call("GET", C + "/universes")[1]) == 16
+    uni = state["platform"]["universes"]["bench-011"]
+    t = start_backup(api, state, uni)
+    assert api.wait_task(t)["status"] == "Success" and by_task(api, uni, t)[0]["category"] == "YB_CONTROLLER"
+    assert len(reset(labdir)["platform"]["universes"]) == 4

@@ -225,3 +225,54 @@ def test_newer_routes_follow_the_version():
     assert api.version_at_least("2024.2.0.0-b145", (2024, 2))
     assert api.version_at_least("2.23.1.0-b1", (2024, 2))
     assert api.version_at_least("2025.1.0.0-b1", (2024, 2))
+
+
+def test_backup_category_as_backup_helper_decides():
+    from ybalab.platform import tasks
+
+    ybc = {"ybcInstalled": True}
+    assert tasks.backup_category(None, "PGSQL_TABLE_TYPE", ybc) == "YB_CONTROLLER"
+    assert tasks.backup_category(None, "YQL_TABLE_TYPE", ybc) == "YB_CONTROLLER"
+    assert tasks.backup_category(None, "REDIS_TABLE_TYPE", ybc) == "YB_BACKUP_SCRIPT"
+    assert tasks.backup_category("YB_BACKUP_SCRIPT", "PGSQL_TABLE_TYPE", ybc) == "YB_BACKUP_SCRIPT"
+    assert tasks.backup_category("YB_CONTROLLER", "PGSQL_TABLE_TYPE", {}) == "YB_BACKUP_SCRIPT"
+
+
+def test_storage_location_v2_layout():
+    from ybalab.platform import tasks
+
+    u, b, p = "4bb2ddde-3412-5d2f-b8d5-e2e5ca4645cf", "0f0e0d0c-0b0a-4009-8807-060504030201", \
+        "11111111-2222-4333-8444-555555555555"
+    assert tasks.storage_location("s3://bkt/yba", u, b, "2026-12-01T10:00:00", "yugabyte", p, True) == (
+        f"s3://bkt/yba/univ-{u}/ybc_backup-0f0e0d0c0b0a40098807060504030201/full/2026-12-01T10:00:00/"
+        "keyspace-yugabyte_11111111222243338444555555555555")
+    assert tasks.storage_location("s3://bkt/yba/", u, b, "T", "app", p, False, tables=True) == (
+        f"s3://bkt/yba/univ-{u}/backup-0f0e0d0c0b0a40098807060504030201/full/T/"
+        "multi-table-app_11111111222243338444555555555555")
+
+
+def test_backup_knobs_from_lab_json_then_knobs_file(tmp_path):
+    import json as _json
+
+    from ybalab.platform import tasks
+
+    state = {"dir": str(tmp_path), "platform": {"backup_seconds": 2, "backup_stage_bytes": 1 << 20}}
+    knobs = tasks.backup_knobs(state)
+    assert knobs == {"backup_seconds": 2.0, "backup_bytes_per_second": float(16 << 20),
+                     "backup_stage_bytes": 1 << 20}
+    assert tasks.backup_duration(knobs, 8 << 20) == 2.5
+    (tmp_path / "knobs.json").write_text(_json.dumps({"backup_seconds": 8, "backup_bytes_per_second": 0,
+                                                      "backup_stage_bytes": -1}))
+    knobs = tasks.backup_knobs(state)
+    assert knobs["backup_seconds"] == 8 and knobs["backup_bytes_per_second"] == 0
+    assert knobs["backup_stage_bytes"] == 1 << 20  # a negative value is ignored
+    assert tasks.backup_duration(knobs, 8 << 20) == 8.0
+
+
+def test_deny_policy_targets_the_universe_prefix_only():
+    from ybalab import storage
+
+    pol = storage.deny_policy(["u2", "u1"])
+    st = pol["Statement"][0]
+    assert st["Effect"] == "Deny" and st["Action"] == ["s3:PutObject"]
+    assert st["Resource"] == ["arn:aws:s3:::*/univ-u1/*", "arn:aws:s3:::*/univ-u2/*"]

@@ -9,7 +9,7 @@ import sys
 import urllib.request
 from typing import Any
 
-from ybalab import hosttree, labstate, scenarios, services, storage
+from ybalab import hosttree, labstate, scenarios, seed, services, storage
 from ybalab.labstate import SCENARIOS, LabError
 
 
@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     p_version = sub.add_parser("platform-version", help="run the platform at another YBA version until the next "
                                "reset (e.g. 2024.2.2.0-b70: serves pause_resume)")
     p_version.add_argument("version")
+    p_unis = sub.add_parser("add-universes", help="N more universes like the seeded ones (no schedules), until the "
+                            "next reset: for benchmarks")
+    p_unis.add_argument("count", type=int)
+    p_unis.add_argument("--prefix", default="bench")
     p_down = sub.add_parser("down", help="stop everything this lab started and unmount")
     p_down.add_argument("--purge", action="store_true", help="also remove $YBA_LAB_DIR")
     args = ap.parse_args(argv)
@@ -155,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "backup-speed":
             print(json.dumps(backup_speed(args), indent=2, sort_keys=True))
+            return 0
+        if args.cmd == "add-universes":
+            state = _loaded()
+            added = seed.add_universes(state, args.count, args.prefix)
+            labstate.save(state)
+            print(json.dumps({"added": added, "universes": len(state["platform"]["universes"])}, indent=2))
             return 0
         if args.cmd == "platform-version":
             print(json.dumps(platform_version(args.version), indent=2, sort_keys=True))

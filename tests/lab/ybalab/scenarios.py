@@ -136,6 +136,7 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
             raise LabError(f"{name} is not running: run `ybalab up`")
     state["scenario"] = scenario
     state["platform"]["version"] = PLATFORM_VERSION  # the tree below installs it (`ybalab platform-version` undone)
+    state["platform"]["universes"] = {u["name"]: u["uuid"] for u in seed.ids()["universes"]}  # add-universes undone
     labstate.save(state)
     try:  # run-time knobs (`ybalab backup-speed`) do not outlive a reset
         os.unlink(os.path.join(state["dir"], "knobs.json"))
@@ -218,8 +219,8 @@ WHERE state = 'Completed'
         prefix = loc.split(f"s3://{bucket}/", 1)[1]
         tablet = b.replace("-", "")
         objects.append((f"{prefix}/tablet-{tablet}/000000.sst", b"\0" * 64))
-        objects.append((f"{prefix}/success", json.dumps({"backupUUID": b, "keyspace": "yugabyte",
-                                                          "backupType": "PGSQL_TABLE_TYPE"}).encode()))
+        marker = {"backupUUID": b, "keyspace": "yugabyte", "backupType": "PGSQL_TABLE_TYPE"}
+        objects.append((f"{prefix}/success", json.dumps(marker).encode()))
     return objects
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from typing import Any
 
@@ -275,6 +276,31 @@ FROM generate_series(0, {n - 1}) g JOIN u_src u ON u.ord = g % 4
 CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, gen_random_uuid() AS tid,
     now() - interval '1 hour' * ({first} - g * {step}) AS ct) x;""")
     return "\n".join(out)
+
+
+def add_universes(state: dict[str, Any], count: int, prefix: str = "bench") -> dict[str, str]:
+    """``count`` more universes like the seeded ones (YBC, YSQL + YCQL, no schedule, no backups), named
+    ``<prefix>-000``...; kept in lab.json platform.universes until the next reset (which rebuilds the DB).
+    For benchmarks over many universes. Returns {name: uuid} of the added ones."""
+    if not 0 < count <= 500:
+        raise LabError("count must be 1..500")
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,30}", prefix):
+        raise LabError(f"prefix {prefix!r}: lower-case letters, digits and dashes")
+    cust = ids()["customer_uuid"]
+    added, sql = {}, ["BEGIN;"]
+    for k in range(count):
+        u = {"name": f"{prefix}-{k:03d}", "uuid": u5(f"universe:{prefix}-{k:03d}")}
+        added[u["name"]] = u["uuid"]
+        sql.append(f"INSERT INTO universe (universe_uuid, customer_id, name, version, creation_date, "
+                   f"universe_details_json) SELECT {q(u['uuid'])}, id, {q(u['name'])}, 1, now() - interval '30 days', "
+                   f"{q(universe_details(u, 10 + k % 240))} FROM customer WHERE uuid = {q(cust)} "
+                   "ON CONFLICT DO NOTHING;")
+    sql.append("COMMIT;")
+    cp = psql(state, "\n".join(sql), check=False)
+    if cp.returncode != 0:
+        raise LabError(f"adding universes failed: {cp.stderr.strip()}")
+    state["platform"]["universes"] = {**state["platform"]["universes"], **added}
+    return added
 
 
 # A seeded backup's backupParamsIdentifier without dashes (stable per backup row; the platform uses uuid4).

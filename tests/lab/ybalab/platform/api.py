@@ -1236,16 +1236,21 @@ class Platform:
                 conn.execute("UPDATE schedule SET status = 'Stopped' WHERE schedule_uuid = %s",
                              (row["schedule_uuid"],))
             else:
-                from .background import next_expected_task_time
+                from .background import cron_next
 
+                # Schedule.updateNewBackupScheduleTimes: the next time after the last run, or, when there is none
+                # or it passed, nextExpectedTaskTime(null): now for a frequency, the next cron time for a cron
                 now = utcnow()
                 last = conn.execute("SELECT max(create_time) AS t FROM backup WHERE schedule_uuid = %s",
                                     (row["schedule_uuid"],)).fetchone()["t"]
-                nxt = next_expected_task_time(last, row, now) if last and (row["frequency"] or
-                                                                          row["cron_expression"]) else now
-                if last and not row["cron_expression"] and row["frequency"] and \
-                        last + timedelta(milliseconds=int(row["frequency"])) <= now:
-                    nxt = now  # the next time after the last run already passed: nextExpectedTaskTime(null)
+                cron = row["cron_expression"]
+                expected = None
+                if last is not None:
+                    expected = cron_next(cron, last) if cron else \
+                        last + timedelta(milliseconds=int(row["frequency"] or 0))
+                if expected is None or expected <= now:
+                    expected = cron_next(cron, now) if cron else now
+                nxt = expected
                 conn.execute("UPDATE schedule SET status = 'Active', next_schedule_task_time = %s, "
                              "backlog_status = backlog_status OR %s WHERE schedule_uuid = %s",
                              (nxt, run_now, row["schedule_uuid"]))

@@ -566,7 +566,7 @@ class Workers:
             with self.platform.connect() as conn:
                 set_task(conn, task_uuid, "Running", 10)
             staged = self._stage(backup_uuid, stop, int(knobs["backup_stage_bytes"]))
-            size_each = os.path.getsize(staged)
+            staged_size = os.path.getsize(staged)
             with open(staged, "rb") as fh:
                 # The staged data "compresses" to its first UPLOAD_BYTES: real bytes reach S3 while moto's CPU cost
                 # stays low enough for many concurrent backups on a small machine.
@@ -579,8 +579,8 @@ class Workers:
             backup_type = info.get("backupType") or "PGSQL_TABLE_TYPE"
             puts = [(sub, suffix, body) for sub in info["backupList"]
                     for suffix, body in self._objects(sub, category, backup_type, head)]
-            duration = backup_duration(knobs, size_each)
-            size = 0
+            duration = backup_duration(knobs, staged_size)
+            uploaded: dict[int, int] = {}
             for n, (sub, suffix, body) in enumerate(puts, 1):
                 # each PUT at its share of the duration: the last one (a success marker) at its end
                 if stop.wait(max(0.0, started + duration * n / len(puts) - time.monotonic())):
@@ -592,10 +592,11 @@ class Workers:
                     self._failed_subtask(task_uuid, info["backupList"].index(sub), category,
                                          s3_error_message(exc, data.get("AWS_HOST_BASE")))
                     raise
+                uploaded[id(sub)] = uploaded.get(id(sub), 0) + len(body)
+            # the size YBA reports is what the backup occupies in the storage: the objects' bytes
             for sub in info["backupList"]:
-                sub["backupSizeInBytes"] = size_each
-                size += size_each
-            info["backupSizeInBytes"] = info["fullChainSizeInBytes"] = size
+                sub["backupSizeInBytes"] = uploaded.get(id(sub), 0)
+            info["backupSizeInBytes"] = info["fullChainSizeInBytes"] = sum(uploaded.values())
             if stop.is_set():
                 raise BackupStopped()
         except BackupStopped:
