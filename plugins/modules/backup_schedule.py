@@ -86,6 +86,8 @@ options:
       - The secrets of the storage configs by config name, such as
         C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), for the probe (YBA answers them masked).
         Never logged nor returned.
+      - The entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX
+        credential).
     type: dict
     default: {}
   probe_timeout:
@@ -424,7 +426,8 @@ class Runner:
             if config.get("name") != "S3":
                 self.module.warn("storage config %s is of type %s: only S3 is probed" % (name, config.get("name")))
                 continue
-            data, stored = sc.probe_settings(config, (p["storage_credentials"] or {}).get(name))
+            creds = p["storage_credentials"] or {}
+            data, stored = sc.probe_settings(config, creds.get(name) or creds.get("*"))
             result = self.probe(data, mode)
             if result["error_class"] == "no_credentials" and stored and mode != "reach":
                 self.module.warn("the probe of %s checked DNS, TCP and TLS only: YBA shows its keys masked; give "

@@ -429,6 +429,9 @@ def test_without_credentials_the_probe_checks_reach_and_says_so(yba):
     r = run(names=["orders-cron"], storage_credentials={})
     assert r["changed"] and r["probes"]["s3-live"]["mode"] == "reach" and r["probes"]["s3-live"]["ok"]
     assert any("checked DNS, TCP and TLS only" in w for w in r["warnings"])
+    r = run(names=["orders-cron"], state="stopped")
+    r = run(names=["orders-cron"], storage_credentials={"*": creds()["s3-live"]})  # the entry for every config
+    assert r["changed"] and r["probes"]["s3-live"]["mode"] == "canary" and r["probes"]["s3-live"]["ok"]
     yba.schedules[S_ORDERS]["taskParams"]["storageConfigUUID"] = CFG_DEAD
     r = run(names=["orders-daily"], storage_credentials={})
     assert r["failed"] and "storage config s3-dead" in r["msg"] and yba.schedules[S_ORDERS]["status"] == "Paused"
