@@ -356,7 +356,7 @@ class Runner:
         summary = "backup schedules: %s" % what
         if self.error:
             ok = False
-            summary = "backup schedules: failed: %s (%s)" % (self.error, what)
+            summary = "backup schedules: failed: %s%s" % (self.error, " (%s)" % what if self.items else "")
         return {"state": self.p["state"], "check_mode": check, "changed": bool(moved), "ok": ok,
                 "yba_version": self.result["yba_version"],
                 "schedules": [{k: i[k] for k in ("name", "universe", "before", "after", "changed", "failure_count",
