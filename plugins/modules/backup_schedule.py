@@ -75,7 +75,7 @@ options:
       - How far the storage probe before a resume goes. V(canary) puts, reads, lists and deletes a canary object
         under the location's prefix (YBA's own validation); V(read) lists only; V(reach) checks DNS, TCP and TLS
         only (no credentials, no boto3); V(none) does not probe.
-      - In check mode V(canary) becomes V(read): nothing is written to the bucket.
+      - In check mode V(canary) becomes V(read), so nothing is written to the bucket.
       - When YBA holds the config's keys and O(storage_credentials) does not give them, the probe cannot sign
         and checks DNS, TCP and TLS only, with a warning.
     type: str
@@ -83,7 +83,8 @@ options:
     default: canary
   storage_credentials:
     description:
-      - The secrets of the storage configs by config name, such as
+      - >-
+        The secrets of the storage configs by config name, such as
         C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), for the probe (YBA answers them masked).
         Never logged nor returned.
       - The entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX
