@@ -281,6 +281,8 @@ record:
   type: dict
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.yba.remediation.plugins.module_utils import _api
@@ -539,6 +541,14 @@ class Runner:
             return
         deadline = self.client._clock() + p["wait_timeout"]
         delay = p["poll_interval"]
+        for item in waiting:
+            next_run = bi.parse_time(item["next_run"])
+            if next_run is not None and next_run > time.time() + p["wait_timeout"]:
+                self.module.warn("schedule %s runs next at %s, after the wait ends (wait_timeout %.0f s): its backup "
+                                 "will likely not be seen%s" % (item["name"], item["next_run"], p["wait_timeout"],
+                                                                "" if item["method"] == sch.TOGGLE else
+                                                                " (YBA runs a resumed schedule at once only when its "
+                                                                "next run went by while it was not Active)"))
         while True:
             for item in waiting:
                 if item["backup"] and item["backup"]["state"] == bi.COMPLETED:

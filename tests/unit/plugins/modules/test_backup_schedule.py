@@ -501,6 +501,14 @@ def test_wait_for_backup_times_out_with_the_next_run(yba, clock):
     assert 60 <= clock.now - 1000 <= 61
 
 
+def test_wait_warns_when_the_next_run_is_after_the_wait(yba, clock):
+    yba.schedules[S_ORDERS]["nextScheduleTaskTime"] = "2999-01-01T00:00:00Z"
+    r = run(names=["orders-daily"], wait_for_backup=True, wait_timeout=30)
+    assert r["failed"] and "next run 2999-01-01T00:00:00Z" in r["msg"]
+    assert any(w.startswith("schedule orders-daily runs next at 2999-01-01T00:00:00Z, after the wait ends") for w in
+               r["warnings"])
+
+
 def test_wait_ends_when_yba_pauses_the_schedule_again(yba):
     def pause_on_read(original=yba.page_backups):
         def page(body):
