@@ -75,21 +75,23 @@ def method_for(current: str, desired: str, toggle: bool) -> str:
     return CLASSIC
 
 
-def classic_body(schedule: dict[str, t.Any], desired: str) -> dict[str, t.Any]:
+def classic_body(schedule: dict[str, t.Any], desired: str, run_immediate: bool = False) -> dict[str, t.Any]:
     """EditBackupScheduleParams that sets ``desired``; a resume echoes the schedule's own recurrence (exactly one
     of frequency + frequencyTimeUnit and cronExpression, as GET schedules/{s} answers them). ValueError when the
-    schedule has neither."""
+    schedule has neither. ``run_immediate`` adds ``runImmediateBackupOnResume`` (the releases with pause_resume
+    read it in editBackupSchedule too; older ones do not know the field: the caller sends it only to those)."""
     if desired == STOPPED:
         return {"status": STOPPED}
     cron = schedule.get("cronExpression")
     freq = schedule.get("frequency")
     unit = schedule.get("frequencyTimeUnit")
+    extra = {"runImmediateBackupOnResume": True} if run_immediate else {}
     if cron:
-        return {"status": ACTIVE, "cronExpression": cron}
+        return dict({"status": ACTIVE, "cronExpression": cron}, **extra)
     if isinstance(freq, int) and not isinstance(freq, bool) and freq > 0:
         if not unit:
             raise ValueError("schedule %s has a frequency but no frequencyTimeUnit" % name_of(schedule))
-        return {"status": ACTIVE, "frequency": freq, "frequencyTimeUnit": unit}
+        return dict({"status": ACTIVE, "frequency": freq, "frequencyTimeUnit": unit}, **extra)
     raise ValueError("schedule %s has neither a frequency nor a cron expression to resume with"
                      % name_of(schedule))
 

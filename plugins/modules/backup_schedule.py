@@ -66,8 +66,9 @@ options:
     default: auto
   run_immediate_backup:
     description:
-      - With C(pause_resume), ask YBA to run the backup missed while the schedule was stopped at once
-        (C(runImmediateBackupOnResume)). Ignored, with a warning, by the classic C(PUT).
+      - Ask YBA to run the backup missed while the schedule was not Active at once (C(runImmediateBackupOnResume)).
+      - YBA 2024.2 and later only (C(pause_resume), and the classic C(PUT) of those releases); older releases do not
+        know it, so it is not sent there and a warning says so.
     type: bool
     default: false
   probe:
@@ -456,11 +457,15 @@ class Runner:
     # -------------------------------------------------------------------------------------------- apply
     def apply(self):
         p = self.p
-        if p["run_immediate_backup"] and any(i["planned"] and i["method"] == sch.CLASSIC and self.desired == sch.ACTIVE
-                                             for i in self.items):
-            self.module.warn("run_immediate_backup is sent with pause_resume only; the classic PUT resumes %s "
-                             "without it" % ", ".join(i["name"] for i in self.items
-                                                      if i["planned"] and i["method"] == sch.CLASSIC))
+        # editBackupSchedule reads runImmediateBackupOnResume on the releases that serve pause_resume; older ones
+        # do not know it (controllers/ScheduleController.java)
+        immediate = p["run_immediate_backup"] and self.toggle
+        if p["run_immediate_backup"] and not self.toggle and self.desired == sch.ACTIVE and any(
+                i["planned"] for i in self.items):
+            self.module.warn("run_immediate_backup needs YBA 2024.2 or later (this is %s): %s resume%s at the next "
+                             "run time" % (self.result["yba_version"], ", ".join(i["name"] for i in self.items
+                                                                                 if i["planned"]),
+                                           "s" if sum(1 for i in self.items if i["planned"]) == 1 else ""))
         for item in self.items:
             if not item["planned"]:
                 continue
@@ -468,7 +473,7 @@ class Runner:
                 entity = self.client.get(self.client.cpath("schedules/%s" % item["uuid"])) or {}
                 item["entity"] = entity
                 try:
-                    body = sch.classic_body(entity, self.desired)
+                    body = sch.classic_body(entity, self.desired, immediate)
                 except ValueError as err:
                     self.fail("%s; nothing changed for it" % err)
             elif item["method"] == sch.CLASSIC:

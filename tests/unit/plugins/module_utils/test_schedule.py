@@ -49,6 +49,9 @@ def test_classic_body_echoes_exactly_one_recurrence():
     cron = {"scheduleName": "c", "frequency": 0, "frequencyTimeUnit": "HOURS", "cronExpression": "0 2 * * *"}
     assert sch.classic_body(cron, "Active") == {"status": "Active", "cronExpression": "0 2 * * *"}
     assert sch.classic_body(cron, "Stopped") == {"status": "Stopped"}
+    assert sch.classic_body(cron, "Active", run_immediate=True) == {"status": "Active", "cronExpression": "0 2 * * *",
+                                                                    "runImmediateBackupOnResume": True}
+    assert sch.classic_body(cron, "Stopped", run_immediate=True) == {"status": "Stopped"}
     with pytest.raises(ValueError, match="schedule n has neither a frequency nor a cron expression"):
         sch.classic_body({"scheduleName": "n", "frequency": 0}, "Active")
     with pytest.raises(ValueError, match="no frequencyTimeUnit"):

@@ -361,11 +361,19 @@ def test_toggle_release_uses_pause_resume_but_classic_for_paused(yba):
             {"status": "Active", "runImmediateBackupOnResume": True},
         # pause_resume refuses Paused -> Active (verifyScheduleToggle): the classic PUT resumes it
         "/api/v1/customers/%s/schedules/%s" % (C, S_ORDERS):
-            {"status": "Active", "frequency": 86400000, "frequencyTimeUnit": "HOURS"}}
+            {"status": "Active", "frequency": 86400000, "frequencyTimeUnit": "HOURS",
+             "runImmediateBackupOnResume": True}}
     s = by_name(r)
     assert s["orders-cron"]["method"] == "pause_resume" and s["orders-daily"]["method"] == "classic"
-    assert any("run_immediate_backup is sent with pause_resume only" in w for w in r["warnings"])
+    assert not any("run_immediate_backup" in w for w in r["warnings"])
     assert not run()["changed"]
+
+
+def test_run_immediate_is_not_sent_to_an_older_release(yba):
+    r = run(names=["orders-daily"], run_immediate_backup=True)
+    assert r["changed"] and "runImmediateBackupOnResume" not in yba.writes()[0][2]
+    assert any(w.startswith("run_immediate_backup needs YBA 2024.2 or later (this is 2.18.1.0-b84): orders-daily "
+                            "resumes at the next run time") for w in r["warnings"])
 
 
 def test_toggle_stop_while_running_is_retried(yba, clock):
