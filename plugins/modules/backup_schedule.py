@@ -546,14 +546,13 @@ class Runner:
             return
         deadline = self.client._clock() + p["wait_timeout"]
         delay = p["poll_interval"]
+        immediate = p["run_immediate_backup"] and self.toggle  # YBA sets the backlog: the next tick runs one
         for item in waiting:
             next_run = bi.parse_time(item["next_run"])
-            if next_run is not None and next_run > time.time() + p["wait_timeout"]:
+            if not immediate and next_run is not None and next_run > time.time() + p["wait_timeout"]:
                 self.module.warn("schedule %s runs next at %s, after the wait ends (wait_timeout %.0f s): its backup "
-                                 "will likely not be seen%s" % (item["name"], item["next_run"], p["wait_timeout"],
-                                                                "" if item["method"] == sch.TOGGLE else
-                                                                " (YBA runs a resumed schedule at once only when its "
-                                                                "next run went by while it was not Active)"))
+                                 "will likely not be seen (run_immediate_backup asks YBA 2024.2 and later to run it "
+                                 "at once)" % (item["name"], item["next_run"], p["wait_timeout"]))
         while True:
             for item in waiting:
                 if item["backup"] and item["backup"]["state"] == bi.COMPLETED:
