@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/emergency_backup.py [--sizes 4,16,64] [--seconds 3] [--concurrency 4] [--reuse]
 
 Starts a throw-away lab (scenario healthy) in ``$YBA_LAB_DIR`` (default /tmp/yba-lab-bench; ``--reuse`` takes a lab
-already up there and leaves it up), adds universes until there are max(--sizes), makes every platform backup take
+already up there and leaves it up), adds universes until there are max(--sizes) (``ybalab add-universes``), makes every platform backup take
 --seconds (``ybalab backup-speed``: a fixed time, a tiny staged file), then for each size N backs up N universes
 with ``max_concurrent`` c through the module's own plan + runner (no verification: the bucket check is measured by
 benchmarks/storage_probe.py's kin, not here). Reported per N:
@@ -26,11 +26,10 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
-sys.path[:0] = [COLLECTIONS, os.path.join(REPO, "tests", "lab")]
+sys.path.insert(0, COLLECTIONS)
 
 from ansible_collections.yba.remediation.plugins.module_utils import _api  # noqa: E402
 from ansible_collections.yba.remediation.plugins.module_utils import _backup  # noqa: E402
@@ -49,21 +48,6 @@ def lab(*argv: str) -> str:
     if proc.returncode != 0:
         raise SystemExit("ybalab %s failed:\n%s%s" % (" ".join(argv), proc.stdout, proc.stderr))
     return proc.stdout
-
-
-def add_universes(state: dict, total: int) -> None:
-    """Clone the seeded universes' shape until the lab has ``total`` (same customer, YBC, YSQL + YCQL)."""
-    from ybalab import seed, services
-    have = int(services.psql(state, "SELECT count(*) FROM universe", tuples=True).stdout.strip())
-    sql = []
-    for n in range(have, total):
-        u = {"name": "bench-%03d" % n, "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "yba-bench-%d" % n))}
-        sql.append("INSERT INTO universe (universe_uuid, customer_id, name, version, creation_date, "
-                   "universe_details_json) SELECT %s, id, %s, 42, now(), %s FROM customer WHERE uuid = %s;" % (
-                       seed.q(u["uuid"]), seed.q(u["name"]), seed.q(seed.universe_details(u, n % 250)),
-                       seed.q(seed.ids()["customer_uuid"])))
-    if sql:
-        services.psql(state, "\n".join(sql))
 
 
 def server_seconds(client: _api.YBAClient, items: list) -> float | None:
@@ -113,10 +97,11 @@ def main() -> int:
     if not args.reuse:
         lab("up", "--scenario", "healthy")
     try:
-        from ybalab import labstate
-        state = labstate.load(os.environ["YBA_LAB_DIR"])
+        state = json.loads(open(os.path.join(os.environ["YBA_LAB_DIR"], "lab.json"), encoding="utf-8").read())
         lab("backup-speed", "--seconds", str(args.seconds), "--bytes-per-second", "0", "--stage-bytes", "4096")
-        add_universes(state, max(sizes))
+        more = max(sizes) - len(state["platform"]["universes"])
+        if more > 0:
+            lab("add-universes", str(more))
         platform = state["platform"]
         client = _api.YBAClient(platform["url"], token=platform["token"], ca_path=platform["ca_cert"])
         universes = sorted(u["name"] for u in client.get(client.cpath("universes")))

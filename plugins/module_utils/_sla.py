@@ -351,13 +351,18 @@ def _schedule_item(s: dict[str, t.Any], universes: dict[str, dict[str, t.Any]], 
         elif now - last > rpo * limits["warn_ratio"]:
             reasons.append((WARNING, "newest backup %s old > %d%% of %s" % (
                 duration(now - last), round(limits["warn_ratio"] * 100), duration(rpo))))
-    if item["failure_count"] and s.get("status") == "Active":
+    # YBA never resets failureCount (Schedule.resetSchedule keeps it): it warns only until the schedule has
+    # produced a Completed backup within its interval again; after that it is history, named in the reason.
+    recovered = last is not None and interval is not None and now - last <= interval
+    if item["failure_count"] and s.get("status") == "Active" and not recovered:
         reasons.append((WARNING, "failure count %d" % item["failure_count"]))
     if item["backlog"]:
         reasons.append((WARNING, "backlogged (a run was skipped while the universe was locked)"))
     item["status"] = worst([OK] + [r[0] for r in reasons])
     item["reason"] = "; ".join(r[1] for r in sorted(reasons, key=lambda r: -RANK[r[0]])) or (
-        "%s, newest backup %s old" % (s.get("status"), duration(item["age_seconds"])))
+        "%s, newest backup %s old%s" % (s.get("status"), duration(item["age_seconds"]),
+                                        "; failure count %d kept by YBA from before" % item["failure_count"]
+                                        if item["failure_count"] else ""))
     return item
 
 
@@ -649,6 +654,8 @@ def path_problem(path: str, kind: str) -> str | None:
 def record(doc: dict[str, t.Any], outputs: list[dict[str, t.Any]], check_mode: bool) -> dict[str, t.Any]:
     """The run record of one evaluation: one line, the counts, what was written."""
     return {"status": doc["nagios"]["status"], "exit_code": doc["nagios"]["exit_code"],
+            # what `yba-remediation run --nagios` prints and exits with
+            "nagios": {"exit_code": doc["nagios"]["exit_code"], "line": doc["nagios"]["line"]},
             "summary": "YBA BACKUP %s - %s" % (doc["nagios"]["status"], doc["nagios"]["text"]),
             "counts": doc["summary"], "generated_at": doc["generated_at"], "check_mode": check_mode,
             "outputs": outputs}

@@ -59,3 +59,13 @@ def test_job_template_matches_a_playbook_and_its_role(name):
         choices = options[variable].get("choices")
         if choices and question["type"] == "multiplechoice":
             assert set(question["choices"]) <= {str(c) for c in choices}
+
+
+def test_the_sla_check_is_scheduled_every_five_minutes_and_fails_on_critical():
+    sla = _job_templates()["backup_sla"]
+    assert sla["extra_vars"] == {"backup_sla_fail_on": "critical"}
+    assert re.fullmatch(r"DTSTART:\d{8}T\d{6}Z RRULE:FREQ=MINUTELY;INTERVAL=5", sla["schedule"]["rrule"])
+    options = _load(REPO / "roles" / "backup_sla" / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert "critical" in options["backup_sla_fail_on"]["choices"]
+    apply = (AWX / "apply.yml").read_text(encoding="utf-8")
+    assert "awx.awx.schedule:" in apply and 'unified_job_template: "YBA {{ item.key }}"' in apply

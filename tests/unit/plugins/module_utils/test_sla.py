@@ -156,7 +156,11 @@ def test_schedules_paused_stopped_backlogged_and_failing():
     assert (sched(doc, "pa")["status"], sched(doc, "pa")["reason"]) == ("critical", "paused by YBA after 3 failures")
     assert sched(doc, "st")["status"] == "skipped" and sched(doc, "st")["reason"] == "stopped"
     assert sched(doc, "bl")["status"] == "warning" and "backlogged" in sched(doc, "bl")["reason"]
-    assert sched(doc, "fc")["status"] == "warning" and sched(doc, "fc")["reason"] == "failure count 2"
+    # a failure count YBA keeps warns only until the schedule has a Completed backup within its interval again
+    assert sched(doc, "fc")["status"] == "ok" and sched(doc, "fc")["reason"].endswith(
+        "; failure count 2 kept by YBA from before")
+    doc = run(u, s, [backup("d", 30, sched="fc")])
+    assert sched(doc, "fc")["status"] == "warning" and "failure count 2" in sched(doc, "fc")["reason"]
     # the Stopped schedule gives no RPO: b falls back to the default
     assert item(doc, "b")["rpo_source"] == "default"
 
