@@ -110,9 +110,8 @@ def main() -> int:
         if not args.reuse:
             lab("down", "--purge")
     print(json.dumps(results, indent=2))
-    header = "%6s %4s %5s %8s %8s %11s %9s %10s %11s" % ("N", "c", "t", "floor s", "wall s", "wall/floor",
-                                                        "server s", "calls/bk", "polls/bk")
-    print(header)
+    columns = ("N", "c", "t", "floor s", "wall s", "wall/floor", "server s", "calls/bk", "polls/bk")
+    print("%6s %4s %5s %8s %8s %11s %9s %10s %11s" % columns)
     for r in results:
         print("%6d %4d %5.1f %8.1f %8.1f %11.3f %9.2f %10.2f %11.2f" % (
             r["universes"], r["max_concurrent"], r["backup_seconds"], r["floor_s"], r["wall_s"],

@@ -346,9 +346,9 @@ class Runner:
                                                               for i in moved))
         elif any(i["planned"] for i in self.items):
             left = [i for i in self.items if i["after"] != self.desired]
-            what = "%d of %d schedule%s not %s (%s)" % (len(left), len(self.items), "" if len(self.items) == 1 else "s",
-                                                      self.desired, ", ".join("%s %s" % (i["name"], i["after"])
-                                                                              for i in left))
+            plural = "" if len(self.items) == 1 else "s"
+            states = ", ".join("%s %s" % (i["name"], i["after"]) for i in left)
+            what = "%d of %d schedule%s not %s (%s)" % (len(left), len(self.items), plural, self.desired, states)
         else:
             what = "%d schedule%s already %s" % (len(self.items), "" if len(self.items) == 1 else "s", self.desired)
         waited = [i for i in moved if i["backup"]]
@@ -438,8 +438,8 @@ class Runner:
                                  "them in storage_credentials for a full probe" % name)
                 result = self.probe(data, "reach")
             result["refused"] = not result["ok"] and not p["force"]
-            self.result["probes"][name] = {k: result.get(k) for k in ("ok", "mode", "failed_step", "error_class",
-                                                                       "error", "summary", "refused")}
+            shown = ("ok", "mode", "failed_step", "error_class", "error", "summary", "refused")
+            self.result["probes"][name] = {k: result.get(k) for k in shown}
             if not result["ok"]:
                 refusals.append("storage config %s of %s fails from %s: %s" % (name, ", ".join(users), self.here,
                                                                                result["summary"]))

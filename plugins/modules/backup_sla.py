@@ -290,7 +290,7 @@ outputs:
   elements: dict
 record:
   description:
-    - The run record - C(status), C(exit_code), C(nagios) (C(exit_code) and C(line): what
+    - The run record - C(status), C(exit_code), C(nagios) (C(exit_code) and C(line), what
       C(yba-remediation run --nagios) prints), C(summary) (one line), C(counts), C(generated_at), C(check_mode),
       C(outputs).
   returned: always
