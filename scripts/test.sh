@@ -79,44 +79,67 @@ stage_lab-up() { fresh_lab_up; }
 
 stage_lab-tests() { run_pytest -q tests/lab/tests; }
 
-# Two labs, two halves at once (they wait on SSH, PostgreSQL and the platform far more than on the CPU): the
-# role targets on the test lab; the runbook, CLI and API-fidelity tests on a second lab of their own.
-# YBA_TEST_SERIAL=1: one lab, one pytest.
-SECOND_LAB=""
+# Three labs, three parts at once (they wait on SSH, PostgreSQL and the platform far more than on the CPU): the
+# role targets on the test lab; the runbook, CLI and API-fidelity tests on a second lab; the backup tests (issue
+# 11's CLI run through the incident) and the targets named in THIRD_TARGETS on a third, so the parts take about
+# as long. A lab that does not start sends its part to the test lab. YBA_TEST_SERIAL=1: one lab, one pytest.
+THIRD_TARGETS=(run_lock storage_config backup backup_restart backup_schedule backup_sla)
+OTHER_LABS=()
+
+integration_part() {  # integration_part <2|3>: that part's tests on the lab in $YBA_LAB_DIR
+    local t ids=()
+    case "$1" in
+        2) run_pytest -v --durations=12 tests/integration -k "not test_target" \
+               --deselect tests/integration/test_backups.py ;;
+        3) for t in "${THIRD_TARGETS[@]}"; do ids+=("tests/integration/test_integration.py::test_target[$t]"); done
+           run_pytest -v --durations=12 tests/integration/test_backups.py "${ids[@]}" ;;
+    esac
+}
+
 stage_integration() {
     if [ -n "${YBA_TEST_SERIAL:-}" ]; then
         run_pytest -v tests/integration
         return
     fi
     mkdir -p .build/logs
-    SECOND_LAB="$YBA_LAB_DIR-2"
-    if ! YBA_LAB_DIR="$SECOND_LAB" fresh_lab_up > .build/logs/integration-2.log 2>&1; then
-        cat .build/logs/integration-2.log
-        echo "second lab did not start: running the integration tests on one lab" >&2
-        second_lab_down
-        run_pytest -v tests/integration
-        return
-    fi
-    # The role targets on the first lab; the runbook, CLI and API-fidelity tests and the targets named here on the
-    # second, so the halves take about as long (run_lock ~4 min, storage_config ~1.5 min).
-    local moved="run_lock or storage_config"
-    (YBA_LAB_DIR="$SECOND_LAB" run_pytest -v --durations=12 tests/integration -k "not test_target or $moved" \
-        >> .build/logs/integration-2.log 2>&1) &
-    local other=$! rc rc2
-    run_pytest -v --durations=12 tests/integration -k "test_target and not ($moved)"
-    rc=$?
-    wait "$other"
-    rc2=$?
-    echo "-- the runbook, CLI and API-fidelity tests (second lab $SECOND_LAB)"
-    cat .build/logs/integration-2.log
-    second_lab_down
-    [ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ]
+    local t n dir log rc=0 deselect=() parts=() pids=() left=()
+    for t in "${THIRD_TARGETS[@]}"; do
+        deselect+=(--deselect "tests/integration/test_integration.py::test_target[$t]")
+    done
+    for n in 2 3; do
+        dir="$YBA_LAB_DIR-$n"
+        log=".build/logs/integration-$n.log"
+        if YBA_LAB_DIR="$dir" fresh_lab_up > "$log" 2>&1; then
+            OTHER_LABS+=("$dir")
+            (YBA_LAB_DIR="$dir" integration_part "$n" >> "$log" 2>&1) &
+            pids+=($!)
+            parts+=("$n")
+        else
+            cat "$log"
+            echo "lab $dir did not start: its tests run on $YBA_LAB_DIR after the role targets" >&2
+            YBA_LAB_DIR="$dir" lab down >/dev/null 2>&1
+            left+=("$n")
+        fi
+    done
+    run_pytest -v --durations=12 tests/integration -k "test_target" "${deselect[@]}" || rc=1
+    for n in "${left[@]}"; do
+        integration_part "$n" || rc=1
+    done
+    for n in "${!pids[@]}"; do
+        wait "${pids[$n]}" || rc=1
+        echo "-- integration part ${parts[$n]} (lab $YBA_LAB_DIR-${parts[$n]})"
+        cat ".build/logs/integration-${parts[$n]}.log"
+    done
+    other_labs_down
+    return "$rc"
 }
 
-second_lab_down() {
-    [ -n "$SECOND_LAB" ] || return 0
-    YBA_LAB_DIR="$SECOND_LAB" lab down >/dev/null 2>&1 || echo "lab down FAILED: inspect $SECOND_LAB" >&2
-    SECOND_LAB=""
+other_labs_down() {
+    local dir
+    for dir in "${OTHER_LABS[@]}"; do
+        YBA_LAB_DIR="$dir" lab down >/dev/null 2>&1 || echo "lab down FAILED: inspect $dir" >&2
+    done
+    OTHER_LABS=()
 }
 
 # Every runnable script in benchmarks/ (one with a __main__ block; helpers are skipped), at its default size.
@@ -134,7 +157,7 @@ stage_bench() {
 
 LAB_STARTED=0
 teardown() {
-    second_lab_down
+    other_labs_down
     if [ "$LAB_STARTED" -eq 1 ]; then
         echo "== lab down ($YBA_LAB_DIR)"
         lab down || echo "lab down FAILED: inspect $YBA_LAB_DIR" >&2
