@@ -47,6 +47,20 @@ def _moto_server() -> str:
     return exe
 
 
+@pytest.fixture(scope="module")
+def plain_s3():
+    """A real S3 without credential checks (moto's threaded server), fresh for each test module, and an endpoint
+    where nothing listens: {"live": url, "dead": url}."""
+    pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield {"live": "http://127.0.0.1:%d" % port, "dead": "http://127.0.0.1:%d" % free_port()}
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def s3(tmp_path_factory):
     """A real S3 server, moto, with credential checks: a full user, a read-only user, a bucket and a versioned bucket."""

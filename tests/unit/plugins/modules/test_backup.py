@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.yba.remediation.plugins.modules import backup
 from ansible_collections.yba.remediation.tests.unit.plugins.module_utils import backup_fake as bf
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done
+
+pytestmark = pytest.mark.usefixtures("raw_results")
 
 TOKEN = "api-token-value-123"
 
@@ -19,26 +21,6 @@ TOKEN = "api-token-value-123"
 @pytest.fixture
 def yba(monkeypatch, s3):
     return bf.install(monkeypatch, bf.FakeYBA(s3))
-
-
-class Done(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-@pytest.fixture(autouse=True)
-def raw_results(monkeypatch):
-    """The results as the module builds them, before AnsibleModule removes no_log values."""
-    def exit_json(self, **kw):
-        raise Done(dict(kw, failed=False, warnings=list(warnings.get_warning_messages())))
-
-    def fail_json(self, msg, **kw):
-        raise Done(dict(kw, msg=msg, failed=True, warnings=list(warnings.get_warning_messages())))
-
-    monkeypatch.setattr(warnings, "_global_warnings", {})
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def creds(s3):

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 from ansible_collections.yba.remediation.plugins.modules import backup_schedule
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done
+
+pytestmark = pytest.mark.usefixtures("raw_results")
 
 C = "cccccccc-cccc-cccc-cccc-cccccccccccc"
 TOKEN = "api-token-value-123"
@@ -28,26 +29,13 @@ CFG_LIVE, CFG_DEAD = "c0000000-0000-0000-0000-000000000001", "c0000000-0000-0000
 CLASSIC_VERSION, TOGGLE_VERSION = "2.18.1.0-b84", "2024.2.1.0-b20"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3():
-    """A real S3 (moto server in a thread) and an endpoint where nothing listens."""
+def s3(plain_s3):
+    """A real S3 (moto) with the bucket, and an endpoint where nothing listens."""
     boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    live = "http://127.0.0.1:%d" % port
-    boto3.client("s3", endpoint_url=live, region_name="us-east-1", aws_access_key_id=KEY_ID,
+    boto3.client("s3", endpoint_url=plain_s3["live"], region_name="us-east-1", aws_access_key_id=KEY_ID,
                  aws_secret_access_key=SECRET).create_bucket(Bucket=BUCKET)
-    yield {"live": live, "dead": "http://127.0.0.1:%d" % free_port()}
-    server.stop()
+    return plain_s3
 
 
 class Clock:
@@ -232,26 +220,6 @@ def yba(monkeypatch, s3, clock):
     monkeypatch.setattr(_api.YBAClient, "_send_once", send)
     monkeypatch.setattr(_api.YBAClient, "from_module", classmethod(from_module))
     return fake
-
-
-class Done(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-@pytest.fixture(autouse=True)
-def raw_results(monkeypatch):
-    """The module's results before AnsibleModule removes no_log values: no secret may be there at all."""
-    def exit_json(self, **kw):
-        raise Done(dict(kw, failed=False, warnings=list(warnings.get_warning_messages())))
-
-    def fail_json(self, msg, **kw):
-        raise Done(dict(kw, msg=msg, failed=True, warnings=list(warnings.get_warning_messages())))
-
-    monkeypatch.setattr(warnings, "_global_warnings", {})
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def creds():

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -27,26 +26,13 @@ H = 3600.0
 XSD = Path(__file__).resolve().parents[1] / "module_utils" / "fixtures" / "junit-windyroad.xsd"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3():
+def s3(plain_s3):
     boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    live = "http://127.0.0.1:%d" % port
-    client = boto3.client("s3", endpoint_url=live, region_name="us-east-1", aws_access_key_id=KEY_ID,
+    client = boto3.client("s3", endpoint_url=plain_s3["live"], region_name="us-east-1", aws_access_key_id=KEY_ID,
                           aws_secret_access_key=SECRET)
     client.create_bucket(Bucket=BUCKET)
-    yield {"live": live, "dead": "http://127.0.0.1:%d" % free_port(), "client": client}
-    server.stop()
+    return dict(plain_s3, client=client)
 
 
 class FakeYBA:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import uuid as uuidlib
 
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -17,6 +15,9 @@ from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 from ansible_collections.yba.remediation.plugins.modules import storage_config
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done
+
+pytestmark = pytest.mark.usefixtures("raw_results")
 
 C = "cccccccc-cccc-cccc-cccc-cccccccccccc"
 TOKEN = "api-token-value-123"
@@ -27,26 +28,13 @@ BUCKET = "unit-bucket"
 SEEDED = "11111111-2222-3333-4444-555555555555"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3():
-    """A real S3 (moto server in a thread) and a refusing endpoint."""
+def s3(plain_s3):
+    """A real S3 (moto) with the bucket, and an endpoint where nothing listens."""
     boto3 = pytest.importorskip("boto3")
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    live = "http://127.0.0.1:%d" % port
-    boto3.client("s3", endpoint_url=live, region_name="us-east-1", aws_access_key_id=KEY_ID,
+    boto3.client("s3", endpoint_url=plain_s3["live"], region_name="us-east-1", aws_access_key_id=KEY_ID,
                  aws_secret_access_key=SECRET).create_bucket(Bucket=BUCKET)
-    yield {"live": live, "dead": "http://127.0.0.1:%d" % free_port()}
-    server.stop()
+    return plain_s3
 
 
 class FakeYBA:
@@ -139,27 +127,6 @@ def yba(monkeypatch, s3):
 
     monkeypatch.setattr(_api.YBAClient, "_send_once", send)
     return fake
-
-
-class Done(Exception):
-    def __init__(self, result):
-        super().__init__(result)
-        self.result = result
-
-
-@pytest.fixture(autouse=True)
-def raw_results(monkeypatch):
-    """The module's results as it builds them, before AnsibleModule removes the no_log values: a secret must not
-    be there in the first place."""
-    def exit_json(self, **kw):
-        raise Done(dict(kw, failed=False, warnings=list(warnings.get_warning_messages())))
-
-    def fail_json(self, msg, **kw):
-        raise Done(dict(kw, msg=msg, failed=True, warnings=list(warnings.get_warning_messages())))
-
-    monkeypatch.setattr(warnings, "_global_warnings", {})
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def run(check=False, diff=False, **args):
