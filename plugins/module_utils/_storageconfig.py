@@ -126,6 +126,17 @@ def find_any(configs: t.Iterable[dict[str, t.Any]], uuid: str | None = None,
     return next((c for c in configs if name is not None and c.get("configName") == name), None)
 
 
+def credentials_for(config: dict[str, t.Any], storage_credentials: dict[str, t.Any] | None) -> dict[str, t.Any]:
+    """The vault's keys of one config from a ``storage_credentials`` option (the same in every module and role):
+    by its configName, else its configUUID, else the entry ``*`` (the AWX credential's S3 keys serve every config
+    without an entry of its own)."""
+    given = storage_credentials or {}
+    for key in (config.get("configName"), config.get("configUUID"), "*"):
+        if key and isinstance(given.get(key), dict) and given[key]:
+            return given[key]
+    return {}
+
+
 def probe_settings(config: dict[str, t.Any], credentials: dict[str, t.Any] | None = None
                    ) -> tuple[dict[str, t.Any], dict[str, t.Any]]:
     """What a boto3 client needs to speak as YBA does with a config answered by the API: its data without the

@@ -62,8 +62,11 @@ options:
     type: str
   storage_credentials:
     description:
-      - "The secrets of the storage configs, to list the bucket with (YBA shows them masked), by config name -
-        C({<config name>: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}). Never logged nor returned."
+      - >-
+        The secrets of the storage configs (YBA answers them masked), such as
+        C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), by config name, else by config UUID; the
+        entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX credential).
+        Never logged nor returned.
       - Without them, verification uses the host's own credentials (an IAM role); with neither it fails with a
         problem that says so.
     type: dict
@@ -449,9 +452,7 @@ def main():
                 config = configs.get(config_uuid) or {}
                 if config.get("name") != "S3":
                     return None
-                creds = (p["storage_credentials"] or {}).get(config.get("configName")) or \
-                    (p["storage_credentials"] or {}).get(config_uuid) or {}
-                return sc.probe_settings(config, creds)[0]
+                return sc.probe_settings(config, sc.credentials_for(config, p["storage_credentials"]))[0]
 
             bk.Runner(client, params, settings_for).run(items)
     except bk.BackupInputError as err:

@@ -85,11 +85,11 @@ options:
   storage_credentials:
     description:
       - >-
-        The secrets of the storage configs by config name, such as
-        C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), for the probe (YBA answers them masked).
+        The secrets of the storage configs (YBA answers them masked), such as
+        C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), by config name, else by config UUID; the
+        entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX credential).
         Never logged nor returned.
-      - The entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX
-        credential).
+      - Used by the probe before a resume.
     type: dict
     default: {}
   probe_timeout:
@@ -430,8 +430,7 @@ class Runner:
             if config.get("name") != "S3":
                 self.module.warn("storage config %s is of type %s: only S3 is probed" % (name, config.get("name")))
                 continue
-            creds = p["storage_credentials"] or {}
-            data, stored = sc.probe_settings(config, creds.get(name) or creds.get("*"))
+            data, stored = sc.probe_settings(config, sc.credentials_for(config, p["storage_credentials"]))
             result = self.probe(data, mode)
             if result["error_class"] == "no_credentials" and stored and mode != "reach":
                 self.module.warn("the probe of %s checked DNS, TCP and TLS only: YBA shows its keys masked; give "

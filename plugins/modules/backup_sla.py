@@ -124,9 +124,11 @@ options:
   storage_credentials:
     description:
       - >-
-        The secret fields of the storage configs, by config name (C(configName)), for O(verify) and O(probe=read) or
-        O(probe=canary), such as C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}). YBA answers them
-        masked. Never logged.
+        The secrets of the storage configs (YBA answers them masked), such as
+        C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), by config name, else by config UUID; the
+        entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX credential).
+        Never logged nor returned.
+      - Used by O(verify) and by O(probe=read) or O(probe=canary).
     type: dict
     default: {}
   probe:
@@ -340,7 +342,7 @@ def read_catalog(client, p):
 
 
 def settings_of(config, p):
-    data, _stored = sc.probe_settings(config, p["storage_credentials"].get(config.get("configName")) or {})
+    data, _stored = sc.probe_settings(config, sc.credentials_for(config, p["storage_credentials"]))
     return data
 
 

@@ -156,3 +156,13 @@ def test_stored_secrets_compares_by_yba_mask():
     got = sc.stored_secrets(stored, {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE1", "AWS_SECRET_ACCESS_KEY": "otherkey99",
                                      "PROXY_PASSWORD": "pw-long-enough", "AWS_SESSION_TOKEN": ""})
     assert got == {"AWS_ACCESS_KEY_ID": "same", "AWS_SECRET_ACCESS_KEY": "differs", "PROXY_PASSWORD": "unknown"}
+
+
+def test_credentials_for_a_config_by_name_then_uuid_then_the_star_entry():
+    config = {"configName": "s3-prod", "configUUID": "c-1"}
+    by_name, by_uuid, star = ({"AWS_ACCESS_KEY_ID": k} for k in ("name", "uuid", "star"))
+    assert sc.credentials_for(config, {"s3-prod": by_name, "c-1": by_uuid, "*": star}) == by_name
+    assert sc.credentials_for(config, {"c-1": by_uuid, "*": star}) == by_uuid
+    assert sc.credentials_for(config, {"other": by_name, "*": star}) == star
+    assert sc.credentials_for(config, {"s3-prod": {}, "*": star}) == star  # an empty entry is no entry
+    assert sc.credentials_for(config, None) == {} and sc.credentials_for(config, {"other": by_name}) == {}
