@@ -236,3 +236,14 @@ def test_nagios_puts_the_worst_host_first():
         "c": {"backup_sla": {"nagios": {"exit_code": 3, "line": "YBA BACKUP UNKNOWN - c"}}}}}
     assert nagios.check_output(summary) == (2, ["b: YBA BACKUP CRITICAL - b", "c: YBA BACKUP UNKNOWN - c",
                                                 "a: YBA BACKUP OK - a|x=1"])
+
+
+def test_nagios_keeps_the_verdict_of_a_run_that_fails_on_it(tmp_path):
+    """backup_sla_fail_on=warning fails the run after recording a WARNING: the check says WARNING (1), not UNKNOWN."""
+    playbook = tmp_path / "judge.yml"
+    playbook.write_text(VERDICT_PLAYBOOK + "    - name: Fail on the verdict\n      ansible.builtin.fail:\n"
+                                           "        msg: YBA BACKUP WARNING\n")
+    proc = _run_cli("run", str(playbook), "-i", "localhost,", "-e", "ansible_connection=local",
+                    "-e", "code=1", "-e", "name=WARNING", "--nagios", "--summary", str(tmp_path / "s.json"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout == "YBA BACKUP WARNING - localhost|stale=1\n"

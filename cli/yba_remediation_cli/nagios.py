@@ -31,8 +31,13 @@ def check_output(summary: dict[str, Any], failure: str | None = None) -> tuple[i
     """(exit code, lines to print) for a finished run: its ``summary`` and, if it failed, its first error."""
     found = verdicts(summary)
     if not summary.get("ok"):
-        cause = failure or "status %s" % summary.get("status")
-        found.append((UNKNOWN, "", "%s UNKNOWN - the check run failed: %s" % (PREFIX, cause)))
+        # a host that recorded its verdict is judged by it (a role that fails on its own CRITICAL or WARNING fails
+        # the run too); a failed host without one, or a run that failed before any host, is UNKNOWN
+        judged = {host for _code, host, _line in found}
+        unjudged = [h for h in summary.get("failed_hosts") or [] if h not in judged]
+        if unjudged or not found:
+            cause = failure or "status %s" % summary.get("status")
+            found.append((UNKNOWN, ", ".join(unjudged), "%s UNKNOWN - the check run failed: %s" % (PREFIX, cause)))
     if not found:
         return UNKNOWN, ["%s UNKNOWN - the playbook recorded no verdict (run backup_sla)" % PREFIX]
     found.sort(key=lambda v: -_RANK[v[0]])

@@ -78,7 +78,21 @@ def schedule_info(schedule: dict[str, t.Any]) -> dict[str, t.Any]:
             "storage_config_uuid": info.get("storageConfigUUID") or params.get("storageConfigUUID")}
 
 
-def _cron_values(spec: str, lo: int, hi: int) -> set[int]:
+_CRON_NAMES = {name: n for names in (("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
+                                     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
+                                      "DEC"))
+               for n, name in enumerate(names, 0 if names[0] == "SUN" else 1)}
+
+
+def _cron_values(spec: str, lo: int, hi: int, shift: int = 0) -> set[int]:
+    """The values of one cron field (``*``, ``?``, lists, ranges, steps, day and month names); ``shift`` moves
+    numbers (Quartz counts weekdays 1-7 from Sunday, Unix cron 0-7 from Sunday). ValueError on what it cannot read
+    (``L``, ``W``, ``#``)."""
+    def number(text: str) -> int:
+        if text.upper() in _CRON_NAMES:
+            return _CRON_NAMES[text.upper()]
+        return int(text) + shift
+
     out: set[int] = set()
     for part in spec.split(","):
         step = 1
@@ -89,43 +103,47 @@ def _cron_values(spec: str, lo: int, hi: int) -> set[int]:
             start, end = lo, hi
         elif "-" in part:
             a, b = part.split("-", 1)
-            start, end = int(a), int(b)
+            start, end = number(a), number(b)
         else:
-            start = int(part)
+            start = number(part)
             end = hi if step > 1 else start
         out.update(range(start, end + 1, max(1, step)))
     return {v % 7 if hi == 7 else v for v in out if lo <= v <= hi}
 
 
 def cron_interval_seconds(expr: str) -> float | None:
-    """The longest gap between two runs of a 5-field cron expression over the next 8 days (what a schedule's RPO
-    must cover); None when it cannot be read."""
+    """The longest gap between two runs of a cron expression (5 Unix fields, or Quartz with seconds first) over
+    the next 400 days: what a schedule's RPO must cover, a monthly schedule's month included. None when it cannot
+    be read."""
     fields = str(expr or "").split()
-    if len(fields) == 6:  # a Quartz expression: seconds first
-        fields = fields[1:]
+    quartz = len(fields) in (6, 7)
+    if quartz:  # seconds first, an optional year last
+        fields = fields[1:6]
     if len(fields) != 5:
         return None
     try:
         minutes, hours, days, months = (_cron_values(fields[0], 0, 59), _cron_values(fields[1], 0, 23),
                                         _cron_values(fields[2], 1, 31), _cron_values(fields[3], 1, 12))
-        weekdays = _cron_values(fields[4], 0, 7)
+        weekdays = _cron_values(fields[4], 0, 7, shift=-1 if quartz else 0)
     except ValueError:
         return None
-    any_day, any_weekday = fields[2] in ("*", "?"), fields[4] in ("*", "?")
-    start = datetime.datetime(2026, 1, 5)  # a Monday; the gap pattern of a week repeats
-    fires = []
-    for day in range(8 + 31):
-        date = start + datetime.timedelta(days=day)
-        dom_ok, dow_ok = date.day in days, (date.isoweekday() % 7) in weekdays
-        ok = (dom_ok and dow_ok) if (any_day or any_weekday) else (dom_ok or dow_ok)
-        if not ok or date.month not in months:
-            continue
-        for h in sorted(hours):
-            for m in sorted(minutes):
-                fires.append(date + datetime.timedelta(hours=h, minutes=m))
-    if len(fires) < 2:
+    times = sorted(h * 3600 + m * 60 for h in hours for m in minutes)
+    if not times:
         return None
-    return max((b - a).total_seconds() for a, b in zip(fires, fires[1:]))
+    any_day, any_weekday = fields[2] in ("*", "?"), fields[4] in ("*", "?")
+    start = datetime.date(2026, 1, 5)
+    run_days = []
+    for n in range(400):
+        date = start + datetime.timedelta(days=n)
+        dom_ok, dow_ok = date.day in days, (date.isoweekday() % 7) in weekdays
+        ok = (dom_ok and dow_ok) if (any_day or any_weekday) else (dom_ok or dow_ok)  # Vixie cron's rule
+        if ok and date.month in months:
+            run_days.append(n)
+    if not run_days or (len(run_days) == 1 and len(times) == 1):
+        return None
+    gaps = [b - a for a, b in zip(times, times[1:])]  # within a day
+    gaps += [(b - a) * 86400 + times[0] - times[-1] for a, b in zip(run_days, run_days[1:])]  # across days
+    return float(max(gaps))
 
 
 def schedule_interval_seconds(schedule: dict[str, t.Any]) -> float | None:
@@ -234,7 +252,11 @@ def read_latest(client: t.Any, universe_uuid: str, wanted: t.Iterable[tuple[str,
     """The newest Completed backups of one universe from ``backups/page`` (newest first, Completed only), reading
     only until each wanted (backup type, storage config UUID or None for any) has one, or ``max_items``."""
     wanted = set(wanted)
-    query = {"filter": dict(bi.BACKUP_FILTER, universeUUIDList=[universe_uuid], states=[bi.COMPLETED]),
+    configs = sorted({cfg for _typ, cfg in wanted if cfg})
+    query = {"filter": dict(bi.BACKUP_FILTER, universeUUIDList=[universe_uuid], states=[bi.COMPLETED],
+                            # only those configs when every wanted pair names one (a new redundant config's few
+                            # backups are not searched for among thousands on the other)
+                            storageConfigUUIDList=configs if all(cfg for _typ, cfg in wanted) else []),
              "sortBy": "createTime", "direction": "DESC"}
     found: list[dict[str, t.Any]] = []
     have: set[tuple[str, str]] = set()

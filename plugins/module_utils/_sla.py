@@ -491,9 +491,14 @@ def render_prometheus(doc: dict[str, t.Any]) -> str:
     """The document as a node_exporter textfile: gauges prefixed yba_, HELP and TYPE once per metric, no sample
     timestamps (the textfile collector refuses them), label values escaped."""
     samples: dict[str, list[str]] = {name: [] for name in METRICS}
+    series: set[str] = set()
 
     def add(name: str, value: float | int | bool, **labels: t.Any) -> None:
         text = ",".join('%s="%s"' % (k, _label_value(v)) for k, v in labels.items())
+        key = "%s{%s}" % (name, text)
+        if key in series:  # the collector rejects a whole file with a duplicate series: the first one stands
+            return
+        series.add(key)
         samples[name].append("%s%s %s" % (name, "{%s}" % text if text else "", _number(value)))
 
     up = bool(doc["yba"].get("api_reachable"))
@@ -516,14 +521,16 @@ def render_prometheus(doc: dict[str, t.Any]) -> str:
         add("yba_backup_failed_backups", i["failed_in_window"], universe=name)
         add("yba_backup_expired_not_deleted", i["expired_not_deleted"], universe=name)
     for s in doc["schedules"]:
-        lbl = {"universe": s["universe"] or "", "backup_type": s["backup_type"], "schedule": s["schedule"]}
+        # a schedule of a deleted universe (YBA deletes it only when it next fires) is named by its universe's UUID
+        owner = s["universe"] or s["universe_uuid"] or ""
+        lbl = {"universe": owner, "backup_type": s["backup_type"], "schedule": s["schedule"]}
         add("yba_backup_last_success_timestamp_seconds", s["last_success_timestamp"] or 0, **lbl)
         if s["rpo_seconds"] is not None:
             add("yba_backup_rpo_seconds", s["rpo_seconds"], **lbl)
         add("yba_backup_sla_ok", s["status"] in (OK, WARNING, SKIPPED), **lbl)
         for st in STATUSES:
             add("yba_backup_sla_item_status", s["status"] == st, status=st, **lbl)
-        slbl = {"schedule": s["schedule"], "universe": s["universe"] or ""}
+        slbl = {"schedule": s["schedule"], "universe": owner}
         add("yba_schedule_paused", s["state"] == "Paused", **slbl)
         add("yba_schedule_failure_count", s["failure_count"], **slbl)
         add("yba_schedule_backlog", s["backlog"], **slbl)

@@ -182,9 +182,11 @@ options:
     default: 500
   max_backups:
     description:
-      - Read at most this many backups (newest first); the JSON document's C(truncated) tells when there were more.
+      - Read at most this many backups (newest first) for the failures and the expired backups; the JSON document's
+        C(truncated) tells when there were more. Beyond it, the newest Completed backup of each universe and type the
+        scan did not reach is read for that universe alone.
     type: int
-    default: 100000
+    default: 20000
 notes:
   - Run it on the YBA host (as the P(yba.remediation.backup_sla#role) role does) so the storage probe speaks for where
     YBA reaches the buckets from, and so the textfile lands beside node_exporter.
@@ -338,7 +340,23 @@ def read_catalog(client, p):
             continue
         if value is not None:
             retain[sched_uuid] = value
-    return universes, schedules, backups[:p["max_backups"]], configs, retain, truncated
+    backups = backups[:p["max_backups"]]
+    if truncated:
+        backups += newest_beyond(client, universes, schedules, backups)
+    return universes, schedules, backups, configs, retain, truncated
+
+
+def newest_beyond(client, universes, schedules, backups):
+    """When the scan stopped at max_backups: the newest Completed backup of each universe and type it did not reach,
+    read for that universe alone (a few requests), so an old backup reads as old rather than as none."""
+    found = fr.latest(backups)
+    extra = []
+    for u in universes:
+        u_uuid = str(u.get("universeUUID") or "")
+        missing = [(typ, None) for typ in fr.targets(u, schedules) if fr.newest_for(found, u_uuid, typ) is None]
+        if missing:
+            extra += list(fr.read_latest(client, u_uuid, missing).values())
+    return extra
 
 
 def settings_of(config, p):
@@ -398,7 +416,7 @@ def main():
         junit_path=dict(type="path"),
         fail_on=dict(type="str", default="never", choices=list(_sla.FAIL_ON)),
         page_size=dict(type="int", default=500),
-        max_backups=dict(type="int", default=100000),
+        max_backups=dict(type="int", default=20000),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     p = module.params

@@ -34,7 +34,10 @@ def backup(done, state="Completed", btype="PGSQL_TABLE_TYPE", cfg=CFG, uuid="b1"
 
 @pytest.mark.parametrize("expr, seconds", [("0 */6 * * *", 6 * 3600), ("30 1 * * *", 86400),
                                            ("0 2 * * 1-5", 3 * 86400), ("0 0 2 * * ?", 86400),
-                                           ("15,45 * * * *", 1800), ("not cron", None)])
+                                           ("15,45 * * * *", 1800), ("not cron", None),
+                                           ("0 0 1 * *", 31 * 86400), ("0 3 * * MON-FRI", 3 * 86400),
+                                           ("0 0 1 JAN,JUL *", 184 * 86400), ("0 0 2 ? * 2-6", 3 * 86400),
+                                           ("0 0 L * ?", None)])
 def test_cron_interval_is_the_longest_gap(expr, seconds):
     assert fr.cron_interval_seconds(expr) == seconds
 
@@ -105,6 +108,8 @@ def test_read_latest_stops_once_every_wanted_pair_is_found():
     assert client.read == 1 and len(found) == 1
     assert client.queries[0]["filter"]["universeUUIDList"] == [U]
     assert client.queries[0]["filter"]["states"] == ["Completed"]
+    assert client.queries[0]["filter"]["storageConfigUUIDList"] == []  # any config: no filter
     client = PagedClient(newest_first)
     found = fr.read_latest(client, U, [("PGSQL_TABLE_TYPE", CFG), ("PGSQL_TABLE_TYPE", CFG2)])
     assert client.read == 6 and set(k[2] for k in found) == {CFG, CFG2}
+    assert client.queries[0]["filter"]["storageConfigUUIDList"] == [CFG, CFG2]

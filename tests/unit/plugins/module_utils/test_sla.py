@@ -287,6 +287,15 @@ def test_prometheus_textfile_parses_with_help_type_and_escaped_labels():
     assert text.endswith("\n")
 
 
+def test_prometheus_has_no_duplicate_series_for_schedules_of_deleted_universes():
+    """Two schedules of the same name whose universes are gone: named by the universes' UUIDs, one series each."""
+    s = [schedule("nightly", "gone1", status="Paused", failures=3), schedule("nightly", "gone2", status="Paused")]
+    s[1]["scheduleUUID"] = "s-nightly-2"
+    fams = families(_sla.render_prometheus(run([universe("alpha")], s, [])))
+    assert value(fams, "yba_schedule_paused", schedule="nightly", universe="u-gone1") == 1
+    assert value(fams, "yba_schedule_paused", schedule="nightly", universe="u-gone2") == 1
+
+
 def assert_junit(text, **counts):
     schema = xmlschema.XMLSchema(str(XSD))
     schema.validate(text)

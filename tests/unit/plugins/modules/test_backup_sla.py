@@ -91,6 +91,12 @@ class FakeYBA:
             return [self.config, {"configUUID": "a", "type": "ALERTS", "name": "x", "configName": "a", "data": {}}]
         if rest in ("backups/page", "schedules/page"):
             items = self.backups if rest == "backups/page" else self.schedules
+            if rest == "backups/page":  # newest first, narrowed as BackupApiFilter says
+                f = body["filter"]
+                items = sorted((b for b in items if (not f["universeUUIDList"] or b["universeUUID"] in
+                                                     f["universeUUIDList"])
+                                and (not f["states"] or b["commonBackupInfo"]["state"] in f["states"])),
+                               key=lambda b: b["commonBackupInfo"]["createTime"], reverse=True)
             off, lim = body["offset"], body["limit"]
             assert set(body["filter"]) == set(bi.BACKUP_FILTER if rest == "backups/page" else bi.SCHEDULE_FILTER)
             return {"entities": items[off:off + lim], "hasNext": off + lim < len(items), "hasPrev": off > 0,
@@ -186,6 +192,17 @@ def test_rpo_override_of_60_seconds_makes_it_critical(yba, capsys):
     orders = next(i for i in r["universes"] if i["universe"] == "orders")
     assert (orders["status"], orders["rpo_source"], orders["reason"]) == ("critical", "override",
                                                                           "newest backup 3h old > RPO 60s")
+
+
+def test_a_truncated_scan_still_finds_each_universes_newest_backup(yba, capsys):
+    """max_backups stops the scan among billing's many recent backups; orders' only (old) backup is read for orders
+    alone: it reads 20 h old, not "no Completed backup"."""
+    now = time.time()
+    yba.backups = [yba.backup("billing", now - k * 60) for k in range(1, 8)] + [yba.backup("orders", now - 20 * H)]
+    r = run(capsys, max_backups=3, page_size=2)
+    orders = next(i for i in r["universes"] if i["universe"] == "orders")
+    assert orders["age_seconds"] >= 20 * H - 60 and orders["status"] == "ok", orders
+    assert r["report"]["truncated"] is True
 
 
 def test_dead_storage_endpoint_is_critical(yba, capsys, s3):
