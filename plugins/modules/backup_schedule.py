@@ -678,6 +678,7 @@ def main():
     try:
         runner.run()
     except _api.YBAError as err:
+        runner.error = one_line(err)  # the record says the run failed, and why
         runner.finish()
         result = dict(runner.result)
         result["changed"] = runner.wrote

@@ -76,6 +76,7 @@ class FakeYBA:
         self.running_for = {}  # schedule uuid -> how many more writes find it running
         self.seen = []
         self.subtasks_as_list = False  # some releases answer failed_subtasks as the bare list
+        self.configs_status = None  # an error GET configs answers
 
     def add(self, uuid, name, universe, config, status, failures=0, cron=None):
         self.schedules[uuid] = {
@@ -110,6 +111,8 @@ class FakeYBA:
         rest = path[len(base):]
         if rest == "universes" and method == "GET":
             return copy.deepcopy(self.universes)
+        if rest == "configs" and method == "GET" and self.configs_status:
+            raise self.error(client, method, path, self.configs_status, "User does not have access")
         if rest == "configs" and method == "GET":
             return [dict(c, data=sc.mask_data(c["data"])) for c in self.configs.values()]
         if rest == "schedules/page":
@@ -457,6 +460,15 @@ def test_an_unusable_later_schedule_stops_the_run_before_the_first_put(yba):
                             "nothing changed")
         assert yba.schedules[S_ORDERS]["status"] == "Paused" and not r["record"]["ok"]
         assert [s["after"] for s in r["schedules"]] == ["Paused", "Stopped"]
+
+
+def test_an_api_error_fails_the_record_too(yba):
+    yba.configs_status = 403
+    r = run()
+    assert r["failed"] and not r["changed"] and yba.writes() == []
+    assert "User does not have access" in r["msg"]
+    assert not r["record"]["ok"] and r["record"]["summary"].startswith("backup schedules: failed: ")
+    assert "User does not have access" in r["record"]["summary"]
 
 
 # ------------------------------------------------------------------------------------------------ the wait
