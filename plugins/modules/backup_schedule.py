@@ -20,7 +20,7 @@ description:
     C(PUT /customers/{c}/universes/{u}/schedules/{s}/pause_resume) between C(Active) and C(Stopped); YBA's
     C(pause_resume) refuses any other move ("Invalid state transition from Paused to Active"), so a C(Paused)
     schedule is resumed or stopped with the classic C(PUT) there too. RV(schedules[].method) names the call used.
-  - Every request body is built before the first change: a schedule to resume with the classic C(PUT) that has
+  - Every request body is built before the first change, so a schedule to resume with the classic C(PUT) that has
     neither a frequency nor a cron expression fails the run, naming it, with nothing changed.
   - YBA answers 409 "Cannot edit schedule as it is running." while the schedule runs (and C(pause_resume) a 500
     "Schedule is currently locked" to a stop); such a change is sent again with a jittered backoff until
