@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
+
 ACTIVE, PAUSED, STOPPED = "Active", "Paused", "Stopped"
 STATES = (ACTIVE, PAUSED, STOPPED)
 DESIRED = {"active": ACTIVE, "stopped": STOPPED}
@@ -113,19 +115,6 @@ def name_of(schedule: dict[str, t.Any]) -> str:
     return str(schedule.get("scheduleName") or schedule.get("scheduleUUID") or "?")
 
 
-def universe_of(schedule: dict[str, t.Any]) -> str | None:
-    """backupInfo.universeUUID of a ScheduleResp, else ownerUUID / taskParams.universeUUID of a Schedule."""
-    info = schedule.get("backupInfo") if isinstance(schedule.get("backupInfo"), dict) else {}
-    params = schedule.get("taskParams") if isinstance(schedule.get("taskParams"), dict) else {}
-    return info.get("universeUUID") or schedule.get("ownerUUID") or params.get("universeUUID") or None
-
-
-def storage_config_of(schedule: dict[str, t.Any]) -> str | None:
-    info = schedule.get("backupInfo") if isinstance(schedule.get("backupInfo"), dict) else {}
-    params = schedule.get("taskParams") if isinstance(schedule.get("taskParams"), dict) else {}
-    return info.get("storageConfigUUID") or params.get("storageConfigUUID") or None
-
-
 def failure_count(schedule: dict[str, t.Any]) -> int:
     try:
         return int(schedule.get("failureCount") or 0)
@@ -170,7 +159,7 @@ def select(schedules: t.Sequence[dict[str, t.Any]], universes: t.Sequence[dict[s
                 problems.append("no universe %s %s" % ("with UUID" if is_uuid(ref) else "named", ref))
                 continue
             for s in sorted(backups, key=name_of):
-                if str(universe_of(s) or "").lower() == str(uni.get("universeUUID")).lower():
+                if str(bi.schedule_universe(s) or "").lower() == str(uni.get("universeUUID")).lower():
                     add(s)
         return picked, problems
     return sorted(backups, key=name_of), problems

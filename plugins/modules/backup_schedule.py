@@ -20,6 +20,8 @@ description:
     C(PUT /customers/{c}/universes/{u}/schedules/{s}/pause_resume) between C(Active) and C(Stopped); YBA's
     C(pause_resume) refuses any other move ("Invalid state transition from Paused to Active"), so a C(Paused)
     schedule is resumed or stopped with the classic C(PUT) there too. RV(schedules[].method) names the call used.
+  - Every request body is built before the first change, so a schedule to resume with the classic C(PUT) that has
+    neither a frequency nor a cron expression fails the run, naming it, with nothing changed.
   - YBA answers 409 "Cannot edit schedule as it is running." while the schedule runs (and C(pause_resume) a 500
     "Schedule is currently locked" to a stop); such a change is sent again with a jittered backoff until
     O(conflict_timeout).
@@ -288,6 +290,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
+from ansible_collections.yba.remediation.plugins.module_utils import _freshness as fr
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 from ansible_collections.yba.remediation.plugins.module_utils import _schedule as sch
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
@@ -388,7 +391,7 @@ class Runner:
             self.fail("%s; nothing changed" % "; ".join(problems))
         for ref in p["universes"] or []:
             uni = next((u for u in universes if ref in (u.get("name"), u.get("universeUUID"))), None)
-            if uni and not any(str(sch.universe_of(s)) == str(uni.get("universeUUID")) for s in picked):
+            if uni and not any(str(bi.schedule_universe(s)) == str(uni.get("universeUUID")) for s in picked):
                 self.module.warn("universe %s has no backup schedule" % ref)
         if not picked:
             self.module.warn("no backup schedule selected: nothing to do")
@@ -396,8 +399,8 @@ class Runner:
         self.configs = [c for c in (self.client.get(self.client.cpath("configs")) or []) if c.get("type") == "STORAGE"]
         config_names = {str(c.get("configUUID")): c.get("configName") for c in self.configs}
         for s in picked:
-            u_uuid = sch.universe_of(s)
-            cfg = sch.storage_config_of(s)
+            u_uuid = bi.schedule_universe(s)
+            cfg = fr.schedule_info(s)["storage_config_uuid"]
             before = s.get("status")
             changed = before != self.desired
             self.items.append({
@@ -465,27 +468,30 @@ class Runner:
                              "run time" % (self.result["yba_version"], ", ".join(i["name"] for i in self.items
                                                                                  if i["planned"]),
                                            "s" if sum(1 for i in self.items if i["planned"]) == 1 else ""))
-        for item in self.items:
-            if not item["planned"]:
+        planned = [i for i in self.items if i["planned"]]
+        # Every body first (a resume through the classic PUT echoes the recurrence GET schedules/{s} answers), so a
+        # schedule YBA would refuse stops the run before the first PUT, not after the others were changed.
+        bodies, problems = {}, []
+        for item in planned:
+            if item["method"] == sch.TOGGLE:
+                bodies[item["uuid"]] = sch.toggle_body(self.desired, p["run_immediate_backup"])
                 continue
-            if item["method"] == sch.CLASSIC and self.desired == sch.ACTIVE:
-                entity = self.client.get(self.client.cpath("schedules/%s" % item["uuid"])) or {}
-                item["entity"] = entity
-                try:
-                    body = sch.classic_body(entity, self.desired, immediate)
-                except ValueError as err:
-                    self.fail("%s; nothing changed for it" % err)
-            elif item["method"] == sch.CLASSIC:
-                body = sch.classic_body(item["entity"], self.desired)
-            else:
-                body = sch.toggle_body(self.desired, p["run_immediate_backup"])
+            if self.desired == sch.ACTIVE:
+                item["entity"] = self.client.get(self.client.cpath("schedules/%s" % item["uuid"])) or {}
+            try:
+                bodies[item["uuid"]] = sch.classic_body(item["entity"], self.desired, immediate)
+            except ValueError as err:
+                problems.append(str(err))
+        if problems:
+            self.fail("%s; nothing changed" % "; ".join(problems))
+        for item in planned:
             if self.module.check_mode:
                 item["after"] = self.desired
                 item["changed"] = True
                 continue
             if p["wait_for_backup"] and self.desired == sch.ACTIVE:
                 item["known_backups"] = self.backups_of(item["uuid"])
-            self.send(item, body)
+            self.send(item, bodies[item["uuid"]])
 
     def send(self, item, body):
         if item["method"] == sch.TOGGLE:
@@ -530,12 +536,9 @@ class Runner:
         page = self.client.post(self.client.cpath("backups/page"), body, idempotent=True) or {}
         out = []
         for raw in page.get("entities") or []:
-            common = raw.get("commonBackupInfo") if isinstance(raw.get("commonBackupInfo"), dict) else {}
-            out.append({"uuid": common.get("backupUUID") or raw.get("backupUUID"),
-                        "state": common.get("state") or raw.get("state"),
-                        "create_time": common.get("createTime") or raw.get("createTime"),
-                        "completion_time": common.get("completionTime") or raw.get("completionTime"),
-                        "task_uuid": common.get("taskUUID") or raw.get("taskUUID")})
+            f = bi._backup_fields(raw)
+            out.append({"uuid": f["backup_uuid"], "state": f["state"], "create_time": bi.iso(f["create_time"]),
+                        "completion_time": bi.iso(f["completion_time"]), "task_uuid": f["task_uuid"]})
         return out
 
     def wait(self):
@@ -600,7 +603,11 @@ class Runner:
             answer = self.client.get(self.client.cpath("tasks/%s/failed_subtasks" % task_uuid)) or {}
         except _api.YBAError as err:
             return "its failed subtasks could not be read (%s)" % err
-        return bi.task_error(answer)
+        # {"failedSubTasks": [...]} (CustomerTaskController.listFailedSubtasks), or the list itself in some releases
+        # (read both ways as _backup.Runner.failure_text does)
+        if isinstance(answer, list):
+            answer = {"failedSubTasks": answer}
+        return bi.task_error(answer) if isinstance(answer, dict) else None
 
     # ---------------------------------------------------------------------------------------- next steps
     def next_steps(self):
@@ -671,6 +678,7 @@ def main():
     try:
         runner.run()
     except _api.YBAError as err:
+        runner.error = one_line(err)  # the record says the run failed, and why
         runner.finish()
         result = dict(runner.result)
         result["changed"] = runner.wrote

@@ -88,7 +88,9 @@ def test_select_by_name_uuid_universe_or_all():
 
 
 def test_fields():
-    assert sch.universe_of(SCHEDULES[0]) == U1 and sch.storage_config_of(SCHEDULES[0]) == "c1"
-    entity = {"ownerUUID": U2, "taskParams": {"storageConfigUUID": "c9"}}
-    assert sch.universe_of(entity) == U2 and sch.storage_config_of(entity) == "c9"
+    # a Schedule entity (GET schedules/{s}: ownerUUID, no backupInfo) is selected by its universe like a ScheduleResp
+    entity = {"scheduleUUID": S3, "scheduleName": "entity", "taskType": "CreateBackup", "ownerUUID": U2,
+              "taskParams": {"storageConfigUUID": "c9"}}
+    picked, problems = sch.select([entity], UNIVERSES, universe_refs=[U2])
+    assert picked == [entity] and problems == []
     assert sch.failure_count(SCHEDULES[0]) == 3 and sch.failure_count({}) == 0

@@ -75,6 +75,8 @@ class FakeYBA:
         self.produce = {}  # schedule uuid -> states its next backup goes through, one per backups/page read
         self.running_for = {}  # schedule uuid -> how many more writes find it running
         self.seen = []
+        self.subtasks_as_list = False  # some releases answer failed_subtasks as the bare list
+        self.configs_status = None  # an error GET configs answers
 
     def add(self, uuid, name, universe, config, status, failures=0, cron=None):
         self.schedules[uuid] = {
@@ -109,6 +111,8 @@ class FakeYBA:
         rest = path[len(base):]
         if rest == "universes" and method == "GET":
             return copy.deepcopy(self.universes)
+        if rest == "configs" and method == "GET" and self.configs_status:
+            raise self.error(client, method, path, self.configs_status, "User does not have access")
         if rest == "configs" and method == "GET":
             return [dict(c, data=sc.mask_data(c["data"])) for c in self.configs.values()]
         if rest == "schedules/page":
@@ -126,8 +130,9 @@ class FakeYBA:
         if rest == "backups/page":
             return self.page_backups(body)
         if rest.startswith("tasks/") and rest.endswith("/failed_subtasks"):
-            return {"failedSubTasks": [{"subTaskType": "BackupTableYbc", "subTaskState": "Failure",
-                                        "errorString": "Failed to upload to s3://%s: access denied" % BUCKET}]}
+            subtasks = [{"subTaskType": "BackupTableYbc", "subTaskState": "Failure",
+                         "errorString": "Failed to upload to s3://%s: access denied" % BUCKET}]
+            return subtasks if self.subtasks_as_list else {"failedSubTasks": subtasks}
         raise AssertionError((method, path))
 
     def edit(self, client, method, path, s, body):
@@ -442,7 +447,28 @@ def test_schedule_without_recurrence_is_refused(yba):
     yba.schedules[S_CRON].update(cronExpression=None, frequency=0)
     r = run(names=["orders-cron"])
     assert r["failed"] and r["msg"] == ("schedule orders-cron has neither a frequency nor a cron expression to resume "
-                                        "with; nothing changed for it") and yba.writes() == []
+                                        "with; nothing changed") and yba.writes() == []
+
+
+def test_an_unusable_later_schedule_stops_the_run_before_the_first_put(yba):
+    # every body is built before the first PUT: the first schedule is not resumed when the second cannot be
+    yba.schedules[S_CRON].update(cronExpression=None, frequency=0)
+    for check in (True, False):
+        r = run(check=check, names=["orders-daily", "orders-cron"])
+        assert r["failed"] and not r["changed"] and yba.writes() == []
+        assert r["msg"] == ("schedule orders-cron has neither a frequency nor a cron expression to resume with; "
+                            "nothing changed")
+        assert yba.schedules[S_ORDERS]["status"] == "Paused" and not r["record"]["ok"]
+        assert [s["after"] for s in r["schedules"]] == ["Paused", "Stopped"]
+
+
+def test_an_api_error_fails_the_record_too(yba):
+    yba.configs_status = 403
+    r = run()
+    assert r["failed"] and not r["changed"] and yba.writes() == []
+    assert "User does not have access" in r["msg"]
+    assert not r["record"]["ok"] and r["record"]["summary"].startswith("backup schedules: failed: ")
+    assert "User does not have access" in r["record"]["summary"]
 
 
 # ------------------------------------------------------------------------------------------------ the wait
@@ -460,13 +486,16 @@ def test_wait_for_backup_completed(yba, clock):
     assert clock.slept and clock.slept[0] == 5
 
 
-def test_wait_for_backup_failed_names_the_task_error(yba):
+@pytest.mark.parametrize("as_list", [False, True])
+def test_wait_for_backup_failed_names_the_task_error(yba, as_list):
+    yba.subtasks_as_list = as_list  # {"failedSubTasks": [...]} or the bare list: both read
     yba.produce[S_ORDERS] = ["InProgress", "Failed"]
     r = run(names=["orders-daily"], wait_for_backup=True, wait_timeout=600)
     assert r["failed"] and r["changed"]  # the resume happened
     assert r["msg"].startswith("the first backup of schedule orders-daily after the resume failed (backup ")
     assert r["msg"].endswith("Failed to upload to s3://%s: access denied" % BUCKET)
     assert by_name(r)["orders-daily"]["backup"]["state"] == "Failed" and not r["record"]["ok"]
+    assert by_name(r)["orders-daily"]["backup"]["create_time"] == "2026-12-01T10:00:00Z"
 
 
 def test_wait_for_backup_times_out_with_the_next_run(yba, clock):
