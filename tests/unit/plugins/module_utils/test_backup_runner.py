@@ -130,9 +130,29 @@ def test_plan_bad_selection_is_one_clear_line(yba):
         plan(client(), params(universes=["orders", "nope"]))
     with pytest.raises(bk.BackupInputError, match="unknown storage config gone; YBA has s3-main"):
         plan(client(), params(storage_config="gone"))
+
+
+def test_plan_a_universe_without_config_fails_alone_and_the_others_proceed(yba, s3):
+    """Two S3 configs: a universe with no schedule (or one whose config is gone) cannot be given a config; only its
+    item fails (with how to fix it), the universes with a schedule are still planned and backed up."""
+    orders, billing = yba.universes
     yba.add_config(bf.CFG2, "s3-dr", "dr")
-    with pytest.raises(bk.BackupInputError, match="no ysql schedule.*2 S3 storage configs \\(s3-dr, s3-main\\); name one"):
-        plan(client(), params(universes=["billing"]))
+    yba.add_schedule(orders, "PGSQL_TABLE_TYPE", cfg=bf.CFG2)
+    yba.add_schedule(orders, "YQL_TABLE_TYPE", cfg="5f000000-0000-0000-0000-00000000dead")  # config deleted
+    items = by(plan(client(), params(only_if_older_than=0)))
+    assert items[("orders", "ysql")]["action"] == "planned" and items[("orders", "ysql")]["storage_config"] == "s3-dr"
+    for k in (("billing", "ysql"), ("orders", "ycql")):
+        item = items[k]
+        assert item["action"] == "failed" and item["storage_config"] is None, item
+        assert "2 S3 storage configs (s3-dr, s3-main); name one with storage_config" in item["error"]
+        assert item["reason"] == item["error"]
+    assert "schedule whose storage config still exists" in items[("orders", "ycql")]["error"]
+    assert "billing has no ysql schedule to take" in items[("billing", "ysql")]["error"]
+    assert set(bk.diff(list(items.values()))["before"]) == {"orders/ysql@s3-dr"}
+    got, _c = run(s3, yba, only_if_older_than=0)
+    got = by(got)
+    assert got[("orders", "ysql")]["action"] == "created" and got[("billing", "ysql")]["action"] == "failed"
+    assert len(yba.posts()) == 1
 
 
 # ------------------------------------------------------------------------------------------------ runner

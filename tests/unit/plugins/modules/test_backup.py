@@ -136,3 +136,20 @@ def test_post_500_is_a_clear_failure(yba, s3):
     assert r["failed"] and r["changed"] is False
     assert "1 of 1 backup failed: billing/ysql@s3-main: YBA refused the backup (HTTP 500): Error executing query" \
         in r["msg"]
+
+
+def test_a_universe_without_config_fails_alone_after_the_others(yba, s3):
+    """Two S3 configs and billing has no schedule: orders is still backed up, then the module fails naming billing."""
+    orders = yba.universes[0]
+    yba.add_config(bf.CFG2, "s3-dr", "dr")
+    yba.add_schedule(orders, "PGSQL_TABLE_TYPE", cfg=bf.CFG)
+    r = run(s3, check=True)
+    assert r["failed"] and yba.posts() == []
+    assert r["msg"].startswith("1 of 1 backup failed: billing/ysql@(no storage config): universe billing has no ysql schedule")
+    assert "name one with storage_config" in r["msg"] and r["summary"]["planned"] == 1
+    r = run(s3)
+    assert r["failed"] and r["changed"] is True and len(yba.posts()) == 1
+    actions = {(b["universe"], b["backup_type"]): b["action"] for b in r["backups"]}
+    assert actions == {("orders", "ysql"): "created", ("billing", "ysql"): "failed"}
+    assert r["msg"].startswith("1 of 2 backups failed: billing/ysql@(no storage config): universe billing has no ysql schedule")
+    assert r["record"]["failed"] == ["billing/ysql@(no storage config)"]
