@@ -232,7 +232,8 @@ backups:
       returned: always
     action:
       description:
-        - V(created) a backup was taken and completed; V(failed) it failed or timed out (see C(error)); V(planned)
+        - V(created) a backup was taken and completed; V(failed) it failed or timed out, or no storage config could be
+          chosen for it (see C(error)); V(planned)
           it would be taken (check mode); V(fresh) the newest one is young enough; V(skipped) it cannot be taken
           (paused universe, backups disabled, API not enabled; see C(reason)).
       type: str
@@ -298,7 +299,9 @@ backups:
       type: str
       returned: always
     attempts:
-      description: Backup requests sent for it, 409 retries not counted (2 after a script backup failed by a platform restart).
+      description:
+        - Backup requests sent for it, 409 retries not counted (2 after a script backup failed by a platform restart
+          or an orphaned row, RV(backups[].orphaned)).
       type: int
       returned: always
     conflicts:
