@@ -35,6 +35,10 @@ RESTART_MARKER = "Platform restarted"  # Commissioner.handlePendingTask / TaskEx
 RETENTION_UNITS = ("MINUTES", "HOURS", "DAYS", "MONTHS", "YEARS")
 RUNNING = ("InProgress", "In Progress")
 ENDED_BAD = ("Failed", "Stopped", "Skipped", "FailedToDelete")
+# How long a row may stay InProgress under a task YBA says does not exist before it counts as orphaned. A resumed YB
+# Controller backup passes through that state: CustomerTaskManager.handlePendingTask moves the customer task to the
+# new task (customerTask.updateTaskUUID) before the resumed CreateBackup writes the new task into the backup row.
+ORPHAN_GRACE = 60.0
 
 
 class BackupInputError(ValueError):
@@ -251,6 +255,7 @@ class Runner:
         self._sleep = getattr(client, "_sleep", time.sleep)
         self._clock = getattr(client, "_clock", time.monotonic)
         self.task_route = True  # GET universes/{u}/backups/tasks/{t} (fetchBackupsByTaskUUID); off after a 404
+        self.orphan_grace = ORPHAN_GRACE
         self.tbd, self.unit = expiry(params.get("retention"), params.get("retention_unit") or "DAYS",
                                      bool(params.get("keep_forever")))
 
@@ -338,6 +343,7 @@ class Runner:
         attempt = 0
         item["attempts"] += 1
         item.update(backup_uuid=None, task_uuid=None, state=None)
+        item.pop("_orphan_since", None)
         while True:
             item["_submitted"] = time.time()
             try:
@@ -501,6 +507,7 @@ class Runner:
                 item["api_unreachable_polls"] += 1  # 5xx while the platform starts
                 self.sleep_until(self.poll_delay(started), deadline)
                 continue
+            item.pop("_orphan_since", None)
             status = str(task.get("status") or "")
             if status in _api.TASK_SUCCESS:
                 return "done"
@@ -542,7 +549,11 @@ class Runner:
             return "resubmit"
         if text is None and state in RUNNING and task == item["task_uuid"]:
             # GET tasks/{t} said the task does not exist, yet the row is InProgress under that very task: YBA lost
-            # the task (a metadata restore) and nothing will ever end this row; it stays In Progress forever
+            # the task (a metadata restore) and nothing will ever end this row; it stays In Progress forever. A
+            # resumed YBC backup looks the same for a moment (ORPHAN_GRACE), until its row names the new task.
+            since = item.setdefault("_orphan_since", self._clock())
+            if self._clock() - since < self.orphan_grace:
+                return "wait"
             item.update(orphaned=True, restart_error="task %s is gone from YBA while backup %s is still %s under it "
                         "(an orphaned row that never ends, e.g. after a metadata restore)" % (
                             item["task_uuid"], item["backup_uuid"], state))

@@ -315,8 +315,9 @@ backups:
     orphaned:
       description:
         - YBA lost the backup's task (C(GET tasks/{t}) answers it does not exist, for example after a metadata
-          restore) while its backup row stayed C(InProgress) under that task, a row that never ends. The backup was
-          then submitted again (O(restart_retries)) instead of waited for until O(wait_timeout).
+          restore) while its backup row stayed C(InProgress) under that task for a minute, a row that never ends. The
+          backup was then submitted again (O(restart_retries)) instead of waited for until O(wait_timeout). (A
+          resumed YB Controller backup names its new task within that minute and is followed instead.)
       type: bool
       returned: always
     api_unreachable_polls:

@@ -66,6 +66,10 @@ class FakeYBA:
         self.lost_answers = []
         self.orphan = set()  # universe uuids whose first task is lost while its row stays InProgress under it forever
         self.no_row = set()  # universe uuids whose tasks fail before they create the backup row
+        # reads of a resumed backup's row that still show the old task (CustomerTaskManager moves the customer task
+        # at once; the resumed CreateBackup writes the new task into the row when it runs)
+        self.resume_lag = 0
+        self.lagging = {}  # backup uuid -> [new task uuid, reads left]
         self.running = {}  # universe uuid -> backups running now
         self.max_running = 0
         self.max_per_universe = 0
@@ -223,6 +227,11 @@ class FakeYBA:
             b = self.backups.get(parts[1])
             if b is None:
                 raise self.error(client, method, path, 400, "Invalid customer or backup UUID")
+            if parts[1] in self.lagging:
+                lag = self.lagging[parts[1]]
+                lag[1] -= 1
+                if lag[1] <= 0:
+                    b["taskUUID"] = self.lagging.pop(parts[1])[0]
             return {k: v for k, v in copy.deepcopy(b).items() if k != "body"}
         if parts[0] == "universes" and len(parts) == 5 and parts[2:4] == ["backups", "tasks"]:
             if not self.task_route:
@@ -254,7 +263,10 @@ class FakeYBA:
             del self.tasks[t_uuid]
             new = str(uuidlib.uuid4())
             self.tasks[new] = dict(task, polls=self.polls)
-            b["taskUUID"] = new
+            if self.resume_lag:
+                self.lagging[task["backup"]] = [new, self.resume_lag]
+            else:
+                b["taskUUID"] = new
             # the caller sees "task gone" on its next poll
             raise_gone = True
         else:

@@ -355,10 +355,11 @@ def test_outcome_unknown():
 
 # ------------------------------------------------------------------------------ an orphaned InProgress row
 
-def test_orphaned_row_of_a_lost_task_is_taken_again_not_waited_for(yba, s3):
+def test_orphaned_row_of_a_lost_task_is_taken_again_not_waited_for(yba, s3, monkeypatch):
     """GET tasks/{t} says the task does not exist while its row is still InProgress under it (YBA lost the task,
-    e.g. a metadata restore; such a row never ends): the backup is submitted again at once, not polled until
+    e.g. a metadata restore; such a row never ends): after the grace the backup is submitted again, not polled until
     wait_timeout, and the item says so."""
+    monkeypatch.setattr(bk, "ORPHAN_GRACE", 0.3)
     orders = yba.universes[0]
     yba.orphan.add(orders["universeUUID"])
     t0 = time.monotonic()
@@ -371,7 +372,8 @@ def test_orphaned_row_of_a_lost_task_is_taken_again_not_waited_for(yba, s3):
     assert len(orphan) == 1 and orphan[0]["backupUUID"] != item["backup_uuid"]
 
 
-def test_orphaned_row_with_restart_retries_spent_fails_at_once(yba, s3):
+def test_orphaned_row_with_restart_retries_spent_fails_at_once(yba, s3, monkeypatch):
+    monkeypatch.setattr(bk, "ORPHAN_GRACE", 0.3)
     orders = yba.universes[0]
     yba.orphan.add(orders["universeUUID"])
     t0 = time.monotonic()
@@ -383,3 +385,15 @@ def test_orphaned_row_with_restart_retries_spent_fails_at_once(yba, s3):
     assert "after YBA lost its task (task %s is gone from YBA while backup %s is still InProgress" % (
         item["task_uuid"], item["backup_uuid"]) in item["error"]
     assert "restart_retries (0) is spent" in item["error"] and len(yba.posts()) == 1
+
+
+def test_a_resumed_ybc_backup_whose_row_lags_is_followed_not_taken_again(yba, s3):
+    """A platform restart resumes a YBC backup: the old task is gone at once but the row names the new task only
+    when the resumed task runs. Within ORPHAN_GRACE that is not an orphan: the resumed backup is followed."""
+    orders = yba.universes[0]
+    yba.restart_ybc.add(orders["universeUUID"])
+    yba.resume_lag = 4
+    items, _c = run(s3, yba, only_if_older_than=0, universes=["orders"], backup_types=["ysql"])
+    item = items[0]
+    assert item["action"] == "created" and item["resumed"] is True and item["orphaned"] is False, item
+    assert item["attempts"] == 1 and len(yba.posts()) == 1

@@ -178,7 +178,9 @@ def test_a_task_that_failed_before_its_backup_row_is_a_change(yba, s3):
     assert "no keyspace" in r["msg"]
 
 
-def test_an_orphaned_backup_row_is_taken_again(yba, s3):
+def test_an_orphaned_backup_row_is_taken_again(yba, s3, monkeypatch):
+    from ansible_collections.yba.remediation.plugins.module_utils import _backup as bk
+    monkeypatch.setattr(bk, "ORPHAN_GRACE", 0.3)
     yba.orphan.add(yba.universes[1]["universeUUID"])
     r = run(s3, universes=["billing"])
     assert not r["failed"] and r["changed"] is True, r.get("msg")
