@@ -390,7 +390,10 @@ class Runner:
             if look:
                 self.sleep_until(float(self.p["poll_interval"]), deadline)
             # createTime has whole seconds: a row of this request may read up to a second before it was sent
-            backup = self.find_backup(item, since=item["_submitted"] - 2.0)
+            try:
+                backup = self.find_backup(item, since=item["_submitted"] - 2.0)
+            except _api.YBAError:
+                backup = None
             if backup is None:
                 continue
             common = backup.get("commonBackupInfo") or {}
@@ -557,6 +560,8 @@ class Runner:
             item.update(orphaned=True, restart_error="task %s is gone from YBA while backup %s is still %s under it "
                         "(an orphaned row that never ends, e.g. after a metadata restore)" % (
                             item["task_uuid"], item["backup_uuid"], state))
+            item["reason"] = "%s; backup %s stayed %s under task %s, which YBA lost (an orphaned row; it stays in " \
+                "YBA)" % (item["reason"] or "stale", item["backup_uuid"], state, item["task_uuid"])
             return "resubmit"
         return "wait"
 

@@ -239,7 +239,9 @@ backups:
       type: str
       returned: always
     reason:
-      description: Why this action (ages and threshold, or why skipped).
+      description:
+        - Why this action (ages and threshold, or why skipped or failed), and what happened on the way - a backup
+          followed after the answer to its request was lost, an orphaned row left C(InProgress) in YBA.
       type: str
       returned: always
     threshold_seconds:
