@@ -35,6 +35,10 @@ RESTART_MARKER = "Platform restarted"  # Commissioner.handlePendingTask / TaskEx
 RETENTION_UNITS = ("MINUTES", "HOURS", "DAYS", "MONTHS", "YEARS")
 RUNNING = ("InProgress", "In Progress")
 ENDED_BAD = ("Failed", "Stopped", "Skipped", "FailedToDelete")
+# How long a row may stay InProgress under a task YBA says does not exist before it counts as orphaned. A resumed YB
+# Controller backup passes through that state: CustomerTaskManager.handlePendingTask moves the customer task to the
+# new task (customerTask.updateTaskUUID) before the resumed CreateBackup writes the new task into the backup row.
+ORPHAN_GRACE = 60.0
 
 
 class BackupInputError(ValueError):
@@ -48,6 +52,22 @@ class BackupFailed(Exception):
         super().__init__(message)
         self.message = message
         self.state = state
+
+
+def outcome_unknown(err: BaseException) -> bool:
+    """Whether a failed POST may still have reached YBA and started something: no answer (a timeout, a reset),
+    or a 5xx that is not YBA's own error answer (a YBPError body ``{"success": false, "error": "..."}``, for example
+    "DataCorrupted": YBA refused and said why). A TLS failure never reached YBA."""
+    if getattr(err, "tls", False):
+        return False
+    if isinstance(err, (_api.YBATimeout, _api.YBAUnreachable)):
+        return True
+    status = getattr(err, "status", None)
+    if status is None or status < 500:
+        return False
+    body = getattr(err, "body", None)
+    said_why = isinstance(body, dict) and isinstance(body.get("error"), (str, dict)) and bool(body.get("error"))
+    return not (status == 500 and said_why)
 
 
 def one_line(text: t.Any, limit: int = 600) -> str:
@@ -130,7 +150,7 @@ def new_item(universe: dict[str, t.Any], backup_type: str, config: dict[str, t.A
             "last_backup_age_seconds": None, "backup_uuid": None, "task_uuid": None, "state": None,
             "category": None, "duration_seconds": None, "size_bytes": None, "verified": None,
             "verified_objects": None, "verified_bytes": None, "verify_problem": None, "attempts": 0,
-            "conflicts": 0, "resumed": False, "api_unreachable_polls": 0, "error": None}
+            "conflicts": 0, "resumed": False, "orphaned": False, "api_unreachable_polls": 0, "error": None}
 
 
 def plan(inventory: dict[str, t.Any], params: dict[str, t.Any], latest_of: t.Callable[..., t.Any],
@@ -156,6 +176,7 @@ def plan(inventory: dict[str, t.Any], params: dict[str, t.Any], latest_of: t.Cal
         skipped_types = [b for b in (wanted_types if wanted_types != "auto" else []) if b not in types]
         why_not = fr.universe_state(universe)
         items = []
+        unconfigured = []  # (type, why): no config for it; only this item fails, the others go on
         for typ in types:
             if forced is not None:
                 config = forced
@@ -167,14 +188,23 @@ def plan(inventory: dict[str, t.Any], params: dict[str, t.Any], latest_of: t.Cal
                     if len(s3) != 1:
                         have = "no S3 storage config" if not s3 else "%d S3 storage configs (%s)" % (
                             len(s3), ", ".join(sorted(str(c.get("configName")) for c in s3)))
-                        raise BackupInputError(
-                            "universe %s has no %s schedule to take the storage config from and YBA has %s; name "
-                            "one with storage_config" % (universe.get("name"), fr.api_name(typ), have))
+                        unconfigured.append((typ, "universe %s has no %s schedule %sto take the storage config "
+                                             "from and YBA has %s; name one with storage_config" % (
+                                                 universe.get("name"), fr.api_name(typ),
+                                                 "whose storage config still exists " if cfg_uuid else "", have)))
+                        continue
                     config = s3[0]
             items.append(new_item(universe, typ, config))
         for typ in skipped_types:
             item = new_item(universe, typ, forced)
             item.update(action="skipped", reason="the %s API is not enabled on the universe" % fr.api_name(typ))
+            out.append(item)
+        for typ, why in unconfigured:
+            item = new_item(universe, typ, None)
+            if why_not:  # nothing would be taken anyway
+                item.update(action="skipped", reason="universe %s: %s" % (universe.get("name"), why_not))
+            else:
+                item.update(action="failed", reason=why, error=why)
             out.append(item)
         if why_not:
             for item in items:
@@ -225,6 +255,7 @@ class Runner:
         self._sleep = getattr(client, "_sleep", time.sleep)
         self._clock = getattr(client, "_clock", time.monotonic)
         self.task_route = True  # GET universes/{u}/backups/tasks/{t} (fetchBackupsByTaskUUID); off after a 404
+        self.orphan_grace = ORPHAN_GRACE
         self.tbd, self.unit = expiry(params.get("retention"), params.get("retention_unit") or "DAYS",
                                      bool(params.get("keep_forever")))
 
@@ -291,10 +322,11 @@ class Runner:
             outcome = self.wait(item, deadline)
             if outcome == "resubmit":
                 if restarts_left <= 0:
-                    raise BackupFailed("after a platform restart (%s) the backup %s is not taken again: "
-                                       "restart_retries (%d) is spent" % (
-                                           item.get("restart_error") or RESTART_MARKER, item["backup_uuid"] or "-",
-                                           int(self.p.get("restart_retries") or 0)), state="Failed")
+                    raise BackupFailed("after %s (%s) the backup %s is not taken again: restart_retries (%d) is "
+                                       "spent" % ("YBA lost its task" if item["orphaned"] else "a platform restart",
+                                                  item.get("restart_error") or RESTART_MARKER,
+                                                  item["backup_uuid"] or "-", int(self.p.get("restart_retries") or 0)),
+                                       state=item["state"] if item["orphaned"] else "Failed")
                 restarts_left -= 1
                 self.submit(item, deadline)
                 continue
@@ -303,13 +335,19 @@ class Runner:
 
     # ------------------------------------------------------------------------------------------- submit
     def submit(self, item: dict[str, t.Any], deadline: float) -> None:
-        """POST the backup; a 409 lock conflict is waited for with jittered backoff until the deadline."""
+        """POST the backup; a 409 lock conflict is waited for with jittered backoff until the deadline.
+
+        The POST is sent once (``retries=0``): a request that reached YBA but whose answer was lost (a timeout, a
+        reset, a 502/503/504 of a proxy) may have started a backup, and sending it again would start a second one.
+        Such an unknown outcome is settled by looking for the backup it started (``adopt``)."""
         attempt = 0
         item["attempts"] += 1
         item.update(backup_uuid=None, task_uuid=None, state=None)
+        item.pop("_orphan_since", None)
         while True:
+            item["_submitted"] = time.time()
             try:
-                answer = self.client.post(self.path("backups"), self.body(item), deadline=deadline)
+                answer = self.client.post(self.path("backups"), self.body(item), deadline=deadline, retries=0)
                 break
             except _api.YBAConflict as err:
                 if not any(m in str(err.message) for m in CONFLICT_MARKERS):
@@ -324,12 +362,17 @@ class Runner:
                                        "was started" % (item["universe"], one_line(err.message, 160),
                                                         float(self.p["wait_timeout"]))) from None
                 self._sleep(delay)
-            except _api.YBATimeout as err:
-                raise BackupFailed("the backup request got no answer (%s): YBA may have started it; run again to "
-                                   "compare" % err) from None
             except _api.YBAError as err:
-                raise BackupFailed("YBA refused the backup%s: %s" % (
-                    " (HTTP %s)" % err.status if err.status else "", err.message)) from None
+                if not outcome_unknown(err):
+                    raise BackupFailed("YBA refused the backup%s: %s" % (
+                        " (HTTP %s)" % err.status if err.status else "", err.message)) from None
+                if self.adopt(item, deadline):
+                    item["reason"] = "%s; the backup request got no clear answer (%s) and backup %s it started was " \
+                        "followed" % (item["reason"] or "stale", one_line(err, 200), item["backup_uuid"])
+                    return
+                raise BackupFailed("the backup request got no clear answer (%s) and no InProgress %s backup of "
+                                   "universe %s started since appeared: YBA did not start it, or not yet; run again "
+                                   "to compare" % (one_line(err, 300), item["backup_type"], item["universe"])) from None
         task = (answer or {}).get("taskUUID") if isinstance(answer, dict) else None
         if isinstance(task, list):
             task = task[0] if task else None
@@ -337,16 +380,44 @@ class Runner:
             raise BackupFailed("YBA answered the backup request without a taskUUID: %s" % one_line(answer, 200))
         item["task_uuid"] = str(task)
         item["state"] = "InProgress"
-        item["_submitted"] = time.time()
         self.find_backup(item)
 
+    def adopt(self, item: dict[str, t.Any], deadline: float) -> bool:
+        """After a POST whose outcome is unknown: the InProgress backup of the universe and type on the config
+        created since the POST (YBA creates the row when the task starts, so it is looked for a few times) is
+        followed under its task. False when there is none."""
+        for look in range(3):
+            if look:
+                self.sleep_until(float(self.p["poll_interval"]), deadline)
+            # createTime has whole seconds: a row of this request may read up to a second before it was sent
+            try:
+                backup = self.find_backup(item, since=item["_submitted"] - 2.0)
+            except _api.YBAError:
+                backup = None
+            if backup is None:
+                continue
+            common = backup.get("commonBackupInfo") or {}
+            task = common.get("taskUUID") or backup.get("taskUUID")
+            if not task:
+                try:
+                    task = (self.client.get(self.path("backups", item["backup_uuid"]), deadline=deadline) or {}).get(
+                        "taskUUID")
+                except _api.YBAError:
+                    task = None
+            if task:
+                item.update(task_uuid=str(task), state="InProgress")
+                return True
+            item["backup_uuid"] = None
+        return False
+
     # --------------------------------------------------------------------------------------- the backup
-    def find_backup(self, item: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    def find_backup(self, item: dict[str, t.Any], since: float | None = None) -> dict[str, t.Any] | None:
         """The backup of the item's task: ``GET universes/{u}/backups/tasks/{t}`` (fetchBackupsByTaskUUID), else
         backups/page of the universe and config, newest first: the one of the task, else the newest InProgress one
-        of the type created since the POST. Keeps its UUID; None while YBA has not created it yet."""
+        of the type created since the POST (``since``, default 2 min before it). Keeps its UUID; None while YBA has
+        not created it yet. Without a task (a POST whose answer was lost) only the page is read."""
         typ = fr.backup_type_of(item["backup_type"])
-        if self.task_route:
+        if self.task_route and item["task_uuid"]:
             try:
                 found = self.client.get(self.path("universes", item["universe_uuid"], "backups", "tasks",
                                                   item["task_uuid"]), retries=1)
@@ -368,12 +439,13 @@ class Runner:
             entities = list(self.client.paged(self.path("backups", "page"), query, limit=10, max_items=10))
         except (_api.YBAUnreachable, _api.YBATimeout):
             return None
-        since = (item.get("_submitted") or 0) - 120.0
+        if since is None:
+            since = (item.get("_submitted") or 0) - 120.0
         best = None
         for b in entities:
             f = bi._backup_fields(b)
             common = b.get("commonBackupInfo") or {}
-            if str(common.get("taskUUID") or b.get("taskUUID") or "") == item["task_uuid"]:
+            if item["task_uuid"] and str(common.get("taskUUID") or b.get("taskUUID") or "") == item["task_uuid"]:
                 best = b
                 break
             if best is None and fr.backup_type(b) == typ and (common.get("state") or b.get("state")) in RUNNING \
@@ -438,6 +510,7 @@ class Runner:
                 item["api_unreachable_polls"] += 1  # 5xx while the platform starts
                 self.sleep_until(self.poll_delay(started), deadline)
                 continue
+            item.pop("_orphan_since", None)
             status = str(task.get("status") or "")
             if status in _api.TASK_SUCCESS:
                 return "done"
@@ -476,6 +549,19 @@ class Runner:
         if state == "Completed":
             return "done"
         if state in ENDED_BAD:
+            return "resubmit"
+        if text is None and state in RUNNING and task == item["task_uuid"]:
+            # GET tasks/{t} said the task does not exist, yet the row is InProgress under that very task: YBA lost
+            # the task (a metadata restore) and nothing will ever end this row; it stays In Progress forever. A
+            # resumed YBC backup looks the same for a moment (ORPHAN_GRACE), until its row names the new task.
+            since = item.setdefault("_orphan_since", self._clock())
+            if self._clock() - since < self.orphan_grace:
+                return "wait"
+            item.update(orphaned=True, restart_error="task %s is gone from YBA while backup %s is still %s under it "
+                        "(an orphaned row that never ends, e.g. after a metadata restore)" % (
+                            item["task_uuid"], item["backup_uuid"], state))
+            item["reason"] = "%s; backup %s stayed %s under task %s, which YBA lost (an orphaned row; it stays in " \
+                "YBA)" % (item["reason"] or "stale", item["backup_uuid"], state, item["task_uuid"])
             return "resubmit"
         return "wait"
 
@@ -544,14 +630,14 @@ def summary(items: t.Sequence[dict[str, t.Any]]) -> dict[str, int]:
 
 
 def key(item: dict[str, t.Any]) -> str:
-    return "%s/%s@%s" % (item["universe"], item["backup_type"], item["storage_config"])
+    return "%s/%s@%s" % (item["universe"], item["backup_type"], item["storage_config"] or "(no storage config)")
 
 
 def diff(items: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
     """Newest recovery point per universe/type@config before and after."""
     before, after = {}, {}
     for item in items:
-        if item["action"] == "skipped":
+        if item["action"] == "skipped" or not item["storage_config_uuid"]:
             continue
         k = key(item)
         before[k] = item["last_backup_uuid"]

@@ -23,7 +23,11 @@ description:
     that grows with the time waited (from O(poll_interval) up to O(max_poll_interval)); an API that does not answer
     (a platform restart) is polled through. After a restart, a task that is gone or ended C(Failure) "Platform
     restarted." is judged by its backup (C(GET backups/{b})); a resumed YB Controller backup is followed under its new
-    task, a C(Failed) script backup is submitted again (O(restart_retries)).
+    task, a C(Failed) script backup is submitted again (O(restart_retries)), and so is a backup whose task is gone
+    while its row is still C(InProgress) under it (RV(backups[].orphaned)).
+  - The backup request is sent once, never re-sent by the client's retries. When its answer is lost (a timeout, a
+    reset, a 5xx that is not YBA's own error answer) the C(InProgress) backup of the universe and type that YBA
+    created since is looked for and followed; without one the entry fails and nothing is sent again.
   - On failure the errors of C(GET tasks/{t}/failed_subtasks) are returned. The module fails once every selected
     backup has ended, when any failed, with every result.
   - Each C(Completed) backup is then listed in its bucket with boto3 (the client settings YBA uses for the config)
@@ -56,8 +60,9 @@ options:
   storage_config:
     description:
       - The storage config to back up to, by name or UUID.
-      - Default, the one of the universe's schedule for that backup type, else the only S3 storage config (with
-        several and no schedule, the module fails and asks for this option).
+      - Default, the one of the universe's schedule for that backup type, else the only S3 storage config. With
+        several and no schedule (or a schedule whose config is gone) that universe and type is RV(backups[].action=failed)
+        with a reason that asks for this option; the others are still backed up, then the module fails.
       - Naming a second config takes a redundant copy there; freshness is then judged on that config only.
     type: str
   storage_credentials:
@@ -134,7 +139,9 @@ options:
     type: float
     default: 30
   restart_retries:
-    description: How many times a backup that ended C(Failed) because of a platform restart is submitted again.
+    description:
+      - How many times a backup that ended C(Failed) because of a platform restart, or whose task YBA lost while its
+        row stays C(InProgress) (RV(backups[].orphaned)), is submitted again.
     type: int
     default: 1
   verify:
@@ -225,13 +232,16 @@ backups:
       returned: always
     action:
       description:
-        - V(created) a backup was taken and completed; V(failed) it failed or timed out (see C(error)); V(planned)
+        - V(created) a backup was taken and completed; V(failed) it failed or timed out, or no storage config could be
+          chosen for it (see C(error)); V(planned)
           it would be taken (check mode); V(fresh) the newest one is young enough; V(skipped) it cannot be taken
           (paused universe, backups disabled, API not enabled; see C(reason)).
       type: str
       returned: always
     reason:
-      description: Why this action (ages and threshold, or why skipped).
+      description:
+        - Why this action (ages and threshold, or why skipped or failed), and what happened on the way - a backup
+          followed after the answer to its request was lost, an orphaned row left C(InProgress) in YBA.
       type: str
       returned: always
     threshold_seconds:
@@ -291,7 +301,9 @@ backups:
       type: str
       returned: always
     attempts:
-      description: Backup requests sent for it, 409 retries not counted (2 after a script backup failed by a platform restart).
+      description:
+        - Backup requests sent for it, 409 retries not counted (2 after a script backup failed by a platform restart
+          or an orphaned row, RV(backups[].orphaned)).
       type: int
       returned: always
     conflicts:
@@ -300,6 +312,14 @@ backups:
       returned: always
     resumed:
       description: The backup was followed under a new task after a platform restart.
+      type: bool
+      returned: always
+    orphaned:
+      description:
+        - YBA lost the backup's task (C(GET tasks/{t}) answers it does not exist, for example after a metadata
+          restore) while its backup row stayed C(InProgress) under that task for a minute, a row that never ends. The
+          backup was then submitted again (O(restart_retries)) instead of waited for until O(wait_timeout). (A
+          resumed YB Controller backup names its new task within that minute and is followed instead.)
       type: bool
       returned: always
     api_unreachable_polls:
@@ -436,8 +456,9 @@ def main():
         result["requests"] = ["%s %s %s" % (m, pth, s if s is not None else "-") for m, pth, s in client.requests]
         result["api_calls"] = client.request_count
         result["record"] = bk.record(items, module.check_mode, client.request_count, bool(p["verify"]))
+        # YBA started something for every request it answered with a task (or whose backup was found and followed)
         result["changed"] = any(i["action"] in ("created", "planned") for i in items) or any(
-            i["attempts"] and i["backup_uuid"] for i in items)
+            i["attempts"] and (i["backup_uuid"] or i["task_uuid"]) for i in items)
         return client.scrub_obj(result)
 
     items = []

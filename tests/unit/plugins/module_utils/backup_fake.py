@@ -3,7 +3,8 @@
 # tasks/{t}, tasks/{t}/failed_subtasks, backups/{b}, universes/{u}/backups/tasks/{t}. A backup writes its objects to
 # the real moto S3 of the unit conftest when its task completes (the YBC layout with the `success` marker, or the
 # script layout with SnapshotInfoPB). Hooks make a task fail, never end, vanish in a restart (a YBC backup resumes
-# under a new task) or end "Platform restarted." (a script backup ends Failed).
+# under a new task), end "Platform restarted." (a script backup ends Failed), be lost with its row left InProgress
+# forever (orphan), fail before writing a row (no_row), or lose the answer of a POST (lost_answers).
 from __future__ import annotations
 
 import copy
@@ -60,6 +61,15 @@ class FakeYBA:
         self.unavailable_polls = 0  # the next task polls answered 503 (the platform starting)
         self.vanish = set()  # universe uuids whose first task and backup row disappear (a metadata restore)
         self.post_error = None  # (status, message) for every POST backups
+        # the answers of the next POSTs that are lost: ("timeout" | status, started); a status answers a proxy's page
+        # (no YBA error body); started: YBA created the backup before the answer was lost
+        self.lost_answers = []
+        self.orphan = set()  # universe uuids whose first task is lost while its row stays InProgress under it forever
+        self.no_row = set()  # universe uuids whose tasks fail before they create the backup row
+        # reads of a resumed backup's row that still show the old task (CustomerTaskManager moves the customer task
+        # at once; the resumed CreateBackup writes the new task into the row when it runs)
+        self.resume_lag = 0
+        self.lagging = {}  # backup uuid -> [new task uuid, reads left]
         self.running = {}  # universe uuid -> backups running now
         self.max_running = 0
         self.max_per_universe = 0
@@ -96,6 +106,11 @@ class FakeYBA:
     def error(self, client, method, path, status, message):
         return client._http_error(method, path, status, json.dumps({"success": False, "error": message}).encode(),
                                   None)
+
+    def lost(self, client, method, path, kind):
+        if kind == "timeout":
+            return _api.YBATimeout("no answer within 30.0 s (timed out)", method=method, path=path)
+        return client._http_error(method, path, kind, b"<html><body><h1>Gateway Time-out</h1></body></html>", None)
 
     def resp(self, b):
         """A BackupResp of backups/page."""
@@ -140,6 +155,13 @@ class FakeYBA:
         if rest == "backups" and method == "POST":
             if self.post_error:
                 raise self.error(client, method, path, *self.post_error)
+            if self.lost_answers:
+                kind, started = self.lost_answers.pop(0)
+                if started:
+                    self.lost_answers.insert(0, None)  # create it below, then lose the answer
+                    self.lost_kind = kind
+                else:
+                    raise self.lost(client, method, path, kind)
             u = body["universeUUID"]
             if self.conflicts.get(u):
                 self.conflicts[u] -= 1
@@ -169,6 +191,13 @@ class FakeYBA:
             self.running[u] = self.running.get(u, 0) + 1
             self.max_per_universe = max(self.max_per_universe, self.running[u])
             self.max_running = max(self.max_running, sum(1 for v in self.running.values() if v))
+            if u in self.no_row:
+                del self.backups[b_uuid]
+                self.tasks[t_uuid].update(status="Failure", error="Failed to execute task CreateBackup: no keyspace")
+                self.running[u] -= 1
+            if self.lost_answers and self.lost_answers[0] is None:
+                self.lost_answers.pop(0)
+                raise self.lost(client, method, path, self.lost_kind)
             return {"taskUUID": t_uuid, "resourceUUID": None}
         if parts[0] == "tasks" and len(parts) == 3 and parts[2] == "failed_subtasks":
             task = self.tasks.get(parts[1])
@@ -198,6 +227,11 @@ class FakeYBA:
             b = self.backups.get(parts[1])
             if b is None:
                 raise self.error(client, method, path, 400, "Invalid customer or backup UUID")
+            if parts[1] in self.lagging:
+                lag = self.lagging[parts[1]]
+                lag[1] -= 1
+                if lag[1] <= 0:
+                    b["taskUUID"] = self.lagging.pop(parts[1])[0]
             return {k: v for k, v in copy.deepcopy(b).items() if k != "body"}
         if parts[0] == "universes" and len(parts) == 5 and parts[2:4] == ["backups", "tasks"]:
             if not self.task_route:
@@ -212,6 +246,12 @@ class FakeYBA:
             return
         u = task["universe"]
         b = self.backups[task["backup"]]
+        if u in self.orphan:
+            # YBA lost the task (a metadata restore); nothing will ever end its row, which keeps the task UUID
+            self.orphan.discard(u)
+            del self.tasks[t_uuid]
+            self.running[u] -= 1
+            return
         if u in self.vanish:
             self.vanish.discard(u)
             del self.tasks[t_uuid], self.backups[task["backup"]]
@@ -223,7 +263,10 @@ class FakeYBA:
             del self.tasks[t_uuid]
             new = str(uuidlib.uuid4())
             self.tasks[new] = dict(task, polls=self.polls)
-            b["taskUUID"] = new
+            if self.resume_lag:
+                self.lagging[task["backup"]] = [new, self.resume_lag]
+            else:
+                b["taskUUID"] = new
             # the caller sees "task gone" on its next poll
             raise_gone = True
         else:

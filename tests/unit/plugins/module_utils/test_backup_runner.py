@@ -130,9 +130,29 @@ def test_plan_bad_selection_is_one_clear_line(yba):
         plan(client(), params(universes=["orders", "nope"]))
     with pytest.raises(bk.BackupInputError, match="unknown storage config gone; YBA has s3-main"):
         plan(client(), params(storage_config="gone"))
+
+
+def test_plan_a_universe_without_config_fails_alone_and_the_others_proceed(yba, s3):
+    """Two S3 configs: a universe with no schedule (or one whose config is gone) cannot be given a config; only its
+    item fails (with how to fix it), the universes with a schedule are still planned and backed up."""
+    orders, billing = yba.universes
     yba.add_config(bf.CFG2, "s3-dr", "dr")
-    with pytest.raises(bk.BackupInputError, match="no ysql schedule.*2 S3 storage configs \\(s3-dr, s3-main\\); name one"):
-        plan(client(), params(universes=["billing"]))
+    yba.add_schedule(orders, "PGSQL_TABLE_TYPE", cfg=bf.CFG2)
+    yba.add_schedule(orders, "YQL_TABLE_TYPE", cfg="5f000000-0000-0000-0000-00000000dead")  # config deleted
+    items = by(plan(client(), params(only_if_older_than=0)))
+    assert items[("orders", "ysql")]["action"] == "planned" and items[("orders", "ysql")]["storage_config"] == "s3-dr"
+    for k in (("billing", "ysql"), ("orders", "ycql")):
+        item = items[k]
+        assert item["action"] == "failed" and item["storage_config"] is None, item
+        assert "2 S3 storage configs (s3-dr, s3-main); name one with storage_config" in item["error"]
+        assert item["reason"] == item["error"]
+    assert "schedule whose storage config still exists" in items[("orders", "ycql")]["error"]
+    assert "billing has no ysql schedule to take" in items[("billing", "ysql")]["error"]
+    assert set(bk.diff(list(items.values()))["before"]) == {"orders/ysql@s3-dr"}
+    got, _c = run(s3, yba, only_if_older_than=0)
+    got = by(got)
+    assert got[("orders", "ysql")]["action"] == "created" and got[("billing", "ysql")]["action"] == "failed"
+    assert len(yba.posts()) == 1
 
 
 # ------------------------------------------------------------------------------------------------ runner
@@ -274,3 +294,108 @@ def test_unverified_backup_is_reported(yba, s3, monkeypatch):
     assert item["verified"] is False and "no success marker" in item["verify_problem"]
     rec = bk.record([item], False, 10, True)
     assert rec["ok"] is False and "unverified: billing/ysql@s3-main: no success marker" in rec["summary"]
+
+
+# ------------------------------------------------------------------------------ a POST whose answer was lost
+
+def retrying_client():
+    """A client that re-sends retryable requests (the module's default): the POST must still go once."""
+    return _api.YBAClient("https://yba.example", token="tok", customer_uuid=bf.C, retries=3, max_delay=0.01)
+
+
+def run_with(c, s3, fake, **over):
+    p = params(**over)
+    items = plan(c, p)
+    bk.Runner(c, p, settings_for(s3, fake)).run(items)
+    return items
+
+
+@pytest.mark.parametrize("kind", ["timeout", 504, 502, 500])
+def test_post_answer_lost_after_yba_started_it_is_followed_not_sent_again(yba, s3, kind):
+    """The POST reached YBA, which started the backup, but the answer was lost (a timeout, a proxy's 5xx page): the
+    backup is not sent a second time; the InProgress backup of the universe and type created since is followed."""
+    yba.lost_answers = [(kind, True)]
+    items = run_with(retrying_client(), s3, yba, only_if_older_than=0, universes=["billing"])
+    item = items[0]
+    assert len(yba.posts()) == 1 and len(yba.backups) == 1, yba.posts()
+    assert item["action"] == "created" and item["attempts"] == 1 and item["verified"] is True, item
+    assert item["backup_uuid"] in yba.backups and yba.backups[item["backup_uuid"]]["taskUUID"] == item["task_uuid"]
+    assert "no clear answer" in item["reason"] and "followed" in item["reason"]
+
+
+def test_post_answer_lost_before_yba_started_it_fails_without_a_second_post(yba, s3):
+    yba.lost_answers = [(503, False)]
+    items = run_with(retrying_client(), s3, yba, only_if_older_than=0, universes=["billing"])
+    item = items[0]
+    assert len(yba.posts()) == 1 and yba.backups == {}
+    assert item["action"] == "failed" and item["task_uuid"] is None and item["backup_uuid"] is None
+    assert "no clear answer (POST" in item["error"] and "HTTP 503" in item["error"]
+    assert "no InProgress ysql backup of universe billing started since appeared" in item["error"]
+
+
+def test_post_500_with_yba_error_is_refused_without_looking_for_a_backup(yba, s3):
+    yba.post_error = (500, "DataCorrupted: backup_pkey")
+    c = retrying_client()
+    items = run_with(c, s3, yba, only_if_older_than=0, universes=["billing"])
+    assert items[0]["action"] == "failed" and "YBA refused the backup (HTTP 500): DataCorrupted" in items[0]["error"]
+    sent = [r[1].endswith("/backups") for r in c.requests]
+    assert sum(sent) == 1 and c.requests[sent.index(True):] == [c.requests[-1]]  # once, no lookup: YBA said why
+
+
+def test_outcome_unknown():
+    err = _api.YBAError("x", status=500, body={"success": False, "error": "DataCorrupted"})
+    assert bk.outcome_unknown(err) is False
+    assert bk.outcome_unknown(_api.YBAError("x", status=500, body="<html>")) is True
+    assert bk.outcome_unknown(_api.YBAError("x", status=503, body={"success": False, "error": "down"})) is True
+    assert bk.outcome_unknown(_api.YBATimeout("t")) is True
+    assert bk.outcome_unknown(_api.YBAUnreachable("reset")) is True
+    assert bk.outcome_unknown(_api.YBATLSError("tls", kind="tls_verify")) is False
+    assert bk.outcome_unknown(_api.YBAValidationError("bad", status=400)) is False
+
+
+# ------------------------------------------------------------------------------ an orphaned InProgress row
+
+def test_orphaned_row_of_a_lost_task_is_taken_again_not_waited_for(yba, s3, monkeypatch):
+    """GET tasks/{t} says the task does not exist while its row is still InProgress under it (YBA lost the task,
+    e.g. a metadata restore; such a row never ends): after the grace the backup is submitted again, not polled until
+    wait_timeout, and the item says so."""
+    monkeypatch.setattr(bk, "ORPHAN_GRACE", 0.3)
+    orders = yba.universes[0]
+    yba.orphan.add(orders["universeUUID"])
+    t0 = time.monotonic()
+    items, _c = run(s3, yba, only_if_older_than=0, universes=["orders"], backup_types=["ysql"], wait_timeout=20.0)
+    item = items[0]
+    assert time.monotonic() - t0 < 10
+    assert item["action"] == "created" and item["attempts"] == 2 and item["orphaned"] is True, item
+    assert len(yba.posts()) == 2 and item["verified"] is True
+    orphan = [b for b in yba.backups.values() if b["state"] == "InProgress"]
+    assert len(orphan) == 1 and orphan[0]["backupUUID"] != item["backup_uuid"]
+    assert "backup %s stayed InProgress under task %s, which YBA lost" % (orphan[0]["backupUUID"],
+                                                                         orphan[0]["taskUUID"]) in item["reason"]
+
+
+def test_orphaned_row_with_restart_retries_spent_fails_at_once(yba, s3, monkeypatch):
+    monkeypatch.setattr(bk, "ORPHAN_GRACE", 0.3)
+    orders = yba.universes[0]
+    yba.orphan.add(orders["universeUUID"])
+    t0 = time.monotonic()
+    items, _c = run(s3, yba, only_if_older_than=0, universes=["orders"], backup_types=["ysql"], wait_timeout=20.0,
+                    restart_retries=0)
+    item = items[0]
+    assert time.monotonic() - t0 < 10
+    assert item["action"] == "failed" and item["orphaned"] is True and item["state"] == "InProgress", item
+    assert "after YBA lost its task (task %s is gone from YBA while backup %s is still InProgress" % (
+        item["task_uuid"], item["backup_uuid"]) in item["error"]
+    assert "restart_retries (0) is spent" in item["error"] and len(yba.posts()) == 1
+
+
+def test_a_resumed_ybc_backup_whose_row_lags_is_followed_not_taken_again(yba, s3):
+    """A platform restart resumes a YBC backup: the old task is gone at once but the row names the new task only
+    when the resumed task runs. Within ORPHAN_GRACE that is not an orphan: the resumed backup is followed."""
+    orders = yba.universes[0]
+    yba.restart_ybc.add(orders["universeUUID"])
+    yba.resume_lag = 4
+    items, _c = run(s3, yba, only_if_older_than=0, universes=["orders"], backup_types=["ysql"])
+    item = items[0]
+    assert item["action"] == "created" and item["resumed"] is True and item["orphaned"] is False, item
+    assert item["attempts"] == 1 and len(yba.posts()) == 1

@@ -136,3 +136,53 @@ def test_post_500_is_a_clear_failure(yba, s3):
     assert r["failed"] and r["changed"] is False
     assert "1 of 1 backup failed: billing/ysql@s3-main: YBA refused the backup (HTTP 500): Error executing query" \
         in r["msg"]
+
+
+def test_a_universe_without_config_fails_alone_after_the_others(yba, s3):
+    """Two S3 configs and billing has no schedule: orders is still backed up, then the module fails naming billing."""
+    orders = yba.universes[0]
+    yba.add_config(bf.CFG2, "s3-dr", "dr")
+    yba.add_schedule(orders, "PGSQL_TABLE_TYPE", cfg=bf.CFG)
+    r = run(s3, check=True)
+    assert r["failed"] and yba.posts() == []
+    assert r["msg"].startswith("1 of 1 backup failed: billing/ysql@(no storage config): universe billing has no ysql schedule")
+    assert "name one with storage_config" in r["msg"] and r["summary"]["planned"] == 1
+    r = run(s3)
+    assert r["failed"] and r["changed"] is True and len(yba.posts()) == 1
+    actions = {(b["universe"], b["backup_type"]): b["action"] for b in r["backups"]}
+    assert actions == {("orders", "ysql"): "created", ("billing", "ysql"): "failed"}
+    assert r["msg"].startswith("1 of 2 backups failed: billing/ysql@(no storage config): universe billing has no ysql schedule")
+    assert r["record"]["failed"] == ["billing/ysql@(no storage config)"]
+
+
+def test_a_lost_post_answer_is_not_sent_again_by_the_client(yba, s3):
+    """The module's client retries 502/503/504 (backoff_retries); the backup request must go once: YBA started the
+    backup before its answer was lost, and the module follows that backup instead of starting a second one."""
+    yba.lost_answers = [(504, True)]
+    r = run(s3, universes=["billing"], backoff_retries=2)
+    assert not r["failed"] and r["changed"] is True, r.get("msg")
+    assert len(yba.posts()) == 1 and len(yba.backups) == 1
+    b = r["backups"][0]
+    assert b["action"] == "created" and b["backup_uuid"] in yba.backups and b["attempts"] == 1
+    assert "no clear answer" in b["reason"] and b["orphaned"] is False
+
+
+def test_a_task_that_failed_before_its_backup_row_is_a_change(yba, s3):
+    """YBA accepted the request (a task) but the task failed before it wrote a backup row: something was started,
+    so changed is true even without a backup UUID."""
+    yba.no_row.add(yba.universes[1]["universeUUID"])
+    r = run(s3, universes=["billing"])
+    assert r["failed"] and r["changed"] is True
+    b = r["backups"][0]
+    assert b["action"] == "failed" and b["task_uuid"] and b["backup_uuid"] is None
+    assert "no keyspace" in r["msg"]
+
+
+def test_an_orphaned_backup_row_is_taken_again(yba, s3, monkeypatch):
+    from ansible_collections.yba.remediation.plugins.module_utils import _backup as bk
+    monkeypatch.setattr(bk, "ORPHAN_GRACE", 0.3)
+    yba.orphan.add(yba.universes[1]["universeUUID"])
+    r = run(s3, universes=["billing"])
+    assert not r["failed"] and r["changed"] is True, r.get("msg")
+    b = r["backups"][0]
+    assert b["action"] == "created" and b["orphaned"] is True and b["attempts"] == 2 and len(yba.posts()) == 2
