@@ -207,6 +207,12 @@ class YBATaskFailed(YBAError):
 
 # --------------------------------------------------------------------------------------------- helpers
 
+def one_line(text: t.Any, limit: int | None = None) -> str:
+    """Any text (an error, a YBA answer) as one line of single spaces, at most ``limit`` characters."""
+    line = " ".join(str(text).split())
+    return line if limit is None else line[:limit]
+
+
 def redact(value: t.Any, secret_keys: t.Iterable[str] = SECRET_KEYS) -> t.Any:
     """Copy of ``value`` with the leaf values of secret keys replaced by a mask (structure kept)."""
     keys = {k.lower() for k in secret_keys}

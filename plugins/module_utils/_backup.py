@@ -71,7 +71,7 @@ def outcome_unknown(err: BaseException) -> bool:
 
 
 def one_line(text: t.Any, limit: int = 600) -> str:
-    return " ".join(str(text).split())[:limit]
+    return _api.one_line(text, limit)
 
 
 def expiry(retention: int | None, unit: str, keep_forever: bool) -> tuple[int, str | None]:

@@ -41,6 +41,7 @@ author:
 extends_documentation_fragment:
   - yba.remediation.api
   - yba.remediation.attributes
+  - yba.remediation.storage
 options:
   universes:
     description:
@@ -65,17 +66,6 @@ options:
         with a reason that asks for this option; the others are still backed up, then the module fails.
       - Naming a second config takes a redundant copy there; freshness is then judged on that config only.
     type: str
-  storage_credentials:
-    description:
-      - >-
-        The secrets of the storage configs (YBA answers them masked), such as
-        C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), by config name, else by config UUID; the
-        entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX credential).
-        Never logged nor returned.
-      - Without them, verification uses the host's own credentials (an IAM role); with neither it fails with a
-        problem that says so.
-    type: dict
-    default: {}
   only_if_older_than:
     description:
       - Back up a universe and type only when its newest C(Completed) backup on the storage config is older than this

@@ -38,6 +38,7 @@ author:
 extends_documentation_fragment:
   - yba.remediation.api
   - yba.remediation.attributes
+  - yba.remediation.storage
 options:
   names:
     description:
@@ -84,16 +85,6 @@ options:
     type: str
     choices: [canary, read, reach, none]
     default: canary
-  storage_credentials:
-    description:
-      - >-
-        The secrets of the storage configs (YBA answers them masked), such as
-        C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), by config name, else by config UUID; the
-        entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX credential).
-        Never logged nor returned.
-      - Used by the probe before a resume.
-    type: dict
-    default: {}
   probe_timeout:
     description: Seconds each network step of the probe may take.
     type: float
@@ -296,10 +287,6 @@ from ansible_collections.yba.remediation.plugins.module_utils import _schedule a
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 
 
-def one_line(text):
-    return " ".join(str(text).split())
-
-
 class Runner:
     def __init__(self, module, client):
         self.module = module
@@ -317,11 +304,11 @@ class Runner:
 
     # ------------------------------------------------------------------------------------------ helpers
     def fail(self, msg, **extra):
-        self.error = one_line(msg)
+        self.error = _api.one_line(msg)
         self.finish()
         self.result.update(extra)
         self.result["changed"] = self.wrote
-        self.module.fail_json(msg=self.client.scrub(one_line(msg)), **self.result)
+        self.module.fail_json(msg=self.client.scrub(_api.one_line(msg)), **self.result)
 
     def finish(self):
         self.result["schedules"] = [self.shown(i) for i in self.items]
@@ -678,7 +665,7 @@ def main():
     try:
         runner.run()
     except _api.YBAError as err:
-        runner.error = one_line(err)  # the record says the run failed, and why
+        runner.error = _api.one_line(err)  # the record says the run failed, and why
         runner.finish()
         result = dict(runner.result)
         result["changed"] = runner.wrote

@@ -43,6 +43,7 @@ requirements:
 extends_documentation_fragment:
   - yba.remediation.api
   - yba.remediation.attributes
+  - yba.remediation.storage
 attributes:
   check_mode:
     support: full
@@ -121,16 +122,6 @@ options:
       - Seconds each S3 request of a verification may take.
     type: float
     default: 10
-  storage_credentials:
-    description:
-      - >-
-        The secrets of the storage configs (YBA answers them masked), such as
-        C({s3-prod: {AWS_ACCESS_KEY_ID: ..., AWS_SECRET_ACCESS_KEY: ...}}), by config name, else by config UUID; the
-        entry V(*) serves every config without an entry of its own (for example the S3 keys of an AWX credential).
-        Never logged nor returned.
-      - Used by O(verify) and by O(probe=read) or O(probe=canary).
-    type: dict
-    default: {}
   probe:
     description:
       - How far to probe each S3 storage config from where the module runs, as M(yba.remediation.storage_probe) -

@@ -304,10 +304,6 @@ from ansible_collections.yba.remediation.plugins.module_utils import _storagecon
 PLACEHOLDER_LOCATION = "s3://placeholder"  # lets an edit that leaves BACKUP_LOCATION out be checked field by field
 
 
-def one_line(text):
-    return " ".join(str(text).split())
-
-
 class Runner:
     def __init__(self, module, client):
         self.module = module
@@ -341,7 +337,7 @@ class Runner:
     def fail(self, msg, **extra):
         self.finish()
         self.result.update(extra)
-        self.module.fail_json(msg=self.client.scrub(one_line(msg)), **self.result)
+        self.module.fail_json(msg=self.client.scrub(_api.one_line(msg)), **self.result)
 
     def finish(self):
         self.result["requests"] = ["%s %s %s" % (m, p, s if s is not None else "-") for m, p, s in self.client.requests]
