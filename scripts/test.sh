@@ -79,20 +79,22 @@ stage_lab-up() { fresh_lab_up; }
 
 stage_lab-tests() { run_pytest -q tests/lab/tests; }
 
-# Three labs, three parts at once (they wait on SSH, PostgreSQL and the platform far more than on the CPU): the
-# role targets on the test lab; the runbook, CLI and API-fidelity tests on a second lab; the backup tests (issue
-# 11's CLI run through the incident) and the targets named in THIRD_TARGETS on a third, so the parts take about
-# as long. A lab that does not start sends its part to the test lab. YBA_TEST_SERIAL=1: one lab, one pytest.
-THIRD_TARGETS=(run_lock storage_config backup backup_restart backup_schedule backup_sla)
+# Three labs, three parts at once: the role targets on the test lab; the runbook, CLI and API-fidelity tests on a
+# second lab; THIRD_FILES (the backup and storage repairs through the CLI) and the targets in THIRD_TARGETS on a
+# third, so the parts take about as long (each part prints its slowest tests at its end; on 2 cores the parts slow
+# each other down by about a third). A lab that does not start sends its part to the test lab.
+# YBA_TEST_SERIAL=1: one lab, one pytest.
+THIRD_TARGETS=(run_lock storage_config backup backup_restart backup_schedule backup_sla metadb_info disk_cleanup_safety)
+THIRD_FILES=(tests/integration/test_backups.py tests/integration/test_storage_config.py)
 OTHER_LABS=()
 
 integration_part() {  # integration_part <2|3>: that part's tests on the lab in $YBA_LAB_DIR
     local t ids=()
     case "$1" in
-        2) run_pytest -v --durations=12 tests/integration -k "not test_target" \
-               --deselect tests/integration/test_backups.py ;;
+        2) for t in "${THIRD_FILES[@]}"; do ids+=(--deselect "$t"); done
+           run_pytest -v --durations=12 tests/integration -k "not test_target" "${ids[@]}" ;;
         3) for t in "${THIRD_TARGETS[@]}"; do ids+=("tests/integration/test_integration.py::test_target[$t]"); done
-           run_pytest -v --durations=12 tests/integration/test_backups.py "${ids[@]}" ;;
+           run_pytest -v --durations=12 "${THIRD_FILES[@]}" "${ids[@]}" ;;
     esac
 }
 
