@@ -370,8 +370,8 @@ def test_orphaned_row_of_a_lost_task_is_taken_again_not_waited_for(yba, s3, monk
     assert len(yba.posts()) == 2 and item["verified"] is True
     orphan = [b for b in yba.backups.values() if b["state"] == "InProgress"]
     assert len(orphan) == 1 and orphan[0]["backupUUID"] != item["backup_uuid"]
-    assert "backup %s stayed InProgress under task %s, which YBA lost" % (orphan[0]["backupUUID"],
-                                                                         orphan[0]["taskUUID"]) in item["reason"]
+    lost = "backup %s stayed InProgress under task %s, which YBA lost" % (orphan[0]["backupUUID"], orphan[0]["taskUUID"])
+    assert lost in item["reason"]
 
 
 def test_orphaned_row_with_restart_retries_spent_fails_at_once(yba, s3, monkeypatch):
