@@ -14,7 +14,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 from ansible_collections.yba.remediation.plugins.modules import backup_schedule
-from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done, route_api
 
 pytestmark = pytest.mark.usefixtures("raw_results")
 
@@ -206,23 +206,12 @@ def clock():
 
 @pytest.fixture
 def yba(monkeypatch, s3, clock):
-    fake = FakeYBA(s3)
-
-    def send(self, method, url, path, data, headers, timeout, raw):
-        try:
-            answer = fake.send(self, method, path, json.loads(data) if data else None)
-        except _api.YBAError as err:
-            self.requests.append((method, path, err.status))
-            raise
-        self.requests.append((method, path, 200))
-        return answer
-
+    fake = route_api(monkeypatch, FakeYBA(s3))
     original = _api.YBAClient.from_module.__func__
 
     def from_module(cls, module, **kw):
         return original(cls, module, sleep=clock.sleep, clock=clock, **kw)
 
-    monkeypatch.setattr(_api.YBAClient, "_send_once", send)
     monkeypatch.setattr(_api.YBAClient, "from_module", classmethod(from_module))
     return fake
 

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
 from ansible_collections.yba.remediation.plugins.modules import backup_sla
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import route_api
 
 C = "cccccccc-cccc-cccc-cccc-cccccccccccc"
 CFG = "11111111-2222-3333-4444-555555555555"
@@ -106,14 +107,7 @@ class FakeYBA:
 
 @pytest.fixture
 def yba(monkeypatch, s3):
-    fake = FakeYBA(s3["live"])
-
-    def send(self, method, url, path, data, headers, timeout, raw):
-        self.requests.append((method, path, 200))
-        return fake.send(self, method, path, json.loads(data) if data else None)
-
-    monkeypatch.setattr(_api.YBAClient, "_send_once", send)
-    return fake
+    return route_api(monkeypatch, FakeYBA(s3["live"]))
 
 
 def run(capsys, check_mode=False, **args):

@@ -15,7 +15,7 @@ from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 from ansible_collections.yba.remediation.plugins.modules import storage_config
-from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done, route_api
 
 pytestmark = pytest.mark.usefixtures("raw_results")
 
@@ -119,14 +119,7 @@ class FakeYBA:
 
 @pytest.fixture
 def yba(monkeypatch, s3):
-    fake = FakeYBA(s3["dead"])
-
-    def send(self, method, url, path, data, headers, timeout, raw):
-        self.requests.append((method, path, 200))
-        return fake.send(self, method, path, json.loads(data) if data else None)
-
-    monkeypatch.setattr(_api.YBAClient, "_send_once", send)
-    return fake
+    return route_api(monkeypatch, FakeYBA(s3["dead"]))
 
 
 def run(check=False, diff=False, **args):
