@@ -58,8 +58,13 @@ def run(cmd: list[str], **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def explain(proc: subprocess.CompletedProcess[str], limit: int = 12000) -> str:
+    """The command, its failed tasks first (a long log's tail may not reach them), then the output's tail."""
     output = (proc.stdout + "\n" + proc.stderr).strip()
-    return f"exit {proc.returncode}: {' '.join(map(str, proc.args))}\n{output[-limit:]}"
+    lines = output.splitlines()
+    failed = ["\n".join(lines[max(i - 2, 0):i + 30])[:4000] for i, line in enumerate(lines)
+              if line.startswith(("fatal:", "failed:")) and "...ignoring" not in lines[i + 1:i + 40]]
+    head = "failed tasks:\n" + "\n".join(failed[-3:]) + "\n---\n" if failed else ""
+    return f"exit {proc.returncode}: {' '.join(map(str, proc.args))}\n{head}{output[-limit:]}"
 
 
 def lab(*args: str) -> subprocess.CompletedProcess[str]:
