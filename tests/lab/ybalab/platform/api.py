@@ -78,6 +78,11 @@ ROUTES: list[tuple[str, str, str, bool]] = [
     ("PUT", C + "/schedules/{sUUID}", "edit_schedule", True),
     ("GET", C + "/universes/{uniUUID}/backups/tasks/{tUUID}", "fetch_backups_by_task", True),
     ("PUT", C + "/universes/{uniUUID}/schedules/{sUUID}/pause_resume", "toggle_schedule", True),
+    # restores (controllers/RestoreBackupController.java, BackupsController.java; TablesController.listTables)
+    ("POST", C + "/restore/preflight", "restore_preflight", True),
+    ("POST", C + "/restore", "restore_backup", True),
+    ("POST", C + "/restore/page", "page_restores", True),
+    ("GET", C + "/universes/{uniUUID}/tables", "list_tables", True),
 ]
 # Routes newer than the swagger snapshot (shared/yba/swagger.json, ~2.21): served only from the version given on,
 # older versions answer the "No route" 404. ScheduleController.toggleSchedule is
@@ -1308,6 +1313,214 @@ class Platform:
                 conn.execute("UPDATE schedule SET task_params = %s WHERE schedule_uuid = %s",
                              (json.dumps(params), row["schedule_uuid"]))
             return self.schedule_json(self.schedule_row(conn, cust, s_uuid))
+
+    # ------------------------------------------------------------------ restores and tables
+    def universe_tables(self, conn: Any, uni: dict[str, Any]) -> list[dict[str, Any]]:
+        """TablesController.listTables (TableInfoForm.TableInfoResp): the universe's own YSQL database (the lab's
+        model, tasks.LAB_YSQL_TABLES) and every keyspace a restore created on it that still exists (a real database
+        of the lab's PostgreSQL: tables and sizes read from it; gone once dropped over SQL)."""
+        u = str(uni["universe_uuid"])
+        out = []
+        for ks, tables in tasks.LAB_YSQL_TABLES.items():
+            for name, rows in tables:
+                t_uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"ybalab:{u}:{ks}:{name}"))
+                out.append(self.table_resp(t_uuid, ks, name, float(rows * 64)))
+        alive = tasks.restored_databases(self.state)
+        rows = conn.execute("SELECT DISTINCT rk.target_keyspace, r.restore_uuid::text AS r FROM restore_keyspace rk "
+                            "JOIN restore r ON r.restore_uuid = rk.restore_uuid WHERE r.universe_uuid = %s "
+                            "AND rk.state = 'Completed' ORDER BY 1", (u,)).fetchall()
+        for row in rows:
+            ks = row["target_keyspace"]
+            if alive.get(ks) != row["r"]:
+                continue  # dropped (or not this restore's any more)
+            with tasks.lab_pg(self.state, ks) as db:
+                for oid, db_oid, name, size in db.execute(
+                        "SELECT c.oid, (SELECT oid FROM pg_database WHERE datname = current_database()), c.relname, "
+                        "pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY c.relname").fetchall():
+                    # a YSQL table id: database oid, then the table's oid (as YSQL builds table ids)
+                    out.append(self.table_resp(f"{int(db_oid):08x}-0000-3000-8000-{int(oid):012x}", ks, name,
+                                               float(size)))
+        return out
+
+    @staticmethod
+    def table_resp(t_uuid: str, keyspace: str, name: str, size: float) -> dict[str, Any]:
+        return {"tableUUID": t_uuid, "tableID": t_uuid.replace("-", ""), "keySpace": keyspace,
+                "tableType": "PGSQL_TABLE_TYPE", "tableName": name, "relationType": "USER_TABLE_RELATION",
+                "sizeBytes": size, "walSizeBytes": 0.0, "isIndexTable": False, "nameSpace": keyspace,
+                "pgSchemaName": "public", "colocated": False}
+
+    def list_tables(self, ctx: dict[str, Any], c_uuid: str, u_uuid: str) -> list[dict[str, Any]]:
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            return self.universe_tables(conn, self.get_universe_row(conn, cust, u_uuid))
+
+    def check_locations(self, cfg: dict[str, Any], locations: list[str]) -> None:
+        """StorageUtil.validateStorageConfigOnLocationsList: every location listable with the config."""
+        if cfg["name"] != "S3":
+            return
+        try:
+            tasks.validate_storage_on_backup(self.state, self.config_data(cfg),
+                                             {"backupList": [{"storageLocation": loc} for loc in locations]})
+        except RuntimeError as exc:
+            LOG.error("Storage config %s validation failed: %s", cfg["config_name"], exc)
+            raise ApiError(400, f"Storage config {cfg['config_name']} cannot access backup locations") from None
+
+    def restore_preflight(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        """BackupHelper.restorePreflight (RestorePreflightParams -> RestorePreflightResponse): the config and the
+        universe, the locations listable, then from the Backup when backupUUID names one, else from the YBC
+        success markers (script backups: SnapshotInfoPB)."""
+        body = ctx["body"] if isinstance(ctx["body"], dict) else {}
+        missing = {k: ["This field is required"] for k in ("backupLocations", "storageConfigUUID", "universeUUID")
+                   if not body.get(k)}
+        if missing:
+            raise ApiError(400, missing)
+        locations = [str(x) for x in body["backupLocations"]]
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            cfg = self.config_row(conn, cust, body["storageConfigUUID"])
+            uni = self.get_universe_row(conn, cust, body["universeUUID"])
+            row = None
+            if body.get("backupUUID"):
+                row = conn.execute("SELECT * FROM backup WHERE backup_uuid = %s AND customer_uuid = %s",
+                                   (check_uuid(body["backupUUID"], "Backup"), cust["uuid"])).fetchone()
+        self.check_locations(cfg, locations)
+        ybc_universe = bool(self.universe_details(uni, ctx["user"]).get("ybcInstalled"))
+        per_location: dict[str, Any] = {}
+        if row is not None:
+            category = row["category"]
+            info = tasks.as_dict(row["backup_info"])
+            for sub in info.get("backupList") or []:
+                loc = sub.get("storageLocation")
+                if loc in locations:
+                    per_location[loc] = self.location_info(loc, sub.get("backupType") or info.get("backupType"),
+                                                           sub.get("keyspace"), sub.get("tableNameList") or [],
+                                                           category)
+            kms = bool(row["has_kms_history"])
+        else:
+            client = tasks.s3_client(self.state, self.config_data(cfg))
+            category = "YB_CONTROLLER"
+            for loc in locations:
+                try:
+                    marker, _size = tasks.read_backup_location(client, loc, "YB_CONTROLLER")
+                except Exception:  # noqa: BLE001 - no success marker: a yb_backup.py backup (or nothing)
+                    category = "YB_BACKUP_SCRIPT"
+                    marker = {}
+                per_location[loc] = self.location_info(loc, marker.get("backupType") or "PGSQL_TABLE_TYPE",
+                                                       marker.get("keyspace") or tasks.keyspace_of_location(loc),
+                                                       [], category)
+            kms = False
+        if category == "YB_CONTROLLER" and not ybc_universe:
+            raise ApiError(412, "YB-Controller restore attempted on non YB-Controller enabled Universe")
+        return {"backupCategory": category, "hasKMSHistory": kms, "perLocationBackupInfoMap": per_location}
+
+    @staticmethod
+    def location_info(loc: str, backup_type: str, keyspace: str, tables: list[str], category: str) -> dict[str, Any]:
+        ysql = backup_type == "PGSQL_TABLE_TYPE"
+        return {"backupLocation": loc, "isYSQLBackup": ysql,
+                "isSelectiveRestoreSupported": category == "YB_CONTROLLER" and not ysql,
+                "perBackupLocationKeyspaceTables": {"originalKeyspace": keyspace, "tableNameList": list(tables)}}
+
+    def restore_backup(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        """BackupsController.restoreBackup -> BackupHelper.createRestoreTask, its checks in order: the owner
+        rename, the universe, a non-empty backupStorageInfoList, validateRestoreOverwrites (a YSQL keyspace that
+        exists on the target: 400 "Keyspace %s already exists, overwriting data is not allowed"), the config
+        (Active), the storage and the locations, YBC on the target; then the RestoreBackup task. category defaults
+        to YB_BACKUP_SCRIPT as forms/RestoreBackupParams.java."""
+        body = ctx["body"] if isinstance(ctx["body"], dict) else None
+        if body is None:
+            raise ApiError(400, "Invalid Json")
+        if not body.get("universeUUID"):
+            raise ApiError(400, {"universeUUID": ["This field is required"]})
+        infos = body.get("backupStorageInfoList") or []
+        for info in infos:
+            owner = (info or {}).get("newOwner")
+            if owner and not re.fullmatch(r"[^\W\d][\w]*", owner):  # VALID_OWNER_REGEX ^[\pL_][\pL\pM_0-9]*$
+                raise ApiError(400, "Invalid owner rename during restore operation")
+        category = body.get("category") or "YB_BACKUP_SCRIPT"
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            uni = self.get_universe_row(conn, cust, body["universeUUID"])
+            if not infos or not all(isinstance(i, dict) for i in infos):
+                raise ApiError(400, "Backup information not provided")
+            existing = {t["keySpace"] for t in self.universe_tables(conn, uni) if t["tableType"] == "PGSQL_TABLE_TYPE"}
+            for info in infos:
+                if (info.get("backupType") or "PGSQL_TABLE_TYPE") == "PGSQL_TABLE_TYPE" and info.get("keyspace") \
+                        in existing:
+                    raise ApiError(400, f"Keyspace {info['keyspace']} already exists, overwriting data is not "
+                                        "allowed")
+            if not body.get("storageConfigUUID"):
+                raise ApiError(400, "Invalid StorageConfig UUID: null")
+            cfg = self.config_row(conn, cust, body["storageConfigUUID"])
+            if cfg["state"] != "Active":
+                raise ApiError(400, "Cannot restore backup as config is queued for deletion.")
+        if cfg["name"] == "S3":
+            try:
+                storage_check.validate_s3(self.state, self.config_data(cfg))
+            except storage_check.StorageInvalid as exc:
+                LOG.error("Storage config %s validation failed: %s", cfg["config_name"], exc.message)
+                raise ApiError(400, f"Storage config {cfg['config_name']} cannot access backup locations") from None
+        self.check_locations(cfg, [str(i.get("storageLocation") or "") for i in infos])
+        if category == "YB_CONTROLLER" and not self.universe_details(uni, ctx["user"]).get("ybcInstalled"):
+            raise ApiError(400, "Cannot restore the ybc backup as ybc is not installed on the universe")
+        with self.connect() as conn:
+            task_uuid = tasks.submit_restore(self.workers, conn, cust, ctx["user"], uni, cfg, body, category)
+        return {"taskUUID": task_uuid, "resourceUUID": str(uni["universe_uuid"])}
+
+    def page_restores(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
+        """RestoreBackupController.pageRestoreList (RestorePagedApiQuery -> RestorePagedApiResponse of
+        RestoreResp, models/Restore.java toRestoreResp), sorted by createTime."""
+        body = ctx["body"] if isinstance(ctx["body"], dict) else {}
+        flt = body.get("filter") or {}
+        states = flt.get("states") or []
+        bad = [x for x in states if x not in ("Created", "InProgress", "Completed", "Failed", "Aborted")]
+        if bad:
+            raise ApiError(400, f"Invalid state: {bad[0]}")
+        sql = "SELECT r.*, u.name AS target_name FROM restore r LEFT JOIN universe u ON u.universe_uuid = r.universe_uuid " \
+              "WHERE r.customer_uuid = %s"
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            args: list[Any] = [cust["uuid"]]
+            if states:
+                sql += " AND r.state = ANY(%s)"
+                args.append(list(states))
+            if flt.get("universeUUIDList"):
+                sql += " AND r.universe_uuid::text = ANY(%s)"
+                args.append([str(x).lower() for x in flt["universeUUIDList"]])
+            if flt.get("universeNameList"):
+                sql += " AND u.name = ANY(%s)"
+                args.append(list(flt["universeNameList"]))
+            if flt.get("storageConfigUUIDList"):
+                sql += " AND r.storage_config_uuid::text = ANY(%s)"
+                args.append([str(x).lower() for x in flt["storageConfigUUIDList"]])
+            sql += " ORDER BY r.create_time " + ("ASC" if body.get("direction") == "ASC" else "DESC")
+            rows = conn.execute(sql, args).fetchall()
+            offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 10)
+            page = rows[offset:offset + limit]
+            entities = []
+            for r in page:
+                kss = conn.execute("SELECT * FROM restore_keyspace WHERE restore_uuid = %s ORDER BY create_time",
+                                   (r["restore_uuid"],)).fetchall()
+                src = conn.execute("SELECT 1 FROM universe WHERE universe_uuid = %s",
+                                   (r["source_universe_uuid"],)).fetchone() if r["source_universe_uuid"] else None
+                entities.append({
+                    "restoreUUID": str(r["restore_uuid"]), "universeUUID": str(r["universe_uuid"]),
+                    "targetUniverseName": r["target_name"] or "", "customerUUID": str(r["customer_uuid"]),
+                    "sourceUniverseUUID": str(r["source_universe_uuid"] or tasks.ZERO_UUID),
+                    "sourceUniverseName": r["source_universe_name"] or "", "isSourceUniversePresent": src is not None,
+                    "state": r["state"], "restoreSizeInBytes": int(r["restore_size_in_bytes"] or 0),
+                    "createTime": fmt_time(r["create_time"]), "updateTime": fmt_time(r["update_time"]),
+                    "backupType": "PGSQL_TABLE_TYPE",
+                    "restoreKeyspaceList": [{
+                        "uuid": str(k["uuid"]), "restoreUUID": str(k["restore_uuid"]), "taskUUID": str(k["task_uuid"]),
+                        "sourceKeyspace": k["source_keyspace"], "targetKeyspace": k["target_keyspace"],
+                        "storageLocation": k["storage_location"], "state": k["state"],
+                        "tableNameList": list(json.loads(k["table_name_list"] or "[]")),
+                        "createTime": fmt_time(k["create_time"]), "completeTime": fmt_time(k["complete_time"]),
+                        "backupSizeFromStorageLocation": int(k["backup_size_from_storage_location"] or 0)}
+                        for k in kss]})
+        return {"entities": entities, "hasNext": offset + limit < len(rows), "hasPrev": offset > 0,
+                "totalCount": len(rows)}
 
 
 __all__ = ["Platform", "ApiError", "DatabaseUnavailable", "ROUTES"]

@@ -768,6 +768,238 @@ class Workers:
             LOG.exception("cannot record the end of delete task %s", task_uuid)
 
 
+# ---------------------------------------------------------------------------- restore
+# The lab's universes have no YSQL layer of their own: the universe's database `yugabyte` is this model (what
+# GET universes/{u}/tables lists for it), a backup's `success` marker may name its tables (Workers._objects), and a
+# restore materialises the backup's keyspace as a REAL database of the lab's PostgreSQL (same name as the target
+# keyspace, tables with their rows), so a drill reads and drops it over a real SQL connection from the YBA host.
+LAB_YSQL_TABLES: dict[str, tuple[tuple[str, int], ...]] = {
+    "yugabyte": (("customers", 300), ("orders", 1200), ("order_lines", 3600))}
+RESTORE_DB_COMMENT = "ybalab restore "  # COMMENT ON DATABASE of a database a restore created: "<prefix><restore>"
+YBC_EMPTY_MARKER = "Got empty success marker response, exiting."  # tasks/subtasks/RestoreBackupYbc.java
+
+
+def keyspace_of_location(location: str) -> str:
+    """The source keyspace a V2 location's leaf names (``keyspace-<ks>_<paramsId>`` / ``multi-table-<ks>_<id>``,
+    BackupUtil.formatStorageLocation)."""
+    leaf = location.rstrip("/").rsplit("/", 1)[-1]
+    for prefix in ("keyspace-", "multi-table-"):
+        if leaf.startswith(prefix):
+            return leaf[len(prefix):].rsplit("_", 1)[0]
+    return ""
+
+
+def universe_of_location(location: str) -> str | None:
+    """``univ-<uuid>`` of a backup location (BackupUtil.BACKUP_IDENTIFIER_STRING), the restore's source universe."""
+    import re
+
+    m = re.search(r"univ-([0-9a-fA-F-]{36})/", location)
+    return m.group(1).lower() if m else None
+
+
+def ysql_tables(marker: dict[str, Any], keyspace: str) -> list[tuple[str, int]]:
+    """(table, rows) a YSQL backup holds: its marker's ``tables`` when it names them, else the lab's model of the
+    source database (seeded markers name none)."""
+    named = [(str(t.get("tableName")), int(t.get("rows") or 0)) for t in marker.get("tables") or []
+             if isinstance(t, dict) and t.get("tableName")]
+    return named or list(LAB_YSQL_TABLES.get(keyspace, LAB_YSQL_TABLES["yugabyte"]))
+
+
+def lab_pg(state: dict[str, Any], dbname: str = "postgres") -> Any:
+    """An autocommit connection to the lab's PostgreSQL (the stand-in of the universes' YSQL layer)."""
+    import psycopg
+
+    pg = state["postgres"]
+    return psycopg.connect(host=pg.get("host", "127.0.0.1"), port=int(pg["port"]), user=pg.get("user", "postgres"),
+                           dbname=dbname, autocommit=True, connect_timeout=5)
+
+
+def restored_databases(state: dict[str, Any]) -> dict[str, str]:
+    """{database: restore uuid} of the lab PostgreSQL's databases a restore created (their comment)."""
+    with lab_pg(state) as pg:
+        rows = pg.execute("SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d").fetchall()
+    return {r[0]: r[1][len(RESTORE_DB_COMMENT):] for r in rows if r[1] and r[1].startswith(RESTORE_DB_COMMENT)}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def materialise_ysql(state: dict[str, Any], conn: Any, keyspace: str, restore_uuid: str,
+                     tables: list[tuple[str, int]]) -> None:
+    """CREATE DATABASE <keyspace> in the lab's PostgreSQL with the backup's tables and rows. A database of the same
+    name that an earlier lab's restore left (its restore is not in this yugaware DB: a reset) is dropped first;
+    any other existing one fails the restore with PostgreSQL's own error."""
+    owner = restored_databases(state).get(keyspace)
+    with lab_pg(state) as pg:
+        if owner and not conn.execute("SELECT 1 FROM restore WHERE restore_uuid::text = %s", (owner,)).fetchone():
+            pg.execute(f"DROP DATABASE IF EXISTS {_quote(keyspace)} WITH (FORCE)")
+        pg.execute(f"CREATE DATABASE {_quote(keyspace)}")
+        pg.execute(f"COMMENT ON DATABASE {_quote(keyspace)} IS '{RESTORE_DB_COMMENT}{restore_uuid}'")
+    with lab_pg(state, keyspace) as db:
+        for name, rows in tables:
+            db.execute(f"CREATE TABLE {_quote(name)} (id bigint PRIMARY KEY, payload text NOT NULL)")
+            db.execute(f"INSERT INTO {_quote(name)} SELECT g, md5(g::text) FROM generate_series(1, %s) g",
+                       (int(rows),))
+        db.execute("ANALYZE")
+
+
+class RestoreFailed(Exception):
+    """A keyspace's restore failed: the subtask's type and error."""
+
+    def __init__(self, subtask: str, message: str) -> None:
+        super().__init__(message)
+        self.subtask = subtask
+
+
+def read_backup_location(client: Any, location: str, category: str) -> tuple[dict[str, Any], int]:
+    """(marker metadata, bytes read) of one backup location, every object downloaded as a restore does. YBC
+    (RestoreBackupYbc) first downloads the ``success`` marker and stops on none ("Got empty success marker response,
+    exiting."); yb_backup.py needs ``SnapshotInfoPB``. Raises RestoreFailed."""
+    bucket, key = parse_location(location)
+    prefix = key.rstrip("/") + "/"
+    ybc = category == "YB_CONTROLLER"
+    subtask = "RestoreBackupYbc" if ybc else "RestoreBackupYb"
+    keys: list[str] = []
+    token = None
+    while True:
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if token:
+            kwargs["ContinuationToken"] = token
+        listed = client.list_objects_v2(**kwargs)
+        keys += [o["Key"] for o in listed.get("Contents", [])]
+        if not listed.get("IsTruncated"):
+            break
+        token = listed.get("NextContinuationToken")
+    marker_name = YBC_SUCCESS_MARKER if ybc else SNAPSHOT_PB
+    if prefix + marker_name not in keys:
+        raise RestoreFailed(subtask, YBC_EMPTY_MARKER if ybc else
+                            f"Failed to download {marker_name} from {location}: the object does not exist")
+    data_keys = [k for k in keys if k.endswith(".sst")]
+    if not data_keys:
+        raise RestoreFailed(subtask, f"No data files found in the backup location {location}")
+    size = 0
+    marker: dict[str, Any] = {}
+    for k in keys:
+        body = client.get_object(Bucket=bucket, Key=k)["Body"].read()
+        size += len(body)
+        if k == prefix + marker_name and ybc:
+            marker = as_dict(body.decode("utf-8", "replace"))
+    return marker, size
+
+
+def _restore_subtask(platform: Any, task_uuid: str, position: int, subtask: str, state: str,
+                     error: str | None) -> None:
+    with platform.connect() as conn:
+        conn.execute("INSERT INTO task_info (uuid, parent_uuid, position, task_type, task_state, "
+                     "sub_task_group_type, details, owner, percent_done) "
+                     "VALUES (%s, %s, %s, %s, %s, 'RestoringBackup', %s, %s, %s)",
+                     (str(uuidlib.uuid4()), task_uuid, position, subtask, state,
+                      json.dumps({"errorString": error} if error else {}), "127.0.0.1",
+                      100 if state == "Success" else 0))
+
+
+def submit_restore(workers: Any, conn: Any, cust: dict[str, Any], user: dict[str, Any], uni: dict[str, Any],
+                   cfg: dict[str, Any], body: dict[str, Any], category: str) -> str:
+    """BackupHelper.createRestoreTask's submission: a RestoreBackup task (customer task Restore on the target
+    universe), the Restore row (models/Restore.java, state Created) and one RestoreKeyspace per
+    backupStorageInfo, then the restore in a thread. Returns the task UUID."""
+    infos = [dict(i) for i in body["backupStorageInfoList"]]
+    first = str(infos[0].get("storageLocation") or "")
+    source = universe_of_location(first)
+    src_row = conn.execute("SELECT name FROM universe WHERE universe_uuid::text = %s", (source,)).fetchone()         if source else None
+    params = dict(body)
+    params.update({"customerUUID": str(cust["uuid"]), "universeUUID": str(uni["universe_uuid"]), "category": category})
+    restore_uuid = str(uuidlib.uuid4())
+    with conn.transaction():
+        task_uuid = new_task(conn, cust, user, "RestoreBackup", "Restore", "Universe", uni["name"],
+                             str(uni["universe_uuid"]), params)
+        conn.execute("INSERT INTO restore (restore_uuid, customer_uuid, universe_uuid, task_uuid, "
+                     "source_universe_uuid, storage_config_uuid, source_universe_name, storage_location, state) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'Created')",
+                     (restore_uuid, cust["uuid"], uni["universe_uuid"], task_uuid, source, cfg["config_uuid"],
+                      src_row["name"] if src_row else None, first))
+        for info in infos:
+            loc = str(info.get("storageLocation") or "")
+            info["_uuid"] = str(uuidlib.uuid4())
+            conn.execute("INSERT INTO restore_keyspace (uuid, restore_uuid, task_uuid, source_keyspace, "
+                         "storage_location, target_keyspace, table_name_list, state) "
+                         "VALUES (%s, %s, %s, %s, %s, %s, %s, 'Created')",
+                         (info["_uuid"], restore_uuid, task_uuid, keyspace_of_location(loc), loc,
+                          info.get("keyspace") or keyspace_of_location(loc),
+                          json.dumps(list(info.get("tableNameList") or []))))
+    data = crypto.decrypt(workers.state, cfg["data"]) if cfg["name"] == "S3" else {}
+    threading.Thread(target=run_restore, name=f"restore-{restore_uuid[:8]}",
+                     args=(workers.platform, restore_uuid, task_uuid, data, infos, category), daemon=True).start()
+    return task_uuid
+
+
+def run_restore(platform: Any, restore_uuid: str, task_uuid: str, data: dict[str, Any], infos: list[dict[str, Any]],
+                category: str) -> None:
+    """RestoreBackupYbc / RestoreBackupYb per keyspace: read every object of the location from the bucket (a
+    missing marker or data fails for real), then create the target keyspace (YSQL: a database of the lab's
+    PostgreSQL with the backup's tables and rows). The first failure fails the task, the Restore and that
+    RestoreKeyspace (YBA's RestoreBackup stops at the first failed subtask)."""
+    state = platform.state
+    outcome, error, total = "Success", None, 0
+    try:
+        with platform.connect() as conn:
+            set_task(conn, task_uuid, "Running", 10)
+            conn.execute("UPDATE restore SET state = 'InProgress', update_time = now() WHERE restore_uuid = %s",
+                         (restore_uuid,))
+        if not data:
+            raise RestoreFailed("RestoreBackupYbc", "Only S3 storage configs are supported by the lab")
+        client = s3_client(state, data)
+        for n, info in enumerate(infos):
+            loc = str(info.get("storageLocation") or "")
+            target = str(info.get("keyspace") or keyspace_of_location(loc))
+            subtask = "RestoreBackupYbc" if category == "YB_CONTROLLER" else "RestoreBackupYb"
+            with platform.connect() as conn:
+                conn.execute("UPDATE restore_keyspace SET state = 'InProgress' WHERE uuid = %s", (info["_uuid"],))
+            try:
+                try:
+                    marker, size = read_backup_location(client, loc, category)
+                except RestoreFailed:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - an S3 failure is the subtask's error
+                    raise RestoreFailed(subtask, s3_error_message(exc, data.get("AWS_HOST_BASE"))) from exc
+                if (info.get("backupType") or "PGSQL_TABLE_TYPE") != "PGSQL_TABLE_TYPE":
+                    raise RestoreFailed(subtask, "the lab restores YSQL keyspaces only")
+                tables = ysql_tables(marker, keyspace_of_location(loc))
+                with platform.connect() as conn:
+                    try:
+                        materialise_ysql(state, conn, target, restore_uuid, tables)
+                    except Exception as exc:  # noqa: BLE001 - PostgreSQL's error is the subtask's
+                        raise RestoreFailed(subtask, str(exc).strip().splitlines()[0]) from exc
+                    conn.execute("UPDATE restore_keyspace SET state = 'Completed', complete_time = now(), "
+                                 "table_name_list = %s, backup_size_from_storage_location = %s WHERE uuid = %s",
+                                 (json.dumps([t for t, _r in tables]), size, info["_uuid"]))
+                total += size
+                _restore_subtask(platform, task_uuid, n, subtask, "Success", None)
+            except RestoreFailed as exc:
+                with platform.connect() as conn:
+                    conn.execute("UPDATE restore_keyspace SET state = 'Failed', complete_time = now() "
+                                 "WHERE uuid = %s", (info["_uuid"],))
+                _restore_subtask(platform, task_uuid, n, exc.subtask, "Failure", str(exc))
+                raise
+    except RestoreFailed as exc:
+        outcome, error = "Failure", str(exc)
+    except Exception as exc:  # noqa: BLE001 - a failed task, never a dead worker
+        outcome, error = "Failure", f"{type(exc).__name__}: {exc}"
+    try:
+        with platform.connect() as conn, conn.transaction():
+            conn.execute("UPDATE restore SET state = %s, restore_size_in_bytes = %s, update_time = now() "
+                         "WHERE restore_uuid = %s", ("Completed" if outcome == "Success" else "Failed", total,
+                                                    restore_uuid))
+            conn.execute("UPDATE restore_keyspace SET state = 'Failed' WHERE restore_uuid = %s "
+                         "AND state IN ('Created', 'InProgress')", (restore_uuid,))
+            finish_task(conn, task_uuid, outcome, error)
+        if error:
+            LOG.error("Restore %s failed: %s", restore_uuid, error)
+    except Exception:  # noqa: BLE001
+        LOG.exception("cannot record the end of restore %s", restore_uuid)
+
+
 def validate_storage_on_backup(state: dict[str, Any], data: dict[str, Any], info: dict[str, Any]) -> None:
     """AWSUtil.validateStorageConfigOnBackup: the config's credentials must reach every bucket the backup's
     locations are in (a READ/LIST probe); raises with the SDK-shaped message."""
