@@ -21,7 +21,7 @@ ZERO = "00000000-0000-0000-0000-000000000000"
 
 
 def test_every_served_route_is_a_swagger_operation() -> None:
-    paths = fidelity.load_swagger()["paths"]
+    paths = fidelity.operation_paths()  # swagger's, plus the INTERNAL ones described from YBA's source
     missing = [f"{m} {t}" for m, t, _n, _a in papi.ROUTES
                if m.lower() not in paths.get(t, {}) and t not in papi.NEWER_THAN_SWAGGER]
     assert missing == []
@@ -142,7 +142,19 @@ def test_every_route_exchange_validates(lab: dict[str, Any]) -> None:
                               "dateRangeStart": "2020-01-01T00:00:00Z", "dateRangeEnd": "2099-01-01T00:00:00Z"}))
     call("POST", "/api/v1/customers/{c}/backups/page", dict(page_q, filter={"states": ["In Progress"]}), expect=400,
          invalid_request=True)
-    call("GET", f"/api/v1/customers/{{c}}/backups/{b_uuid}")
+    b_full = call("GET", f"/api/v1/customers/{{c}}/backups/{b_uuid}")
+    # a restore into a scratch keyspace, the refusal to restore over it, the restores and the universe's tables
+    locs = [sub["storageLocation"] for sub in b_full["backupInfo"]["backupList"]]
+    call("POST", "/api/v1/customers/{c}/restore/preflight",
+         {"backupLocations": locs, "storageConfigUUID": cfg, "universeUUID": uni, "backupUUID": b_uuid})
+    scratch = f"fidelity_{int(time.time())}"
+    restore = {"universeUUID": uni, "storageConfigUUID": cfg, "category": b_full["category"],
+               "backupStorageInfoList": [{"backupType": "PGSQL_TABLE_TYPE", "keyspace": scratch,
+                                          "storageLocation": locs[0], "sse": False}]}
+    assert call.api.wait_task(call("POST", "/api/v1/customers/{c}/restore", restore)["taskUUID"])["status"] == "Success"
+    call("POST", "/api/v1/customers/{c}/restore", restore, expect=400)
+    call("POST", "/api/v1/customers/{c}/restore/page", dict(page_q, filter={"universeUUIDList": [uni]}))
+    assert scratch in {t["keySpace"] for t in call("GET", f"/api/v1/customers/{{c}}/universes/{uni}/tables")}
     call("PUT", f"/api/v1/customers/{{c}}/backups/{b_uuid}",
          {"timeBeforeDeleteFromPresentInMillis": 172800000, "expiryTimeUnit": "DAYS"})
     call("PUT", f"/api/v1/customers/{{c}}/backups/{b_uuid}", {"timeBeforeDeleteFromPresentInMillis": -1},

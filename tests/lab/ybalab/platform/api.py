@@ -1519,6 +1519,9 @@ class Platform:
                         "createTime": fmt_time(k["create_time"]), "completeTime": fmt_time(k["complete_time"]),
                         "backupSizeFromStorageLocation": int(k["backup_size_from_storage_location"] or 0)}
                         for k in kss]})
+                for k in entities[-1]["restoreKeyspaceList"]:
+                    if k["completeTime"] is None:
+                        del k["completeTime"]
         return {"entities": entities, "hasNext": offset + limit < len(rows), "hasPrev": offset > 0,
                 "totalCount": len(rows)}
 

@@ -46,6 +46,12 @@ SERVER_SET_REQUEST_FIELDS: dict[str, set[str]] = {
     "BackupApiFilter": {"keyspaceList", "onlyShowDeletedConfigs", "onlyShowDeletedUniverses", "scheduleUUIDList",
                         "states", "storageConfigUUIDList", "universeNameList", "universeUUIDList"},
     "ScheduleApiFilter": {"status", "taskTypes", "universeUUIDList"},
+    # forms/RestoreBackupParams.java: only universeUUID is @Constraints.Required; models/filters/RestoreApiFilter
+    "RestoreBackupParams": {"creatingUser", "currentIdx", "currentYbcTaskId", "nodeIp", "platformUrl",
+                            "platformVersion", "prefixUUID", "sleepAfterMasterRestartMillis",
+                            "sleepAfterTServerRestartMillis"},
+    "RestoreApiFilter": {"onlyShowDeletedSourceUniverses", "sourceUniverseNameList", "states",
+                         "storageConfigUUIDList", "universeNameList", "universeUUIDList"},
 }
 
 # Response definitions whose complete property list YBA's source fixes (forms/PlatformResults.java: YBPError,
@@ -118,6 +124,34 @@ NEWER_OPERATIONS: dict[str, dict[str, Any]] = {
                            "runImmediateBackupOnResume": {"type": "boolean"}}}}],
         "responses": {"200": {"description": "successful operation",
                               "schema": {"$ref": "#/definitions/YBPSuccess"}}}}},
+}
+
+# Operations YBA serves but leaves out of its published swagger (@YbaApi(visibility = INTERNAL) is filtered from
+# it): described from YBA's source, so exchanges with them are validated too.
+INTERNAL_OPERATIONS: dict[str, dict[str, Any]] = {
+    C + "/universes/{uniUUID}/tables": {"get": {
+        "operationId": "getAllTables",
+        "x-yba-source": "controllers/TablesController.java (listTables, YbaApi INTERNAL since 2.8.0.0), "
+                        "forms/TableInfoForm.java (TableInfoResp)",
+        "parameters": [],
+        "responses": {"200": {"description": "successful operation", "schema": {
+            "type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["tableUUID", "keySpace", "tableType", "tableName", "relationType", "sizeBytes"],
+                "properties": {
+                    "tableUUID": {"type": "string", "format": "uuid"}, "tableID": {"type": "string"},
+                    "keySpace": {"type": "string"}, "tableName": {"type": "string"},
+                    "tableType": {"type": "string", "enum": ["YQL_TABLE_TYPE", "REDIS_TABLE_TYPE", "PGSQL_TABLE_TYPE",
+                                                            "TRANSACTION_STATUS_TABLE_TYPE"]},
+                    "relationType": {"type": "string", "enum": [
+                        "SYSTEM_TABLE_RELATION", "USER_TABLE_RELATION", "INDEX_TABLE_RELATION",
+                        "MATVIEW_TABLE_RELATION", "COLOCATED_PARENT_TABLE_RELATION"]},
+                    "sizeBytes": {"type": "number"}, "walSizeBytes": {"type": "number"},
+                    "isIndexTable": {"type": "boolean"}, "nameSpace": {"type": "string"},
+                    "tableSpace": {"type": "string"}, "pgSchemaName": {"type": "string"},
+                    "colocated": {"type": "boolean"}, "colocationParentId": {"type": "string"},
+                    "parentTableUUID": {"type": "string", "format": "uuid"},
+                    "mainTableUUID": {"type": "string", "format": "uuid"}}}}}}}},
 }
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -200,8 +234,8 @@ def _validate(schema: dict[str, Any], value: Any, mode: str, where: str, path: s
 
 
 def operation_paths(path: str | None = None) -> dict[str, Any]:
-    """swagger's paths plus NEWER_OPERATIONS (which swagger must not have yet)."""
-    return {**load_swagger(path)["paths"], **NEWER_OPERATIONS}
+    """swagger's paths plus NEWER_OPERATIONS (which swagger must not have yet) and INTERNAL_OPERATIONS."""
+    return {**load_swagger(path)["paths"], **NEWER_OPERATIONS, **INTERNAL_OPERATIONS}
 
 
 @functools.lru_cache(maxsize=4)
