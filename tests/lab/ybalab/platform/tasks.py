@@ -825,6 +825,25 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+UNIVERSE_TABLESPACE = "ybalab_universe"
+
+
+def universe_tablespace(state: dict[str, Any], pg: Any) -> str:
+    """The tablespace of the restored databases, in the lab dir (``<lab dir>/universe_ysql``, as the host sees it),
+    NOT on the YBA host's volume: a universe's data never lands on the YBA host (the incident's volume is ~91 %
+    full). Created once, owned by the PostgreSQL server's user."""
+    if pg.execute("SELECT 1 FROM pg_tablespace WHERE spcname = %s", (UNIVERSE_TABLESPACE,)).fetchone():
+        return UNIVERSE_TABLESPACE
+    where = os.path.join(state["dir"], "universe_ysql")
+    os.makedirs(where, exist_ok=True)
+    data_dir = pg.execute("SHOW data_directory").fetchone()[0]
+    st = os.stat(data_dir)
+    os.chown(where, st.st_uid, st.st_gid)
+    os.chmod(where, 0o700)
+    pg.execute(f"CREATE TABLESPACE {UNIVERSE_TABLESPACE} LOCATION '{where}'")
+    return UNIVERSE_TABLESPACE
+
+
 def materialise_ysql(state: dict[str, Any], conn: Any, keyspace: str, restore_uuid: str,
                      tables: list[tuple[str, int]]) -> None:
     """CREATE DATABASE <keyspace> in the lab's PostgreSQL with the backup's tables and rows. A database of the same
@@ -834,7 +853,8 @@ def materialise_ysql(state: dict[str, Any], conn: Any, keyspace: str, restore_uu
     with lab_pg(state) as pg:
         if owner and not conn.execute("SELECT 1 FROM restore WHERE restore_uuid::text = %s", (owner,)).fetchone():
             pg.execute(f"DROP DATABASE IF EXISTS {_quote(keyspace)} WITH (FORCE)")
-        pg.execute(f"CREATE DATABASE {_quote(keyspace)}")
+        # FILE_COPY: no WAL copy of the template; the tablespace keeps the "universe's" data off the YBA host volume
+        pg.execute(f"CREATE DATABASE {_quote(keyspace)} STRATEGY = FILE_COPY TABLESPACE {universe_tablespace(state, pg)}")
         pg.execute(f"COMMENT ON DATABASE {_quote(keyspace)} IS '{RESTORE_DB_COMMENT}{restore_uuid}'")
     with lab_pg(state, keyspace) as db:
         for name, rows in tables:
