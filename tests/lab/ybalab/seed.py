@@ -359,7 +359,7 @@ UPDATE b_src b SET state = 'FailedToDelete',
     upd = now() - interval '72 hours' + (r.n / {GC_MAX_PER_RUN}) * interval '15 minutes' + r.n * interval '1 second'
 FROM (SELECT id, row_number() OVER (ORDER BY ct, id) - 1 AS n FROM b_src
       WHERE exp < now() AND state IN ('Completed', 'Failed') AND base = id
-        AND NOT EXISTS (SELECT 1 FROM b_src i WHERE i.base = b_src.id AND i.id <> i.base)) r
+        AND id NOT IN (SELECT base FROM b_src WHERE base <> id)) r
 WHERE b.id = r.id AND r.n < {GC_FAILED_RUNS * GC_MAX_PER_RUN};"""
 
 
@@ -368,12 +368,12 @@ def incident_seeded(state: dict[str, Any]) -> dict[str, Any]:
     i = ids()
     names = [u["name"] for u in i["universes"]]
     bucket = state["s3"]["bucket"]
-    counts = psql(state, "SELECT count(*) FILTER (WHERE expiry < now()), "
-                         "count(*) FILTER (WHERE expiry < now() AND state = 'FailedToDelete') FROM backup;",
-                  tuples=True).stdout.strip()
-    expired, ftd = (int(n) for n in counts.split("|"))
-    loc = psql(state, "SELECT backup_info::json->'backupList'->0->>'storageLocation' FROM backup "
-                      f"WHERE backup_uuid = {q(KMS_HISTORY_UUID)};", tuples=True).stdout.strip()
+    out = psql(state, "SELECT count(*) FILTER (WHERE expiry < now()), "
+                      "count(*) FILTER (WHERE expiry < now() AND state = 'FailedToDelete'), "
+                      "min(backup_info::json->'backupList'->0->>'storageLocation') FILTER (WHERE backup_uuid = "
+                      f"{q(KMS_HISTORY_UUID)}) FROM backup;", tuples=True).stdout.strip()
+    n_expired, n_ftd, loc = out.split("|")
+    expired, ftd = int(n_expired), int(n_ftd)
     if not loc:
         raise LabError("seeding: the backup with KMS history is missing")
     # AWSUtil.deleteKeyIfExists: the key history sits beside the first keyspace folder of the backup
