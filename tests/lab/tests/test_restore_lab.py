@@ -126,13 +126,15 @@ def test_restore_into_a_scratch_keyspace_then_dropped_over_sql(lab: dict[str, An
 
 def test_dangling_backup_fails_the_restore_task(lab: dict[str, Any]) -> None:
     api, state = lab["api"], lab["state"]
-    uni = sorted(state["platform"]["universes"].values())[1]
-    full = newest_backups(api, uni, 1)[0]
+    # the incident's seeded dangling backup (lab.json seeded.dangling: a recent Completed backup without objects)
+    dangling = (state.get("seeded") or {}).get("dangling") or []
+    assert dangling, "the incident seeds a dangling backup"
+    status, full = api.call("GET", C + "/backups/" + dangling[0])
+    assert status == 200 and full["state"] == "Completed", full
+    uni = full["universeUUID"]
     loc = full["backupInfo"]["backupList"][0]["storageLocation"]
     bucket, key = loc[len("s3://"):].split("/", 1)
-    s3 = services.s3_client(state)
-    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=key + "/").get("Contents", []):
-        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    assert services.s3_client(state).list_objects_v2(Bucket=bucket, Prefix=key + "/").get("KeyCount", 0) == 0
     scratch = f"drill_dangling_{int(time.time())}"
 
     # the preflight only checks that the location is listable (it is: empty), as BackupHelper.restorePreflight
@@ -153,7 +155,7 @@ def test_dangling_backup_fails_the_restore_task(lab: dict[str, Any]) -> None:
     assert pg_sql(state, "postgres", f"SELECT 1 FROM pg_database WHERE datname = '{scratch}'") == []
 
     # a script-category restore of a YBC backup looks for SnapshotInfoPB, which YBC never writes
-    good = newest_backups(api, uni, 2)[1]
+    good = next(b for b in newest_backups(api, uni, 3) if b["backupUUID"] != dangling[0])
     status, task = api.call("POST", C + "/restore", dict(restore_body(good, uni, scratch), category=None))
     assert status == 200
     assert api.wait_task(task["taskUUID"])["status"] == "Failure"
