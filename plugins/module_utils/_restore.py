@@ -165,6 +165,8 @@ class Drill:
         self.runner = runner
         self.clock = clock
         self.sleep = sleep
+        self._universes: list[dict[str, t.Any]] | None = None
+        self._kss: list[dict[str, t.Any]] = []
         self.result: dict[str, t.Any] = {
             "universe": None, "universe_uuid": None, "target_universe": None, "target_universe_uuid": None,
             "backup": None, "skipped_backups": [], "keyspaces": [], "preflight": None, "task_uuid": None,
@@ -174,7 +176,9 @@ class Drill:
 
     # ------------------------------------------------------------------ reading
     def universe(self, ref: str) -> dict[str, t.Any]:
-        unis = self.client.get(self.client.cpath("universes")) or []
+        if self._universes is None:
+            self._universes = self.client.get(self.client.cpath("universes")) or []
+        unis = self._universes
         found = next((u for u in unis if ref in (u.get("name"), u.get("universeUUID"))), None)
         if found is None:
             raise DrillError("universe %s not found (known: %s)" % (ref, ", ".join(sorted(
@@ -189,7 +193,8 @@ class Drill:
                             "scheduleUUIDList": [], "storageConfigUUIDList": [], "universeNameList": [],
                             "onlyShowDeletedUniverses": False, "onlyShowDeletedConfigs": False},
                  "sortBy": "createTime", "direction": "DESC", "offset": 0, "needTotalCount": False}
-        for backup in self.client.paged(self.client.cpath("backups/page"), query, limit=20):
+        limit = min(50, 2 * int(self.p.get("max_candidates") or 5))  # increments are skipped: read a few more
+        for backup in self.client.paged(self.client.cpath("backups/page"), query, limit=limit):
             if is_full(backup):
                 yield backup
 
@@ -314,11 +319,11 @@ class Drill:
         r["restored"] = True
         self.read_restore(target_uuid)
         t1 = self.clock()
-        self.verify(target_uuid)
+        listed = self.verify(target_uuid)
         r["durations"]["verify_seconds"] = round(self.clock() - t1, 3)
         if self.p.get("cleanup", True):
             t2 = self.clock()
-            self.cleanup(target_uuid)
+            self.cleanup(target_uuid, listed=listed)
             r["durations"]["cleanup_seconds"] = round(self.clock() - t2, 3)
         r["durations"]["total_seconds"] = round(self.clock() - started, 3)
 
@@ -346,7 +351,7 @@ class Drill:
                 r["restore_size_bytes"] = entity.get("restoreSizeInBytes")
                 return
 
-    def verify(self, target_uuid: str) -> None:
+    def verify(self, target_uuid: str) -> dict[str, list[dict[str, t.Any]]]:
         r = self.result
         if r["restore_state"] is not None and r["restore_state"] not in RESTORE_DONE:
             raise DrillError("the restore's task succeeded but restore/page says %s" % r["restore_state"])
@@ -376,12 +381,14 @@ class Drill:
         if bad:
             raise DrillError("row counts differ from expected_row_counts: %s" % "; ".join(bad))
         r["verified"] = True
+        return listed
 
-    def cleanup(self, target_uuid: str, only_existing: bool = False) -> None:
+    def cleanup(self, target_uuid: str, only_existing: bool = False,
+                listed: dict[str, list[dict[str, t.Any]]] | None = None) -> None:
         """Drop each scratch keyspace: YSQL over SQL (DROP DATABASE), YCQL by its tables through the API
         (DELETE universes/{u}/tables/{t}); then it must be gone from the tables listing."""
         r = self.result
-        listed = self.tables(target_uuid)
+        listed = self.tables(target_uuid) if listed is None else listed
         for k in r["keyspaces"]:
             if k["target"] not in listed:
                 if not only_existing:
