@@ -335,7 +335,7 @@ class Reconciler:
                     self.samples["size_mismatches"].append(dict(base, catalog_bytes=catalog_size,
                                                                 difference=size - catalog_size))
         counts = dict(self.counts, catalog_entries=len(self.catalog.entries), judged_entries=judged,
-                      unchecked_entries=unchecked + self.catalog.unplaced, outside_window_entries=outside,
+                      unchecked_entries=unchecked, outside_window_entries=outside,
                       **self.totals)
         universes = []
         for uuid, per in sorted(self.per_universe.items(),
