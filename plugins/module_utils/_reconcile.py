@@ -347,9 +347,13 @@ class Reconciler:
 
 # ---------------------------------------------------------------------------------- S3 side
 
-def list_objects(s3: t.Any, bucket: str, prefix: str, page_size: int = 1000) -> t.Iterator[tuple[str, int, float]]:
-    """(key, size, last modified epoch) of every object under ``prefix``, page by page (nothing kept)."""
-    kwargs: dict[str, t.Any] = {"Bucket": bucket, "PaginationConfig": {"PageSize": page_size}}
+def list_objects(s3: t.Any, bucket: str, prefix: str, page_size: int | None = None
+                 ) -> t.Iterator[tuple[str, int, float]]:
+    """(key, size, last modified epoch) of every object under ``prefix``, page by page (nothing kept); pages of the
+    server's default size (1000 on S3) unless ``page_size``."""
+    kwargs: dict[str, t.Any] = {"Bucket": bucket}
+    if page_size:
+        kwargs["PaginationConfig"] = {"PageSize": page_size}
     if prefix:
         kwargs["Prefix"] = prefix
     for page in s3.get_paginator("list_objects_v2").paginate(**kwargs):
