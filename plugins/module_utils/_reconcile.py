@@ -418,19 +418,34 @@ def read_catalog(client: t.Any, catalog: Catalog, universe_uuids: t.Sequence[str
     return seen
 
 
-def delete_dangling(client: t.Any, entries: t.Sequence[dict[str, t.Any]], batch: int = 100) -> dict[str, t.Any]:
+def delete_dangling(client: t.Any, entries: t.Sequence[dict[str, t.Any]], batch: int = 100,
+                    wait_timeout: float = 0.0) -> dict[str, t.Any]:
     """``POST backups/delete`` with ``deleteForcefully`` (BackupsController.deleteYb; the forced DeleteBackupYb
     removes the catalog row even when deleting its objects fails, which is the point for objects already gone).
-    Returns {requested, queued: [uuid], dropped: [uuid]} (YBA skips some uuids with a log line only)."""
+    With ``wait_timeout`` each DeleteBackupYb task is waited for (it queues the backup for the GC and ends).
+    Returns {requested, queued: [uuid], dropped: [uuid], failed: [{backup_uuid, error}]} (YBA skips some uuids
+    with a log line only: dropped)."""
     requested = [e["backup_uuid"] for e in entries]
-    queued: list[str] = []
+    tasks: dict[str, str] = {}
     for i in range(0, len(requested), batch):
         chunk = requested[i:i + batch]
         answer = client.post(client.cpath("backups/delete"), {
             "deleteBackupInfos": [{"backupUUID": u} for u in chunk], "deleteForcefully": True}) or {}
-        got = {str(x.get("resourceUUID")) for x in answer.get("ybpTaskList") or [] if isinstance(x, dict)}
-        queued += [u for u in chunk if u in got]
-    return {"requested": len(requested), "queued": queued, "dropped": [u for u in requested if u not in queued]}
+        for x in answer.get("ybpTaskList") or []:
+            if isinstance(x, dict) and str(x.get("resourceUUID")) in chunk:
+                tasks[str(x["resourceUUID"])] = str(x.get("taskUUID") or "")
+    failed = []
+    if wait_timeout > 0:
+        for b, task in tasks.items():
+            if not task:
+                continue
+            try:
+                client.wait_for_task(task, wait_timeout, poll_interval=0.5, max_poll_interval=2.0)
+            except _api.YBAError as err:
+                failed.append({"backup_uuid": b, "error": _api.one_line(err.message, 300)})
+    bad = {f["backup_uuid"] for f in failed}
+    return {"requested": len(requested), "queued": [u for u in requested if u in tasks and u not in bad],
+            "dropped": [u for u in requested if u not in tasks], "failed": failed}
 
 
 # ---------------------------------------------------------------------------------- inputs and outputs
@@ -550,6 +565,8 @@ def summary_line(counts: dict[str, t.Any], actions: dict[str, t.Any], check_mode
         line += "; %s %d dangling catalog entries" % ("would delete" if check_mode else "queued for deletion", n)
         if d["dropped"]:
             line += " (YBA dropped %d)" % len(d["dropped"])
+        if d["failed"]:
+            line += " (%d deletion tasks failed)" % len(d["failed"])
     if o["enabled"]:
         n = o["planned"] if check_mode else len(o["deleted_prefixes"])
         line += "; %s %d orphan folders" % (verb, n)

@@ -121,6 +121,12 @@ options:
         module fails before deleting anything and says how many.
     type: int
     default: 100
+  wait_timeout:
+    description:
+      - Seconds to wait for the DeleteBackupYb tasks of O(delete_dangling) (each queues its backup for YBA's garbage
+        collector and ends); a task that fails fails the module with its error. V(0) - do not wait.
+    type: float
+    default: 300
   page_size:
     description:
       - Backups per C(backups/page) request.
@@ -218,8 +224,9 @@ storage:
   elements: dict
 actions:
   description:
-    - C(delete_dangling) - C(enabled), C(planned) (count), C(requested), C(queued) (uuids YBA queued),
-      C(dropped) (requested, not queued, with the reason in C(skipped)), C(skipped) (no longer Completed or gone).
+    - C(delete_dangling) - C(enabled), C(planned) (count), C(requested), C(queued) (uuids YBA queued, their
+      tasks done), C(dropped) (requested, not queued by YBA), C(failed) (C(backup_uuid) and C(error) of a failed
+      task), C(skipped) (C(backup_uuid) and C(reason) - read again, no longer Completed or gone).
     - C(delete_orphans) - C(enabled), C(min_age_seconds), C(planned) (count), C(deleted_prefixes),
       C(deleted_objects), C(deleted_bytes), C(skipped) (prefix and reason), C(errors).
   returned: always
@@ -264,6 +271,7 @@ def main():
         delete_orphans=dict(type="bool", default=False),
         orphan_min_age=dict(type="str", default="7d"),
         max_delete=dict(type="int", default=100),
+        wait_timeout=dict(type="float", default=300),
         page_size=dict(type="int", default=500),
         storage_timeout=dict(type="float", default=30),
         storage_credentials=dict(type="dict", default={}, no_log=True),
@@ -293,6 +301,8 @@ def main():
             problems.append("%s must be %d or more, got %s" % (name, 0 if name == "max_samples" else 1, p[name]))
     if p["size_tolerance"] < 0 or p["size_tolerance_bytes"] < 0:
         problems.append("size_tolerance and size_tolerance_bytes must not be negative")
+    if p["wait_timeout"] < 0:
+        problems.append("wait_timeout must not be negative, got %s" % p["wait_timeout"])
     if p["storage_timeout"] <= 0:
         problems.append("storage_timeout must be more than 0, got %s" % p["storage_timeout"])
     if any(not isinstance(v, dict) for v in p["storage_credentials"].values()):
@@ -365,7 +375,7 @@ def main():
     counts = found["counts"]
 
     actions = {"delete_dangling": {"enabled": p["delete_dangling"], "planned": 0, "requested": 0, "queued": [],
-                                   "dropped": [], "skipped": []},
+                                   "dropped": [], "failed": [], "skipped": []},
                "delete_orphans": {"enabled": p["delete_orphans"], "min_age_seconds": durations["orphan_min_age"],
                                   "planned": 0, "deleted_prefixes": [], "deleted_objects": 0, "deleted_bytes": 0,
                                   "skipped": [], "errors": []}}
@@ -386,13 +396,13 @@ def main():
                                                           e["create_time"]) for e in todo]
         if todo and not module.check_mode:
             try:
-                out = rc.delete_dangling(client, todo)
+                out = rc.delete_dangling(client, todo, wait_timeout=p["wait_timeout"])
             except _api.YBAError as err:
                 _api.fail_json_from_error(module, err, "deleting the dangling catalog entries failed",
                                           requests=client.request_count, counts=counts)
             actions["delete_dangling"].update(requested=out["requested"], queued=out["queued"],
-                                              dropped=out["dropped"])
-            changed = changed or bool(out["queued"])
+                                              dropped=out["dropped"], failed=out["failed"])
+            changed = changed or bool(out["queued"] or out["failed"])  # a failed task was still sent
         changed = changed or (module.check_mode and bool(todo))
     if p["delete_orphans"]:
         todo, skipped = rc.still_orphans(client, rec.deletable_orphans)
@@ -433,6 +443,9 @@ def main():
     if actions["delete_orphans"]["errors"]:
         module.fail_json(msg="deleting orphan objects failed: %s" % "; ".join(actions["delete_orphans"]["errors"][:3]),
                          **result)
+    if actions["delete_dangling"]["failed"]:
+        module.fail_json(msg="deleting dangling catalog entries failed: %s" % "; ".join(
+            "%s: %s" % (f["backup_uuid"], f["error"]) for f in actions["delete_dangling"]["failed"][:3]), **result)
     module.exit_json(**result)
 
 

@@ -48,6 +48,8 @@ class FakeYBA:
         self.universes = {}
         self.backups = []
         self.deletes = []
+        self.tasks = {}  # task uuid -> backup uuid
+        self.fail_tasks_of = set()  # backups whose DeleteBackupYb task fails
         self.seen = []
 
     def universe(self, name, live=True):
@@ -95,6 +97,11 @@ class FakeYBA:
             items.sort(key=lambda b: b["commonBackupInfo"]["createTime"], reverse=True)
             off, lim = body["offset"], body["limit"]
             return {"entities": items[off:off + lim], "hasNext": off + lim < len(items), "hasPrev": off > 0}
+        if method == "GET" and rest.startswith("tasks/"):
+            b = self.tasks[rest.split("/")[1]]
+            if b in self.fail_tasks_of:
+                return {"status": "Failure", "title": "Deleted Backup", "percent": 100.0}
+            return {"status": "Success", "title": "Deleted Backup", "percent": 100.0}
         if method == "GET" and rest.startswith("backups/"):
             found = self.find(rest.split("/")[1])
             if found is None:
@@ -110,6 +117,7 @@ class FakeYBA:
                     continue
                 found["commonBackupInfo"]["state"] = found["lastBackupState"] = "QueuedForDeletion"
                 tasks.append({"taskUUID": str(uuid.uuid4()), "resourceUUID": info["backupUUID"]})
+                self.tasks[tasks[-1]["taskUUID"]] = info["backupUUID"]
             return {"taskUUID": [t["taskUUID"] for t in tasks], "ybpTaskList": tasks}
         raise AssertionError((method, path))
 
@@ -197,8 +205,17 @@ def test_delete_dangling_check_mode_then_apply_then_nothing(lab, capsys):
     assert lab.deletes == [{"deleteBackupInfos": [{"backupUUID": lab.dangling}], "deleteForcefully": True}]
     assert lab.find(lab.dangling)["commonBackupInfo"]["state"] == "QueuedForDeletion"
     assert lab.find(lab.old)["commonBackupInfo"]["state"] == "Completed"  # outside the window
+    assert [p for m, p in lab.seen if p.endswith("/tasks/" + next(iter(lab.tasks)))]  # its task waited for
     r = run(capsys, delete_dangling=True, created_after="4d")
     assert r["changed"] is False and r["counts"]["dangling"] == 0 and len(lab.deletes) == 1
+
+
+def test_a_failed_deletion_task_fails_the_run_with_its_error(lab, capsys):
+    lab.fail_tasks_of.add(lab.dangling)
+    r = run(capsys, delete_dangling=True, created_after="4d")
+    assert r["failed"] is True and r["changed"] is True
+    assert r["msg"].startswith("deleting dangling catalog entries failed: %s: task " % lab.dangling)
+    assert "ended Failure" in r["msg"] and r["actions"]["delete_dangling"]["queued"] == []
 
 
 def test_delete_orphans_respects_min_age_check_mode_and_is_idempotent(lab, capsys, s3):
