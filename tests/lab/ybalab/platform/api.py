@@ -78,6 +78,7 @@ ROUTES: list[tuple[str, str, str, bool]] = [
     ("PUT", C + "/schedules/{sUUID}", "edit_schedule", True),
     ("GET", C + "/universes/{uniUUID}/backups/tasks/{tUUID}", "fetch_backups_by_task", True),
     ("PUT", C + "/universes/{uniUUID}/schedules/{sUUID}/pause_resume", "toggle_schedule", True),
+    ("GET", C + "/backups/{backupUUID}/list_increments", "list_increments", True),
 ]
 # Routes newer than the swagger snapshot (shared/yba/swagger.json, ~2.21): served only from the version given on,
 # older versions answer the "No route" 404. ScheduleController.toggleSchedule is
@@ -1308,6 +1309,17 @@ class Platform:
                 conn.execute("UPDATE schedule SET task_params = %s WHERE schedule_uuid = %s",
                              (json.dumps(params), row["schedule_uuid"]))
             return self.schedule_json(self.schedule_row(conn, cust, s_uuid))
+
+    def list_increments(self, ctx: dict[str, Any], c_uuid: str, b_uuid: str) -> list[dict[str, Any]]:
+        """BackupsController.listIncrementalBackups: the backup must exist (400 otherwise), then
+        BackupUtil.getIncrementalBackupList = Backup.fetchAllBackupsByBaseBackupUUID (the whole chain, the full
+        included, create_time DESC) as CommonBackupInfo."""
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.backup_row(conn, cust, b_uuid)
+            rows = conn.execute("SELECT * FROM backup WHERE customer_uuid = %s AND base_backup_uuid = %s "
+                                "ORDER BY create_time DESC", (cust["uuid"], row["backup_uuid"])).fetchall()
+        return [self.backup_resp(r, ctx["user"], {}, set())["commonBackupInfo"] for r in rows]
 
 
 __all__ = ["Platform", "ApiError", "DatabaseUnavailable", "ROUTES"]
