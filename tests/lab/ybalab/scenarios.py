@@ -151,7 +151,8 @@ def reset(scenario: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
         s3_ready.result()
         labstate.save(state)
         seed.seed(state, scenario)
-        bucket = pool.submit(_seed_bucket, state, _bucket_objects(state))  # read before the index is corrupted
+        # read before the index is corrupted
+        bucket = pool.submit(_seed_bucket, state, _bucket_objects(state) + seed.bucket_extras(state))
         corrupted = faults.corrupt_index(state) if scenario != "healthy" else None
         # The DB and the host tree share the host volume: the tree is filled to the scenario's usage only once the
         # database has its size (and a checkpoint has trimmed its WAL).
@@ -204,18 +205,23 @@ def exhaust_disk(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bucket_objects(state: dict[str, Any]) -> list[tuple[str, bytes]]:
-    """Objects for the recent Completed backups (the last 4 days of them), so the bucket looks real: per keyspace
-    location (the V2 layout the platform writes, tasks.storage_location) a data object and YBC's ``success``
-    marker."""
-    rows = services.psql(state, """
+    """Objects for the recent Completed backups (the last ``seed.LIFECYCLE_DAYS`` days before the newest one), so
+    the bucket looks real: per keyspace location (the V2 layout the platform writes, tasks.storage_location) a data
+    object and YBC's ``success`` marker. Older backups have none: the incident's bucket lifecycle rule removed
+    them (and moto stores about 100 objects a second, so the whole history would make a reset slow). The incident's
+    dangling backup (lab.json ``seeded.dangling``) has none either."""
+    dangling = set((state.get("seeded") or {}).get("dangling") or [])
+    rows = services.psql(state, f"""
 SELECT backup_info::json->'backupList'->0->>'storageLocation', backup_uuid FROM backup
 WHERE state = 'Completed'
-  AND create_time > (SELECT max(create_time) FROM backup WHERE state = 'Completed') - interval '4 days';""",
-                         tuples=True).stdout.split()
+  AND create_time > (SELECT max(create_time) FROM backup WHERE state = 'Completed')
+      - interval '{seed.LIFECYCLE_DAYS} days';""", tuples=True).stdout.split()
     bucket = state["s3"]["bucket"]
     objects = []
     for line in rows:
         loc, b = line.split("|")
+        if b in dangling:
+            continue
         prefix = loc.split(f"s3://{bucket}/", 1)[1]
         tablet = b.replace("-", "")
         objects.append((f"{prefix}/tablet-{tablet}/000000.sst", b"\0" * 64))

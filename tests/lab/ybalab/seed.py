@@ -1,6 +1,9 @@
 """Set-based SQL that rebuilds the yugaware DB and seeds a scenario's metadata (customer, universes, backups...)."""
 from __future__ import annotations
 
+import base64
+import datetime
+import hashlib
 import json
 import os
 import re
@@ -179,7 +182,7 @@ def seed_sql(state: dict[str, Any], scenario: str, storage_data_enc: str) -> str
            "to_char(x.ct, 'YYYY-MM-DD\"T\"HH24:MI:SS')")
     sql.append(f"""
 CREATE TEMP TABLE b_src AS
-SELECT x.id, x.tid, u.universe_uuid, u.name, u.sched, u.sched_name, x.ct,
+SELECT x.id, x.tid, u.universe_uuid, u.name, u.sched, u.sched_name, x.ct, g,
        x.ct + interval '1 minute' * (8 + (g * 7 + u.ord) % 17) AS done,
        CASE WHEN g % 97 = 13 THEN 'Failed' ELSE 'Completed' END AS state,
        {loc} AS loc, (40000000 + (g * 7919 + u.ord * 104729) % 9000000)::bigint AS size
@@ -187,10 +190,24 @@ FROM u_src u CROSS JOIN generate_series(0, {h['periods'] - 1}) g
 CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, gen_random_uuid() AS tid,
     now() - interval '{h['last_completed_hours_ago']} hours' - g * interval '{h['interval_hours']} hours'
           - u.ord * interval '7 minutes' AS ct) x;
-ALTER TABLE b_src ADD COLUMN tstate text, ADD COLUMN tdetails text, ADD COLUMN no_task boolean DEFAULT false;""")
+ALTER TABLE b_src ADD COLUMN tstate text, ADD COLUMN tdetails text, ADD COLUMN no_task boolean DEFAULT false,
+    ADD COLUMN base uuid, ADD COLUMN kms boolean DEFAULT false, ADD COLUMN upd timestamptz, ADD COLUMN exp timestamptz,
+    ADD COLUMN chain_size bigint;""")
     if incident:
         sql.append(_incident_rows(state, loc))
         sql.append(live_backup_row_sql(state))
+    # Every row a full backup of its own until the incident's seeds say otherwise; a failed backup has no size.
+    sql.append(f"UPDATE b_src SET base = id, size = CASE WHEN state = 'Completed' THEN size ELSE 0 END, "
+               f"exp = CASE WHEN state IN ('Completed', 'Failed') THEN done + interval '{h['retention_days']} days' "
+               "END;")
+    if incident:
+        sql.append(_retention_seeds_sql(h))
+    # BackupUtil.formatStorageLocation (V2): a full's folder is named after its own uuid, an increment's after its
+    # base's, under full/ or incremental/ (Backup.create: backupLocationTS).
+    sql.append("UPDATE b_src SET loc = 's3://" + state["s3"]["bucket"] + "/" + BACKUP_PREFIX + "/univ-' || "
+               "universe_uuid || '/ybc_backup-' || replace(base::text, '-', '') || "
+               "CASE WHEN base = id THEN '/full/' ELSE '/incremental/' END || "
+               "to_char(ct, 'YYYY-MM-DD\"T\"HH24:MI:SS');")
     sql.append(f"""
 INSERT INTO backup (backup_uuid, customer_uuid, universe_uuid, storage_config_uuid, universe_name, backup_info,
     state, task_uuid, schedule_uuid, schedule_name, expiry, expiry_time_unit, create_time, update_time,
@@ -198,19 +215,18 @@ INSERT INTO backup (backup_uuid, customer_uuid, universe_uuid, storage_config_uu
 SELECT id, {q(cust)}, universe_uuid, {q(cfg)}, name,
     json_build_object('storageConfigUUID', {q(cfg)}::uuid, 'universeUUID', universe_uuid,
         'customerUuid', {q(cust)}::uuid, 'backupType', 'PGSQL_TABLE_TYPE', 'storageConfigType', 'S3',
-        'storageLocation', loc, 'fullBackup', true, 'backupUuid', id, 'baseBackupUUID', id,
+        'storageLocation', loc, 'fullBackup', true, 'backupUuid', id, 'baseBackupUUID', base,
         'scheduleUUID', sched, 'scheduleName', sched_name, 'timeBeforeDelete', {ret_ms},
-        'expiryTimeUnit', 'DAYS', 'totalBackupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END,
+        'expiryTimeUnit', 'DAYS', 'totalBackupSizeInBytes', size,
+        'backupSizeInBytes', size, 'fullChainSizeInBytes', coalesce(chain_size, size),
         'backupList', json_build_array(json_build_object('keyspace', 'yugabyte', 'storageConfigUUID', {q(cfg)}::uuid,
             'storageLocation', loc || '/keyspace-yugabyte_' || {PARAMS_ID_SQL},
-            'backupParamsIdentifier', ({PARAMS_ID_SQL})::uuid, 'backupUuid', id, 'baseBackupUUID', id,
-            'backupType', 'PGSQL_TABLE_TYPE',
-            'backupSizeInBytes', CASE WHEN state = 'Completed' THEN size ELSE 0 END))),
-    state, tid, sched, sched_name,
-    CASE WHEN state IN ('Completed', 'Failed') THEN done + interval '{h['retention_days']} days' END, 'Days',
-    ct, CASE WHEN state = 'In Progress' THEN ct + interval '2 minutes' ELSE done END,
-    CASE WHEN state IN ('Completed', 'Failed') THEN done END,
-    'YB_CONTROLLER', 'V2', id, false, 0
+            'backupParamsIdentifier', ({PARAMS_ID_SQL})::uuid, 'backupUuid', id, 'baseBackupUUID', base,
+            'backupType', 'PGSQL_TABLE_TYPE', 'backupSizeInBytes', size))),
+    state, tid, sched, sched_name, exp, 'Days',
+    ct, coalesce(upd, CASE WHEN state = 'In Progress' THEN ct + interval '2 minutes' ELSE done END),
+    CASE WHEN state IN ('Completed', 'Failed', 'FailedToDelete') THEN done END,
+    'YB_CONTROLLER', 'V2', base, kms, 0
 FROM b_src;""")
     # Tasks younger than the task GC horizon. Failure details are set below for the incident rows.
     err_hist = json.dumps({"errorString": "Failed to execute task CreateBackup, hit error:\n\n ybc backup failed: "
@@ -278,6 +294,133 @@ CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, gen_random_uuid() AS tid,
     return "\n".join(out)
 
 
+# ---------------------------------------------------------------------------- issue 12: retention and reconcile
+# The incident's retention story (tests/lab/README.md "Retention and reconciliation seeds"); lab.json ``seeded``
+# records it after every reset of an incident-family scenario.
+LIFECYCLE_DAYS = 4            # the bucket keeps objects of the Completed backups of the last 4 days only
+GC_FAILED_RUNS = 12           # GC runs that met the dead storage: 10 expired backups each went FailedToDelete
+GC_MAX_PER_RUN = 10           # yb.backup.delete_expired_backup_max_gc_size
+# (universe index, period g of the regular history: 0 = the newest, 73 h old) of the seeded rows
+CHAIN = {"universe": 1, "base": 8, "increments": (7, 6, 5)}                   # recent: objects present
+EXPIRED_CHAIN = {"universe": 2, "base": 1201, "increments": (1200, 1199)}     # ~300 days old: expired
+DANGLING = {"universe": 0, "g": 3}        # recent Completed, objects removed
+KMS_HISTORY = {"universe": 3, "g": 1}     # recent Completed with backup_keys.json beside its keyspace folder
+DELETED_UNIVERSE = "northgate-legacy"     # a universe deleted from YBA; its backups' objects stayed
+ORPHAN_HOURS_AGO = (98, 121)              # key timestamps of the two orphan prefixes (existing, deleted universe)
+KEY_LOCATION_SUFFIX = "backup_keys.json"  # Util.KEY_LOCATION_SUFFIX
+
+
+def chain_ids(which: str, chain: dict[str, Any]) -> dict[str, Any]:
+    """The stable uuids of a seeded chain: the base and its increments, oldest first."""
+    return {"base": u5(f"backup:{which}:base"),
+            "increments": [u5(f"backup:{which}:increment:{k}") for k in range(1, len(chain["increments"]) + 1)]}
+
+
+DANGLING_UUID = u5("backup:dangling")
+KMS_HISTORY_UUID = u5("backup:kms-history")
+
+
+def _retention_seeds_sql(h: dict[str, Any]) -> str:
+    """The incident's seeds for retention and reconciliation, as changes to the regular history in b_src (the row
+    count stays: 5,022 backups).
+
+    - Two incremental chains (a scheduled full and manual increments on it: BackupsController.createBackup with
+      baseBackupUUID; models/Backup.java create/onCompletion/onIncrementCompletion): base_backup_uuid and
+      backupInfo.baseBackupUUID = the full's uuid, the increment's own folder
+      ``ybc_backup-<base>/incremental/<ts>``; the full's expiry extended to the last increment's create time +
+      timeBeforeDelete and its fullChainSizeInBytes the chain's sum. ``fullBackup`` stays as the full has it: in
+      BackupTableParams it means "every table of the keyspace" (isFullBackup), not "not an increment".
+    - The dangling backup and the one with KMS history get stable uuids (their objects are set in scenarios.py).
+    - The GC during the storage outage (commissioner/BackupGarbageCollector.java): it takes the expired backups
+      oldest first, at most 10 per run; the canary failed (isCredentialUsable), so each went FailedToDelete at once,
+      without a task, and no later run picks them up. It stopped when the metadata index got corrupted (every run
+      fails since: ``Error running backup garbage collector``)."""
+    ret = f"interval '{h['retention_days']} days'"
+    values = []
+    for which, chain in (("chain", CHAIN), ("expired_chain", EXPIRED_CHAIN)):
+        ids_ = chain_ids(which, chain)
+        values.append(f"({chain['universe']}, {chain['base']}, {q(ids_['base'])}::uuid, {q(ids_['base'])}::uuid)")
+        values += [f"({chain['universe']}, {g}, {q(i)}::uuid, {q(ids_['base'])}::uuid)"
+                   for g, i in zip(chain["increments"], ids_["increments"])]
+    for spot, b in ((DANGLING, DANGLING_UUID), (KMS_HISTORY, KMS_HISTORY_UUID)):
+        values.append(f"({spot['universe']}, {spot['g']}, {q(b)}::uuid, {q(b)}::uuid)")
+    return f"""
+UPDATE b_src b SET id = c.id, base = c.base,
+    sched = CASE WHEN c.id = c.base THEN b.sched END, sched_name = CASE WHEN c.id = c.base THEN b.sched_name END,
+    size = CASE WHEN c.id = c.base THEN b.size ELSE b.size / 8 END,
+    kms = (c.id = {q(KMS_HISTORY_UUID)}::uuid)
+FROM u_src u, (VALUES {', '.join(values)}) c(ord, g, id, base)
+WHERE u.ord = c.ord AND b.universe_uuid = u.universe_uuid AND b.g = c.g AND b.state = 'Completed';
+UPDATE b_src b SET chain_size = s.total, exp = greatest(b.exp, s.last_ct + {ret})
+FROM (SELECT base, sum(size) AS total, max(ct) AS last_ct FROM b_src WHERE base IN (SELECT base FROM b_src
+      WHERE base <> id) GROUP BY base) s
+WHERE b.id = s.base;
+UPDATE b_src b SET state = 'FailedToDelete',
+    upd = now() - interval '72 hours' + (r.n / {GC_MAX_PER_RUN}) * interval '15 minutes' + r.n * interval '1 second'
+FROM (SELECT id, row_number() OVER (ORDER BY ct, id) - 1 AS n FROM b_src
+      WHERE exp < now() AND state IN ('Completed', 'Failed') AND base = id
+        AND id NOT IN (SELECT base FROM b_src WHERE base <> id)) r
+WHERE b.id = r.id AND r.n < {GC_FAILED_RUNS * GC_MAX_PER_RUN};"""
+
+
+def incident_seeded(state: dict[str, Any]) -> dict[str, Any]:
+    """lab.json ``seeded``: what the incident's retention seeds are, the counts read back from the DB."""
+    i = ids()
+    names = [u["name"] for u in i["universes"]]
+    bucket = state["s3"]["bucket"]
+    out = psql(state, "SELECT count(*) FILTER (WHERE expiry < now()), "
+                      "count(*) FILTER (WHERE expiry < now() AND state = 'FailedToDelete'), "
+                      "min(backup_info::json->'backupList'->0->>'storageLocation') FILTER (WHERE backup_uuid = "
+                      f"{q(KMS_HISTORY_UUID)}) FROM backup;", tuples=True).stdout.strip()
+    n_expired, n_ftd, loc = out.split("|")
+    expired, ftd = int(n_expired), int(n_ftd)
+    if not loc:
+        raise LabError("seeding: the backup with KMS history is missing")
+    # AWSUtil.deleteKeyIfExists: the key history sits beside the first keyspace folder of the backup
+    keys = loc.split(f"s3://{bucket}/", 1)[1].rsplit("/", 1)[0] + "/" + KEY_LOCATION_SUFFIX
+    chains = {}
+    for which, chain in (("chain", CHAIN), ("expired_chain", EXPIRED_CHAIN)):
+        chains[which] = {"universe": names[chain["universe"]], **chain_ids(which, chain)}
+    return {
+        "lifecycle_days": LIFECYCLE_DAYS,
+        "expired": expired,
+        "failed_to_delete": ftd,
+        "dangling": [DANGLING_UUID],
+        "orphans": [f"{BACKUP_PREFIX}/univ-{u}/ybc_backup-{b.replace('-', '')}/" for u, b, _h in _orphans()],
+        "not_orphans": [keys],
+        **chains,
+    }
+
+
+def _orphans() -> list[tuple[str, str, int]]:
+    """(universe uuid, backup uuid, hours ago) of the orphan prefixes: a backup of an existing universe whose row
+    a forced deletion dropped while the storage was dead (QueuedForForcedDeletion: the row goes even when the
+    objects stay), and one of a universe deleted from YBA."""
+    existing = ids()["universes"][3]["uuid"]
+    return [(existing, u5("backup:orphan:forced"), ORPHAN_HOURS_AGO[0]),
+            (u5(f"universe:{DELETED_UNIVERSE}"), u5("backup:orphan:deleted-universe"), ORPHAN_HOURS_AGO[1])]
+
+
+def bucket_extras(state: dict[str, Any]) -> list[tuple[str, bytes]]:
+    """The seeded objects that are not a catalogued backup's data: the orphan prefixes (a data object and YBC's
+    ``success`` marker under a keyspace folder each) and the KMS key history (``not_orphans``)."""
+    seeded = state.get("seeded")
+    if not seeded:
+        return []
+    now = datetime.datetime.now(datetime.timezone.utc)
+    out = []
+    for (u, b, hours), prefix in zip(_orphans(), seeded["orphans"]):
+        ts = (now - datetime.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S")
+        folder = f"{prefix}full/{ts}/keyspace-yugabyte_{hashlib.md5(f'{b}:params'.encode()).hexdigest()}"
+        out.append((f"{folder}/tablet-{b.replace('-', '')}/000000.sst", b"\0" * 64))
+        out.append((f"{folder}/success", json.dumps({"backupUUID": b, "keyspace": "yugabyte",
+                                                     "backupType": "PGSQL_TABLE_TYPE"}).encode()))
+    history = {"universe_keys": [{"key_ref": base64.b64encode(f"key-ref:{KMS_HISTORY_UUID}".encode()).decode(),
+                                  "db_key_id": base64.b64encode(b"universe-key-1").decode()}]}
+    out += [(key, json.dumps(history).encode()) for key in seeded["not_orphans"]]
+    return out
+
+
 def add_universes(state: dict[str, Any], count: int, prefix: str = "bench") -> dict[str, str]:
     """``count`` more universes like the seeded ones (YBC, YSQL + YCQL, no schedule, no backups), named
     ``<prefix>-000``...; kept in lab.json platform.universes until the next reset (which rebuilds the DB).
@@ -303,8 +446,10 @@ def add_universes(state: dict[str, Any], count: int, prefix: str = "bench") -> d
     return added
 
 
-# A seeded backup's backupParamsIdentifier without dashes (stable per backup row; the platform uses uuid4).
-PARAMS_ID_SQL = "md5(id::text || ':params')"
+# A seeded backup's backupParamsIdentifier without dashes (stable per backup row; the platform uses uuid4). Taken
+# from the chain's base: an increment reuses the identifier of the base's matching keyspace
+# (Backup.populateChildParams; for YSQL the keyspace name matches), so its keyspace folder has the same name.
+PARAMS_ID_SQL = "md5(base::text || ':params')"
 
 
 def seed(state: dict[str, Any], scenario: str) -> None:
@@ -315,6 +460,10 @@ def seed(state: dict[str, Any], scenario: str) -> None:
     cp = psql(state, seed_sql(state, scenario, enc), check=False)
     if cp.returncode != 0:
         raise LabError(f"seeding {scenario} failed: {cp.stderr.strip()}")
+    if scenario == "healthy":
+        state.pop("seeded", None)
+    else:
+        state["seeded"] = incident_seeded(state)
 
 
 LIVE_BACKUP_UUID = str(uuid.uuid5(_NS, "backup:live"))
