@@ -205,7 +205,7 @@ backups:
 floors:
   description:
     - Per universe and backup type with candidates - C(universe), C(universe_uuid), C(backup_type),
-      C(min_redundancy), C(kept) (the chains the floor keeps, newest first), C(not_counted) (C(backup_uuid), C(why):
+      C(min_redundancy), C(kept) (the chains the floor keeps, newest first), C(not_counted) (C(backup_uuid), C(why) -
       newer chains that did not count, such as dangling ones), C(met), C(unverifiable).
   returned: always
   type: list
