@@ -42,6 +42,11 @@ PENDING_STATES = ["QueuedForDeletion", "QueuedForForcedDeletion", "DeleteInProgr
 DEFAULT_BATCH_SIZE = 10  # yb.backup.delete_expired_backup_max_gc_size
 DEFAULT_GC_INTERVAL = 900.0  # yb.backupGC.gc_run_interval (15 min)
 DEFAULT_MIN_REDUNDANCY = 1
+# The floor examines at most max(FLOOR_WALK_MIN, FLOOR_WALK_FACTOR x min_redundancy) Completed fulls per universe and
+# type (each is verified in the bucket); candidates older than the last one examined are kept when the floor is not
+# met by then (whether they are good is not known).
+FLOOR_WALK_MIN = 50
+FLOOR_WALK_FACTOR = 10
 # verification outcomes that say the objects are not there (the chain is dangling); any other problem (network,
 # credentials, a hidden location) means the floor cannot be established
 DANGLING_CLASSES = frozenset(("missing", "no_marker", "no_data"))
@@ -108,8 +113,8 @@ class Planner:
         self._chains: dict[str, list[dict[str, t.Any]]] = {}
 
     def chain(self, f: dict[str, t.Any], always: bool = False) -> list[dict[str, t.Any]] | None:
-        """The chain (None: gone). A candidate whose BackupResp says hasIncrementalBackups false (YBA computes it
-        from the chain, BackupUtil.toBackupResp) is not looked up; the floor's chains always are."""
+        """The chain (None: gone). A full whose BackupResp says hasIncrementalBackups false (YBA computes it from
+        the chain, BackupUtil.toBackupResp) is not looked up."""
         uuid = f["backup_uuid"]
         if uuid not in self._chains:
             if not always and f["raw"].get("hasIncrementalBackups") is False:
@@ -153,18 +158,25 @@ class Planner:
         return out
 
     # --------------------------------------------------------------------------------------------- floor
-    def floor(self, key: tuple[str, str], rows: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-        """Walk the Completed fulls newest first until min_redundancy good chains are found."""
+    def floor(self, key: tuple[str, str], rows: list[dict[str, t.Any]], oldest: float) -> dict[str, t.Any]:
+        """Walk the Completed fulls newest first until min_redundancy good chains are found, the walk passes the
+        oldest candidate (nothing older matters), or the walk limit is reached."""
         need = int(self.p["min_redundancy"])
+        limit = max(FLOOR_WALK_MIN, FLOOR_WALK_FACTOR * need)
         out: dict[str, t.Any] = {"universe": rows[0]["universe_name"], "universe_uuid": key[0],
                                  "backup_type": fr.api_name(key[1]), "min_redundancy": need, "kept": [],
-                                 "not_counted": [], "met": need == 0, "unverifiable": None}
+                                 "not_counted": [], "met": need == 0, "unverifiable": None, "examined": 0,
+                                 "not_examined_before": None}
         for f in sorted(rows, key=lambda f: f["create_time"] or 0, reverse=True):
-            if len(out["kept"]) >= need:
+            if len(out["kept"]) >= need or (f["create_time"] or 0) < oldest:
                 break
             if f["state"] != bi.COMPLETED:
                 continue
-            chain = self.chain(f, always=True)
+            if out["examined"] >= limit:
+                out["not_examined_before"] = bi.iso(f["create_time"]) or "?"
+                break
+            out["examined"] += 1
+            chain = self.chain(f)
             if chain is None:
                 out["not_counted"].append({"backup_uuid": f["backup_uuid"], "why": "gone (deleted meanwhile)"})
                 continue
@@ -201,7 +213,7 @@ class Planner:
             cands = [(f, r) for f, r in ((f, self.reason(f, policy_old)) for f in rows) if r]
             if not cands:
                 continue
-            floor = self.floor(key, rows)
+            floor = self.floor(key, rows, min(f["create_time"] or 0 for f, _r in cands))
             floors.append(floor)
             for f, reason in sorted(cands, key=lambda c: c[0]["create_time"] or 0):
                 items.append(self.item(f, reason, floor))
@@ -224,6 +236,12 @@ class Planner:
             return out
         if floor["unverifiable"]:
             out.update(action="keep", why="floor unknown for %s: %s" % (where, floor["unverifiable"]))
+            return out
+        if floor["not_examined_before"] and bi.iso(f["create_time"]) and \
+                bi.iso(f["create_time"]) <= floor["not_examined_before"]:
+            out.update(action="keep", why="floor: only %d of %d verified chains of %s among the newest %d examined; "
+                       "older ones are kept unexamined" % (len(floor["kept"]), floor["min_redundancy"], where,
+                                                           floor["examined"]))
             return out
         if f["backup_uuid"] in floor["kept"]:
             rank = floor["kept"].index(f["backup_uuid"]) + 1

@@ -206,7 +206,9 @@ floors:
   description:
     - Per universe and backup type with candidates - C(universe), C(universe_uuid), C(backup_type),
       C(min_redundancy), C(kept) (the chains the floor keeps, newest first), C(not_counted) (C(backup_uuid), C(why) -
-      newer chains that did not count, such as dangling ones), C(met), C(unverifiable).
+      newer chains that did not count, such as dangling ones), C(met), C(unverifiable), C(examined) (the Completed
+      fulls looked at, at most max(50, 10 x O(min_redundancy)); candidates older than C(not_examined_before) are kept
+      when the floor is not met by then).
   returned: always
   type: list
   elements: dict

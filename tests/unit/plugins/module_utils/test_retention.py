@@ -92,7 +92,7 @@ def test_no_verified_chain_at_all_says_the_floor_is_not_met_and_unverifiable_kee
 
 def test_a_newer_chain_with_a_failed_increment_does_not_count():
     chains = {"b1": [{"backupUUID": "i1", "state": "Failed"}, {"backupUUID": "b1", "state": "Completed"}]}
-    plan = planner([resp("b1", 6, incs=True), resp("b2", 12)], chains=chains)
+    plan = planner([resp("b1", 6, incs=True), resp("b2", 12), resp("b3", 18)], chains=chains)
     assert plan["floors"][0]["kept"] == ["b2"] and plan["floors"][0]["not_counted"][0]["why"] == "increment i1 is Failed"
 
 
@@ -106,8 +106,8 @@ def test_the_plan_shows_the_chain_and_an_in_progress_increment_keeps_it():
     assert b2["action"] == "delete" and b2["increments"] == ["i2"] and b2["size_bytes"] == 1124
     assert plan["by"]["b3"]["action"] == "keep"
     assert plan["by"]["b3"]["why"] == "increment i3 is InProgress: YBA refuses to delete the chain"
-    # hasIncrementalBackups false (YBA computes it from the chain): not looked up, except for the floor's walk
-    assert sorted(plan["looked"]) == ["b1", "b2", "b3"]
+    # hasIncrementalBackups false (YBA computes it from the chain): not looked up
+    assert sorted(plan["looked"]) == ["b2", "b3"]
 
 
 def test_pinned_stuck_failed_to_delete_and_not_candidates():
@@ -264,6 +264,19 @@ def test_wait_timeout_says_still_queued():
     assert {i["result"] for i in todo} == {"timeout"}
     assert todo[0]["detail"].startswith("still queued after 9 s: YBA's GC deletes queued backups once per GC")
     assert sum(s for s in fake.sleeps if s >= 1) <= 9 + 2
+
+
+def test_the_floor_walk_is_bounded_and_keeps_what_it_did_not_examine():
+    backups = [resp("b%03d" % k, 6 * k) for k in range(1, 81)]
+    plan = planner(backups, dangling={"b%03d" % k for k in range(1, 81)})
+    floor = plan["floors"][0]
+    assert (floor["examined"], floor["met"], floor["kept"]) == (rt.FLOOR_WALK_MIN, False, [])
+    assert [plan["by"]["b%03d" % k]["action"] for k in (1, 50, 51, 80)] == ["delete", "delete", "keep", "keep"]
+    assert plan["by"]["b051"]["why"] == ("floor: only 0 of 1 verified chains of orders ysql among the newest 50 "
+                                         "examined; older ones are kept unexamined")
+    # the walk stops at the oldest candidate: nothing older matters
+    plan = planner([resp("b1", 6, expired=False), resp("b2", 12), resp("b3", 18, expired=False)], dangling={"b1"})
+    assert plan["floors"][0]["examined"] == 2 and plan["floors"][0]["kept"] == ["b2"]  # b3 not examined
 
 
 @pytest.mark.parametrize("n,expect", [(0, "0 B"), (1536, "1.5 KiB"), (30449052440, "28.4 GiB")])
