@@ -143,6 +143,9 @@ def test_every_route_exchange_validates(lab: dict[str, Any]) -> None:
     call("POST", "/api/v1/customers/{c}/backups/page", dict(page_q, filter={"states": ["In Progress"]}), expect=400,
          invalid_request=True)
     call("GET", f"/api/v1/customers/{{c}}/backups/{b_uuid}")
+    chain = call("GET", f"/api/v1/customers/{{c}}/backups/{b_uuid}/list_increments")
+    assert [i["backupUUID"] for i in chain] == [b_uuid]  # listIncrementalBackups: the chain, the full included
+    call("GET", f"/api/v1/customers/{{c}}/backups/{ZERO}/list_increments", expect=400)
     call("PUT", f"/api/v1/customers/{{c}}/backups/{b_uuid}",
          {"timeBeforeDeleteFromPresentInMillis": 172800000, "expiryTimeUnit": "DAYS"})
     call("PUT", f"/api/v1/customers/{{c}}/backups/{b_uuid}", {"timeBeforeDeleteFromPresentInMillis": -1},
