@@ -190,8 +190,8 @@ class Planner:
                 res = self.verify(f["raw"], members)
                 if not res.get("verified"):
                     if res.get("error_class") not in DANGLING_CLASSES:
-                        out["unverifiable"] = "cannot verify %s in the bucket: %s" % (f["backup_uuid"],
-                                                                                     res.get("problem"))
+                        out["unverifiable"] = "cannot verify %s in the bucket: %s" % (
+                            f["backup_uuid"], res.get("problem"))
                         return out
                     out["not_counted"].append({"backup_uuid": f["backup_uuid"],
                                                "why": "dangling: %s" % res.get("problem")})

@@ -269,8 +269,9 @@ def pick_universes(universes, wanted):
         else:
             out.append(str(u["universeUUID"]))
     if unknown:
+        known = ", ".join(sorted(str(u.get("name")) for u in universes))
         raise ValueError("unknown universe%s: %s (YBA has %s)" % ("s" if len(unknown) > 1 else "", ", ".join(unknown),
-                                                                   ", ".join(sorted(str(u.get("name")) for u in universes))))
+                                                                  known))
     return out
 
 
@@ -325,8 +326,8 @@ def main():
         problems.append("storage_credentials maps a config name to its secret fields (a dict)")
     probe_mode = "read" if module.check_mode and p["probe"] == "canary" else p["probe"]
     if (p["verify"] or probe_mode in ("read", "canary")) and not _s3.HAS_BOTO3:
-        problems.append(missing_required_lib("boto3", reason="for verify or probe %s on %s" % (p["probe"],
-                                                                                             _api.this_host())))
+        problems.append(missing_required_lib("boto3", reason="for verify or probe %s on %s" % (
+            p["probe"], _api.this_host())))
     ca_problem = _api.ca_file_problem(p["storage_ca_path"])
     if ca_problem:
         problems.append("storage_ca_path %s %s on %s" % (p["storage_ca_path"], ca_problem, _api.this_host()))
@@ -341,8 +342,8 @@ def main():
         result["summary"] = rt.summary(items, module.check_mode)
         result["record"] = rt.record(items, result["floors"], module.check_mode, client.request_count, p["wait"])
         result["requests"] = client.request_count
-        result["changed"] = any(i.get("task_uuid") for i in items) or (module.check_mode and
-                                                                     result["summary"]["planned"] > 0)
+        result["changed"] = (any(i.get("task_uuid") for i in items)
+                             or (module.check_mode and result["summary"]["planned"] > 0))
         result["plan"] = [plan_line(i) for i in items]
         if module._diff:
             result["diff"] = rt.diff(items, module.check_mode)
