@@ -178,7 +178,8 @@ def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[
         if state in IN_PROGRESS:
             entry["in_progress"] += 1
             running.append(f)
-        if state in GC_STATES and f["expiry"] is not None and now - f["expiry"] > GC_GRACE_SECONDS:
+        if (state in GC_STATES and f["expiry"] is not None and now - f["expiry"] > GC_GRACE_SECONDS) \
+                or state == "FailedToDelete":  # a failed deletion the GC never retries, expired or not
             expired.append(f)
 
     # A schedule keeps its newest N Completed backups even past expiry: those are not "not deleted".
@@ -237,6 +238,7 @@ def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[
                         if running and running[0]["create_time"] else None,
                         "sample": [_brief(f, now) for f in running[:sample_size]]},
         "expired_not_deleted": {"count": len(expired), "oldest_expiry": iso(expired[0]["expiry"]) if expired else None,
+                                "failed_to_delete": sum(1 for f in expired if f["state"] == "FailedToDelete"),
                                 "sample": [_brief(f, now) for f in expired[:sample_size]]},
         "schedules": {"count": len(sched_items), "items": sched_items,
                       "paused": group(by_status.get("Paused", [])), "error": group(by_status.get("Error", [])),

@@ -28,7 +28,7 @@ FIX_PLAYBOOKS: dict[str, str | None] = {
     "backups_stale": "emergency_backup.yml",  # once storage works (the role probes it first)
     "backups_failing": "emergency_backup.yml",  # its failures carry the failed subtasks' errors
     "schedules_paused": "backup_schedules.yml",  # refuses to resume onto storage its probe finds broken
-    "retention_not_enforced": None,
+    "retention_not_enforced": "backup_retention.yml",  # FailedToDelete too; keeps a floor of verified chains
 }
 MANUAL_FIXES = {
     "api_auth_failed": "set yba_api_token (inventory, vault or YBA_API_TOKEN) to a valid API token of a YBA user allowed"
@@ -46,8 +46,6 @@ MANUAL_FIXES = {
                            " with the desired settings (keys from a vault) probes them from the YBA host, writes the"
                            " config through the API (PUT /api/v1/customers/{c}/configs/{id}, YBA re-validates) and"
                            " probes again; the finding's error_class says which setting to fix",
-    "retention_not_enforced": "once storage works, YBA's backup GC deletes expired backups again; failing that,"
-                              " delete them through the API (POST .../backups/delete)",
 }
 FINDING_IDS = tuple(FIX_PLAYBOOKS)
 
@@ -359,10 +357,13 @@ def _failing(n: int, th: dict[str, float], evidence: str, source: str) -> dict[s
                     measured_by="backups")
 
 
-def _not_deleted(n: int, evidence: str, source: str) -> dict[str, t.Any]:
-    """retention_not_enforced, from the API's view or the metadata DB's."""
-    return _finding("retention_not_enforced", "warning", "%d expired backup%s not deleted" % (n, "s" if n != 1 else ""),
-                    evidence, source=source, measured_by="backups")
+def _not_deleted(n: int, ftd: int, evidence: str, source: str) -> dict[str, t.Any]:
+    """retention_not_enforced, from the API's view or the metadata DB's: expired backups not deleted and every
+    FailedToDelete one (YBA's GC never retries it: only an API delete after the storage is fixed does)."""
+    title = "%d expired backup%s not deleted" % (n, "s" if n != 1 else "")
+    if ftd:
+        title += " (%d FailedToDelete: YBA's GC never retries them)" % ftd
+    return _finding("retention_not_enforced", "warning", title, evidence, source=source, measured_by="backups")
 
 
 def _backup_findings(backups: dict[str, t.Any], now: float, th: dict[str, float]) -> list[dict[str, t.Any]]:
@@ -381,7 +382,8 @@ def _backup_findings(backups: dict[str, t.Any], now: float, th: dict[str, float]
     expired = _d(backups.get("expired_not_deleted"))
     ne = int(_num(expired.get("count")) or 0)
     if ne >= th["expired_warning_count"]:
-        out.append(_not_deleted(ne, "oldest expiry %s; the backup garbage collector is not deleting them"
+        out.append(_not_deleted(ne, int(_num(expired.get("failed_to_delete")) or 0),
+                                "oldest expiry %s; the backup garbage collector is not deleting them"
                                 % expired.get("oldest_expiry"), "backup_info"))
     return out
 
@@ -418,7 +420,8 @@ def _metadb_backup_findings(metadb: dict[str, t.Any], now: float, th: dict[str, 
     expired = _d(metadb.get("expired_not_deleted"))
     ne = int(_num(expired.get("count")) or 0)
     if ne >= th["expired_warning_count"]:
-        out.append(_not_deleted(ne, "oldest expired %s ago (from the metadata DB)"
+        out.append(_not_deleted(ne, int(_num(expired.get("failed_to_delete")) or 0),
+                                "oldest expired %s ago (from the metadata DB)"
                                 % _age(expired.get("oldest_expiry_age_seconds")), "metadb_info"))
     return out
 

@@ -155,7 +155,9 @@ backups:
       type: dict
       returned: success
     expired_not_deleted:
-      description: Backups past their expiry by more than an hour and still not deleted (C(count), C(oldest_expiry), C(sample)).
+      description:
+        - Backups past their expiry by more than an hour and still not deleted, and every C(FailedToDelete) backup (YBA's
+          GC never retries one) - C(count), C(failed_to_delete), C(oldest_expiry), C(sample).
       type: dict
       returned: success
     schedules:

@@ -89,7 +89,7 @@ def test_runbook_fixes_the_incident_and_is_idempotent(tmp_path: Path) -> None:
     assert {f["id"]: f["fix_playbook"] or "manual" for f in result["not_automated"]} == {
         "storage_unreachable": "manual", "backups_stale": "emergency_backup.yml",
         "backups_failing": "emergency_backup.yml", "schedules_paused": "backup_schedules.yml",
-        "retention_not_enforced": "manual"}
+        "retention_not_enforced": "backup_retention.yml"}
     assert fixed["disk_cleanup"]["used_percent_after"] <= 80
     assert fixed["metadb_repair"]["dump"]["path"]
     assert fixed["platform_service"]["health"]["healthy"] is True

@@ -155,6 +155,9 @@ def test_every_route_exchange_validates(lab: dict[str, Any]) -> None:
     call("POST", "/api/v1/customers/{c}/restore", restore, expect=400)
     call("POST", "/api/v1/customers/{c}/restore/page", dict(page_q, filter={"universeUUIDList": [uni]}))
     assert scratch in {t["keySpace"] for t in call("GET", f"/api/v1/customers/{{c}}/universes/{uni}/tables")}
+    chain = call("GET", f"/api/v1/customers/{{c}}/backups/{b_uuid}/list_increments")
+    assert [i["backupUUID"] for i in chain] == [b_uuid]  # listIncrementalBackups: the chain, the full included
+    call("GET", f"/api/v1/customers/{{c}}/backups/{ZERO}/list_increments", expect=400)
     call("PUT", f"/api/v1/customers/{{c}}/backups/{b_uuid}",
          {"timeBeforeDeleteFromPresentInMillis": 172800000, "expiryTimeUnit": "DAYS"})
     call("PUT", f"/api/v1/customers/{{c}}/backups/{b_uuid}", {"timeBeforeDeleteFromPresentInMillis": -1},

@@ -83,6 +83,7 @@ ROUTES: list[tuple[str, str, str, bool]] = [
     ("POST", C + "/restore", "restore_backup", True),
     ("POST", C + "/restore/page", "page_restores", True),
     ("GET", C + "/universes/{uniUUID}/tables", "list_tables", True),
+    ("GET", C + "/backups/{backupUUID}/list_increments", "list_increments", True),
 ]
 # Routes newer than the swagger snapshot (shared/yba/swagger.json, ~2.21): served only from the version given on,
 # older versions answer the "No route" 404. ScheduleController.toggleSchedule is
@@ -1524,6 +1525,17 @@ class Platform:
                         del k["completeTime"]
         return {"entities": entities, "hasNext": offset + limit < len(rows), "hasPrev": offset > 0,
                 "totalCount": len(rows)}
+
+    def list_increments(self, ctx: dict[str, Any], c_uuid: str, b_uuid: str) -> list[dict[str, Any]]:
+        """BackupsController.listIncrementalBackups: the backup must exist (400 otherwise), then
+        BackupUtil.getIncrementalBackupList = Backup.fetchAllBackupsByBaseBackupUUID (the whole chain, the full
+        included, create_time DESC) as CommonBackupInfo."""
+        with self.connect() as conn:
+            cust = self.customer(conn, ctx, c_uuid)
+            row = self.backup_row(conn, cust, b_uuid)
+            rows = conn.execute("SELECT * FROM backup WHERE customer_uuid = %s AND base_backup_uuid = %s "
+                                "ORDER BY create_time DESC", (cust["uuid"], row["backup_uuid"])).fetchall()
+        return [self.backup_resp(r, ctx["user"], {}, set())["commonBackupInfo"] for r in rows]
 
 
 __all__ = ["Platform", "ApiError", "DatabaseUnavailable", "ROUTES"]

@@ -119,7 +119,8 @@ def test_render_lists_severity_title_evidence_and_fix():
     assert text.startswith("YBA diagnosis of yba-lab: 5 critical, 4 warning")
     assert " 1. [CRITICAL] Disk 96.0% full on the YBA host (/opt/yugabyte)" in text
     assert "fix:      playbooks/disk_cleanup.yml" in text
-    assert "manual:   once storage works, YBA's backup GC deletes expired backups again" in text
+    assert "manual:   make the storage config's endpoint and credentials work" in text
+    assert "fix:      playbooks/backup_retention.yml" in text
 
 
 @pytest.mark.parametrize("state,proc,expected", [
@@ -470,3 +471,30 @@ def test_storage_checked_with_the_vault_keys_tells_a_wrong_config():
                                            "than the vault's")
     facts = dict(b, key_storage_probes={"cfg-1": dict(keys, ok=True)})
     assert "storage_unreachable" not in ids(dg.diagnose(p, facts, m, now=NOW))
+
+
+def test_failed_to_delete_is_retention_not_enforced_and_backup_retention_fixes_it():
+    """A FailedToDelete backup is never retried by YBA's GC, expired or not: it counts (API view through
+    backup_info's summary, and the metadata DB's view), the title says how many, the finding points at
+    playbooks/backup_retention.yml like the other findings point at their playbooks."""
+    from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
+
+    def resp(uuid, state, expiry_ago):
+        return {"commonBackupInfo": {"backupUUID": uuid, "state": state, "createTime": iso(NOW - 300 * H)},
+                "universeUUID": "u1", "universeName": "orders", "scheduleUUID": bi.NIL_UUID,
+                "expiryTime": iso(NOW - expiry_ago)}
+
+    summary = bi.summarize([resp("ftd", "FailedToDelete", -48 * H), resp("old", "Completed", 200 * H),
+                            resp("ok", "Completed", -48 * H)], [{"universeUUID": "u1", "name": "orders"}], [], NOW)
+    assert summary["expired_not_deleted"]["count"] == 2 and summary["expired_not_deleted"]["failed_to_delete"] == 1
+    p, b, m = incident()
+    b["expired_not_deleted"] = summary["expired_not_deleted"]
+    f = next(x for x in dg.diagnose(None, b, m, now=NOW) if x["id"] == "retention_not_enforced")
+    assert f["title"] == "2 expired backups not deleted (1 FailedToDelete: YBA's GC never retries them)"
+    assert (f["fix_playbook"], f["manual_fix"]) == ("backup_retention.yml", None)
+    assert os.path.isfile(os.path.join(REPO, "playbooks", "backup_retention.yml"))
+    m["expired_not_deleted"] = {"count": 7, "failed_to_delete": 7, "oldest_expiry_age_seconds": 9 * H}
+    f = next(x for x in dg.diagnose(None, None, m, now=NOW) if x["id"] == "retention_not_enforced")
+    assert f["title"] == "7 expired backups not deleted (7 FailedToDelete: YBA's GC never retries them)"
+    assert f["source"] == "metadb_info" and f["fix_playbook"] == "backup_retention.yml"
+    assert "fix:      playbooks/backup_retention.yml" in dg.render([f], "yba-lab", None)
