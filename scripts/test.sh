@@ -79,11 +79,12 @@ stage_lab-up() { fresh_lab_up; }
 
 stage_lab-tests() { run_pytest -q tests/lab/tests; }
 
-# Three labs, three parts at once: the role targets on the test lab; the runbook, CLI and API-fidelity tests on a
-# second lab; THIRD_FILES (the backup and storage repairs through the CLI) and the targets in THIRD_TARGETS on a
+# Three labs, three parts at once: the role targets on the test lab; the runbook, CLI and API-fidelity tests and
+# the targets in SECOND_TARGETS on a second lab; THIRD_FILES (the backup and storage repairs through the CLI) and the targets in THIRD_TARGETS on a
 # third, so the parts take about as long (each part prints its slowest tests at its end; on 2 cores the parts slow
 # each other down by about a third). A lab that does not start sends its part to the test lab.
 # YBA_TEST_SERIAL=1: one lab, one pytest.
+SECOND_TARGETS=(backup_reconcile restore_drill)
 THIRD_TARGETS=(run_lock storage_config backup backup_restart backup_schedule backup_sla metadb_info disk_cleanup_safety)
 THIRD_FILES=(tests/integration/test_backups.py tests/integration/test_storage_config.py)
 OTHER_LABS=()
@@ -92,7 +93,9 @@ integration_part() {  # integration_part <2|3>: that part's tests on the lab in 
     local t ids=()
     case "$1" in
         2) for t in "${THIRD_FILES[@]}"; do ids+=(--deselect "$t"); done
-           run_pytest -v --durations=12 tests/integration -k "not test_target" "${ids[@]}" ;;
+           local k="not test_target"
+           for t in "${SECOND_TARGETS[@]}"; do k+=" or test_target[$t]"; done
+           run_pytest -v --durations=12 tests/integration -k "$k" "${ids[@]}" ;;
         3) for t in "${THIRD_TARGETS[@]}"; do ids+=("tests/integration/test_integration.py::test_target[$t]"); done
            run_pytest -v --durations=12 "${THIRD_FILES[@]}" "${ids[@]}" ;;
     esac
@@ -105,7 +108,7 @@ stage_integration() {
     fi
     mkdir -p .build/logs
     local t n dir log rc=0 deselect=() parts=() pids=() left=()
-    for t in "${THIRD_TARGETS[@]}"; do
+    for t in "${SECOND_TARGETS[@]}" "${THIRD_TARGETS[@]}"; do
         deselect+=(--deselect "tests/integration/test_integration.py::test_target[$t]")
     done
     for n in 2 3; do

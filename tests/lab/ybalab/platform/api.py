@@ -710,7 +710,9 @@ class Platform:
         return {k: v for k, v in out.items() if v is not None}
 
     def backup_resp(self, row: dict[str, Any], user: dict[str, Any], config_types: dict[str, str],
-                    universes: set[str]) -> dict[str, Any]:
+                    universes: set[str], chain: dict[str, Any] | None = None) -> dict[str, Any]:
+        """BackupUtil.toBackupResp; ``chain`` = the newest backup of its chain and the chain's length
+        (Backup.fetchAllBackupsByBaseBackupUUID, create_time DESC), see chains()."""
         info = self.backup_info(row, user)
         size = int(info.get("backupSizeInBytes") or 0)
         response_list = []
@@ -748,17 +750,34 @@ class Platform:
             "scheduleName": row["schedule_name"] or "",
             "onDemand": row["schedule_uuid"] is None,
             "backupType": info.get("backupType") or "PGSQL_TABLE_TYPE",
-            "category": row["category"], "isFullBackup": True, "hasIncrementalBackups": False,
+            "category": row["category"], "isFullBackup": True,
+            "hasIncrementalBackups": bool(chain) and chain["n"] > 1,
             "isStorageConfigPresent": cfg in config_types,
             "isUniversePresent": str(row["universe_uuid"]) in universes,
-            "lastBackupState": self.java_state(row["state"]),
+            "lastBackupState": self.java_state(chain["state"] if chain else "Completed"),
             "storageConfigType": config_types.get(cfg) or info.get("storageConfigType") or "S3",
-            "expiryTimeUnit": time_unit_api(row["expiry_time_unit"]), "fullChainSizeInBytes": size,
+            "expiryTimeUnit": time_unit_api(row["expiry_time_unit"]),
+            "fullChainSizeInBytes": int(info.get("fullChainSizeInBytes") or size),
             "useTablespaces": bool(info.get("useTablespaces", False)),
         }
+        if chain:
+            out["lastIncrementalBackupTime"] = fmt_time(chain["create_time"])
         if row["expiry"]:
             out["expiryTime"] = fmt_time(row["expiry"])
         return out
+
+    @staticmethod
+    def chains(conn: Any, cust: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Per base backup of ``rows``: its chain's length and newest member (toBackupResp reads
+        Backup.fetchAllBackupsByBaseBackupUUID per backup; one query for a page here)."""
+        bases = [str(r["base_backup_uuid"]) for r in rows]
+        if not bases:
+            return {}
+        return {str(r["base_backup_uuid"]): r for r in conn.execute(
+            "SELECT DISTINCT ON (base_backup_uuid) base_backup_uuid, state, create_time, "
+            "count(*) OVER (PARTITION BY base_backup_uuid) AS n FROM backup WHERE customer_uuid = %s "
+            "AND base_backup_uuid = ANY(%s::uuid[]) ORDER BY base_backup_uuid, create_time DESC",
+            (cust["uuid"], bases))}
 
     def page_backups(self, ctx: dict[str, Any], c_uuid: str) -> dict[str, Any]:
         body = ctx["body"] if isinstance(ctx["body"], dict) else {}
@@ -824,9 +843,11 @@ class Platform:
                 "SELECT config_uuid, name FROM customer_config WHERE customer_uuid = %s", (cust["uuid"],))}
             universes = {str(r["universe_uuid"]) for r in conn.execute(
                 "SELECT universe_uuid FROM universe WHERE customer_id = %s", (cust["id"],))}
-        has_next = bool(limit) and len(rows) > limit
-        rows = rows[:limit] if limit else rows
-        return {"entities": [self.backup_resp(r, ctx["user"], configs, universes) for r in rows],
+            has_next = bool(limit) and len(rows) > limit
+            rows = rows[:limit] if limit else rows
+            chains = self.chains(conn, cust, rows)
+        return {"entities": [self.backup_resp(r, ctx["user"], configs, universes, chains.get(str(r["backup_uuid"])))
+                             for r in rows],
                 "hasNext": has_next, "hasPrev": offset > 0,
                 "totalCount": int(total if total is not None else 0)}
 
