@@ -69,3 +69,30 @@ def test_the_sla_check_is_scheduled_every_five_minutes_and_fails_on_critical():
     assert "critical" in options["backup_sla_fail_on"]["choices"]
     apply = (AWX / "apply.yml").read_text(encoding="utf-8")
     assert "awx.awx.schedule:" in apply and 'unified_job_template: "YBA {{ item.key }}"' in apply
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "playbooks").glob("*.yml")))
+def test_every_required_role_option_is_asked_or_explained(name):
+    specs = REPO / "roles" / name / "meta" / "argument_specs.yml"
+    if not specs.is_file():
+        return
+    options = _load(specs)["argument_specs"]["main"]["options"]
+    required = {variable for variable, spec in options.items() if spec.get("required")}
+    template = _job_templates().get(name) or {}
+    survey = template.get("survey") or {"spec": []}
+    asked = {question["variable"] for question in survey["spec"] if question.get("required")}
+    # a value AWX cannot ask for (a list of dicts) comes from the template's extra vars, and its description says so
+    given = set(template.get("extra_vars") or {}) | {v for v in required if v in template.get("description", "")}
+    missing = required - asked - given
+    assert not missing, f"the AWX template of {name} neither asks for nor explains {sorted(missing)}"
+
+
+def test_the_destructive_switches_stay_off_in_the_templates():
+    templates = _job_templates()
+    reconcile = templates["backup_reconcile"]
+    switches = {"backup_reconcile_delete_dangling", "backup_reconcile_delete_orphans"}
+    assert not switches & set(reconcile.get("extra_vars") or {})
+    assert not switches & {question["variable"] for question in reconcile["survey"]["spec"]}
+    floor = next(q for q in templates["backup_retention"]["survey"]["spec"]
+                 if q["variable"] == "backup_retention_min_redundancy")
+    assert floor["min"] >= 1 and floor["default"] >= 1, "the survey must not switch the retention floor off"
