@@ -78,12 +78,17 @@ def _size_of(backup: dict[str, t.Any]) -> int:
 
 
 def _region_locations(backup: dict[str, t.Any]) -> list[str]:
+    """The regional locations of a multi-region backup. BackupUtil.getCommonBackupInfo fills
+    ``responseList[].perRegionLocations`` with ``BackupUtil.RegionLocations`` (``REGION``, ``LOCATION``,
+    ``HOST_BASE``); ``regionLocation`` is read as well for answers that spell it so."""
     out = []
     for sub in (backup.get("commonBackupInfo") or {}).get("responseList") or []:
         if isinstance(sub, dict):
             for reg in sub.get("perRegionLocations") or []:
-                if isinstance(reg, dict) and reg.get("regionLocation"):
-                    out.append(str(reg["regionLocation"]))
+                if isinstance(reg, dict):
+                    location = reg.get("LOCATION") or reg.get("regionLocation")
+                    if location:
+                        out.append(str(location))
     return out
 
 

@@ -319,3 +319,19 @@ def test_an_orphan_whose_backup_the_catalog_now_has_is_not_deleted():
     todo, skipped = rc.still_orphans(FakeClient([known]), items)
     assert [i["prefix"] for i in todo] == ["s3://x/b/", "s3://x/c/"]
     assert skipped[0]["reason"].startswith("the catalog has backup %s" % b)
+
+
+def test_regional_folders_of_a_multi_region_backup_are_not_orphans():
+    # BackupUtil.getCommonBackupInfo: perRegionLocations are BackupUtil.RegionLocations {REGION, LOCATION, HOST_BASE}
+    b = resp(U1)
+    sub = b["commonBackupInfo"]["responseList"][0]
+    regional = sub["defaultLocation"].replace(PREFIX, PREFIX + "eu/", 1)
+    sub["perRegionLocations"] = [{"REGION": "eu-west-1", "LOCATION": regional, "HOST_BASE": "s3.eu-west-1.amazonaws.com"}]
+    key = regional.split("s3://%s/" % BUCKET, 1)[1]
+    objects = objects_of(b) + [(key + "/tablet-2/000000.sst", 100, NOW - 9 * DAY), (key + "/success", 1, NOW - 9 * DAY)]
+    _rec, out = reconcile([b], objects, orphan_min_age=DAY)
+    assert out["counts"]["orphans"] == 0 and out["counts"]["catalogued_folders"] == 2
+    assert out["counts"]["dangling"] == 0
+    # the regional location is judged too: gone from the bucket, the entry is dangling
+    _rec, out = reconcile([b], objects_of(b))
+    assert out["counts"]["dangling"] == 1 and "/eu/" in out["dangling"][0]["problem"]
