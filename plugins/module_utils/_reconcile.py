@@ -308,10 +308,11 @@ class Reconciler:
         for entry in self.catalog.entries:
             if entry["state"] != bi.COMPLETED:
                 continue
-            if not self.judge(entry):
-                continue
             if self.created_after is not None and (entry["create_time"] or 0) < self.created_after:
                 outside += 1
+                continue
+            if not self.judge(entry):  # e.g. another storage config's entry: its bucket was not listed
+                unchecked += 1
                 continue
             if not self.in_scope(entry):
                 unchecked += 1

@@ -340,11 +340,15 @@ def main():
         _api.fail_json_from_error(module, err, "cannot read the backup catalog from YBA", requests=client.request_count)
 
     act = p["delete_dangling"] or p["delete_orphans"]
+    # an entry is judged only against its own config's listing: a same-named bucket of another config (another
+    # endpoint) says nothing about it
+    listed_uuids = {str(c.get("configUUID") or "").lower() for c in listed}
     rec = rc.Reconciler(catalog, now, grace_seconds=durations["orphan_grace"], max_samples=p["max_samples"],
                         size_tolerance=p["size_tolerance"], size_tolerance_bytes=p["size_tolerance_bytes"],
                         created_after=created_after,
                         orphan_min_age=durations["orphan_min_age"] if p["delete_orphans"] else None,
-                        collect_limit=p["max_delete"] if act else 0)
+                        collect_limit=p["max_delete"] if act else 0,
+                        judge=lambda entry: str(entry["storage_config_uuid"] or "").lower() in listed_uuids)
     storage = []
     clients = {}
     for config in listed:

@@ -261,3 +261,16 @@ def test_bad_input_fails_with_one_clear_line(lab, capsys, args, message):
     r = run(capsys, **args)
     assert r["failed"] is True and r["msg"].startswith(message), r["msg"]
     assert "\n" not in r["msg"] and not lab.deletes
+
+
+def test_entries_of_another_config_are_not_judged_against_this_bucket(lab, capsys):
+    # config B (another endpoint) writes to a bucket of the same name: its entry must not look dangling here
+    other = lab.backup(lab.u, "orders", time.time() - DAY)
+    lab.find(other)["commonBackupInfo"]["storageConfigUUID"] = str(uuid.uuid4())
+    for args in ({}, {"storage_config": "s3-prod"}):
+        r = run(capsys, **args)
+        assert "failed" not in r, r.get("msg")
+        assert r["counts"]["dangling"] == 2 and other not in [d["backup_uuid"] for d in r["dangling"]]
+        assert r["counts"]["unchecked_entries"] == 1
+    r = run(capsys, check_mode=True, delete_dangling=True)
+    assert r["actions"]["delete_dangling"]["planned"] == 2
