@@ -158,6 +158,7 @@ class Reconciler:
         self.collect_limit = collect_limit  # deletable orphans / dangling uuids kept for an action (+1 to tell more)
         self.judge = judge or (lambda entry: True)
         self.scopes: list[tuple[str, str]] = []
+        self.source: t.Any = None
         self.counts = {"listed_objects": 0, "listed_bytes": 0, "folders": 0, "catalogued_folders": 0,
                        "other_objects": 0, "excluded_objects": 0, "orphan_objects": 0, "orphan_bytes": 0,
                        "young_folders": 0, "in_progress_folders": 0, "outside_window_folders": 0,
@@ -170,9 +171,12 @@ class Reconciler:
         self.dangling_entries: list[dict[str, t.Any]] = []
 
     # ------------------------------------------------------------------ the stream
-    def feed(self, bucket: str, list_prefix: str, objects: t.Iterable[tuple[str, int, float]]) -> None:
-        """One listing of ``bucket`` under ``list_prefix``: (key, size, last modified epoch) in key order."""
+    def feed(self, bucket: str, list_prefix: str, objects: t.Iterable[tuple[str, int, float]],
+             source: t.Any = None) -> None:
+        """One listing of ``bucket`` under ``list_prefix``: (key, size, last modified epoch) in key order.
+        ``source`` (the caller's name for the endpoint listed) is kept on each deletable orphan."""
         self.scopes.append((bucket, list_prefix))
+        self.source = source
         cur: str | None = None
         cur_slash = ""
         agg: dict[str, t.Any] = {}
@@ -273,7 +277,7 @@ class Reconciler:
         if self.orphan_min_age is not None and age >= self.orphan_min_age:
             self.deletable_orphan_count += 1
             if len(self.deletable_orphans) <= self.collect_limit:
-                self.deletable_orphans.append(item)
+                self.deletable_orphans.append(dict(item, source=self.source))
 
     # ------------------------------------------------------------------ the catalog side
     def in_scope(self, entry: dict[str, t.Any]) -> bool:

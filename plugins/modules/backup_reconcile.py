@@ -219,6 +219,9 @@ size_mismatches:
 storage:
   description:
     - Per listed location - C(config), C(config_uuid), C(location), C(prefixes) (listed), C(objects), C(seconds).
+    - A location under a prefix already listed on the same endpoint and bucket (a region location under
+      C(BACKUP_LOCATION), two configs with nested prefixes) is not listed again - it has C(covered_by) (the
+      prefixes that hold it) and C(objects) 0.
   returned: always
   type: list
   elements: dict
@@ -351,6 +354,7 @@ def main():
                         judge=lambda entry: str(entry["storage_config_uuid"] or "").lower() in listed_uuids)
     storage = []
     clients = {}
+    plan = []
     for config in listed:
         settings, _stored = sc.probe_settings(config, sc.credentials_for(config, p["storage_credentials"]))
         for target in _s3.targets(settings):
@@ -359,22 +363,39 @@ def main():
                 continue
             base = key.strip("/") + "/" if key.strip("/") else ""
             prefixes = [base + "univ-%s/" % u for u in universe_uuids] if universe_uuids else [base]
-            t0 = time.monotonic()
-            before = rec.counts["listed_objects"]
-            try:
-                s3 = _s3.s3_client(target, settings, p["storage_timeout"], 3, p["storage_ca_path"],
-                                   p["storage_validate_certs"])
-                clients[(bucket, base)] = s3
-                for prefix in prefixes:
-                    rec.feed(bucket, prefix, rc.list_objects(s3, bucket, prefix))
-            except Exception as err:  # noqa: BLE001 - every S3 failure is classified and fails the run
-                cls, message = _s3.classify(err)
-                fail("listing %s of the storage config %s failed (%s): %s - nothing is judged on a partial listing"
-                     % (target["location"], config.get("configName"), cls, message))
+            plan.append((config, settings, target, bucket, base, prefixes))
+    # shortest prefixes first: a target under one already listed (a region location under BACKUP_LOCATION, two
+    # configs with nested prefixes in one bucket) would feed its keys twice
+    plan.sort(key=lambda x: len(x[4]))
+    done = []  # (endpoint, bucket, prefix) listed
+    for config, settings, target, bucket, base, prefixes in plan:
+        endpoint = str(target["host_base"] or "").lower().rstrip("/")
+        cover = [next((d for d in done if d[0] == endpoint and d[1] == bucket and x.startswith(d[2])), None)
+                 for x in prefixes]
+        if all(cover):
             storage.append({"config": config.get("configName"), "config_uuid": config.get("configUUID"),
                             "location": target["location"], "prefixes": ["s3://%s/%s" % (bucket, x) for x in prefixes],
-                            "objects": rec.counts["listed_objects"] - before,
-                            "seconds": round(time.monotonic() - t0, 3)})
+                            "objects": 0, "seconds": 0.0,
+                            "covered_by": sorted({"s3://%s/%s" % (d[1], d[2]) for d in cover})})
+            continue
+        prefixes = [x for x, c in zip(prefixes, cover) if c is None]
+        done += [(endpoint, bucket, x) for x in prefixes]
+        t0 = time.monotonic()
+        before = rec.counts["listed_objects"]
+        try:
+            s3 = _s3.s3_client(target, settings, p["storage_timeout"], 3, p["storage_ca_path"],
+                               p["storage_validate_certs"])
+            clients[len(clients)] = s3
+            for prefix in prefixes:
+                rec.feed(bucket, prefix, rc.list_objects(s3, bucket, prefix), source=len(clients) - 1)
+        except Exception as err:  # noqa: BLE001 - every S3 failure is classified and fails the run
+            cls, message = _s3.classify(err)
+            fail("listing %s of the storage config %s failed (%s): %s - nothing is judged on a partial listing"
+                 % (target["location"], config.get("configName"), cls, message))
+        storage.append({"config": config.get("configName"), "config_uuid": config.get("configUUID"),
+                        "location": target["location"], "prefixes": ["s3://%s/%s" % (bucket, x) for x in prefixes],
+                        "objects": rec.counts["listed_objects"] - before,
+                        "seconds": round(time.monotonic() - t0, 3)})
     found = rec.finish()
     counts = found["counts"]
 
@@ -416,8 +437,7 @@ def main():
                                                                    o["newest"]) for o in todo]
         if todo and not module.check_mode:
             for item in todo:
-                s3 = next((c for (b, base), c in clients.items()
-                           if b == item["bucket"] and item["key_prefix"].startswith(base)), None)
+                s3 = clients[item["source"]]  # the client (endpoint) of the listing that found it
                 try:
                     out = rc.delete_prefix(s3, item["bucket"], item["key_prefix"],
                                            max_mtime=bi.parse_time(item["newest"]) + 1)

@@ -274,3 +274,14 @@ def test_entries_of_another_config_are_not_judged_against_this_bucket(lab, capsy
         assert r["counts"]["unchecked_entries"] == 1
     r = run(capsys, check_mode=True, delete_dangling=True)
     assert r["actions"]["delete_dangling"]["planned"] == 2
+
+
+def test_a_region_location_under_backup_location_is_listed_once(lab, capsys, s3):
+    lab.config["data"]["REGION_LOCATIONS"] = [{"REGION": "eu-west-1", "LOCATION": "s3://%s/%s/eu" % (BUCKET, lab.prefix)}]
+    regional = "%s/eu/univ-%s/ybc_backup-%s" % (lab.prefix, lab.u, uuid.uuid4().hex)
+    put(s3, regional, names=("full/ts/keyspace-a_1/tablet-1/000000.sst", "full/ts/keyspace-a_1/success"))
+    r = run(capsys, check_mode=True, delete_orphans=True, orphan_min_age="0")
+    assert "failed" not in r, r.get("msg")
+    assert r["counts"]["orphans"] == 2 and r["counts"]["listed_objects"] == 10
+    assert r["actions"]["delete_orphans"]["planned"] == 2
+    assert r["storage"][1]["covered_by"] == ["s3://%s/%s/" % (BUCKET, lab.prefix)] and r["storage"][1]["objects"] == 0
