@@ -36,6 +36,7 @@ import typing as t
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
 from ansible_collections.yba.remediation.plugins.module_utils import _backupverify as bv
+from ansible_collections.yba.remediation.plugins.module_utils import _retention
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 
 # BackupUtil.BACKUP_IDENTIFIER_STRING (common/backuprestore/BackupUtil.java), cut at the end of the backup id.
@@ -101,6 +102,7 @@ class Catalog:
         self.seen_uuids: set[str] = set()
         self.in_progress_universes: set[str] = set()
         self.universe_names: dict[str, str] = {}
+        self.universes: set[str] = set()  # every universe the catalog names (any state, deleted universes too)
         self.unplaced = 0  # entries with no location in the layout (hidden, not S3, unknown layout)
 
     def add(self, backup: dict[str, t.Any]) -> bool:
@@ -112,6 +114,8 @@ class Catalog:
         self.seen_uuids.add(uuid)
         state = str(f["state"] or "")
         universe = str(f["universe_uuid"] or "").lower()
+        if universe:
+            self.universes.add(universe)
         if universe and f["universe_name"]:
             self.universe_names.setdefault(universe, str(f["universe_name"]))
         if state in bi.RUNNING_BACKUP:
@@ -410,8 +414,9 @@ def delete_prefix(s3: t.Any, bucket: str, key_prefix: str, max_mtime: float | No
 
 def read_catalog(client: t.Any, catalog: Catalog, universe_uuids: t.Sequence[str] = (), page_size: int = 500,
                  max_entries: int | None = None) -> int:
-    """Every backup of every state into ``catalog``, newest first (a backup the GC deletes during the paging lies
-    ahead of the cursor, so none is skipped; a new one shifts the pages and shows twice, deduplicated). Twice:
+    """Every backup of every state into ``catalog``, newest first (offset paging: a new backup shifts the pages and
+    shows twice, deduplicated; a row deleted behind the cursor shifts them the other way and one row can be
+    missed - which is why no orphan is deleted on this read alone, see ``still_orphans``). Twice:
     ``onlyShowDeletedUniverses`` false, then true, so the backups of deleted universes are there whichever way a YBA
     version reads the flag (API-CAPABILITIES §8.1). Returns the requests' entity count."""
     seen = 0
@@ -533,19 +538,67 @@ def still_dangling(client: t.Any, entries: t.Sequence[dict[str, t.Any]]
     return todo, skipped
 
 
-def still_orphans(client: t.Any, items: t.Sequence[dict[str, t.Any]]
-                  ) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]]:
-    """A V2 folder names its backup: ``GET backups/{b}`` must not find it (a catalog read that missed a row)."""
-    todo, skipped = [], []
+def still_orphans(client: t.Any, items: t.Sequence[dict[str, t.Any]], catalog: Catalog | None = None,
+                  page_size: int = 500) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]]:
+    """The planned orphan folders read against the catalog again; only those still orphans are returned to delete.
+
+    * the folder's ``univ-<uuid>`` must be a universe of THIS customer (a live one, or one ``catalog`` names, deleted
+      universes included): a bucket shared with another customer or another YBA holds folders this catalog cannot
+      speak for, and YBA answers 400 "Invalid customer or backup UUID" for another customer's backup as for a
+      deleted one;
+    * a V2 folder names its backup: ``GET backups/{b}`` must find it gone (``_retention.is_gone``); any other error
+      keeps the folder;
+    * a V1 folder (``backup-<time>``) names no backup: the universe's catalog is read again (one read of a few
+      pages, not the offset paging of the whole catalog) and must not place a backup in it, nor run one."""
+    todo: list[dict[str, t.Any]] = []
+    skipped: list[dict[str, t.Any]] = []
+    if not items:
+        return todo, skipped
+    known = set(catalog.universes) if catalog is not None else set()
+    try:
+        known |= {str(u.get("universeUUID") or "").lower() for u in client.get(client.cpath("universes")) or []}
+    except _api.YBAError as err:
+        return [], [{"prefix": i["prefix"], "reason": "the universes of this customer could not be read (%s): not "
+                     "deleted" % _api.one_line(err.message, 200)} for i in items]
+    again: dict[str, Catalog] = {}
     for item in items:
+        universe = str(item.get("universe_uuid") or "").lower()
+        if universe not in known:
+            skipped.append({"prefix": item["prefix"], "reason": "foreign/unknown universe %s (neither a universe of "
+                            "this customer nor named by its catalog), not deleted" % universe})
+            continue
         if item["backup_uuid"]:
             try:
                 found = client.get(client.cpath("backups/%s" % item["backup_uuid"]))
-            except (_api.YBANotFound, _api.YBAValidationError):
+            except _api.YBAError as err:
+                if not _retention.is_gone(err):
+                    skipped.append({"prefix": item["prefix"], "reason": "backup %s could not be read again (%s): "
+                                    "not deleted" % (item["backup_uuid"], _api.one_line(err.message, 200))})
+                    continue
                 found = None
             if found:
                 skipped.append({"prefix": item["prefix"], "reason": "the catalog has backup %s (%s)" % (
                     item["backup_uuid"], bi._backup_fields(found)["state"])})
+                continue
+        else:
+            if universe not in again:
+                fresh = Catalog()
+                try:
+                    read_catalog(client, fresh, [universe], page_size=page_size)
+                except _api.YBAError as err:
+                    skipped.append({"prefix": item["prefix"], "reason": "the catalog of universe %s could not be "
+                                    "read again (%s): not deleted" % (universe, _api.one_line(err.message, 200))})
+                    continue
+                again[universe] = fresh
+            fresh = again[universe]
+            folder = item["key_prefix"].rstrip("/")
+            if (item["bucket"], folder) in fresh.folders:
+                skipped.append({"prefix": item["prefix"], "reason": "the catalog now has backup %s in it" % ", ".join(
+                    e["backup_uuid"] for e in fresh.folders[(item["bucket"], folder)])})
+                continue
+            if universe in fresh.in_progress_universes:
+                skipped.append({"prefix": item["prefix"], "reason": "universe %s now has a backup in progress"
+                                % universe})
                 continue
         todo.append(item)
     return todo, skipped

@@ -106,8 +106,12 @@ options:
   delete_orphans:
     description:
       - Delete the objects of every orphan folder whose newest object is older than O(orphan_min_age), with S3
-        DeleteObjects (1000 keys a request). A V2 folder is first looked up in the catalog by its backup uuid; a
-        folder with an object written since the listing is left alone.
+        DeleteObjects (1000 keys a request). Each folder is read against the catalog again first, and kept (in
+        C(skipped) of RV(actions) with the reason) unless - its C(univ-<uuid>) is a universe of this customer (live,
+        or named by its catalog; a folder of a foreign/unknown universe in a shared bucket is never deleted); a V2
+        folder's backup uuid is gone from the catalog (404, or 400 "Invalid customer or backup UUID"); a V1 folder
+        (C(backup-<time>)) is placed by no backup of its universe's catalog read again and no backup of that universe
+        is in progress. A folder with an object written since the listing is left alone.
     type: bool
     default: false
   orphan_min_age:
@@ -430,7 +434,11 @@ def main():
             changed = changed or bool(out["queued"] or out["failed"])  # a failed task was still sent
         changed = changed or (module.check_mode and bool(todo))
     if p["delete_orphans"]:
-        todo, skipped = rc.still_orphans(client, rec.deletable_orphans)
+        try:
+            todo, skipped = rc.still_orphans(client, rec.deletable_orphans, catalog, page_size=p["page_size"])
+        except _api.YBAError as err:
+            _api.fail_json_from_error(module, err, "reading the catalog again before deleting orphans failed",
+                                      requests=client.request_count, counts=counts)
         act_o = actions["delete_orphans"]
         act_o.update(planned=len(todo), skipped=skipped)
         before_lines += ["%s (%d objects, %d bytes, newest %s)" % (o["prefix"], o["objects"], o["bytes"],

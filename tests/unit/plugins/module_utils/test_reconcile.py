@@ -283,14 +283,27 @@ class FakeClient:
         self.backups = {b["commonBackupInfo"]["backupUUID"]: b for b in backups}
         self.drop = set(drop)
         self.posts = []
+        self.live = [U1]
+        self.errors = set()
+        self.pages = []
+
+    def paged(self, path, body, limit=200, max_items=None):
+        self.pages.append(body["filter"])
+        wanted = body["filter"].get("universeUUIDList") or []
+        return iter([b for b in self.backups.values() if not wanted or b["universeUUID"] in wanted])
 
     def cpath(self, s):
         return "/c/" + s
 
     def get(self, path):
-        b = self.backups.get(path.rsplit("/", 1)[1])
+        if path == "/c/universes":
+            return [{"universeUUID": u} for u in self.live]
+        key = path.rsplit("/", 1)[1]
+        if key in self.errors:
+            raise _api.YBAError("Internal Server Error", status=500)
+        b = self.backups.get(key)
         if b is None:
-            raise _api.YBAValidationError("Invalid customer or backup", status=400)
+            raise _api.YBAValidationError("Invalid customer or backup UUID", status=400)
         return {"backupUUID": b["commonBackupInfo"]["backupUUID"], "state": b["commonBackupInfo"]["state"]}
 
     def post(self, path, body):
@@ -314,11 +327,43 @@ def test_dangling_are_read_again_then_forcibly_deleted_and_drops_reported():
 def test_an_orphan_whose_backup_the_catalog_now_has_is_not_deleted():
     known = resp(U1)
     b = known["commonBackupInfo"]["backupUUID"]
-    items = [{"prefix": "s3://x/a/", "backup_uuid": b}, {"prefix": "s3://x/b/", "backup_uuid": str(uuid.uuid4())},
-             {"prefix": "s3://x/c/", "backup_uuid": None}]
+    items = [{"prefix": "s3://x/a/", "backup_uuid": b, "universe_uuid": U1},
+             {"prefix": "s3://x/b/", "backup_uuid": str(uuid.uuid4()), "universe_uuid": U1}]
     todo, skipped = rc.still_orphans(FakeClient([known]), items)
-    assert [i["prefix"] for i in todo] == ["s3://x/b/", "s3://x/c/"]
+    assert [i["prefix"] for i in todo] == ["s3://x/b/"]
     assert skipped[0]["reason"].startswith("the catalog has backup %s" % b)
+
+
+def test_orphans_of_a_foreign_universe_or_unreadable_are_never_deleted():
+    # a bucket shared with another customer: its backup answers 400 "Invalid customer or backup UUID" as a gone one
+    foreign, deleted_universe = str(uuid.uuid4()), str(uuid.uuid4())
+    cat = rc.Catalog()
+    cat.add(resp(deleted_universe, state="Deleted"))  # a deleted universe this catalog still names
+    broken = str(uuid.uuid4())
+    items = [{"prefix": "s3://x/f/", "backup_uuid": str(uuid.uuid4()), "universe_uuid": foreign},
+             {"prefix": "s3://x/d/", "backup_uuid": str(uuid.uuid4()), "universe_uuid": deleted_universe},
+             {"prefix": "s3://x/e/", "backup_uuid": broken, "universe_uuid": U1}]
+    client = FakeClient([])
+    client.errors.add(broken)
+    todo, skipped = rc.still_orphans(client, items, cat)
+    assert [i["prefix"] for i in todo] == ["s3://x/d/"]
+    assert "foreign/unknown universe %s" % foreign in skipped[0]["reason"] and "not deleted" in skipped[0]["reason"]
+    assert skipped[1]["reason"].startswith("backup %s could not be read again" % broken)
+
+
+def test_a_v1_folder_is_deleted_only_when_its_universes_catalog_read_again_has_none():
+    v1 = "%suniv-%s/backup-2021-01-31T20:01:50-288874889" % (PREFIX, U1)
+    missed = resp(U1, category="YB_BACKUP_SCRIPT", locations=["s3://%s/%s/keyspace-yugabyte" % (BUCKET, v1)])
+    other = "%suniv-%s/backup-2021-02-01T20:01:50-1" % (PREFIX, U1)
+    item = {"prefix": "s3://%s/%s/" % (BUCKET, v1), "bucket": BUCKET, "key_prefix": v1 + "/", "backup_uuid": None,
+            "universe_uuid": U1}
+    item2 = dict(item, prefix="s3://%s/%s/" % (BUCKET, other), key_prefix=other + "/")
+    client = FakeClient([missed])  # the first catalog read missed this row (offset paging), the re-read has it
+    todo, skipped = rc.still_orphans(client, [item, item2])
+    assert [i["prefix"] for i in todo] == [item2["prefix"]]
+    assert skipped[0]["reason"] == "the catalog now has backup %s in it" % missed["commonBackupInfo"]["backupUUID"]
+    assert client.pages and all(f["universeUUIDList"] == [U1] for f in client.pages)
+    assert len(client.pages) == 2  # one re-read (two passes) per universe, not per folder
 
 
 def test_regional_folders_of_a_multi_region_backup_are_not_orphans():
