@@ -42,7 +42,7 @@ from ansible_collections.yba.remediation.plugins.module_utils import _s3
 # BackupUtil.BACKUP_IDENTIFIER_STRING (common/backuprestore/BackupUtil.java), cut at the end of the backup id.
 FOLDER = re.compile(r"^(.*?)(nfsBucket/)?(univ-([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                     r"[0-9a-fA-F]{12})/)((ybc_)?backup-([^/]+))(?=/)")
-BACKUP_KEYS_JSON = "backup_keys.json"  # BackupUtil.BACKUP_KEYS_JSON
+BACKUP_KEYS_JSON = bv.BACKUP_KEYS_JSON
 DELETED = frozenset(("Deleted",))
 DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1000 keys
 CLASSES = ("dangling", "orphans", "size_mismatches")
@@ -64,18 +64,6 @@ def backup_uuid_of(backup_id: str) -> str | None:
         h = backup_id.lower()
         return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
     return None
-
-
-def _size_of(backup: dict[str, t.Any]) -> int:
-    common = backup.get("commonBackupInfo") or {}
-    for value in (common.get("totalBackupSizeInBytes"), backup.get("totalBackupSizeInBytes"),
-                  (backup.get("backupInfo") or {}).get("backupSizeInBytes")):
-        if value:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                continue
-    return 0
 
 
 def _region_locations(backup: dict[str, t.Any]) -> list[str]:
@@ -125,7 +113,7 @@ class Catalog:
         entry: dict[str, t.Any] = {
             "backup_uuid": uuid, "universe_uuid": universe, "universe": f["universe_name"], "state": state,
             "category": bv.category_of(backup), "create_time": f["create_time"], "expiry": f["expiry"],
-            "storage_config_uuid": f["storage_config_uuid"], "size": _size_of(backup), "locations": [],
+            "storage_config_uuid": f["storage_config_uuid"], "size": _retention.size_of(backup), "locations": [],
             "judged": False, "stats": None}
         placed = False
         for location in bv.locations_of(backup) + _region_locations(backup):
@@ -231,11 +219,10 @@ class Reconciler:
                     st = stats.setdefault(prefix[:-1], [0, 0, False, 0])  # objects, bytes, marker, data
                     st[0] += 1
                     st[1] += size
-                    rel = key[len(prefix):]
-                    if rel in bv.MARKERS.values() and (rel == bv.MARKERS.get(entry["category"]) or
-                                                       entry["category"] not in bv.MARKERS):
+                    kind = bv.object_kind(key[len(prefix):], entry["category"])
+                    if kind == bv.MARKER:
                         st[2] = True
-                    elif rel and rel != BACKUP_KEYS_JSON:
+                    elif kind == bv.DATA:
                         st[3] += 1
                     break
 
@@ -297,18 +284,12 @@ class Reconciler:
         stats = entry["stats"] or {}
         objects = sum(s[0] for s in stats.values())
         size = sum(s[1] for s in stats.values())
-        markers = [bv.MARKERS[entry["category"]]] if entry["category"] in bv.MARKERS else list(bv.MARKERS.values())
         for bucket, key in entry["locations"]:
-            loc = "s3://%s/%s" % (bucket, key)
-            st = stats.get(key)
-            if not st or not st[0]:
-                return "no object under %s" % loc, "missing", objects, size
-            if not st[2]:
-                return ("no %s marker under %s (%d object(s)): the backup did not finish writing"
-                        % (" or ".join(markers), loc, st[0]), "no_marker", objects, size)
-            if not st[3]:
-                return "only the %s marker under %s, no data object" % (" or ".join(markers), loc), "no_data", \
-                    objects, size
+            st = stats.get(key) or [0, 0, False, 0]
+            problem, error_class = bv.location_problem("s3://%s/%s" % (bucket, key), entry["category"], st[0], st[2],
+                                                       st[3])
+            if problem:
+                return problem, error_class, objects, size
         return None, None, objects, size
 
     def finish(self) -> dict[str, t.Any]:

@@ -380,3 +380,22 @@ def test_regional_folders_of_a_multi_region_backup_are_not_orphans():
     # the regional location is judged too: gone from the bucket, the entry is dangling
     _rec, out = reconcile([b], objects_of(b))
     assert out["counts"]["dangling"] == 1 and "/eu/" in out["dangling"][0]["problem"]
+
+
+def test_reconcile_and_verify_classify_a_location_alike():
+    # _backupverify.object_kind / location_problem decide for both: keys file and directory placeholders are no data
+    keys, placeholder, good = resp(U1), resp(U1), resp(U1)
+    objects = (objects_of(keys, names=("success", "backup_keys.json")) + objects_of(placeholder, names=("success", "d/"))
+               + objects_of(good))
+    _rec, out = reconcile([keys, placeholder, good], objects)
+    assert out["counts"]["dangling"] == 2
+    assert {d["error_class"] for d in out["dangling"]} == {"no_data"}
+    assert good["commonBackupInfo"]["backupUUID"] not in [d["backup_uuid"] for d in out["dangling"]]
+
+
+def test_a_size_from_the_response_list_is_compared():
+    # _retention.size_of: totalBackupSizeInBytes, else the sum of responseList[].backupSizeInBytes
+    b = resp(U1, size=0)
+    b["commonBackupInfo"]["responseList"][0]["backupSizeInBytes"] = 5 * 1048576
+    _rec, out = reconcile([b], objects_of(b))
+    assert out["counts"]["size_mismatches"] == 1 and out["size_mismatches"][0]["catalog_bytes"] == 5 * 1048576
