@@ -8,7 +8,8 @@
 
 Each location of a backup (``Backup.backupInfo.backupList[].storageLocation`` from ``GET backups/{b}``, or
 ``BackupResp.commonBackupInfo.responseList[].defaultLocation`` from ``backups/page``) is listed under ``<key>/``
-with ListObjectsV2. A location is good when it holds at least one data object and its writer's marker:
+with ListObjectsV2. A location is good when it holds at least one data object and its writer's marker
+(``object_kind`` / ``location_problem``, also used by ``_reconcile``; ``backup_keys.json`` is no data object):
 
 * YB Controller backups (``category: YB_CONTROLLER``) end with a ``success`` object in each location
   (``YbcBackupUtil.YBC_SUCCESS_MARKER_FILE_NAME``; YBA's restore preflight checks it with
@@ -28,6 +29,8 @@ YBC = "YB_CONTROLLER"
 SCRIPT = "YB_BACKUP_SCRIPT"
 MARKERS = {YBC: "success", SCRIPT: "SnapshotInfoPB"}  # YbcBackupUtil / BackupUtil.SNAPSHOT_PB
 MASK = "**********"  # BackupsController: storageLocation when hidden
+BACKUP_KEYS_JSON = "backup_keys.json"  # BackupUtil.BACKUP_KEYS_JSON: KMS keys beside a backup, not its data
+MARKER, DATA, OTHER = "marker", "data", "other"
 
 
 def category_of(backup: dict[str, t.Any]) -> str:
@@ -53,6 +56,36 @@ def locations_of(backup: dict[str, t.Any]) -> list[str]:
             if isinstance(sub, dict):
                 out.append(str(sub.get("defaultLocation") or sub.get("storageLocation") or ""))
     return out
+
+
+def markers_of(category: str) -> list[str]:
+    """The marker names a location of a backup of ``category`` may end with (either one when unknown)."""
+    return [MARKERS[category]] if category in MARKERS else list(MARKERS.values())
+
+
+def object_kind(rel: str, category: str) -> str:
+    """MARKER, DATA or OTHER: one object by its name relative to the location (``<location>/``). The writer's
+    marker; ``backup_keys.json`` and directory placeholders (``.../``) are no data - a location holding only the
+    marker and the keys file cannot be restored."""
+    if rel in markers_of(category):
+        return MARKER
+    if not rel or rel.endswith("/") or rel.rsplit("/", 1)[-1] == BACKUP_KEYS_JSON:
+        return OTHER
+    return DATA
+
+
+def location_problem(location: str, category: str, objects: int, marker: bool, data_objects: int
+                     ) -> tuple[str | None, str | None]:
+    """(problem, error_class) of a listed location from its counts: missing, no_marker, no_data; (None, None)."""
+    markers = " or ".join(markers_of(category))
+    if not objects:
+        return "no object under %s" % location, "missing"
+    if not marker:
+        return ("no %s marker under %s (%d object(s)): the backup did not finish writing" % (markers, location, objects),
+                "no_marker")
+    if not data_objects:
+        return "only the %s marker under %s, no data object" % (markers, location), "no_data"
+    return None, None
 
 
 def _masked(location: str) -> bool:
@@ -96,7 +129,6 @@ def verify_location(settings: dict[str, t.Any], location: str, category: str, ti
     if not key:
         result.update(problem="the location %s names no key under the bucket" % location, error_class="invalid_config")
         return result
-    markers = [MARKERS[category]] if category in MARKERS else list(MARKERS.values())
     target = _target(settings, location)
     cache = clients if clients is not None else {}
     cache_key = (target["location"], target["host_base"], target["signing_region"])
@@ -110,12 +142,12 @@ def verify_location(settings: dict[str, t.Any], location: str, category: str, ti
         prefix = key + "/"
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents") or []:
-                rel = str(obj.get("Key", ""))[len(prefix):]
+                kind = object_kind(str(obj.get("Key", ""))[len(prefix):], category)
                 result["objects"] += 1
                 result["bytes"] += int(obj.get("Size") or 0)
-                if rel in markers:
+                if kind == MARKER:
                     result["marker"] = True
-                elif rel and not rel.endswith("/"):
+                elif kind == DATA:
                     data_objects += 1
     except RuntimeError as err:
         result.update(problem=str(err), error_class="invalid_config")
@@ -126,14 +158,8 @@ def verify_location(settings: dict[str, t.Any], location: str, category: str, ti
             message = _no_keys_problem()
         result.update(problem="listing %s failed (%s): %s" % (location, cls, message), error_class=cls)
         return result
-    if not result["objects"]:
-        result.update(problem="no object under %s" % location, error_class="missing")
-    elif not result["marker"]:
-        result.update(problem="no %s marker under %s (%d object(s)): the backup did not finish writing" % (
-            " or ".join(markers), location, result["objects"]), error_class="no_marker")
-    elif not data_objects:
-        result.update(problem="only the %s marker under %s, no data object" % (" or ".join(markers), location),
-                      error_class="no_data")
+    problem, error_class = location_problem(location, category, result["objects"], result["marker"], data_objects)
+    result.update(problem=problem, error_class=error_class)
     return result
 
 

@@ -36,12 +36,13 @@ import typing as t
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
 from ansible_collections.yba.remediation.plugins.module_utils import _backupverify as bv
+from ansible_collections.yba.remediation.plugins.module_utils import _retention
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 
 # BackupUtil.BACKUP_IDENTIFIER_STRING (common/backuprestore/BackupUtil.java), cut at the end of the backup id.
 FOLDER = re.compile(r"^(.*?)(nfsBucket/)?(univ-([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                     r"[0-9a-fA-F]{12})/)((ybc_)?backup-([^/]+))(?=/)")
-BACKUP_KEYS_JSON = "backup_keys.json"  # BackupUtil.BACKUP_KEYS_JSON
+BACKUP_KEYS_JSON = bv.BACKUP_KEYS_JSON
 DELETED = frozenset(("Deleted",))
 DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1000 keys
 CLASSES = ("dangling", "orphans", "size_mismatches")
@@ -65,25 +66,18 @@ def backup_uuid_of(backup_id: str) -> str | None:
     return None
 
 
-def _size_of(backup: dict[str, t.Any]) -> int:
-    common = backup.get("commonBackupInfo") or {}
-    for value in (common.get("totalBackupSizeInBytes"), backup.get("totalBackupSizeInBytes"),
-                  (backup.get("backupInfo") or {}).get("backupSizeInBytes")):
-        if value:
-            try:
-                return int(value)
-            except (TypeError, ValueError):
-                continue
-    return 0
-
-
 def _region_locations(backup: dict[str, t.Any]) -> list[str]:
+    """The regional locations of a multi-region backup. BackupUtil.getCommonBackupInfo fills
+    ``responseList[].perRegionLocations`` with ``BackupUtil.RegionLocations`` (``REGION``, ``LOCATION``,
+    ``HOST_BASE``); ``regionLocation`` is read as well for answers that spell it so."""
     out = []
     for sub in (backup.get("commonBackupInfo") or {}).get("responseList") or []:
         if isinstance(sub, dict):
             for reg in sub.get("perRegionLocations") or []:
-                if isinstance(reg, dict) and reg.get("regionLocation"):
-                    out.append(str(reg["regionLocation"]))
+                if isinstance(reg, dict):
+                    location = reg.get("LOCATION") or reg.get("regionLocation")
+                    if location:
+                        out.append(str(location))
     return out
 
 
@@ -96,6 +90,7 @@ class Catalog:
         self.seen_uuids: set[str] = set()
         self.in_progress_universes: set[str] = set()
         self.universe_names: dict[str, str] = {}
+        self.universes: set[str] = set()  # every universe the catalog names (any state, deleted universes too)
         self.unplaced = 0  # entries with no location in the layout (hidden, not S3, unknown layout)
 
     def add(self, backup: dict[str, t.Any]) -> bool:
@@ -107,6 +102,8 @@ class Catalog:
         self.seen_uuids.add(uuid)
         state = str(f["state"] or "")
         universe = str(f["universe_uuid"] or "").lower()
+        if universe:
+            self.universes.add(universe)
         if universe and f["universe_name"]:
             self.universe_names.setdefault(universe, str(f["universe_name"]))
         if state in bi.RUNNING_BACKUP:
@@ -116,7 +113,7 @@ class Catalog:
         entry: dict[str, t.Any] = {
             "backup_uuid": uuid, "universe_uuid": universe, "universe": f["universe_name"], "state": state,
             "category": bv.category_of(backup), "create_time": f["create_time"], "expiry": f["expiry"],
-            "storage_config_uuid": f["storage_config_uuid"], "size": _size_of(backup), "locations": [],
+            "storage_config_uuid": f["storage_config_uuid"], "size": _retention.size_of(backup), "locations": [],
             "judged": False, "stats": None}
         placed = False
         for location in bv.locations_of(backup) + _region_locations(backup):
@@ -153,6 +150,7 @@ class Reconciler:
         self.collect_limit = collect_limit  # deletable orphans / dangling uuids kept for an action (+1 to tell more)
         self.judge = judge or (lambda entry: True)
         self.scopes: list[tuple[str, str]] = []
+        self.source: t.Any = None
         self.counts = {"listed_objects": 0, "listed_bytes": 0, "folders": 0, "catalogued_folders": 0,
                        "other_objects": 0, "excluded_objects": 0, "orphan_objects": 0, "orphan_bytes": 0,
                        "young_folders": 0, "in_progress_folders": 0, "outside_window_folders": 0,
@@ -165,9 +163,12 @@ class Reconciler:
         self.dangling_entries: list[dict[str, t.Any]] = []
 
     # ------------------------------------------------------------------ the stream
-    def feed(self, bucket: str, list_prefix: str, objects: t.Iterable[tuple[str, int, float]]) -> None:
-        """One listing of ``bucket`` under ``list_prefix``: (key, size, last modified epoch) in key order."""
+    def feed(self, bucket: str, list_prefix: str, objects: t.Iterable[tuple[str, int, float]],
+             source: t.Any = None) -> None:
+        """One listing of ``bucket`` under ``list_prefix``: (key, size, last modified epoch) in key order.
+        ``source`` (the caller's name for the endpoint listed) is kept on each deletable orphan."""
         self.scopes.append((bucket, list_prefix))
+        self.source = source
         cur: str | None = None
         cur_slash = ""
         agg: dict[str, t.Any] = {}
@@ -218,11 +219,10 @@ class Reconciler:
                     st = stats.setdefault(prefix[:-1], [0, 0, False, 0])  # objects, bytes, marker, data
                     st[0] += 1
                     st[1] += size
-                    rel = key[len(prefix):]
-                    if rel in bv.MARKERS.values() and (rel == bv.MARKERS.get(entry["category"]) or
-                                                       entry["category"] not in bv.MARKERS):
+                    kind = bv.object_kind(key[len(prefix):], entry["category"])
+                    if kind == bv.MARKER:
                         st[2] = True
-                    elif rel and rel != BACKUP_KEYS_JSON:
+                    elif kind == bv.DATA:
                         st[3] += 1
                     break
 
@@ -268,7 +268,7 @@ class Reconciler:
         if self.orphan_min_age is not None and age >= self.orphan_min_age:
             self.deletable_orphan_count += 1
             if len(self.deletable_orphans) <= self.collect_limit:
-                self.deletable_orphans.append(item)
+                self.deletable_orphans.append(dict(item, source=self.source))
 
     # ------------------------------------------------------------------ the catalog side
     def in_scope(self, entry: dict[str, t.Any]) -> bool:
@@ -284,18 +284,12 @@ class Reconciler:
         stats = entry["stats"] or {}
         objects = sum(s[0] for s in stats.values())
         size = sum(s[1] for s in stats.values())
-        markers = [bv.MARKERS[entry["category"]]] if entry["category"] in bv.MARKERS else list(bv.MARKERS.values())
         for bucket, key in entry["locations"]:
-            loc = "s3://%s/%s" % (bucket, key)
-            st = stats.get(key)
-            if not st or not st[0]:
-                return "no object under %s" % loc, "missing", objects, size
-            if not st[2]:
-                return ("no %s marker under %s (%d object(s)): the backup did not finish writing"
-                        % (" or ".join(markers), loc, st[0]), "no_marker", objects, size)
-            if not st[3]:
-                return "only the %s marker under %s, no data object" % (" or ".join(markers), loc), "no_data", \
-                    objects, size
+            st = stats.get(key) or [0, 0, False, 0]
+            problem, error_class = bv.location_problem("s3://%s/%s" % (bucket, key), entry["category"], st[0], st[2],
+                                                       st[3])
+            if problem:
+                return problem, error_class, objects, size
         return None, None, objects, size
 
     def finish(self) -> dict[str, t.Any]:
@@ -303,10 +297,11 @@ class Reconciler:
         for entry in self.catalog.entries:
             if entry["state"] != bi.COMPLETED:
                 continue
-            if not self.judge(entry):
-                continue
             if self.created_after is not None and (entry["create_time"] or 0) < self.created_after:
                 outside += 1
+                continue
+            if not self.judge(entry):  # e.g. another storage config's entry: its bucket was not listed
+                unchecked += 1
                 continue
             if not self.in_scope(entry):
                 unchecked += 1
@@ -400,8 +395,9 @@ def delete_prefix(s3: t.Any, bucket: str, key_prefix: str, max_mtime: float | No
 
 def read_catalog(client: t.Any, catalog: Catalog, universe_uuids: t.Sequence[str] = (), page_size: int = 500,
                  max_entries: int | None = None) -> int:
-    """Every backup of every state into ``catalog``, newest first (a backup the GC deletes during the paging lies
-    ahead of the cursor, so none is skipped; a new one shifts the pages and shows twice, deduplicated). Twice:
+    """Every backup of every state into ``catalog``, newest first (offset paging: a new backup shifts the pages and
+    shows twice, deduplicated; a row deleted behind the cursor shifts them the other way and one row can be
+    missed - which is why no orphan is deleted on this read alone, see ``still_orphans``). Twice:
     ``onlyShowDeletedUniverses`` false, then true, so the backups of deleted universes are there whichever way a YBA
     version reads the flag (API-CAPABILITIES §8.1). Returns the requests' entity count."""
     seen = 0
@@ -523,19 +519,67 @@ def still_dangling(client: t.Any, entries: t.Sequence[dict[str, t.Any]]
     return todo, skipped
 
 
-def still_orphans(client: t.Any, items: t.Sequence[dict[str, t.Any]]
-                  ) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]]:
-    """A V2 folder names its backup: ``GET backups/{b}`` must not find it (a catalog read that missed a row)."""
-    todo, skipped = [], []
+def still_orphans(client: t.Any, items: t.Sequence[dict[str, t.Any]], catalog: Catalog | None = None,
+                  page_size: int = 500) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]]]:
+    """The planned orphan folders read against the catalog again; only those still orphans are returned to delete.
+
+    * the folder's ``univ-<uuid>`` must be a universe of THIS customer (a live one, or one ``catalog`` names, deleted
+      universes included): a bucket shared with another customer or another YBA holds folders this catalog cannot
+      speak for, and YBA answers 400 "Invalid customer or backup UUID" for another customer's backup as for a
+      deleted one;
+    * a V2 folder names its backup: ``GET backups/{b}`` must find it gone (``_retention.is_gone``); any other error
+      keeps the folder;
+    * a V1 folder (``backup-<time>``) names no backup: the universe's catalog is read again (one read of a few
+      pages, not the offset paging of the whole catalog) and must not place a backup in it, nor run one."""
+    todo: list[dict[str, t.Any]] = []
+    skipped: list[dict[str, t.Any]] = []
+    if not items:
+        return todo, skipped
+    known = set(catalog.universes) if catalog is not None else set()
+    try:
+        known |= {str(u.get("universeUUID") or "").lower() for u in client.get(client.cpath("universes")) or []}
+    except _api.YBAError as err:
+        return [], [{"prefix": i["prefix"], "reason": "the universes of this customer could not be read (%s): not "
+                     "deleted" % _api.one_line(err.message, 200)} for i in items]
+    again: dict[str, Catalog] = {}
     for item in items:
+        universe = str(item.get("universe_uuid") or "").lower()
+        if universe not in known:
+            skipped.append({"prefix": item["prefix"], "reason": "foreign/unknown universe %s (neither a universe of "
+                            "this customer nor named by its catalog), not deleted" % universe})
+            continue
         if item["backup_uuid"]:
             try:
                 found = client.get(client.cpath("backups/%s" % item["backup_uuid"]))
-            except (_api.YBANotFound, _api.YBAValidationError):
+            except _api.YBAError as err:
+                if not _retention.is_gone(err):
+                    skipped.append({"prefix": item["prefix"], "reason": "backup %s could not be read again (%s): "
+                                    "not deleted" % (item["backup_uuid"], _api.one_line(err.message, 200))})
+                    continue
                 found = None
             if found:
                 skipped.append({"prefix": item["prefix"], "reason": "the catalog has backup %s (%s)" % (
                     item["backup_uuid"], bi._backup_fields(found)["state"])})
+                continue
+        else:
+            if universe not in again:
+                fresh = Catalog()
+                try:
+                    read_catalog(client, fresh, [universe], page_size=page_size)
+                except _api.YBAError as err:
+                    skipped.append({"prefix": item["prefix"], "reason": "the catalog of universe %s could not be "
+                                    "read again (%s): not deleted" % (universe, _api.one_line(err.message, 200))})
+                    continue
+                again[universe] = fresh
+            fresh = again[universe]
+            folder = item["key_prefix"].rstrip("/")
+            if (item["bucket"], folder) in fresh.folders:
+                skipped.append({"prefix": item["prefix"], "reason": "the catalog now has backup %s in it" % ", ".join(
+                    e["backup_uuid"] for e in fresh.folders[(item["bucket"], folder)])})
+                continue
+            if universe in fresh.in_progress_universes:
+                skipped.append({"prefix": item["prefix"], "reason": "universe %s now has a backup in progress"
+                                % universe})
                 continue
         todo.append(item)
     return todo, skipped

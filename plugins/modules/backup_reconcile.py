@@ -106,8 +106,12 @@ options:
   delete_orphans:
     description:
       - Delete the objects of every orphan folder whose newest object is older than O(orphan_min_age), with S3
-        DeleteObjects (1000 keys a request). A V2 folder is first looked up in the catalog by its backup uuid; a
-        folder with an object written since the listing is left alone.
+        DeleteObjects (1000 keys a request). Each folder is read against the catalog again first, and kept (in
+        C(skipped) of RV(actions) with the reason) unless - its C(univ-<uuid>) is a universe of this customer (live,
+        or named by its catalog; a folder of a foreign/unknown universe in a shared bucket is never deleted); a V2
+        folder's backup uuid is gone from the catalog (404, or 400 "Invalid customer or backup UUID"); a V1 folder
+        (C(backup-<time>)) is placed by no backup of its universe's catalog read again and no backup of that universe
+        is in progress. A folder with an object written since the listing is left alone.
     type: bool
     default: false
   orphan_min_age:
@@ -219,6 +223,9 @@ size_mismatches:
 storage:
   description:
     - Per listed location - C(config), C(config_uuid), C(location), C(prefixes) (listed), C(objects), C(seconds).
+    - A location under a prefix already listed on the same endpoint and bucket (a region location under
+      C(BACKUP_LOCATION), two configs with nested prefixes) is not listed again - it has C(covered_by) (the
+      prefixes that hold it) and C(objects) 0.
   returned: always
   type: list
   elements: dict
@@ -340,13 +347,18 @@ def main():
         _api.fail_json_from_error(module, err, "cannot read the backup catalog from YBA", requests=client.request_count)
 
     act = p["delete_dangling"] or p["delete_orphans"]
+    # an entry is judged only against its own config's listing: a same-named bucket of another config (another
+    # endpoint) says nothing about it
+    listed_uuids = {str(c.get("configUUID") or "").lower() for c in listed}
     rec = rc.Reconciler(catalog, now, grace_seconds=durations["orphan_grace"], max_samples=p["max_samples"],
                         size_tolerance=p["size_tolerance"], size_tolerance_bytes=p["size_tolerance_bytes"],
                         created_after=created_after,
                         orphan_min_age=durations["orphan_min_age"] if p["delete_orphans"] else None,
-                        collect_limit=p["max_delete"] if act else 0)
+                        collect_limit=p["max_delete"] if act else 0,
+                        judge=lambda entry: str(entry["storage_config_uuid"] or "").lower() in listed_uuids)
     storage = []
     clients = {}
+    plan = []
     for config in listed:
         settings, _stored = sc.probe_settings(config, sc.credentials_for(config, p["storage_credentials"]))
         for target in _s3.targets(settings):
@@ -355,22 +367,39 @@ def main():
                 continue
             base = key.strip("/") + "/" if key.strip("/") else ""
             prefixes = [base + "univ-%s/" % u for u in universe_uuids] if universe_uuids else [base]
-            t0 = time.monotonic()
-            before = rec.counts["listed_objects"]
-            try:
-                s3 = _s3.s3_client(target, settings, p["storage_timeout"], 3, p["storage_ca_path"],
-                                   p["storage_validate_certs"])
-                clients[(bucket, base)] = s3
-                for prefix in prefixes:
-                    rec.feed(bucket, prefix, rc.list_objects(s3, bucket, prefix))
-            except Exception as err:  # noqa: BLE001 - every S3 failure is classified and fails the run
-                cls, message = _s3.classify(err)
-                fail("listing %s of the storage config %s failed (%s): %s - nothing is judged on a partial listing"
-                     % (target["location"], config.get("configName"), cls, message))
+            plan.append((config, settings, target, bucket, base, prefixes))
+    # shortest prefixes first: a target under one already listed (a region location under BACKUP_LOCATION, two
+    # configs with nested prefixes in one bucket) would feed its keys twice
+    plan.sort(key=lambda x: len(x[4]))
+    done = []  # (endpoint, bucket, prefix) listed
+    for config, settings, target, bucket, base, prefixes in plan:
+        endpoint = str(target["host_base"] or "").lower().rstrip("/")
+        cover = [next((d for d in done if d[0] == endpoint and d[1] == bucket and x.startswith(d[2])), None)
+                 for x in prefixes]
+        if all(cover):
             storage.append({"config": config.get("configName"), "config_uuid": config.get("configUUID"),
                             "location": target["location"], "prefixes": ["s3://%s/%s" % (bucket, x) for x in prefixes],
-                            "objects": rec.counts["listed_objects"] - before,
-                            "seconds": round(time.monotonic() - t0, 3)})
+                            "objects": 0, "seconds": 0.0,
+                            "covered_by": sorted({"s3://%s/%s" % (d[1], d[2]) for d in cover})})
+            continue
+        prefixes = [x for x, c in zip(prefixes, cover) if c is None]
+        done += [(endpoint, bucket, x) for x in prefixes]
+        t0 = time.monotonic()
+        before = rec.counts["listed_objects"]
+        try:
+            s3 = _s3.s3_client(target, settings, p["storage_timeout"], 3, p["storage_ca_path"],
+                               p["storage_validate_certs"])
+            clients[len(clients)] = s3
+            for prefix in prefixes:
+                rec.feed(bucket, prefix, rc.list_objects(s3, bucket, prefix), source=len(clients) - 1)
+        except Exception as err:  # noqa: BLE001 - every S3 failure is classified and fails the run
+            cls, message = _s3.classify(err)
+            fail("listing %s of the storage config %s failed (%s): %s - nothing is judged on a partial listing"
+                 % (target["location"], config.get("configName"), cls, message))
+        storage.append({"config": config.get("configName"), "config_uuid": config.get("configUUID"),
+                        "location": target["location"], "prefixes": ["s3://%s/%s" % (bucket, x) for x in prefixes],
+                        "objects": rec.counts["listed_objects"] - before,
+                        "seconds": round(time.monotonic() - t0, 3)})
     found = rec.finish()
     counts = found["counts"]
 
@@ -405,15 +434,18 @@ def main():
             changed = changed or bool(out["queued"] or out["failed"])  # a failed task was still sent
         changed = changed or (module.check_mode and bool(todo))
     if p["delete_orphans"]:
-        todo, skipped = rc.still_orphans(client, rec.deletable_orphans)
+        try:
+            todo, skipped = rc.still_orphans(client, rec.deletable_orphans, catalog, page_size=p["page_size"])
+        except _api.YBAError as err:
+            _api.fail_json_from_error(module, err, "reading the catalog again before deleting orphans failed",
+                                      requests=client.request_count, counts=counts)
         act_o = actions["delete_orphans"]
         act_o.update(planned=len(todo), skipped=skipped)
         before_lines += ["%s (%d objects, %d bytes, newest %s)" % (o["prefix"], o["objects"], o["bytes"],
                                                                    o["newest"]) for o in todo]
         if todo and not module.check_mode:
             for item in todo:
-                s3 = next((c for (b, base), c in clients.items()
-                           if b == item["bucket"] and item["key_prefix"].startswith(base)), None)
+                s3 = clients[item["source"]]  # the client (endpoint) of the listing that found it
                 try:
                     out = rc.delete_prefix(s3, item["bucket"], item["key_prefix"],
                                            max_mtime=bi.parse_time(item["newest"]) + 1)

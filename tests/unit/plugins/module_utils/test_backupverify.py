@@ -86,6 +86,26 @@ def test_marker_alone_or_nothing_is_not_a_backup(s3):
     assert not got["verified"] and got["problem"] == "no object under %s" % empty and got["objects"] == 0
 
 
+def test_the_marker_and_the_keys_file_alone_are_not_restorable(s3):
+    keys_only = location()
+    write(s3, keys_only, ["success", "backup_keys.json"])
+    got = bv.verify_backup(settings(s3), backup([keys_only]))
+    assert not got["verified"] and got["error_class"] == "no_data" and got["objects"] == 2, got
+
+
+def test_one_classifier_for_objects_and_locations():
+    assert bv.object_kind("success", "YB_CONTROLLER") == bv.MARKER
+    assert bv.object_kind("SnapshotInfoPB", "YB_CONTROLLER") == bv.DATA  # not this writer's marker
+    assert bv.object_kind("SnapshotInfoPB", "") == bv.object_kind("success", "") == bv.MARKER
+    for rel in ("backup_keys.json", "x/backup_keys.json", "dir/", ""):
+        assert bv.object_kind(rel, "YB_CONTROLLER") == bv.OTHER, rel
+    assert bv.object_kind("tablet-1/0.sst", "YB_CONTROLLER") == bv.DATA
+    assert bv.location_problem("s3://b/k", "YB_CONTROLLER", 0, False, 0) == ("no object under s3://b/k", "missing")
+    assert bv.location_problem("s3://b/k", "YB_CONTROLLER", 2, False, 2)[1] == "no_marker"
+    assert bv.location_problem("s3://b/k", "YB_CONTROLLER", 2, True, 0)[1] == "no_data"
+    assert bv.location_problem("s3://b/k", "YB_CONTROLLER", 2, True, 1) == (None, None)
+
+
 def test_a_sibling_prefix_is_not_counted(s3):
     loc = location()
     write(s3, loc + "-other", ["success", "data"])  # <key>-other/ is not under <key>/

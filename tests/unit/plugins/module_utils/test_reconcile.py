@@ -283,14 +283,27 @@ class FakeClient:
         self.backups = {b["commonBackupInfo"]["backupUUID"]: b for b in backups}
         self.drop = set(drop)
         self.posts = []
+        self.live = [U1]
+        self.errors = set()
+        self.pages = []
+
+    def paged(self, path, body, limit=200, max_items=None):
+        self.pages.append(body["filter"])
+        wanted = body["filter"].get("universeUUIDList") or []
+        return iter([b for b in self.backups.values() if not wanted or b["universeUUID"] in wanted])
 
     def cpath(self, s):
         return "/c/" + s
 
     def get(self, path):
-        b = self.backups.get(path.rsplit("/", 1)[1])
+        if path == "/c/universes":
+            return [{"universeUUID": u} for u in self.live]
+        key = path.rsplit("/", 1)[1]
+        if key in self.errors:
+            raise _api.YBAError("Internal Server Error", status=500)
+        b = self.backups.get(key)
         if b is None:
-            raise _api.YBAValidationError("Invalid customer or backup", status=400)
+            raise _api.YBAValidationError("Invalid customer or backup UUID", status=400)
         return {"backupUUID": b["commonBackupInfo"]["backupUUID"], "state": b["commonBackupInfo"]["state"]}
 
     def post(self, path, body):
@@ -314,8 +327,75 @@ def test_dangling_are_read_again_then_forcibly_deleted_and_drops_reported():
 def test_an_orphan_whose_backup_the_catalog_now_has_is_not_deleted():
     known = resp(U1)
     b = known["commonBackupInfo"]["backupUUID"]
-    items = [{"prefix": "s3://x/a/", "backup_uuid": b}, {"prefix": "s3://x/b/", "backup_uuid": str(uuid.uuid4())},
-             {"prefix": "s3://x/c/", "backup_uuid": None}]
+    items = [{"prefix": "s3://x/a/", "backup_uuid": b, "universe_uuid": U1},
+             {"prefix": "s3://x/b/", "backup_uuid": str(uuid.uuid4()), "universe_uuid": U1}]
     todo, skipped = rc.still_orphans(FakeClient([known]), items)
-    assert [i["prefix"] for i in todo] == ["s3://x/b/", "s3://x/c/"]
+    assert [i["prefix"] for i in todo] == ["s3://x/b/"]
     assert skipped[0]["reason"].startswith("the catalog has backup %s" % b)
+
+
+def test_orphans_of_a_foreign_universe_or_unreadable_are_never_deleted():
+    # a bucket shared with another customer: its backup answers 400 "Invalid customer or backup UUID" as a gone one
+    foreign, deleted_universe = str(uuid.uuid4()), str(uuid.uuid4())
+    cat = rc.Catalog()
+    cat.add(resp(deleted_universe, state="Deleted"))  # a deleted universe this catalog still names
+    broken = str(uuid.uuid4())
+    items = [{"prefix": "s3://x/f/", "backup_uuid": str(uuid.uuid4()), "universe_uuid": foreign},
+             {"prefix": "s3://x/d/", "backup_uuid": str(uuid.uuid4()), "universe_uuid": deleted_universe},
+             {"prefix": "s3://x/e/", "backup_uuid": broken, "universe_uuid": U1}]
+    client = FakeClient([])
+    client.errors.add(broken)
+    todo, skipped = rc.still_orphans(client, items, cat)
+    assert [i["prefix"] for i in todo] == ["s3://x/d/"]
+    assert "foreign/unknown universe %s" % foreign in skipped[0]["reason"] and "not deleted" in skipped[0]["reason"]
+    assert skipped[1]["reason"].startswith("backup %s could not be read again" % broken)
+
+
+def test_a_v1_folder_is_deleted_only_when_its_universes_catalog_read_again_has_none():
+    v1 = "%suniv-%s/backup-2021-01-31T20:01:50-288874889" % (PREFIX, U1)
+    missed = resp(U1, category="YB_BACKUP_SCRIPT", locations=["s3://%s/%s/keyspace-yugabyte" % (BUCKET, v1)])
+    other = "%suniv-%s/backup-2021-02-01T20:01:50-1" % (PREFIX, U1)
+    item = {"prefix": "s3://%s/%s/" % (BUCKET, v1), "bucket": BUCKET, "key_prefix": v1 + "/", "backup_uuid": None,
+            "universe_uuid": U1}
+    item2 = dict(item, prefix="s3://%s/%s/" % (BUCKET, other), key_prefix=other + "/")
+    client = FakeClient([missed])  # the first catalog read missed this row (offset paging), the re-read has it
+    todo, skipped = rc.still_orphans(client, [item, item2])
+    assert [i["prefix"] for i in todo] == [item2["prefix"]]
+    assert skipped[0]["reason"] == "the catalog now has backup %s in it" % missed["commonBackupInfo"]["backupUUID"]
+    assert client.pages and all(f["universeUUIDList"] == [U1] for f in client.pages)
+    assert len(client.pages) == 2  # one re-read (two passes) per universe, not per folder
+
+
+def test_regional_folders_of_a_multi_region_backup_are_not_orphans():
+    # BackupUtil.getCommonBackupInfo: perRegionLocations are BackupUtil.RegionLocations {REGION, LOCATION, HOST_BASE}
+    b = resp(U1)
+    sub = b["commonBackupInfo"]["responseList"][0]
+    regional = sub["defaultLocation"].replace(PREFIX, PREFIX + "eu/", 1)
+    sub["perRegionLocations"] = [{"REGION": "eu-west-1", "LOCATION": regional, "HOST_BASE": "s3.eu-west-1.amazonaws.com"}]
+    key = regional.split("s3://%s/" % BUCKET, 1)[1]
+    objects = objects_of(b) + [(key + "/tablet-2/000000.sst", 100, NOW - 9 * DAY), (key + "/success", 1, NOW - 9 * DAY)]
+    _rec, out = reconcile([b], objects, orphan_min_age=DAY)
+    assert out["counts"]["orphans"] == 0 and out["counts"]["catalogued_folders"] == 2
+    assert out["counts"]["dangling"] == 0
+    # the regional location is judged too: gone from the bucket, the entry is dangling
+    _rec, out = reconcile([b], objects_of(b))
+    assert out["counts"]["dangling"] == 1 and "/eu/" in out["dangling"][0]["problem"]
+
+
+def test_reconcile_and_verify_classify_a_location_alike():
+    # _backupverify.object_kind / location_problem decide for both: keys file and directory placeholders are no data
+    keys, placeholder, good = resp(U1), resp(U1), resp(U1)
+    objects = (objects_of(keys, names=("success", "backup_keys.json")) + objects_of(placeholder, names=("success", "d/"))
+               + objects_of(good))
+    _rec, out = reconcile([keys, placeholder, good], objects)
+    assert out["counts"]["dangling"] == 2
+    assert {d["error_class"] for d in out["dangling"]} == {"no_data"}
+    assert good["commonBackupInfo"]["backupUUID"] not in [d["backup_uuid"] for d in out["dangling"]]
+
+
+def test_a_size_from_the_response_list_is_compared():
+    # _retention.size_of: totalBackupSizeInBytes, else the sum of responseList[].backupSizeInBytes
+    b = resp(U1, size=0)
+    b["commonBackupInfo"]["responseList"][0]["backupSizeInBytes"] = 5 * 1048576
+    _rec, out = reconcile([b], objects_of(b))
+    assert out["counts"]["size_mismatches"] == 1 and out["size_mismatches"][0]["catalog_bytes"] == 5 * 1048576

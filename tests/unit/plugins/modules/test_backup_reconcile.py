@@ -261,3 +261,40 @@ def test_bad_input_fails_with_one_clear_line(lab, capsys, args, message):
     r = run(capsys, **args)
     assert r["failed"] is True and r["msg"].startswith(message), r["msg"]
     assert "\n" not in r["msg"] and not lab.deletes
+
+
+def test_entries_of_another_config_are_not_judged_against_this_bucket(lab, capsys):
+    # config B (another endpoint) writes to a bucket of the same name: its entry must not look dangling here
+    other = lab.backup(lab.u, "orders", time.time() - DAY)
+    lab.find(other)["commonBackupInfo"]["storageConfigUUID"] = str(uuid.uuid4())
+    for args in ({}, {"storage_config": "s3-prod"}):
+        r = run(capsys, **args)
+        assert "failed" not in r, r.get("msg")
+        assert r["counts"]["dangling"] == 2 and other not in [d["backup_uuid"] for d in r["dangling"]]
+        assert r["counts"]["unchecked_entries"] == 1
+    r = run(capsys, check_mode=True, delete_dangling=True)
+    assert r["actions"]["delete_dangling"]["planned"] == 2
+
+
+def test_a_region_location_under_backup_location_is_listed_once(lab, capsys, s3):
+    lab.config["data"]["REGION_LOCATIONS"] = [{"REGION": "eu-west-1", "LOCATION": "s3://%s/%s/eu" % (BUCKET, lab.prefix)}]
+    regional = "%s/eu/univ-%s/ybc_backup-%s" % (lab.prefix, lab.u, uuid.uuid4().hex)
+    put(s3, regional, names=("full/ts/keyspace-a_1/tablet-1/000000.sst", "full/ts/keyspace-a_1/success"))
+    r = run(capsys, check_mode=True, delete_orphans=True, orphan_min_age="0")
+    assert "failed" not in r, r.get("msg")
+    assert r["counts"]["orphans"] == 2 and r["counts"]["listed_objects"] == 10
+    assert r["actions"]["delete_orphans"]["planned"] == 2
+    assert r["storage"][1]["covered_by"] == ["s3://%s/%s/" % (BUCKET, lab.prefix)] and r["storage"][1]["objects"] == 0
+
+
+def test_an_orphan_of_a_foreign_universe_in_a_shared_bucket_is_not_deleted(lab, capsys, s3):
+    # another customer's backup: GET backups/{b} answers 400 "Invalid customer ..." as for a gone one
+    foreign = "%s/univ-%s/ybc_backup-%s" % (lab.prefix, uuid.uuid4(), uuid.uuid4().hex)
+    put(s3, foreign, names=("full/ts/keyspace-a_1/tablet-1/000000.sst", "full/ts/keyspace-a_1/success"))
+    r = run(capsys, delete_orphans=True, orphan_min_age="0")
+    assert "failed" not in r, r.get("msg")
+    o = r["actions"]["delete_orphans"]
+    assert r["counts"]["orphans"] == 2 and o["deleted_prefixes"] == ["s3://%s/%s/" % (BUCKET, lab.orphan)]
+    assert [s["prefix"] for s in o["skipped"]] == ["s3://%s/%s/" % (BUCKET, foreign)]
+    assert "foreign/unknown universe" in o["skipped"][0]["reason"]
+    assert s3["client"].list_objects_v2(Bucket=BUCKET, Prefix=foreign + "/")["KeyCount"] == 2
