@@ -102,23 +102,35 @@ def restore_body(target_universe: str, full: dict[str, t.Any], targets: t.Sequen
 
 
 def tables_by_keyspace(tables: t.Iterable[dict[str, t.Any]]) -> dict[str, list[dict[str, t.Any]]]:
-    """TableInfoResp list -> {keyspace: [{table, uuid, type, size_bytes}]} (user tables only)."""
+    """TableInfoResp list -> {keyspace: [{table, schema, uuid, type, size_bytes}]}: user tables only
+    (``relationType`` USER_TABLE_RELATION; indexes, system tables, materialized views and the colocation parent
+    tables are not the keyspace's data, RelationType of master_types.proto)."""
     out: dict[str, list[dict[str, t.Any]]] = {}
     for tb in tables:
-        if not isinstance(tb, dict) or tb.get("relationType") in ("SYSTEM_TABLE_RELATION", "INDEX_TABLE_RELATION"):
+        if not isinstance(tb, dict) or tb.get("relationType") != "USER_TABLE_RELATION":
             continue
         out.setdefault(str(tb.get("keySpace") or ""), []).append({
-            "table": str(tb.get("tableName") or ""), "uuid": str(tb.get("tableUUID") or ""),
-            "type": str(tb.get("tableType") or ""), "size_bytes": tb.get("sizeBytes")})
+            "table": str(tb.get("tableName") or ""), "schema": str(tb.get("pgSchemaName") or ""),
+            "uuid": str(tb.get("tableUUID") or ""), "type": str(tb.get("tableType") or ""),
+            "size_bytes": tb.get("sizeBytes")})
     return out
 
 
-def row_count_sql(tables: t.Sequence[str]) -> str:
-    """One query, one JSON object {table: rows} (exact counts: a drill proves the data is there)."""
+def table_label(tb: dict[str, t.Any]) -> str:
+    """The name a table's row count is reported under: ``table`` in the ``public`` schema, else ``schema.table``."""
+    schema = tb.get("schema") or ""
+    return tb["table"] if schema in ("", "public") else "%s.%s" % (schema, tb["table"])
+
+
+def row_count_sql(tables: t.Sequence[dict[str, t.Any]]) -> str:
+    """One query, one JSON object {label: rows} (exact counts: a drill proves the data is there); each table is
+    named ``"schema"."table"`` (identifier quoting), so no search_path decides which table is counted."""
     if not tables:
         return "SELECT '{}'::json;\n"
-    parts = ", ".join("%s, (SELECT count(*) FROM %s)" % (_metadb.quote_literal(tb), _metadb.quote_ident(tb))
-                      for tb in tables)
+    parts = ", ".join("%s, (SELECT count(*) FROM %s)" % (
+        _metadb.quote_literal(table_label(tb)),
+        ("%s.%s" % (_metadb.quote_ident(tb["schema"]), _metadb.quote_ident(tb["table"])) if tb.get("schema")
+         else _metadb.quote_ident(tb["table"]))) for tb in tables)
     return "SELECT json_build_object(%s);\n" % parts
 
 
@@ -367,15 +379,18 @@ class Drill:
             for tb in k["tables"]:
                 r["tables"].append(dict(tb, keyspace=k["target"], rows=None))
             if self.sql is not None and k["backup_type"] == "ysql":
-                counts = json.loads(run_sql(self.sql, self.runner, k["target"],
-                                            row_count_sql([tb["table"] for tb in k["tables"]])).strip() or "{}")
+                out = run_sql(self.sql, self.runner, k["target"], row_count_sql(k["tables"])).strip()
+                try:
+                    counts = json.loads(out or "{}")
+                except ValueError:
+                    raise DrillError("the row counts of %s are not JSON: %s" % (k["target"], out[:200]))
                 r["row_counts"][k["target"]] = counts
                 for tb in r["tables"]:
                     if tb["keyspace"] == k["target"]:
-                        tb["rows"] = counts.get(tb["table"])
+                        tb["rows"] = counts.get(table_label(tb))
         bad = []
         for name, want in expected.items():
-            got = [tb["rows"] for tb in r["tables"] if tb["table"] == name]
+            got = [tb["rows"] for tb in r["tables"] if name in (tb["table"], table_label(tb))]
             if not got or got[0] != int(want):
                 bad.append("%s: %s rows, expected %s" % (name, got[0] if got else "no table", want))
         if bad:

@@ -34,6 +34,8 @@ U = "11111111-1111-1111-1111-111111111111"
 CFG = "c0000000-0000-0000-0000-000000000001"
 B_NEW, B_OLD, B_CQL = ("b0000000-0000-0000-0000-00000000000%d" % n for n in (1, 2, 3))
 ROWS = {"customers": 3, "orders": 12}
+# a table outside search_path: counted only when the query names its schema
+SCHEMA_ROWS = {"sales.invoices": 5}
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +102,13 @@ class FakeYBA:
         out = [{"keySpace": "yugabyte", "tableName": "orders", "tableUUID": str(uuid.uuid4()),
                 "tableType": "PGSQL_TABLE_TYPE", "relationType": "USER_TABLE_RELATION", "sizeBytes": 1.0}]
         for db in sorted(self.databases() - {"postgres", "template0", "template1"}):
-            for name in self.pg.sql("SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = "
-                                    "'public'::regnamespace ORDER BY 1", db=db).split():
-                out.append({"keySpace": db, "tableName": name, "tableUUID": str(uuid.uuid4()),
-                            "tableType": "PGSQL_TABLE_TYPE", "relationType": "USER_TABLE_RELATION", "sizeBytes": 2.0})
+            for row in self.pg.sql("SELECT n.nspname || '.' || c.relname || '.' || c.relkind::text FROM pg_class c JOIN "
+                                   "pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') AND "
+                                   "n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1", db=db).split():
+                schema, name, kind = row.split(".")
+                out.append({"keySpace": db, "tableName": name, "pgSchemaName": schema, "tableUUID": str(uuid.uuid4()),
+                            "tableType": "PGSQL_TABLE_TYPE", "sizeBytes": 2.0,
+                            "relationType": "USER_TABLE_RELATION" if kind == "r" else "MATVIEW_TABLE_RELATION"})
         for ks, tables in self.ycql.items():
             out += [{"keySpace": ks, "tableName": name, "tableUUID": t, "tableType": "YQL_TABLE_TYPE",
                      "relationType": "USER_TABLE_RELATION", "sizeBytes": 3.0} for t, name in tables.items()]
@@ -173,6 +178,11 @@ class FakeYBA:
                 self.pg.sql('CREATE DATABASE "%s"' % info["keyspace"], db="postgres")
                 self.pg.sql("".join("CREATE TABLE %s (id int); INSERT INTO %s SELECT generate_series(1, %d);"
                                     % (name, name, n) for name, n in ROWS.items()), db=info["keyspace"])
+                # a schema outside search_path and a materialized view (MATVIEW_TABLE_RELATION: not counted)
+                self.pg.sql("CREATE SCHEMA sales; CREATE TABLE sales.invoices (id int); INSERT INTO sales.invoices "
+                            "SELECT generate_series(1, 5); ALTER DATABASE \"%s\" SET search_path = public; "
+                            "CREATE MATERIALIZED VIEW order_ids AS SELECT id FROM orders" % info["keyspace"],
+                            db=info["keyspace"])
             else:
                 self.ycql[info["keyspace"]] = {str(uuid.uuid4()): "items"}
         answer = self.task("Failure" if error else "Success", error)
@@ -234,8 +244,9 @@ def test_drill_restores_counts_rows_drops_and_times(yba, pg):
     target = res["keyspaces"][0]["target"]
     assert not res["failed"] and res["changed"] and res["restored"] and res["verified"] and res["cleaned_up"]
     assert res["backup"]["backup_uuid"] == B_NEW and res["skipped_backups"] == []
-    assert res["row_counts"] == {target: ROWS}
-    assert sorted(t["table"] for t in res["tables"]) == sorted(ROWS)
+    assert res["row_counts"] == {target: dict(ROWS, **SCHEMA_ROWS)}
+    assert sorted(t["table"] for t in res["tables"]) == sorted(list(ROWS) + ["invoices"])
+    assert [t["rows"] for t in res["tables"] if t["table"] == "invoices"] == [5]
     assert res["restore_state"] == "Completed" and res["rto_seconds"] >= 0
     assert target not in yba.databases()  # really dropped over SQL
     body = [b for m, p, b in yba.seen if p.endswith("/restore")][0]
