@@ -183,7 +183,7 @@ class Drill:
             "universe": None, "universe_uuid": None, "target_universe": None, "target_universe_uuid": None,
             "backup": None, "skipped_backups": [], "keyspaces": [], "preflight": None, "task_uuid": None,
             "restore_uuid": None, "restore_state": None, "task_error": None, "tables": [], "row_counts": {},
-            "cleaned_up": False, "restored": False, "durations": {}, "rto_seconds": None, "verified": False,
+            "cleaned_up": False, "cleanup_error": None, "restored": False, "durations": {}, "rto_seconds": None, "verified": False,
         }
 
     # ------------------------------------------------------------------ reading
@@ -316,6 +316,17 @@ class Drill:
         except _api.YBAValidationError as err:
             raise DrillError("YBA refused the restore: %s" % err)
         r["task_uuid"] = task.get("taskUUID")
+        # from here on a scratch keyspace may exist on the target universe: whatever fails (the task, its wait, the
+        # check), it is dropped when cleanup is on - and only then - and the first failure stays the drill's error
+        try:
+            self.restore_and_verify(target_uuid)
+        except BaseException:
+            self.finish(target_uuid, started, failing=True)
+            raise
+        self.finish(target_uuid, started, failing=False)
+
+    def restore_and_verify(self, target_uuid: str) -> None:
+        r = self.result
         t0 = self.clock()
         try:
             self.client.wait_for_task(r["task_uuid"], float(self.p.get("wait_timeout") or 3600),
@@ -323,7 +334,6 @@ class Drill:
         except _api.YBATaskFailed:
             r["task_error"] = self.failed_subtasks(r["task_uuid"])
             self.read_restore(target_uuid)
-            self.cleanup(target_uuid, only_existing=True)
             raise DrillError("the restore of backup %s failed in YBA (task %s): %s" % (
                 r["backup"]["backup_uuid"], r["task_uuid"], r["task_error"] or "no error given"))
         r["durations"]["restore_seconds"] = round(self.clock() - t0, 3)
@@ -331,13 +341,26 @@ class Drill:
         r["restored"] = True
         self.read_restore(target_uuid)
         t1 = self.clock()
-        listed = self.verify(target_uuid)
+        self.verify(target_uuid)
         r["durations"]["verify_seconds"] = round(self.clock() - t1, 3)
+
+    def finish(self, target_uuid: str, started: float, failing: bool) -> None:
+        """Clean up (with ``cleanup``) after the restore was sent. While another failure is under way a cleanup
+        failure is only recorded (``cleanup_error``): the first failure is the one reported."""
+        r = self.result
         if self.p.get("cleanup", True):
             t2 = self.clock()
-            self.cleanup(target_uuid, listed=listed)
-            r["durations"]["cleanup_seconds"] = round(self.clock() - t2, 3)
-        r["durations"]["total_seconds"] = round(self.clock() - started, 3)
+            try:
+                self.cleanup(target_uuid)
+            except (DrillError, _api.YBAError) as err:
+                r["cleanup_error"] = str(err)[:400]
+                if not failing:
+                    raise DrillError("the drill passed but its cleanup failed: %s" % err)
+            finally:
+                r["durations"]["cleanup_seconds"] = round(self.clock() - t2, 3)
+                r["durations"]["total_seconds"] = round(self.clock() - started, 3)
+        else:
+            r["durations"]["total_seconds"] = round(self.clock() - started, 3)
 
     def failed_subtasks(self, task_uuid: str) -> str:
         try:
@@ -398,16 +421,14 @@ class Drill:
         r["verified"] = True
         return listed
 
-    def cleanup(self, target_uuid: str, only_existing: bool = False,
-                listed: dict[str, list[dict[str, t.Any]]] | None = None) -> None:
+    def cleanup(self, target_uuid: str) -> None:
         """Drop each scratch keyspace: YSQL over SQL (DROP DATABASE), YCQL by its tables through the API
         (DELETE universes/{u}/tables/{t}); then it must be gone from the tables listing."""
         r = self.result
-        listed = self.tables(target_uuid) if listed is None else listed
+        listed = self.tables(target_uuid)
         for k in r["keyspaces"]:
             if k["target"] not in listed:
-                if not only_existing:
-                    k["dropped"] = True
+                k["dropped"] = True
                 continue
             if k["backup_type"] == "ysql":
                 if self.sql is None:
@@ -422,7 +443,8 @@ class Drill:
                                                   float(self.p.get("poll_interval") or 2))
             k["dropped"] = True
         left = [k["target"] for k in r["keyspaces"] if k["target"] in self.tables(target_uuid)]
-        if left and not only_existing:
+        r["cleaned_up"] = False
+        if left:
             raise DrillError("the scratch keyspace %s is still listed after the cleanup" % ", ".join(left))
         r["cleaned_up"] = not left and all(k["dropped"] for k in r["keyspaces"])
 

@@ -27,7 +27,10 @@ description:
     restored table over SQL (and compares them with O(expected_row_counts)).
   - Drops the scratch keyspaces (O(cleanup)). YBA's API cannot drop a YSQL database, so a YSQL keyspace is dropped over
     the O(ysql) connection (C(DROP DATABASE)); a YCQL keyspace's tables are dropped with C(DELETE universes/{u}/tables/{t}).
-    The keyspaces must then be gone from the listing. A failed restore's partly restored keyspaces are dropped too.
+    The keyspaces must then be gone from the listing. Once the restore was sent the cleanup runs whatever fails
+    after it (the task, its wait, the check of the tables and rows), so a failed drill leaves no scratch keyspace
+    behind either; that first failure stays the drill's error and a failure of the cleanup itself is reported in
+    RV(cleanup_error). With O(cleanup=false) nothing is dropped, not even after a failure.
   - RV(rto_seconds) is the time from the restore request to its task's success.
   - Run it on the YBA host (or where the API, the bucket and the universe's YSQL port are reachable).
 author:
@@ -263,6 +266,10 @@ cleaned_up:
   description: Every scratch keyspace was dropped and is gone from the listing.
   returned: always
   type: bool
+cleanup_error:
+  description: Why the cleanup failed, when it failed while the drill had already failed for another reason.
+  returned: always
+  type: str
 durations:
   description: Seconds per step - C(restore_seconds), C(verify_seconds), C(cleanup_seconds), C(total_seconds).
   returned: always

@@ -83,6 +83,8 @@ class FakeYBA:
         self.tasks = {}
         self.restores = []
         self.refuse_restore = None  # the 400 YBA answers although the module's own check passed (a race)
+        self.fail_after_create = None  # the task fails with this error after it created the keyspace (partly restored)
+        self.hang = False  # the task never ends (wait_timeout)
         self.seen = []
 
     def put(self, loc):
@@ -185,7 +187,8 @@ class FakeYBA:
                             db=info["keyspace"])
             else:
                 self.ycql[info["keyspace"]] = {str(uuid.uuid4()): "items"}
-        answer = self.task("Failure" if error else "Success", error)
+        error = error or self.fail_after_create
+        answer = self.task("Running" if self.hang else "Failure" if error else "Success", error)
         self.restores.append({"restoreUUID": str(uuid.uuid4()), "state": "Failed" if error else "Completed",
                               "restoreSizeInBytes": 128, "restoreKeyspaceList": [
                                   {"taskUUID": answer["taskUUID"], "targetKeyspace": i["keyspace"]}
@@ -317,3 +320,32 @@ def test_bad_input_fails_before_anything_is_sent(yba, pg, args, msg):
     res = run(pg, **args)
     assert res["failed"] and msg in res["msg"] and res["msg"].endswith("nothing was sent")
     assert yba.seen == []
+
+
+def test_failed_check_still_drops_the_scratch_keyspace(yba, pg):
+    res = run(pg, expected_row_counts={"orders": 13})
+    target = res["keyspaces"][0]["target"]
+    # the row-count failure is the drill's error, and the scratch database is gone all the same
+    assert res["failed"] and "row counts differ from expected_row_counts: orders: 12 rows, expected 13" in res["msg"]
+    assert res["restored"] and not res["verified"] and res["cleaned_up"] and res["keyspaces"][0]["dropped"]
+    assert target not in yba.databases()
+    assert "cleanup_seconds" in res["durations"] and res["record"]["cleaned_up"]
+
+
+def test_restore_task_timeout_still_drops_the_scratch_keyspace(yba, pg):
+    yba.hang = True
+    res = run(pg, wait_timeout=0.3)
+    target = res["keyspaces"][0]["target"]
+    assert res["failed"] and res["msg"].startswith("restore drill of orders: YBA API: ") and "still Running" in res["msg"]
+    assert not res["restored"] and res["cleaned_up"]
+    assert target not in yba.databases()
+
+
+def test_failed_restore_with_cleanup_false_drops_nothing(yba, pg):
+    yba.fail_after_create = "Restore of tablet failed"
+    res = run(pg, ysql=False, backup_uuid=B_CQL, cleanup=False)
+    target = res["keyspaces"][0]["target"]
+    assert res["failed"] and "Restore of tablet failed" in res["msg"]
+    assert not res["cleaned_up"] and not res["keyspaces"][0]["dropped"]
+    assert [p for m, p, _b in yba.seen if m == "DELETE"] == []
+    assert target in yba.ycql  # kept for inspection, as asked
