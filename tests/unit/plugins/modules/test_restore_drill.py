@@ -163,7 +163,7 @@ class FakeYBA:
         return {"taskUUID": t, "resourceUUID": U}
 
     def restore(self, body):
-        existing = {t["keySpace"] for t in self.tables()}
+        existing = {t["keySpace"] for t in self.tables()} | self.databases()
         for info in body["backupStorageInfoList"]:
             if info["backupType"] == "PGSQL_TABLE_TYPE" and (info["keyspace"] in existing or self.refuse_restore):
                 raise _api.YBAValidationError("Keyspace %s already exists, overwriting data is not allowed"
@@ -302,12 +302,18 @@ def test_ysql_drill_without_sql_connection_is_refused(yba, pg):
     assert sent(yba, "restore") == []
 
 
-def test_ycql_keyspace_is_dropped_through_the_api(yba, pg):
-    res = run(pg, ysql=False, backup_uuid=B_CQL)
-    assert not res["failed"] and res["cleaned_up"], res.get("msg")
+def test_ycql_tables_are_dropped_through_the_api_and_the_keyspace_is_reported_left(yba, pg):
+    res = run(pg, ysql=False, backup_uuid=B_CQL, diff=True)
+    target = res["keyspaces"][0]["target"]
+    assert not res["failed"] and res["restored"] and res["verified"], res.get("msg")
     assert res["keyspaces"][0]["backup_type"] == "ycql" and res["row_counts"] == {}
     assert len([1 for m, p, _b in yba.seen if m == "DELETE" and "/tables/" in p]) == 1
     assert yba.ycql == {}
+    # YBA's API cannot drop the keyspace itself: said, not hidden
+    assert not res["cleaned_up"] and res["left_behind"] == [target] and res["keyspaces"][0]["left_behind"]
+    assert "DROP KEYSPACE %s" % target in res["cleanup_note"]
+    assert res["diff"]["after"] == {target: "present"} and res["record"]["left_behind"] == [target]
+    assert res["record"]["summary"].endswith("left in place: %s" % target)
 
 
 @pytest.mark.parametrize("args, msg", [
@@ -349,3 +355,26 @@ def test_failed_restore_with_cleanup_false_drops_nothing(yba, pg):
     assert not res["cleaned_up"] and not res["keyspaces"][0]["dropped"]
     assert [p for m, p, _b in yba.seen if m == "DELETE"] == []
     assert target in yba.ycql  # kept for inspection, as asked
+
+
+def test_existing_database_without_tables_is_refused_before_anything_is_sent(yba, pg):
+    pg.sql('CREATE DATABASE "drill_empty"', db="postgres")  # a keyspace without tables: not in the tables listing
+    res = run(pg, scratch_keyspace="drill_empty")
+    assert res["failed"] and "keyspace drill_empty already exists on universe orders; refusing" in res["msg"]
+    assert sent(yba, "restore") == [] and not res["changed"]
+    assert "drill_empty" in yba.databases()
+
+
+def test_cleanup_drops_only_what_the_drill_created(yba, pg):
+    res = run(pg)
+    target = res["keyspaces"][0]["target"]
+    assert not res["failed"] and res["cleaned_up"] and res["left_behind"] == [] and res["cleanup_note"] is None
+    assert res["keyspaces"][0]["dropped"] and target not in yba.databases()
+    assert "yugabyte" not in [k["target"] for k in res["keyspaces"]]
+
+
+def test_cleanup_false_reports_what_is_left(yba, pg):
+    res = run(pg, cleanup=False, diff=True)
+    target = res["keyspaces"][0]["target"]
+    assert not res["failed"] and not res["cleaned_up"] and res["left_behind"] == [target]
+    assert target in yba.databases() and res["diff"]["after"] == {target: "present"}
