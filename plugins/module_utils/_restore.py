@@ -184,7 +184,8 @@ class Drill:
             "universe": None, "universe_uuid": None, "target_universe": None, "target_universe_uuid": None,
             "backup": None, "skipped_backups": [], "keyspaces": [], "preflight": None, "task_uuid": None,
             "restore_uuid": None, "restore_state": None, "task_error": None, "tables": [], "row_counts": {},
-            "cleaned_up": False, "cleanup_error": None, "left_behind": [], "cleanup_note": None, "restored": False, "durations": {}, "rto_seconds": None, "verified": False,
+            "cleaned_up": False, "cleanup_error": None, "left_behind": [], "cleanup_note": None, "restored": False,
+            "durations": {}, "rto_seconds": None, "verified": False,
         }
 
     # ------------------------------------------------------------------ reading
@@ -482,8 +483,7 @@ class Drill:
                                                   float(self.p.get("poll_interval") or 2))
                 k["left_behind"] = True
                 notes.append("YCQL keyspace %s%s: YBA's API drops tables, not keyspaces; drop it with ycqlsh: DROP "
-                             "KEYSPACE %s" % (name, " (its tables dropped)" if listed.get(name) else " may remain",
-                                             name))
+                             "KEYSPACE %s" % (name, " (its tables dropped)" if listed.get(name) else " may remain", name))
         still = self.present(target_uuid) & {k["target"] for k in r["keyspaces"] if k["dropped"]}
         r["left_behind"] = [k["target"] for k in r["keyspaces"] if k["left_behind"]]
         r["cleanup_note"] = "; ".join(notes) or None

@@ -20,8 +20,8 @@ description:
   - Names a scratch keyspace per keyspace of the backup, C(<scratch_prefix><keyspace>_<yyyymmddhhmm>) (UTC), or
     O(scratch_keyspace), and refuses to restore over a keyspace that exists on the target universe (read with
     C(GET universes/{u}/tables), and for a YSQL keyspace, which may have no table, in C(pg_database) over the O(ysql)
-    connection; without O(ysql) an existing YSQL database without tables is not seen); YBA refuses too (400 C(Keyspace ... already exists, overwriting data is not allowed))
-    and that refusal is reported as is.
+    connection; without O(ysql) an existing YSQL database without tables is not seen); YBA refuses too (400
+    C(Keyspace ... already exists, overwriting data is not allowed)) and that refusal is reported as is.
   - Sends C(POST restore/preflight), then C(POST restore) into O(target_universe) (default, the source universe) with
     the backup's category, waits for the task, reads the restore's state on C(POST restore/page), and checks that every
     scratch keyspace and its tables are listed by C(GET universes/{u}/tables); with O(ysql), counts the rows of every
@@ -29,10 +29,10 @@ description:
   - Drops the scratch keyspaces the drill created (absent before the restore, present after it; O(cleanup)), never one
     that existed before. YBA's API cannot drop a YSQL database, so a YSQL keyspace is dropped over the O(ysql)
     connection (C(DROP DATABASE)). A YCQL keyspace's tables are dropped with C(DELETE universes/{u}/tables/{t}), but
-    YBA's API has no call that drops a YCQL keyspace (C(TablesController) drops tables only): the emptied keyspace is
-    left, named in RV(left_behind) with the C(DROP KEYSPACE) to run in C(ycqlsh) in RV(cleanup_note), and
-    RV(cleaned_up) is V(false). The dropped keyspaces must then be gone. Once the restore was sent the cleanup runs whatever fails
-    after it (the task, its wait, the check of the tables and rows), so a failed drill leaves no scratch keyspace
+    YBA's API has no call that drops a YCQL keyspace (C(TablesController) drops tables only), so the emptied keyspace
+    is left, named in RV(left_behind) with the C(DROP KEYSPACE) to run in C(ycqlsh) in RV(cleanup_note), and
+    RV(cleaned_up) is V(false). The dropped keyspaces must then be gone. Once the restore was sent the cleanup runs
+    whatever fails after it (the task, its wait, the check of the tables and rows), so a failed drill leaves no scratch keyspace
     behind either; that first failure stays the drill's error and a failure of the cleanup itself is reported in
     RV(cleanup_error). With O(cleanup=false) nothing is dropped, not even after a failure.
   - RV(rto_seconds) is the time from the restore request to its task's success.
@@ -161,7 +161,7 @@ attributes:
       - Every run restores (a drill is an action) into a new scratch keyspace and, with O(cleanup), drops it; a YSQL
         drill ends with the universes as they started, a YCQL drill leaves its emptied scratch keyspace (RV(left_behind)).
 notes:
-  - RV(changed) is V(true) for every drill that sent a restore, even when the scratch keyspace was dropped again (YBA
+  - C(changed) is V(true) for every drill that sent a restore, even when the scratch keyspace was dropped again (YBA
     records a restore and its task); check mode reports what a run would do.
 requirements:
   - boto3 (on the host the module runs on, to verify; not needed with O(verify=false))
