@@ -102,23 +102,35 @@ def restore_body(target_universe: str, full: dict[str, t.Any], targets: t.Sequen
 
 
 def tables_by_keyspace(tables: t.Iterable[dict[str, t.Any]]) -> dict[str, list[dict[str, t.Any]]]:
-    """TableInfoResp list -> {keyspace: [{table, uuid, type, size_bytes}]} (user tables only)."""
+    """TableInfoResp list -> {keyspace: [{table, schema, uuid, type, size_bytes}]}: user tables only
+    (``relationType`` USER_TABLE_RELATION; indexes, system tables, materialized views and the colocation parent
+    tables are not the keyspace's data, RelationType of master_types.proto)."""
     out: dict[str, list[dict[str, t.Any]]] = {}
     for tb in tables:
-        if not isinstance(tb, dict) or tb.get("relationType") in ("SYSTEM_TABLE_RELATION", "INDEX_TABLE_RELATION"):
+        if not isinstance(tb, dict) or tb.get("relationType") != "USER_TABLE_RELATION":
             continue
         out.setdefault(str(tb.get("keySpace") or ""), []).append({
-            "table": str(tb.get("tableName") or ""), "uuid": str(tb.get("tableUUID") or ""),
-            "type": str(tb.get("tableType") or ""), "size_bytes": tb.get("sizeBytes")})
+            "table": str(tb.get("tableName") or ""), "schema": str(tb.get("pgSchemaName") or ""),
+            "uuid": str(tb.get("tableUUID") or ""), "type": str(tb.get("tableType") or ""),
+            "size_bytes": tb.get("sizeBytes")})
     return out
 
 
-def row_count_sql(tables: t.Sequence[str]) -> str:
-    """One query, one JSON object {table: rows} (exact counts: a drill proves the data is there)."""
+def table_label(tb: dict[str, t.Any]) -> str:
+    """The name a table's row count is reported under: ``table`` in the ``public`` schema, else ``schema.table``."""
+    schema = tb.get("schema") or ""
+    return tb["table"] if schema in ("", "public") else "%s.%s" % (schema, tb["table"])
+
+
+def row_count_sql(tables: t.Sequence[dict[str, t.Any]]) -> str:
+    """One query, one JSON object {label: rows} (exact counts: a drill proves the data is there); each table is
+    named ``"schema"."table"`` (identifier quoting), so no search_path decides which table is counted."""
     if not tables:
         return "SELECT '{}'::json;\n"
-    parts = ", ".join("%s, (SELECT count(*) FROM %s)" % (_metadb.quote_literal(tb), _metadb.quote_ident(tb))
-                      for tb in tables)
+    parts = ", ".join("%s, (SELECT count(*) FROM %s)" % (
+        _metadb.quote_literal(table_label(tb)),
+        ("%s.%s" % (_metadb.quote_ident(tb["schema"]), _metadb.quote_ident(tb["table"])) if tb.get("schema")
+         else _metadb.quote_ident(tb["table"]))) for tb in tables)
     return "SELECT json_build_object(%s);\n" % parts
 
 
@@ -167,11 +179,13 @@ class Drill:
         self.sleep = sleep
         self._universes: list[dict[str, t.Any]] | None = None
         self._kss: list[dict[str, t.Any]] = []
+        self._absent_before: set[str] = set()
         self.result: dict[str, t.Any] = {
             "universe": None, "universe_uuid": None, "target_universe": None, "target_universe_uuid": None,
             "backup": None, "skipped_backups": [], "keyspaces": [], "preflight": None, "task_uuid": None,
             "restore_uuid": None, "restore_state": None, "task_error": None, "tables": [], "row_counts": {},
-            "cleaned_up": False, "restored": False, "durations": {}, "rto_seconds": None, "verified": False,
+            "cleaned_up": False, "cleanup_error": None, "left_behind": [], "cleanup_note": None, "restored": False,
+            "durations": {}, "rto_seconds": None, "verified": False,
         }
 
     # ------------------------------------------------------------------ reading
@@ -275,12 +289,14 @@ class Drill:
         if self.p.get("cleanup", True) and any(k["backup_type"] == YSQL for k in kss) and self.sql is None:
             raise DrillError("cleanup of a YSQL scratch keyspace needs the ysql connection (YBA's API cannot drop a "
                              "YSQL database); give ysql, or cleanup=false to keep it")
-        existing = self.tables(tgt["universeUUID"])
-        taken = [k["target"] for k in kss if k["target"] in existing]
         r["keyspaces"] = [{"source": k["keyspace"], "target": k["target"], "backup_type": fr.api_name(k["backup_type"]),
-                           "location": k["location"], "tables": [], "restored": False, "dropped": False}
-                          for k in kss]
+                           "location": k["location"], "tables": [], "restored": False, "dropped": False,
+                           "left_behind": False} for k in kss]
         self._kss = kss
+        # a keyspace without user tables is not in the tables listing: a YSQL one is looked up in pg_database too
+        present = self.present(tgt["universeUUID"])
+        taken = [k["target"] for k in kss if k["target"] in present]
+        self._absent_before = {k["target"] for k in kss} - present
         if taken:
             raise DrillError("keyspace %s already exists on universe %s; refusing to restore over it" % (
                 ", ".join(taken), tgt.get("name")))
@@ -304,6 +320,17 @@ class Drill:
         except _api.YBAValidationError as err:
             raise DrillError("YBA refused the restore: %s" % err)
         r["task_uuid"] = task.get("taskUUID")
+        # from here on a scratch keyspace may exist on the target universe: whatever fails (the task, its wait, the
+        # check), it is dropped when cleanup is on - and only then - and the first failure stays the drill's error
+        try:
+            self.restore_and_verify(target_uuid)
+        except BaseException:
+            self.finish(target_uuid, started, failing=True)
+            raise
+        self.finish(target_uuid, started, failing=False)
+
+    def restore_and_verify(self, target_uuid: str) -> None:
+        r = self.result
         t0 = self.clock()
         try:
             self.client.wait_for_task(r["task_uuid"], float(self.p.get("wait_timeout") or 3600),
@@ -311,7 +338,6 @@ class Drill:
         except _api.YBATaskFailed:
             r["task_error"] = self.failed_subtasks(r["task_uuid"])
             self.read_restore(target_uuid)
-            self.cleanup(target_uuid, only_existing=True)
             raise DrillError("the restore of backup %s failed in YBA (task %s): %s" % (
                 r["backup"]["backup_uuid"], r["task_uuid"], r["task_error"] or "no error given"))
         r["durations"]["restore_seconds"] = round(self.clock() - t0, 3)
@@ -319,13 +345,32 @@ class Drill:
         r["restored"] = True
         self.read_restore(target_uuid)
         t1 = self.clock()
-        listed = self.verify(target_uuid)
+        self.verify(target_uuid)
         r["durations"]["verify_seconds"] = round(self.clock() - t1, 3)
+
+    def finish(self, target_uuid: str, started: float, failing: bool) -> None:
+        """Clean up (with ``cleanup``) after the restore was sent. While another failure is under way a cleanup
+        failure is only recorded (``cleanup_error``): the first failure is the one reported."""
+        r = self.result
         if self.p.get("cleanup", True):
             t2 = self.clock()
-            self.cleanup(target_uuid, listed=listed)
-            r["durations"]["cleanup_seconds"] = round(self.clock() - t2, 3)
-        r["durations"]["total_seconds"] = round(self.clock() - started, 3)
+            try:
+                self.cleanup(target_uuid)
+            except (DrillError, _api.YBAError) as err:
+                r["cleanup_error"] = str(err)[:400]
+                if not failing:
+                    raise DrillError("the drill passed but its cleanup failed: %s" % err)
+            finally:
+                r["durations"]["cleanup_seconds"] = round(self.clock() - t2, 3)
+                r["durations"]["total_seconds"] = round(self.clock() - started, 3)
+        else:
+            try:
+                self.left_in_place(target_uuid)
+            except (DrillError, _api.YBAError) as err:
+                r["cleanup_error"] = str(err)[:400]
+                if not failing:
+                    raise
+            r["durations"]["total_seconds"] = round(self.clock() - started, 3)
 
     def failed_subtasks(self, task_uuid: str) -> str:
         try:
@@ -367,15 +412,18 @@ class Drill:
             for tb in k["tables"]:
                 r["tables"].append(dict(tb, keyspace=k["target"], rows=None))
             if self.sql is not None and k["backup_type"] == "ysql":
-                counts = json.loads(run_sql(self.sql, self.runner, k["target"],
-                                            row_count_sql([tb["table"] for tb in k["tables"]])).strip() or "{}")
+                out = run_sql(self.sql, self.runner, k["target"], row_count_sql(k["tables"])).strip()
+                try:
+                    counts = json.loads(out or "{}")
+                except ValueError:
+                    raise DrillError("the row counts of %s are not JSON: %s" % (k["target"], out[:200]))
                 r["row_counts"][k["target"]] = counts
                 for tb in r["tables"]:
                     if tb["keyspace"] == k["target"]:
-                        tb["rows"] = counts.get(tb["table"])
+                        tb["rows"] = counts.get(table_label(tb))
         bad = []
         for name, want in expected.items():
-            got = [tb["rows"] for tb in r["tables"] if tb["table"] == name]
+            got = [tb["rows"] for tb in r["tables"] if name in (tb["table"], table_label(tb))]
             if not got or got[0] != int(want):
                 bad.append("%s: %s rows, expected %s" % (name, got[0] if got else "no table", want))
         if bad:
@@ -383,33 +431,76 @@ class Drill:
         r["verified"] = True
         return listed
 
-    def cleanup(self, target_uuid: str, only_existing: bool = False,
-                listed: dict[str, list[dict[str, t.Any]]] | None = None) -> None:
-        """Drop each scratch keyspace: YSQL over SQL (DROP DATABASE), YCQL by its tables through the API
-        (DELETE universes/{u}/tables/{t}); then it must be gone from the tables listing."""
+    def databases(self, names: t.Iterable[str]) -> set[str]:
+        """Which of these YSQL databases exist (pg_database): with or without tables."""
+        names = sorted(set(names))
+        if self.sql is None or not names:
+            return set()
+        out = run_sql(self.sql, self.runner, self.sql.database,
+                      "SELECT coalesce(json_agg(datname), '[]'::json) FROM pg_database WHERE datname IN %s;\n"
+                      % _metadb.sql_list(names)).strip()
+        try:
+            return set(json.loads(out or "[]"))
+        except ValueError:
+            raise DrillError("pg_database answered no JSON list: %s" % out[:200])
+
+    def present(self, target_uuid: str) -> set[str]:
+        """The scratch keyspaces that exist on the target: listed with tables, or a YSQL database (with ``ysql``).
+        A YCQL keyspace without tables cannot be seen through YBA's API."""
+        listed = self.tables(target_uuid)
+        found = {k["target"] for k in self._kss if k["target"] in listed}
+        return found | self.databases(k["target"] for k in self._kss if k["backup_type"] == YSQL)
+
+    def cleanup(self, target_uuid: str) -> None:
+        """Drop what the drill created - a scratch keyspace absent before the restore and present now: YSQL over
+        SQL (DROP DATABASE), YCQL by its tables through the API (DELETE universes/{u}/tables/{t},
+        TablesController.drop). YBA's API has no call that drops a YCQL keyspace, so the emptied YCQL keyspace
+        stays: it is reported in ``left_behind`` and ``cleaned_up`` is false. Then what was dropped must be gone."""
         r = self.result
-        listed = self.tables(target_uuid) if listed is None else listed
+        listed = self.tables(target_uuid)
+        dbs = self.databases(k["target"] for k in self._kss if k["backup_type"] == YSQL)
+        notes = []
         for k in r["keyspaces"]:
-            if k["target"] not in listed:
-                if not only_existing:
-                    k["dropped"] = True
+            name = k["target"]
+            if name not in self._absent_before:  # never reached (plan refuses), but never drop what was there
+                k["left_behind"] = True
+                notes.append("%s existed before the drill, not dropped" % name)
                 continue
             if k["backup_type"] == "ysql":
+                if name not in dbs and name not in listed:
+                    continue  # the restore did not create it
                 if self.sql is None:
+                    k["left_behind"] = True
+                    notes.append("%s: no ysql connection to drop it" % name)
                     continue
-                run_sql(self.sql, self.runner, self.sql.database,
-                        "DROP DATABASE IF EXISTS %s;\n" % _metadb.quote_ident(k["target"]))
+                run_sql(self.sql, self.runner, self.sql.database, "DROP DATABASE IF EXISTS %s;\n" % _metadb.quote_ident(name))
+                k["dropped"] = True
             else:
-                for tb in listed[k["target"]]:
+                for tb in listed.get(name) or []:
                     task = self.client.delete(self.client.cpath("universes/%s/tables/%s" % (target_uuid, tb["uuid"])))
                     if isinstance(task, dict) and task.get("taskUUID"):
                         self.client.wait_for_task(task["taskUUID"], float(self.p.get("wait_timeout") or 3600),
                                                   float(self.p.get("poll_interval") or 2))
-            k["dropped"] = True
-        left = [k["target"] for k in r["keyspaces"] if k["target"] in self.tables(target_uuid)]
-        if left and not only_existing:
-            raise DrillError("the scratch keyspace %s is still listed after the cleanup" % ", ".join(left))
-        r["cleaned_up"] = not left and all(k["dropped"] for k in r["keyspaces"])
+                k["left_behind"] = True
+                notes.append("YCQL keyspace %s%s: YBA's API drops tables, not keyspaces; drop it with ycqlsh: DROP "
+                             "KEYSPACE %s" % (name, " (its tables dropped)" if listed.get(name) else " may remain", name))
+        still = self.present(target_uuid) & {k["target"] for k in r["keyspaces"] if k["dropped"]}
+        r["left_behind"] = [k["target"] for k in r["keyspaces"] if k["left_behind"]]
+        r["cleanup_note"] = "; ".join(notes) or None
+        r["cleaned_up"] = False
+        if still:
+            raise DrillError("the scratch keyspace %s still exists after the cleanup" % ", ".join(sorted(still)))
+        r["cleaned_up"] = not r["left_behind"]
+
+    def left_in_place(self, target_uuid: str) -> None:
+        """With cleanup=false: which scratch keyspaces stay (a YCQL one is not visible without tables: once a
+        restore was sent it is counted as left)."""
+        r = self.result
+        present = self.present(target_uuid)
+        for k in r["keyspaces"]:
+            k["left_behind"] = k["target"] in present or k["backup_type"] == "ycql"
+        r["left_behind"] = [k["target"] for k in r["keyspaces"] if k["left_behind"]]
+        r["cleanup_note"] = "cleanup=false: left in place" if r["left_behind"] else None
 
     # ------------------------------------------------------------------ outputs
     def public(self) -> dict[str, t.Any]:
@@ -432,12 +523,14 @@ def record(result: dict[str, t.Any], ok: bool, check_mode: bool, api_calls: int,
     else:
         summary = "RESTORE DRILL OK - backup %s of %s restored into %s in %.1f s%s" % (
             backup.get("backup_uuid"), result.get("universe"), targets, result.get("rto_seconds") or 0.0,
-            ", cleaned up" if result.get("cleaned_up") else ", left in place")
+            ", cleaned up" if result.get("cleaned_up") else ", left in place: %s" % (
+                ", ".join(result.get("left_behind") or []) or "-"))
     return {"summary": summary[:500], "ok": ok, "check_mode": check_mode, "universe": result.get("universe"),
             "target_universe": result.get("target_universe"), "backup_uuid": backup.get("backup_uuid"),
             "scratch_keyspaces": [k["target"] for k in result.get("keyspaces") or []],
             "rto_seconds": result.get("rto_seconds"), "restore_state": result.get("restore_state"),
             "tables": len(result.get("tables") or []), "row_counts": result.get("row_counts") or {},
             "cleaned_up": bool(result.get("cleaned_up")),
+            "left_behind": list(result.get("left_behind") or []),
             "skipped_backups": [s["backup_uuid"] for s in result.get("skipped_backups") or []],
             "api_calls": api_calls}

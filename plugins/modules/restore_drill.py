@@ -19,15 +19,22 @@ description:
     reported.
   - Names a scratch keyspace per keyspace of the backup, C(<scratch_prefix><keyspace>_<yyyymmddhhmm>) (UTC), or
     O(scratch_keyspace), and refuses to restore over a keyspace that exists on the target universe (read with
-    C(GET universes/{u}/tables)); YBA refuses too (400 C(Keyspace ... already exists, overwriting data is not allowed))
-    and that refusal is reported as is.
+    C(GET universes/{u}/tables), and for a YSQL keyspace, which may have no table, in C(pg_database) over the O(ysql)
+    connection; without O(ysql) an existing YSQL database without tables is not seen); YBA refuses too (400
+    C(Keyspace ... already exists, overwriting data is not allowed)) and that refusal is reported as is.
   - Sends C(POST restore/preflight), then C(POST restore) into O(target_universe) (default, the source universe) with
     the backup's category, waits for the task, reads the restore's state on C(POST restore/page), and checks that every
     scratch keyspace and its tables are listed by C(GET universes/{u}/tables); with O(ysql), counts the rows of every
     restored table over SQL (and compares them with O(expected_row_counts)).
-  - Drops the scratch keyspaces (O(cleanup)). YBA's API cannot drop a YSQL database, so a YSQL keyspace is dropped over
-    the O(ysql) connection (C(DROP DATABASE)); a YCQL keyspace's tables are dropped with C(DELETE universes/{u}/tables/{t}).
-    The keyspaces must then be gone from the listing. A failed restore's partly restored keyspaces are dropped too.
+  - Drops the scratch keyspaces the drill created (absent before the restore, present after it; O(cleanup)), never one
+    that existed before. YBA's API cannot drop a YSQL database, so a YSQL keyspace is dropped over the O(ysql)
+    connection (C(DROP DATABASE)). A YCQL keyspace's tables are dropped with C(DELETE universes/{u}/tables/{t}), but
+    YBA's API has no call that drops a YCQL keyspace (C(TablesController) drops tables only), so the emptied keyspace
+    is left, named in RV(left_behind) with the C(DROP KEYSPACE) to run in C(ycqlsh) in RV(cleanup_note), and
+    RV(cleaned_up) is V(false). The dropped keyspaces must then be gone. Once the restore was sent the cleanup runs
+    whatever fails after it (the task, its wait, the check of the tables and rows), so a failed drill leaves no scratch keyspace
+    behind either; that first failure stays the drill's error and a failure of the cleanup itself is reported in
+    RV(cleanup_error). With O(cleanup=false) nothing is dropped, not even after a failure.
   - RV(rto_seconds) is the time from the restore request to its task's success.
   - Run it on the YBA host (or where the API, the bucket and the universe's YSQL port are reachable).
 author:
@@ -151,8 +158,11 @@ attributes:
   idempotent:
     support: full
     details:
-      - Every run restores (a drill is an action) into a new scratch keyspace and, with O(cleanup), drops it; the
-        universes end as they started.
+      - Every run restores (a drill is an action) into a new scratch keyspace and, with O(cleanup), drops it; a YSQL
+        drill ends with the universes as they started, a YCQL drill leaves its emptied scratch keyspace (RV(left_behind)).
+notes:
+  - C(changed) is V(true) for every drill that sent a restore, even when the scratch keyspace was dropped again (YBA
+    records a restore and its task); check mode reports what a run would do.
 requirements:
   - boto3 (on the host the module runs on, to verify; not needed with O(verify=false))
 seealso:
@@ -214,7 +224,8 @@ skipped_backups:
 keyspaces:
   description:
     - One entry per keyspace of the backup - C(source), C(target) (the scratch keyspace), C(backup_type), C(location),
-      C(tables) (as listed after the restore), C(restored), C(dropped).
+      C(tables) (as listed after the restore), C(restored), C(dropped) (the drill dropped it), C(left_behind) (it
+      stays on the target universe).
   returned: always
   type: list
   elements: dict
@@ -260,9 +271,24 @@ verified:
   returned: always
   type: bool
 cleaned_up:
-  description: Every scratch keyspace was dropped and is gone from the listing.
+  description:
+    - Every scratch keyspace the drill created was dropped and is gone, and none is left behind (V(false) for a YCQL
+      drill - its emptied keyspace stays, see RV(left_behind) - and with O(cleanup=false)).
   returned: always
   type: bool
+left_behind:
+  description: The scratch keyspaces that stay on the target universe after the drill (O(cleanup=false), a YCQL keyspace).
+  returned: always
+  type: list
+  elements: str
+cleanup_note:
+  description: Why a scratch keyspace was left behind, and how to drop it.
+  returned: always
+  type: str
+cleanup_error:
+  description: Why the cleanup failed, when it failed while the drill had already failed for another reason.
+  returned: always
+  type: str
 durations:
   description: Seconds per step - C(restore_seconds), C(verify_seconds), C(cleanup_seconds), C(total_seconds).
   returned: always
@@ -287,7 +313,7 @@ api_calls:
 record:
   description:
     - The run record - C(summary) (one line), C(ok), C(check_mode), C(universe), C(target_universe), C(backup_uuid),
-      C(scratch_keyspaces), C(rto_seconds), C(restore_state), C(tables), C(row_counts), C(cleaned_up),
+      C(scratch_keyspaces), C(rto_seconds), C(restore_state), C(tables), C(row_counts), C(cleaned_up), C(left_behind),
       C(skipped_backups), C(api_calls). No secret.
   returned: always
   type: dict
@@ -408,8 +434,7 @@ def main():
         error = "YBA API: %s" % err
     result = drill.public() if drill is not None else {}
     before = {k["target"]: "absent" for k in result.get("keyspaces") or []}
-    after = {k["target"]: ("absent" if k.get("dropped") or not k.get("restored") else "present")
-             for k in result.get("keyspaces") or []}
+    after = {k["target"]: ("present" if k.get("left_behind") else "absent") for k in result.get("keyspaces") or []}
     if module.check_mode and not error:
         after = {k: "restored, checked, dropped (planned)" for k in before}
     result.update(

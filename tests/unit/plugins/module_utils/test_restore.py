@@ -52,17 +52,23 @@ def test_keyspaces_of_a_backup_and_the_restore_body():
 
 def test_tables_by_keyspace_keeps_user_tables():
     listed = [{"keySpace": "k", "tableName": "t", "tableUUID": "1", "tableType": "PGSQL_TABLE_TYPE",
-               "relationType": "USER_TABLE_RELATION", "sizeBytes": 10.0},
+               "relationType": "USER_TABLE_RELATION", "sizeBytes": 10.0, "pgSchemaName": "sales"},
               {"keySpace": "k", "tableName": "t_idx", "relationType": "INDEX_TABLE_RELATION"},
+              {"keySpace": "k", "tableName": "mv", "relationType": "MATVIEW_TABLE_RELATION"},
+              {"keySpace": "k", "tableName": "0000.colocation.parent.tablename",
+               "relationType": "COLOCATED_PARENT_TABLE_RELATION"},
+              {"keySpace": "k", "tableName": "no_relation_type"},
               {"keySpace": "system", "tableName": "peers", "relationType": "SYSTEM_TABLE_RELATION"}]
-    assert rd.tables_by_keyspace(listed) == {"k": [{"table": "t", "uuid": "1", "type": "PGSQL_TABLE_TYPE",
-                                                    "size_bytes": 10.0}]}
+    assert rd.tables_by_keyspace(listed) == {"k": [{"table": "t", "schema": "sales", "uuid": "1",
+                                                    "type": "PGSQL_TABLE_TYPE", "size_bytes": 10.0}]}
 
 
-def test_row_count_sql_quotes_every_name():
-    sql = rd.row_count_sql(['orders', 'we"ird'])
-    assert sql == ("SELECT json_build_object('orders', (SELECT count(*) FROM \"orders\"), "
-                   "'we\"ird', (SELECT count(*) FROM \"we\"\"ird\"));\n")
+def test_row_count_sql_qualifies_and_quotes_every_name():
+    sql = rd.row_count_sql([{"schema": "public", "table": "orders"}, {"schema": "Sales", "table": 'we"ird'},
+                            {"schema": "", "table": "t"}])
+    assert sql == ("SELECT json_build_object('orders', (SELECT count(*) FROM \"public\".\"orders\"), "
+                   "'Sales.we\"ird', (SELECT count(*) FROM \"Sales\".\"we\"\"ird\"), "
+                   "'t', (SELECT count(*) FROM \"t\"));\n")
     assert rd.row_count_sql([]) == "SELECT '{}'::json;\n"
 
 

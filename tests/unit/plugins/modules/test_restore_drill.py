@@ -34,6 +34,8 @@ U = "11111111-1111-1111-1111-111111111111"
 CFG = "c0000000-0000-0000-0000-000000000001"
 B_NEW, B_OLD, B_CQL = ("b0000000-0000-0000-0000-00000000000%d" % n for n in (1, 2, 3))
 ROWS = {"customers": 3, "orders": 12}
+# a table outside search_path: counted only when the query names its schema
+SCHEMA_ROWS = {"sales.invoices": 5}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +83,8 @@ class FakeYBA:
         self.tasks = {}
         self.restores = []
         self.refuse_restore = None  # the 400 YBA answers although the module's own check passed (a race)
+        self.fail_after_create = None  # the task fails with this error after it created the keyspace (partly restored)
+        self.hang = False  # the task never ends (wait_timeout)
         self.seen = []
 
     def put(self, loc):
@@ -100,10 +104,13 @@ class FakeYBA:
         out = [{"keySpace": "yugabyte", "tableName": "orders", "tableUUID": str(uuid.uuid4()),
                 "tableType": "PGSQL_TABLE_TYPE", "relationType": "USER_TABLE_RELATION", "sizeBytes": 1.0}]
         for db in sorted(self.databases() - {"postgres", "template0", "template1"}):
-            for name in self.pg.sql("SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = "
-                                    "'public'::regnamespace ORDER BY 1", db=db).split():
-                out.append({"keySpace": db, "tableName": name, "tableUUID": str(uuid.uuid4()),
-                            "tableType": "PGSQL_TABLE_TYPE", "relationType": "USER_TABLE_RELATION", "sizeBytes": 2.0})
+            for row in self.pg.sql("SELECT n.nspname || '.' || c.relname || '.' || c.relkind::text FROM pg_class c JOIN "
+                                   "pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'm') AND "
+                                   "n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1", db=db).split():
+                schema, name, kind = row.split(".")
+                out.append({"keySpace": db, "tableName": name, "pgSchemaName": schema, "tableUUID": str(uuid.uuid4()),
+                            "tableType": "PGSQL_TABLE_TYPE", "sizeBytes": 2.0,
+                            "relationType": "USER_TABLE_RELATION" if kind == "r" else "MATVIEW_TABLE_RELATION"})
         for ks, tables in self.ycql.items():
             out += [{"keySpace": ks, "tableName": name, "tableUUID": t, "tableType": "YQL_TABLE_TYPE",
                      "relationType": "USER_TABLE_RELATION", "sizeBytes": 3.0} for t, name in tables.items()]
@@ -156,7 +163,7 @@ class FakeYBA:
         return {"taskUUID": t, "resourceUUID": U}
 
     def restore(self, body):
-        existing = {t["keySpace"] for t in self.tables()}
+        existing = {t["keySpace"] for t in self.tables()} | self.databases()
         for info in body["backupStorageInfoList"]:
             if info["backupType"] == "PGSQL_TABLE_TYPE" and (info["keyspace"] in existing or self.refuse_restore):
                 raise _api.YBAValidationError("Keyspace %s already exists, overwriting data is not allowed"
@@ -173,9 +180,15 @@ class FakeYBA:
                 self.pg.sql('CREATE DATABASE "%s"' % info["keyspace"], db="postgres")
                 self.pg.sql("".join("CREATE TABLE %s (id int); INSERT INTO %s SELECT generate_series(1, %d);"
                                     % (name, name, n) for name, n in ROWS.items()), db=info["keyspace"])
+                # a schema outside search_path and a materialized view (MATVIEW_TABLE_RELATION: not counted)
+                self.pg.sql("CREATE SCHEMA sales; CREATE TABLE sales.invoices (id int); INSERT INTO sales.invoices "
+                            "SELECT generate_series(1, 5); ALTER DATABASE \"%s\" SET search_path = public; "
+                            "CREATE MATERIALIZED VIEW order_ids AS SELECT id FROM orders" % info["keyspace"],
+                            db=info["keyspace"])
             else:
                 self.ycql[info["keyspace"]] = {str(uuid.uuid4()): "items"}
-        answer = self.task("Failure" if error else "Success", error)
+        error = error or self.fail_after_create
+        answer = self.task("Running" if self.hang else "Failure" if error else "Success", error)
         self.restores.append({"restoreUUID": str(uuid.uuid4()), "state": "Failed" if error else "Completed",
                               "restoreSizeInBytes": 128, "restoreKeyspaceList": [
                                   {"taskUUID": answer["taskUUID"], "targetKeyspace": i["keyspace"]}
@@ -234,8 +247,9 @@ def test_drill_restores_counts_rows_drops_and_times(yba, pg):
     target = res["keyspaces"][0]["target"]
     assert not res["failed"] and res["changed"] and res["restored"] and res["verified"] and res["cleaned_up"]
     assert res["backup"]["backup_uuid"] == B_NEW and res["skipped_backups"] == []
-    assert res["row_counts"] == {target: ROWS}
-    assert sorted(t["table"] for t in res["tables"]) == sorted(ROWS)
+    assert res["row_counts"] == {target: dict(ROWS, **SCHEMA_ROWS)}
+    assert sorted(t["table"] for t in res["tables"]) == sorted(list(ROWS) + ["invoices"])
+    assert [t["rows"] for t in res["tables"] if t["table"] == "invoices"] == [5]
     assert res["restore_state"] == "Completed" and res["rto_seconds"] >= 0
     assert target not in yba.databases()  # really dropped over SQL
     body = [b for m, p, b in yba.seen if p.endswith("/restore")][0]
@@ -288,12 +302,18 @@ def test_ysql_drill_without_sql_connection_is_refused(yba, pg):
     assert sent(yba, "restore") == []
 
 
-def test_ycql_keyspace_is_dropped_through_the_api(yba, pg):
-    res = run(pg, ysql=False, backup_uuid=B_CQL)
-    assert not res["failed"] and res["cleaned_up"], res.get("msg")
+def test_ycql_tables_are_dropped_through_the_api_and_the_keyspace_is_reported_left(yba, pg):
+    res = run(pg, ysql=False, backup_uuid=B_CQL, diff=True)
+    target = res["keyspaces"][0]["target"]
+    assert not res["failed"] and res["restored"] and res["verified"], res.get("msg")
     assert res["keyspaces"][0]["backup_type"] == "ycql" and res["row_counts"] == {}
     assert len([1 for m, p, _b in yba.seen if m == "DELETE" and "/tables/" in p]) == 1
     assert yba.ycql == {}
+    # YBA's API cannot drop the keyspace itself: said, not hidden
+    assert not res["cleaned_up"] and res["left_behind"] == [target] and res["keyspaces"][0]["left_behind"]
+    assert "DROP KEYSPACE %s" % target in res["cleanup_note"]
+    assert res["diff"]["after"] == {target: "present"} and res["record"]["left_behind"] == [target]
+    assert res["record"]["summary"].endswith("left in place: %s" % target)
 
 
 @pytest.mark.parametrize("args, msg", [
@@ -306,3 +326,55 @@ def test_bad_input_fails_before_anything_is_sent(yba, pg, args, msg):
     res = run(pg, **args)
     assert res["failed"] and msg in res["msg"] and res["msg"].endswith("nothing was sent")
     assert yba.seen == []
+
+
+def test_failed_check_still_drops_the_scratch_keyspace(yba, pg):
+    res = run(pg, expected_row_counts={"orders": 13})
+    target = res["keyspaces"][0]["target"]
+    # the row-count failure is the drill's error, and the scratch database is gone all the same
+    assert res["failed"] and "row counts differ from expected_row_counts: orders: 12 rows, expected 13" in res["msg"]
+    assert res["restored"] and not res["verified"] and res["cleaned_up"] and res["keyspaces"][0]["dropped"]
+    assert target not in yba.databases()
+    assert "cleanup_seconds" in res["durations"] and res["record"]["cleaned_up"]
+
+
+def test_restore_task_timeout_still_drops_the_scratch_keyspace(yba, pg):
+    yba.hang = True
+    res = run(pg, wait_timeout=0.3)
+    target = res["keyspaces"][0]["target"]
+    assert res["failed"] and res["msg"].startswith("restore drill of orders: YBA API: ") and "still Running" in res["msg"]
+    assert not res["restored"] and res["cleaned_up"]
+    assert target not in yba.databases()
+
+
+def test_failed_restore_with_cleanup_false_drops_nothing(yba, pg):
+    yba.fail_after_create = "Restore of tablet failed"
+    res = run(pg, ysql=False, backup_uuid=B_CQL, cleanup=False)
+    target = res["keyspaces"][0]["target"]
+    assert res["failed"] and "Restore of tablet failed" in res["msg"]
+    assert not res["cleaned_up"] and not res["keyspaces"][0]["dropped"]
+    assert [p for m, p, _b in yba.seen if m == "DELETE"] == []
+    assert target in yba.ycql  # kept for inspection, as asked
+
+
+def test_existing_database_without_tables_is_refused_before_anything_is_sent(yba, pg):
+    pg.sql('CREATE DATABASE "drill_empty"', db="postgres")  # a keyspace without tables: not in the tables listing
+    res = run(pg, scratch_keyspace="drill_empty")
+    assert res["failed"] and "keyspace drill_empty already exists on universe orders; refusing" in res["msg"]
+    assert sent(yba, "restore") == [] and not res["changed"]
+    assert "drill_empty" in yba.databases()
+
+
+def test_cleanup_drops_only_what_the_drill_created(yba, pg):
+    res = run(pg)
+    target = res["keyspaces"][0]["target"]
+    assert not res["failed"] and res["cleaned_up"] and res["left_behind"] == [] and res["cleanup_note"] is None
+    assert res["keyspaces"][0]["dropped"] and target not in yba.databases()
+    assert "yugabyte" not in [k["target"] for k in res["keyspaces"]]
+
+
+def test_cleanup_false_reports_what_is_left(yba, pg):
+    res = run(pg, cleanup=False, diff=True)
+    target = res["keyspaces"][0]["target"]
+    assert not res["failed"] and not res["cleaned_up"] and res["left_behind"] == [target]
+    assert target in yba.databases() and res["diff"]["after"] == {target: "present"}
