@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid as uuidlib
@@ -835,6 +836,9 @@ def universe_tablespace(state: dict[str, Any], pg: Any) -> str:
     if pg.execute("SELECT 1 FROM pg_tablespace WHERE spcname = %s", (UNIVERSE_TABLESPACE,)).fetchone():
         return UNIVERSE_TABLESPACE
     where = os.path.join(state["dir"], "universe_ysql")
+    # a directory an earlier PostgreSQL of this lab dir left (`ybalab up` rebuilt the cluster) is not a tablespace
+    # of this one: PostgreSQL refuses a non-empty location ("already in use as a tablespace")
+    shutil.rmtree(where, ignore_errors=True)
     os.makedirs(where, exist_ok=True)
     data_dir = pg.execute("SHOW data_directory").fetchone()[0]
     st = os.stat(data_dir)
