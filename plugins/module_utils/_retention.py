@@ -19,9 +19,11 @@ Candidates (full backups only: an incremental goes with its full, ``DeleteBackup
   schedule).
 
 The floor, which no candidate reason overrides: per universe x backup type, the newest ``min_redundancy`` good
-chains are kept - a chain is good when its full and every increment are Completed and, with verification, every
-location of each holds its data objects and marker in the bucket (``_backupverify``); a catalog entry whose objects
-are gone does not count (Barman's ``minimum_redundancy``, counted on verified backups). Never deleted either: a
+chains are kept - a chain is good when its full is Completed, no increment is in progress, and, with verification,
+every location of the full and of its Completed increments holds its data objects and marker in the bucket
+(``_backupverify``; a Failed/Stopped/Skipped increment does not stop the full from restoring); a catalog entry whose
+objects are gone does not count (Barman's ``minimum_redundancy``, counted on verified backups). When the floor is not
+met, only candidates found dangling are deleted: retention never deletes below the floor. Never deleted either: a
 pinned backup (``expiry`` null = never expires, or named in ``pinned``), a chain with an increment in progress
 (``DeleteBackupYb`` refuses it), a backup whose storage config is gone.
 """
@@ -166,7 +168,7 @@ class Planner:
         out: dict[str, t.Any] = {"universe": rows[0]["universe_name"], "universe_uuid": key[0],
                                  "backup_type": fr.api_name(key[1]), "min_redundancy": need, "kept": [],
                                  "not_counted": [], "met": need == 0, "unverifiable": None, "examined": 0,
-                                 "not_examined_before": None}
+                                 "not_examined_before": None, "dangling": []}
         for f in sorted(rows, key=lambda f: f["create_time"] or 0, reverse=True):
             if len(out["kept"]) >= need or (f["create_time"] or 0) < oldest:
                 break
@@ -181,13 +183,15 @@ class Planner:
                 out["not_counted"].append({"backup_uuid": f["backup_uuid"], "why": "gone (deleted meanwhile)"})
                 continue
             members = chain_entries(chain, f["backup_uuid"])
-            bad = next((c for c in members if str(c.get("state")) != bi.COMPLETED), None)
-            if bad is not None:
+            busy = in_progress_member(members)
+            if busy is not None:
                 out["not_counted"].append({"backup_uuid": f["backup_uuid"], "why": "increment %s is %s" % (
-                    bad.get("backupUUID"), bad.get("state"))})
+                    busy.get("backupUUID"), busy.get("state"))})
                 continue
+            # a Failed/Stopped/Skipped increment does not make the chain unrestorable: the full (and the Completed
+            # increments) still restore, so only those are verified and the chain counts
             if self.verify is not None:
-                res = self.verify(f["raw"], members)
+                res = self.verify(f["raw"], [c for c in members if str(c.get("state")) == bi.COMPLETED])
                 if not res.get("verified"):
                     if res.get("error_class") not in DANGLING_CLASSES:
                         out["unverifiable"] = "cannot verify %s in the bucket: %s" % (
@@ -195,6 +199,7 @@ class Planner:
                         return out
                     out["not_counted"].append({"backup_uuid": f["backup_uuid"],
                                                "why": "dangling: %s" % res.get("problem")})
+                    out["dangling"].append(f["backup_uuid"])
                     continue
             out["kept"].append(f["backup_uuid"])
         out["met"] = len(out["kept"]) >= need
@@ -247,6 +252,11 @@ class Planner:
             rank = floor["kept"].index(f["backup_uuid"]) + 1
             out.update(action="keep", why="floor: newest verified chain %d of %d of %s (min_redundancy %d)" % (
                 rank, len(floor["kept"]), where, floor["min_redundancy"]))
+            return out
+        if not floor["met"] and f["backup_uuid"] not in floor["dangling"]:
+            out.update(action="keep", why="floor not met: only %d of %d verified chains of %s; retention refuses to "
+                       "delete below the floor (only chains found dangling in the bucket are deleted)" % (
+                           len(floor["kept"]), floor["min_redundancy"], where))
             return out
         if self.configs is not None and str(f["storage_config_uuid"]) not in self.configs:
             out.update(action="keep", why="its storage config %s is gone: YBA cannot delete its objects (re-home it "

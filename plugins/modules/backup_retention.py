@@ -19,9 +19,12 @@ description:
     C(QueuedForDeletion) or C(DeleteInProgress) for two O(gc_interval)s (reported only, YBA refuses to delete them
     again), or past the optional policy (O(keep_days), O(keep_last)).
   - 'The floor, which no candidate reason overrides: per universe and backup type, the newest O(min_redundancy) good
-    chains are never deleted. A chain is good when its full and every increment are Completed and, with
-    O(verify=true), every location of each holds its data objects and its writer''s marker in the bucket; a catalog
-    entry whose objects are gone (dangling) does not count. Never deleted either: a pinned backup (C(expiry) null, that
+    chains are never deleted. A chain is good when its full is Completed, none of its increments is in progress and,
+    with O(verify=true), every location of the full and of its Completed increments holds its data objects and its
+    writer''s marker in the bucket (a Failed increment does not stop the full from restoring); a catalog entry whose
+    objects are gone (dangling) does not count. When fewer good chains than O(min_redundancy) exist, only the
+    candidates found dangling are deleted - retention never deletes below the floor. Never deleted either: a pinned
+    backup (C(expiry) null, that
     is never expires, or named in O(pinned)), a chain with an increment in progress, a backup whose storage config is
     gone. A universe whose chains cannot be verified (network, credentials) keeps every candidate.'
   - Before the first deletion every S3 storage config of the planned deletions is probed from where the module runs
@@ -206,7 +209,8 @@ floors:
   description:
     - Per universe and backup type with candidates - C(universe), C(universe_uuid), C(backup_type),
       C(min_redundancy), C(kept) (the chains the floor keeps, newest first), C(not_counted) (C(backup_uuid), C(why) -
-      newer chains that did not count, such as dangling ones), C(met), C(unverifiable), C(examined) (the Completed
+      newer chains that did not count, such as dangling ones), C(dangling) (the chains whose objects are gone),
+      C(met), C(unverifiable), C(examined) (the Completed
       fulls looked at, at most max(50, 10 x O(min_redundancy)); candidates older than C(not_examined_before) are kept
       when the floor is not met by then).
   returned: always

@@ -90,10 +90,33 @@ def test_no_verified_chain_at_all_says_the_floor_is_not_met_and_unverifiable_kee
     assert plan["by"]["b2"]["why"] == "floor unknown for orders ysql: cannot verify b1 in the bucket: connect refused"
 
 
-def test_a_newer_chain_with_a_failed_increment_does_not_count():
-    chains = {"b1": [{"backupUUID": "i1", "state": "Failed"}, {"backupUUID": "b1", "state": "Completed"}]}
-    plan = planner([resp("b1", 6, incs=True), resp("b2", 12), resp("b3", 18)], chains=chains)
-    assert plan["floors"][0]["kept"] == ["b2"] and plan["floors"][0]["not_counted"][0]["why"] == "increment i1 is Failed"
+def test_a_failed_increment_leaves_its_chain_counted_and_only_an_in_progress_one_disqualifies():
+    chains = {"b1": [{"backupUUID": "i1", "state": "Failed"}, {"backupUUID": "b1", "state": "Completed"}],
+              "b2": [{"backupUUID": "i2", "state": "InProgress"}, {"backupUUID": "b2", "state": "Completed"}]}
+    verified = []
+    plan = planner([resp("b1", 6, incs=True), resp("b2", 12, incs=True), resp("b3", 18)], chains=chains)
+    assert plan["floors"][0]["kept"] == ["b1"] and plan["floors"][0]["not_counted"] == []
+    assert plan["by"]["b3"]["action"] == "delete"
+    plan = planner([resp("b2", 12, incs=True), resp("b3", 18)], chains=chains)
+    assert plan["floors"][0]["not_counted"][0]["why"] == "increment i2 is InProgress"
+    assert plan["floors"][0]["kept"] == ["b3"]
+    # the failed increment is not verified (its objects may be partial): the full restores without it
+    pl = rt.Planner([resp("b1", 6, incs=True)], NOW, params(), lambda u: chains[u],
+                    lambda b, incs: verified.append([c["backupUUID"] for c in incs]) or {"verified": True})
+    assert pl.plan()["floors"][0]["kept"] == ["b1"] and verified == [[]]
+
+
+def test_below_the_floor_only_dangling_candidates_are_deleted():
+    chains = {"b3": [{"backupUUID": "i3", "state": "InProgress"}, {"backupUUID": "b3", "state": "Completed"}]}
+    plan = planner([resp("b1", 6), resp("b2", 12, state="Failed"), resp("b3", 18, incs=True), resp("b4", 24)],
+                   chains=chains, dangling={"b1", "b4"})
+    floor = plan["floors"][0]
+    assert floor["met"] is False and floor["dangling"] == ["b1", "b4"]
+    assert {u: i["action"] for u, i in plan["by"].items()} == {"b1": "delete", "b2": "keep", "b3": "keep",
+                                                               "b4": "delete"}
+    assert plan["by"]["b2"]["why"] == ("floor not met: only 0 of 1 verified chains of orders ysql; retention refuses "
+                                       "to delete below the floor (only chains found dangling in the bucket are "
+                                       "deleted)")
 
 
 def test_the_plan_shows_the_chain_and_an_in_progress_increment_keeps_it():
