@@ -24,7 +24,7 @@ every location of the full and of its Completed increments holds its data object
 (``_backupverify``; a Failed/Stopped/Skipped increment does not stop the full from restoring); a catalog entry whose
 objects are gone does not count (Barman's ``minimum_redundancy``, counted on verified backups). When the floor is not
 met, only candidates found dangling are deleted: retention never deletes below the floor. Never deleted either: a
-pinned backup (``expiry`` null = never expires, or named in ``pinned``), a chain with an increment in progress
+pinned backup (named in ``pinned``, or ``expiry`` null = never expires unless it is FailedToDelete), a chain with an increment in progress
 (``DeleteBackupYb`` refuses it), a backup whose storage config is gone.
 """
 from __future__ import annotations
@@ -235,7 +235,8 @@ class Planner:
             out.update(action="report", why="%s since %s: YBA refuses to delete a backup in that state; its GC "
                        "retries it every run (check the GC in the YBA log)" % (f["state"], bi.iso(f["update_time"])))
             return out
-        if f["backup_uuid"] in self.pinned or f["expiry"] is None:
+        # expiry null pins, except a FailedToDelete backup: that was a requested deletion (only ``pinned`` pins it)
+        if f["backup_uuid"] in self.pinned or (f["expiry"] is None and reason != "failed_to_delete"):
             out.update(action="keep", why="pinned (%s)" % ("named in pinned" if f["backup_uuid"] in self.pinned
                                                            else "never expires"))
             return out

@@ -24,8 +24,8 @@ description:
     writer''s marker in the bucket (a Failed increment does not stop the full from restoring); a catalog entry whose
     objects are gone (dangling) does not count. When fewer good chains than O(min_redundancy) exist, only the
     candidates found dangling are deleted - retention never deletes below the floor. Never deleted either: a pinned
-    backup (C(expiry) null, that
-    is never expires, or named in O(pinned)), a chain with an increment in progress, a backup whose storage config is
+    backup (named in O(pinned), or C(expiry) null - never expires - unless it is C(FailedToDelete), which was a
+    requested deletion), a chain with an increment in progress, a backup whose storage config is
     gone. A universe whose chains cannot be verified (network, credentials) keeps every candidate.'
   - Before the first deletion every S3 storage config of the planned deletions is probed from where the module runs
     (O(probe)); a failing probe refuses the run with the probe's summary (deleting into broken storage only makes more
@@ -90,7 +90,8 @@ options:
     default: universe
   pinned:
     description:
-      - Backup UUIDs never to delete, whatever their expiry.
+      - Backup UUIDs never to delete, whatever their expiry or state (the only way to keep a C(FailedToDelete)
+        backup).
     type: list
     elements: str
     default: []

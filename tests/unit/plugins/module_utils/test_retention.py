@@ -143,7 +143,11 @@ def test_pinned_stuck_failed_to_delete_and_not_candidates():
     by = plan["by"]
     assert sorted(by) == ["ftd", "never", "pin", "q-old"]
     assert (by["pin"]["action"], by["pin"]["why"]) == ("keep", "pinned (named in pinned)")
-    assert (by["never"]["action"], by["never"]["why"]) == ("keep", "pinned (never expires)")
+    # a FailedToDelete backup was a requested deletion: expiry null does not pin it, only pinned does
+    assert (by["never"]["action"], by["never"]["reason"]) == ("delete", "failed_to_delete")
+    assert planner(backups, pinned=["never"])["by"]["never"]["why"] == "pinned (named in pinned)"
+    forever = planner([resp("new", 1, expired=False), resp("keep", 6, expiry=None)], keep_last=1)["by"]["keep"]
+    assert (forever["action"], forever["why"]) == ("keep", "pinned (never expires)")
     assert (by["ftd"]["action"], by["ftd"]["reason"]) == ("delete", "failed_to_delete")
     assert by["q-old"]["action"] == "report" and by["q-old"]["why"].startswith("QueuedForDeletion since ")
     assert plan["floors"][0]["kept"] == ["new"]
