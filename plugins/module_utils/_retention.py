@@ -18,7 +18,7 @@ Candidates (full backups only: an incremental goes with its full, ``DeleteBackup
 * ``policy`` - Completed and older than ``keep_days``, or beyond the newest ``keep_last`` per universe (or
   schedule).
 
-The floor, which no candidate reason overrides: per universe x backup type, the newest ``min_redundancy`` good
+The floor, which no candidate reason overrides: per universe x backup type x keyspace set, the newest ``min_redundancy`` good
 chains are kept - a chain is good when its full is Completed, no increment is in progress, and, with verification,
 every location of the full and of its Completed increments holds its data objects and marker in the bucket
 (``_backupverify``; a Failed/Stopped/Skipped increment does not stop the full from restoring); a catalog entry whose
@@ -80,7 +80,22 @@ def fields(b: dict[str, t.Any]) -> dict[str, t.Any]:
     f["backup_type"] = fr.backup_type(b)
     f["schedule_name"] = b.get("scheduleName") or None
     f["size"] = size_of(b)
+    f["keyspaces"] = keyspaces_of(b)
     return f
+
+
+def keyspaces_of(b: dict[str, t.Any]) -> tuple[str, ...]:
+    """The sorted keyspaces of a backup (``commonBackupInfo.responseList[].keyspace``): a universe backed up per
+    keyspace has one floor per keyspace set."""
+    common = b.get("commonBackupInfo") if isinstance(b.get("commonBackupInfo"), dict) else b
+    return tuple(sorted({str(r["keyspace"]) for r in common.get("responseList") or []
+                         if isinstance(r, dict) and r.get("keyspace")}))
+
+
+def label(floor: dict[str, t.Any], sep: str = "/") -> str:
+    """``universe/type`` of a floor, with ``[ks1,ks2]`` when its backups name keyspaces."""
+    ks = floor.get("keyspaces") or []
+    return "%s%s%s%s" % (floor["universe"], sep, floor["backup_type"], (" [%s]" % ",".join(ks)) if ks else "")
 
 
 def chain_entries(chain: t.Sequence[dict[str, t.Any]], base_uuid: str) -> list[dict[str, t.Any]]:
@@ -138,8 +153,8 @@ class Planner:
             return "policy"
         return None
 
-    def policy_old(self, groups: dict[tuple[str, str], list[dict[str, t.Any]]]) -> set[str]:
-        """Completed fulls past keep_days or beyond keep_last (per universe x type, or per schedule)."""
+    def policy_old(self, groups: dict[tuple[str, str, tuple[str, ...]], list[dict[str, t.Any]]]) -> set[str]:
+        """Completed fulls past keep_days or beyond keep_last (per universe x type x keyspaces, or per schedule)."""
         out: set[str] = set()
         keep_days, keep_last = float(self.p.get("keep_days") or 0), int(self.p.get("keep_last") or 0)
         if not keep_days and not keep_last:
@@ -160,13 +175,14 @@ class Planner:
         return out
 
     # --------------------------------------------------------------------------------------------- floor
-    def floor(self, key: tuple[str, str], rows: list[dict[str, t.Any]], oldest: float) -> dict[str, t.Any]:
+    def floor(self, key: tuple[str, str, tuple[str, ...]], rows: list[dict[str, t.Any]], oldest: float) -> dict[str, t.Any]:
         """Walk the Completed fulls newest first until min_redundancy good chains are found, the walk passes the
         oldest candidate (nothing older matters), or the walk limit is reached."""
         need = int(self.p["min_redundancy"])
         limit = max(FLOOR_WALK_MIN, FLOOR_WALK_FACTOR * need)
         out: dict[str, t.Any] = {"universe": rows[0]["universe_name"], "universe_uuid": key[0],
-                                 "backup_type": fr.api_name(key[1]), "min_redundancy": need, "kept": [],
+                                 "backup_type": fr.api_name(key[1]), "keyspaces": list(key[2]),
+                                 "min_redundancy": need, "kept": [],
                                  "not_counted": [], "met": need == 0, "unverifiable": None, "examined": 0,
                                  "not_examined_before": None, "dangling": []}
         for f in sorted(rows, key=lambda f: f["create_time"] or 0, reverse=True):
@@ -208,9 +224,10 @@ class Planner:
     # ---------------------------------------------------------------------------------------------- plan
     def plan(self) -> dict[str, t.Any]:
         self.pinned = {str(u) for u in self.p.get("pinned") or []}
-        groups: dict[tuple[str, str], list[dict[str, t.Any]]] = {}
+        # the floor is per universe x backup type x keyspace set: a universe backed up per keyspace keeps each
+        groups: dict[tuple[str, str, tuple[str, ...]], list[dict[str, t.Any]]] = {}
         for f in self.rows:
-            groups.setdefault((str(f["universe_uuid"] or ""), f["backup_type"]), []).append(f)
+            groups.setdefault((str(f["universe_uuid"] or ""), f["backup_type"], f["keyspaces"]), []).append(f)
         policy_old = self.policy_old(groups)
         items, floors = [], []
         for key in sorted(groups, key=lambda k: (groups[k][0]["universe_name"] or "", k)):
@@ -230,7 +247,8 @@ class Planner:
                "created": bi.iso(f["create_time"]), "expiry": bi.iso(f["expiry"]), "schedule": f["schedule_name"],
                "storage_config_uuid": f["storage_config_uuid"], "size_bytes": f["size"], "increments": [],
                "action": "delete", "why": None}
-        where = "%s %s" % (out["universe"], out["backup_type"])
+        out["keyspaces"] = list(f["keyspaces"])
+        where = label(floor, " ")
         if reason == "stuck":
             out.update(action="report", why="%s since %s: YBA refuses to delete a backup in that state; its GC "
                        "retries it every run (check the GC in the YBA log)" % (f["state"], bi.iso(f["update_time"])))
@@ -508,9 +526,9 @@ def record(items: t.Sequence[dict[str, t.Any]], floors: t.Sequence[dict[str, t.A
             s["deleted"], s["gone"], s["queued"], len(failed_items(items)), s["kept"],
             s["reported"])
     if short:
-        text += "; floor not met for %s" % ", ".join("%s/%s" % (f["universe"], f["backup_type"]) for f in short)
+        text += "; floor not met for %s" % ", ".join(label(f) for f in short)
     ok = not failed_items(items) if not check_mode else True
     if not check_mode and wait:
         ok = ok and s["queued"] == 0
     return {"ok": ok, "summary": text, "check_mode": check_mode, "counts": s, "requests": requests,
-            "floor_short": ["%s/%s" % (f["universe"], f["backup_type"]) for f in short]}
+            "floor_short": [label(f) for f in short]}

@@ -18,7 +18,8 @@ description:
     (C(expiry) in the past, state Completed, Failed, Stopped or Skipped), C(FailedToDelete), stuck in
     C(QueuedForDeletion) or C(DeleteInProgress) for two O(gc_interval)s (reported only, YBA refuses to delete them
     again), or past the optional policy (O(keep_days), O(keep_last)).
-  - 'The floor, which no candidate reason overrides: per universe and backup type, the newest O(min_redundancy) good
+  - 'The floor, which no candidate reason overrides: per universe, backup type and keyspace set (a universe backed up
+    per keyspace keeps chains of each keyspace), the newest O(min_redundancy) good
     chains are never deleted. A chain is good when its full is Completed, none of its increments is in progress and,
     with O(verify=true), every location of the full and of its Completed increments holds its data objects and its
     writer''s marker in the bucket (a Failed increment does not stop the full from restoring); a catalog entry whose
@@ -66,8 +67,8 @@ options:
     default: []
   min_redundancy:
     description:
-      - The newest good (verified) chains kept per universe and backup type, whatever their expiry or the policy
-        (Barman's C(minimum_redundancy)). V(1) by default - the least that keeps every universe restorable; V(0)
+      - The newest good (verified) chains kept per universe, backup type and keyspace set, whatever their expiry or the
+        policy (Barman's C(minimum_redundancy)). V(1) by default - the least that keeps every universe restorable; V(0)
         disables the floor.
     type: int
     default: 1
@@ -84,7 +85,8 @@ options:
     default: 0
   policy_by:
     description:
-      - What O(keep_last) counts per - V(universe) (and backup type) or V(schedule) (on-demand backups per universe).
+      - What O(keep_last) counts per - V(universe) (and backup type and keyspace set) or V(schedule) (on-demand backups
+        per universe).
     type: str
     choices: [universe, schedule]
     default: universe
@@ -172,7 +174,7 @@ options:
 notes:
   - Run it on the YBA host (as the P(yba.remediation.backup_retention#role) role does), so the probe speaks for where
     YBA reaches the buckets from.
-  - The floor is counted per universe and backup type over all its storage configs and schedules; YBA's own GC only
+  - The floor is counted per universe, backup type and keyspace set over all its storage configs and schedules; YBA's own GC only
     keeps C(minNumBackupsToRetain) (3) Completed backups per schedule and does not look into the bucket.
 seealso:
   - module: yba.remediation.backup_sla
@@ -198,7 +200,7 @@ RETURN = r"""
 backups:
   description:
     - One item per candidate - C(backup_uuid), C(universe), C(universe_uuid), C(backup_type) (V(ysql), V(ycql)),
-      C(state), C(reason) (V(expired), V(failed_to_delete), V(policy), V(stuck)), C(created), C(expiry), C(schedule),
+      C(keyspaces), C(state), C(reason) (V(expired), V(failed_to_delete), V(policy), V(stuck)), C(created), C(expiry), C(schedule),
       C(storage_config_uuid), C(size_bytes) (the chain), C(increments) (UUIDs deleted with it), C(action)
       (V(delete), V(keep), V(report), V(gone) - deleted by YBA while the plan was made), C(why) (the reason it is kept or reported), and after a run C(result)
       (V(deleted), V(gone) - deleted by YBA meanwhile, V(queued), V(failed_to_queue), V(failed_to_delete),
@@ -208,7 +210,8 @@ backups:
   elements: dict
 floors:
   description:
-    - Per universe and backup type with candidates - C(universe), C(universe_uuid), C(backup_type),
+    - Per universe, backup type and keyspace set with candidates - C(universe), C(universe_uuid), C(backup_type),
+      C(keyspaces) (sorted),
       C(min_redundancy), C(kept) (the chains the floor keeps, newest first), C(not_counted) (C(backup_uuid), C(why) -
       newer chains that did not count, such as dangling ones), C(dangling) (the chains whose objects are gone),
       C(met), C(unverifiable), C(examined) (the Completed
@@ -242,7 +245,7 @@ plan:
 record:
   description:
     - The run record - C(ok), C(summary) (one line), C(check_mode), C(counts), C(requests), C(floor_short)
-      (universes and types with fewer good chains than O(min_redundancy)).
+      (C(universe/type [keyspaces]) with fewer good chains than O(min_redundancy)).
   returned: always
   type: dict
 requests:

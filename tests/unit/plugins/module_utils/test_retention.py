@@ -13,12 +13,14 @@ H = 3600.0
 U = "u-orders"
 
 
-def resp(uuid, hours_ago, expired=True, state="Completed", universe=U, incs=False, expiry="default", schedule=None):
+def resp(uuid, hours_ago, expired=True, state="Completed", universe=U, incs=False, expiry="default", schedule=None,
+         keyspaces=()):
     created = NOW - hours_ago * H
     out = {"commonBackupInfo": {"backupUUID": uuid, "baseBackupUUID": uuid, "state": state,
                                 "createTime": bi.iso(created), "updateTime": bi.iso(created),
                                 "storageConfigUUID": "cfg", "totalBackupSizeInBytes": 1024,
-                                "responseList": [{"defaultLocation": "s3://b/" + uuid}]},
+                                "responseList": [{"defaultLocation": "s3://b/" + uuid, **({"keyspace": k} if k else {})}
+                                                 for k in (keyspaces or [None])]},
            "universeUUID": universe, "universeName": universe[2:], "backupType": "PGSQL_TABLE_TYPE",
            "category": "YB_CONTROLLER", "hasIncrementalBackups": incs,
            "scheduleUUID": schedule or bi.NIL_UUID}
@@ -131,6 +133,19 @@ def test_the_plan_shows_the_chain_and_an_in_progress_increment_keeps_it():
     assert plan["by"]["b3"]["why"] == "increment i3 is InProgress: YBA refuses to delete the chain"
     # hasIncrementalBackups false (YBA computes it from the chain): not looked up
     assert sorted(plan["looked"]) == ["b2", "b3"]
+
+
+def test_a_universe_backed_up_per_keyspace_keeps_a_chain_of_each_keyspace():
+    backups = [resp("a1", 6, keyspaces=["orders"]), resp("a2", 12, keyspaces=["orders"]),
+               resp("c1", 18, keyspaces=["customers"]), resp("c2", 24, keyspaces=["customers"]),
+               resp("both", 30, keyspaces=["orders", "customers"])]
+    plan = planner(backups)
+    assert {u: i["action"] for u, i in plan["by"].items()} == {"a1": "keep", "a2": "delete", "c1": "keep",
+                                                               "c2": "delete", "both": "keep"}
+    assert sorted(f["keyspaces"] for f in plan["floors"]) == [["customers"], ["customers", "orders"], ["orders"]]
+    assert plan["by"]["c1"]["why"] == "floor: newest verified chain 1 of 1 of orders ysql [customers] (min_redundancy 1)"
+    short = planner(backups[:2], dangling={"a1", "a2"})
+    assert rt.record(short["items"], short["floors"], True, 1, True)["floor_short"] == ["orders/ysql [orders]"]
 
 
 def test_pinned_stuck_failed_to_delete_and_not_candidates():

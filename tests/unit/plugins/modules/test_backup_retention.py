@@ -139,7 +139,7 @@ def test_plan_deletes_nothing_and_shows_sizes_and_the_floor(yba, capsys):
     assert r["changed"] is True and "failed" not in r
     assert r["summary"]["planned"] == 4 and r["summary"]["kept"] == 1 and r["summary"]["bytes_planned"] == 4 * 2048
     assert r["plan"][-1].startswith("keep   b1 orders/ysql Completed ")
-    assert r["plan"][-1].endswith("2.0 KiB (expired): floor: newest verified chain 1 of 1 of orders ysql "
+    assert r["plan"][-1].endswith("2.0 KiB (expired): floor: newest verified chain 1 of 1 of orders ysql [yugabyte] "
                                   "(min_redundancy 1)")
     assert r["probes"][0]["ok"] is True and r["probes"][0]["mode"] == "read"
     assert not [s for s in yba.seen if s[1].endswith("backups/delete")] and r["batches"] == []
@@ -173,7 +173,7 @@ def test_storage_that_fails_its_probe_refuses_before_the_first_delete(yba, capsy
     yba.config["data"]["AWS_HOST_BASE"] = s3["dead"]
     r = run(capsys, probe_timeout=1, verify_timeout=1)  # the floor cannot be verified: everything is kept
     assert "failed" not in r and r["changed"] is False and r["summary"]["kept"] == 5
-    assert r["backups"][0]["why"].startswith("floor unknown for orders ysql: cannot verify b1 in the bucket: listing")
+    assert r["backups"][0]["why"].startswith("floor unknown for orders ysql [yugabyte]: cannot verify b1 in the bucket: listing")
     r = run(capsys, probe_timeout=1, verify=False)
     assert r["failed"] is True and r["changed"] is False
     assert r["msg"].startswith("no backup was deleted: the storage fails its canary probe: s3-prod: "
