@@ -9,7 +9,9 @@
 Candidates (full backups only: an incremental goes with its full, ``DeleteBackupYb`` queues the whole chain):
 
 * ``expired`` - ``expiry < now`` in a state YBA's GC deletes (``Backup.getCompletedExpiredBackups``: Completed,
-  Failed, Stopped, Skipped);
+  Failed, Stopped, Skipped), except what YBA keeps on purpose: the newest ``minNumBackupsToRetain`` (3) Completed
+  backups of each schedule (``BackupGarbageCollector.getBackupsToDeleteForSchedule``; not candidates at all) and the
+  backups of a paused universe (kept, said why);
 * ``failed_to_delete`` - ``FailedToDelete``: a deletion that failed (the GC's canary failed while the storage was
   down); YBA's expiry sweep never picks it again, only an API delete does;
 * ``stuck`` - ``QueuedForDeletion``/``QueuedForForcedDeletion``/``DeleteInProgress`` not updated for two GC
@@ -114,15 +116,19 @@ class Planner:
     def __init__(self, backups: t.Sequence[dict[str, t.Any]], now: float, params: dict[str, t.Any],
                  chain_of: t.Callable[[str], list[dict[str, t.Any]]],
                  verify: t.Callable[[dict[str, t.Any], list[dict[str, t.Any]]], dict[str, t.Any]] | None,
-                 configs: t.Collection[str] | None = None) -> None:
+                 configs: t.Collection[str] | None = None, min_retain: t.Mapping[str, int] | None = None,
+                 paused: t.Collection[str] = ()) -> None:
         self.now = now
         self.p = params
         self.chain_of = chain_of
         self.verify = verify
         self.configs = set(configs) if configs is not None else None
+        self.paused = set(paused)
         self.rows = []
-        for b in backups:
-            f = fields(b)
+        every = [fields(b) for b in backups]
+        # what YBA's GC keeps on purpose past expiry (newest minNumBackupsToRetain Completed per schedule)
+        self.retained = bi.schedule_retained(every, min_retain or {})
+        for b, f in zip(backups, every):
             if f["base_uuid"] != f["backup_uuid"]:
                 continue  # an increment: it goes with its full
             f["raw"] = b
@@ -147,7 +153,8 @@ class Planner:
         if state in QUEUED:
             updated = f["update_time"] or f["create_time"] or self.now
             return "stuck" if self.now - updated > 2 * float(self.p["gc_interval"]) else None
-        if state in EXPIRABLE and f["expiry"] is not None and f["expiry"] < self.now:
+        if state in EXPIRABLE and f["expiry"] is not None and f["expiry"] < self.now \
+                and f["backup_uuid"] not in self.retained:
             return "expired"
         if f["backup_uuid"] in policy_old:
             return "policy"
@@ -254,6 +261,10 @@ class Planner:
                        "retries it every run (check the GC in the YBA log)" % (f["state"], bi.iso(f["update_time"])))
             return out
         # expiry null pins, except a FailedToDelete backup: that was a requested deletion (only ``pinned`` pins it)
+        if reason in ("expired", "policy") and str(f["universe_uuid"] or "") in self.paused:
+            out.update(action="keep", why="universe %s is paused: YBA's GC does not expire the backups of a paused "
+                       "universe (Backup.getCompletedExpiredBackups); resume it first" % out["universe"])
+            return out
         if f["backup_uuid"] in self.pinned or (f["expiry"] is None and reason != "failed_to_delete"):
             out.update(action="keep", why="pinned (%s)" % ("named in pinned" if f["backup_uuid"] in self.pinned
                                                            else "never expires"))
@@ -297,6 +308,27 @@ class Planner:
 
 
 # ------------------------------------------------------------------------------------------------ API side
+
+def paused_universes(universes: t.Sequence[dict[str, t.Any]]) -> set[str]:
+    """UUIDs of the paused universes (universeDetails.universePaused): YBA's GC skips their expired backups."""
+    return {str(u.get("universeUUID")) for u in universes if fr.universe_state(u) == "paused"}
+
+
+def read_min_retain(client: t.Any, backups: t.Sequence[dict[str, t.Any]], now: float) -> dict[str, int]:
+    """minNumBackupsToRetain of each schedule owning an expired Completed backup (GET schedules/{s} taskParams;
+    schedules/page lacks it). A schedule that cannot be read keeps YBA's default (3)."""
+    out: dict[str, int] = {}
+    # retain_lookups asks for backups expired longer than the GC grace: shifting now by it asks for every expired one
+    for sched_uuid in bi.retain_lookups(backups, [], now + bi.GC_GRACE_SECONDS):
+        try:
+            value = bi.schedule_min_retain(client.get(client.cpath("schedules/%s" % quote(sched_uuid, safe="")),
+                                                      idempotent=True) or {})
+        except (_api.YBANotFound, _api.YBAValidationError):
+            continue
+        if value is not None:
+            out[sched_uuid] = value
+    return out
+
 
 def read_backups(client: t.Any, universe_uuids: t.Sequence[str] | None, page_size: int) -> list[dict[str, t.Any]]:
     """Every backup (all states) of the given universes (all when None), oldest first."""

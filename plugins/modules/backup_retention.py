@@ -15,7 +15,9 @@ description:
     expired backups per run, re-runs the storage canary first, and a backup it could not delete becomes
     C(FailedToDelete) and is never retried by the expiry sweep, so after a storage outage expired backups pile up.
   - Candidates are full backups (an incremental goes with its full - YBA deletes the whole chain) that are expired
-    (C(expiry) in the past, state Completed, Failed, Stopped or Skipped), C(FailedToDelete), stuck in
+    (C(expiry) in the past, state Completed, Failed, Stopped or Skipped - except what YBA's garbage collector keeps on
+    purpose, the newest C(minNumBackupsToRetain) (3 unless the schedule says otherwise) Completed backups of each
+    schedule, and the backups of a paused universe, which are kept with that reason), C(FailedToDelete), stuck in
     C(QueuedForDeletion) or C(DeleteInProgress) for two O(gc_interval)s (reported only, YBA refuses to delete them
     again), or past the optional policy (O(keep_days), O(keep_last)).
   - 'The floor, which no candidate reason overrides: per universe, backup type and keyspace set (a universe backed up
@@ -389,8 +391,11 @@ def main():
                     return res
             return {"verified": True}
 
-        planner = rt.Planner(backups, time.time(), p, lambda b: rt.list_increments(client, b),
-                             verify if p["verify"] else None, configs=by_cfg)
+        now = time.time()
+        planner = rt.Planner(backups, now, p, lambda b: rt.list_increments(client, b),
+                             verify if p["verify"] else None, configs=by_cfg,
+                             min_retain=rt.read_min_retain(client, backups, now),
+                             paused=rt.paused_universes(universes))
         plan = planner.plan()
         result["backups"], result["floors"] = plan["items"], plan["floors"]
 

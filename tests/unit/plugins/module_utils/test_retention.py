@@ -148,6 +148,20 @@ def test_a_universe_backed_up_per_keyspace_keeps_a_chain_of_each_keyspace():
     assert rt.record(short["items"], short["floors"], True, 1, True)["floor_short"] == ["orders/ysql [orders]"]
 
 
+def test_a_schedules_newest_three_completed_and_a_paused_universe_are_what_yba_keeps():
+    backups = [resp("s%d" % k, 6 * k, schedule="sch") for k in range(1, 6)] + [
+        resp("f1", 40, schedule="sch", state="Failed"), resp("ftd", 50, schedule="sch", state="FailedToDelete")]
+    plan = planner(backups)
+    # s1..s3 are YBA's minNumBackupsToRetain (3 by default): not candidates; Failed and FailedToDelete stay
+    assert sorted(plan["by"]) == ["f1", "ftd", "s4", "s5"]
+    pl = rt.Planner(backups, NOW, params(), lambda u: [{"backupUUID": u, "state": "Completed"}], None,
+                    min_retain={"sch": 1}, paused={U})
+    by = {i["backup_uuid"]: i for i in pl.plan()["items"]}
+    assert sorted(by) == ["f1", "ftd", "s2", "s3", "s4", "s5"]
+    assert by["s2"]["action"] == "keep" and by["s2"]["why"].startswith("universe orders is paused: ")
+    assert (by["ftd"]["action"], by["ftd"]["reason"]) == ("delete", "failed_to_delete")
+
+
 def test_pinned_stuck_failed_to_delete_and_not_candidates():
     backups = [resp("new", 1, expired=False), resp("b1", 6, expired=False), resp("pin", 12),
                resp("never", 18, expiry=None, state="FailedToDelete"), resp("ftd", 24, expired=False,

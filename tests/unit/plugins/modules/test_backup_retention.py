@@ -49,6 +49,8 @@ class FakeYBA:
                                 "PATH_STYLE_ACCESS": True, "SIGNING_REGION": "us-east-1",
                                 "AWS_ACCESS_KEY_ID": "AK*********01", "AWS_SECRET_ACCESS_KEY": "un**********89"}}
         self.backups = {}
+        self.universe = {"universeUUID": "u-orders", "name": "orders", "universeDetails": {}}
+        self.schedules = {}
         self.seen = []
         self.queued = set()
 
@@ -76,7 +78,9 @@ class FakeYBA:
             return [{"uuid": C}]
         rest = path[len(base):]
         if rest == "universes":
-            return [{"universeUUID": "u-orders", "name": "orders"}]
+            return [self.universe]
+        if rest.startswith("schedules/"):
+            return self.schedules[rest.split("/")[1]]
         if rest == "configs":
             return [self.config]
         if rest == "backups/page":
@@ -208,3 +212,19 @@ def test_bad_input_fails_with_one_clear_message_and_sends_nothing(yba, capsys, a
 def test_an_unknown_universe_is_named(yba, capsys):
     r = run(capsys, universes=["nope"])
     assert r["failed"] is True and r["msg"] == "unknown universe: nope (YBA has orders)"
+
+
+def test_what_yba_keeps_on_purpose_is_not_deleted(yba, capsys):
+    # a schedule's newest minNumBackupsToRetain Completed backups (taskParams of GET schedules/{s}) stay past expiry
+    yba.schedules["s-1"] = {"scheduleUUID": "s-1", "taskParams": {"minNumBackupsToRetain": 4}}
+    for b in yba.backups.values():
+        b["scheduleUUID"] = "s-1"
+    r = run(capsys, check_mode=True)
+    assert [(i["backup_uuid"], i["action"]) for i in r["backups"]] == [("b5", "delete")]
+    assert ("GET", "/api/v1/customers/%s/schedules/s-1" % C) in yba.seen
+    # a paused universe: YBA's GC skips its expired backups (Backup.getCompletedExpiredBackups), so does retention
+    yba.universe["universeDetails"]["universePaused"] = True
+    r = run(capsys, check_mode=True)
+    assert [(i["backup_uuid"], i["action"]) for i in r["backups"]] == [("b5", "keep")]
+    assert r["backups"][0]["why"] == ("universe orders is paused: YBA's GC does not expire the backups of a paused "
+                                      "universe (Backup.getCompletedExpiredBackups); resume it first")
