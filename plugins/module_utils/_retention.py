@@ -331,11 +331,16 @@ def read_min_retain(client: t.Any, backups: t.Sequence[dict[str, t.Any]], now: f
 
 
 def read_backups(client: t.Any, universe_uuids: t.Sequence[str] | None, page_size: int) -> list[dict[str, t.Any]]:
-    """Every backup (all states) of the given universes (all when None), oldest first."""
-    flt = dict(bi.BACKUP_FILTER)
-    flt["universeUUIDList"] = list(universe_uuids or [])
-    return list(client.paged(client.cpath("backups/page"), {"filter": flt, "direction": "ASC",
-                                                            "sortBy": "createTime"}, limit=page_size))
+    """Every backup (all states) of the given universes (all when None), oldest first. Read twice, with
+    ``onlyShowDeletedUniverses`` false then true (as ``_reconcile.read_catalog``), so the backups of deleted universes
+    are there whichever way a YBA version reads the flag; de-duplicated by backup UUID."""
+    seen: dict[str, dict[str, t.Any]] = {}
+    for deleted in (False, True):
+        flt = dict(bi.BACKUP_FILTER, onlyShowDeletedUniverses=deleted, universeUUIDList=list(universe_uuids or []))
+        for b in client.paged(client.cpath("backups/page"), {"filter": flt, "direction": "ASC",
+                                                             "sortBy": "createTime"}, limit=page_size):
+            seen.setdefault(str(fields(b)["backup_uuid"]), b)
+    return sorted(seen.values(), key=lambda b: fields(b)["create_time"] or 0)
 
 
 def list_increments(client: t.Any, base_uuid: str) -> list[dict[str, t.Any]] | None:

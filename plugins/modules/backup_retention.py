@@ -63,7 +63,7 @@ options:
   universes:
     description:
       - The universes (names or UUIDs) whose backups are considered. Empty - every universe, and backups of deleted
-        universes.
+        universes. A deleted universe is named by its UUID (YBA no longer knows its name); an unknown name fails.
     type: list
     elements: str
     default: []
@@ -256,6 +256,7 @@ requests:
   type: int
 """
 
+import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -267,17 +268,23 @@ from ansible_collections.yba.remediation.plugins.module_utils import _s3
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 
 
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 def pick_universes(universes, wanted):
-    """The UUIDs of the wanted universes (names or UUIDs); ValueError names the unknown ones."""
+    """The UUIDs of the wanted universes (names or UUIDs); a UUID YBA no longer lists is a deleted universe whose
+    backups stay in the catalog, so it is taken as is. ValueError names the unknown names."""
     if not wanted:
         return None
     out, unknown = [], []
     for w in wanted:
         u = next((u for u in universes if w in (u.get("name"), u.get("universeUUID"))), None)
-        if u is None:
-            unknown.append(w)
-        else:
+        if u is not None:
             out.append(str(u["universeUUID"]))
+        elif UUID_RE.match(w):
+            out.append(w.lower())
+        else:
+            unknown.append(w)
     if unknown:
         known = ", ".join(sorted(str(u.get("name")) for u in universes))
         raise ValueError("unknown universe%s: %s (YBA has %s)" % ("s" if len(unknown) > 1 else "", ", ".join(unknown),

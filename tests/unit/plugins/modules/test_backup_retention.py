@@ -51,6 +51,7 @@ class FakeYBA:
         self.backups = {}
         self.universe = {"universeUUID": "u-orders", "name": "orders", "universeDetails": {}}
         self.schedules = {}
+        self.page_bodies = []
         self.seen = []
         self.queued = set()
 
@@ -85,10 +86,14 @@ class FakeYBA:
             return [self.config]
         if rest == "backups/page":
             f = body["filter"]
+            self.page_bodies.append(body)
             assert set(bi.BACKUP_FILTER) <= set(f)
             self.gc()
             items = sorted(self.backups.values(), key=lambda b: b["commonBackupInfo"]["createTime"])
             items = [b for b in items if not f["states"] or b["commonBackupInfo"]["state"] in f["states"]]
+            items = [b for b in items if not f["universeUUIDList"] or b["universeUUID"] in f["universeUUIDList"]]
+            if f["onlyShowDeletedUniverses"]:
+                items = [b for b in items if b["universeUUID"] != self.universe["universeUUID"]]
             off, lim = body["offset"], body["limit"]
             return {"entities": items[off:off + lim], "hasNext": off + lim < len(items), "hasPrev": off > 0}
         if rest == "backups/delete":
@@ -228,3 +233,16 @@ def test_what_yba_keeps_on_purpose_is_not_deleted(yba, capsys):
     assert [(i["backup_uuid"], i["action"]) for i in r["backups"]] == [("b5", "keep")]
     assert r["backups"][0]["why"] == ("universe orders is paused: YBA's GC does not expire the backups of a paused "
                                       "universe (Backup.getCompletedExpiredBackups); resume it first")
+
+
+def test_a_deleted_universe_is_named_by_its_uuid_and_its_backups_are_read(yba, capsys):
+    gone = "dddddddd-0000-0000-0000-000000000001"
+    for uuid, hours in (("d1", 6), ("d2", 12)):
+        yba.add(uuid, hours)
+        yba.backups[uuid].update(universeUUID=gone, universeName="old", isUniversePresent=False)
+    r = run(capsys, check_mode=True, universes=[gone.upper()], verify=False, probe="none")
+    assert [(i["backup_uuid"], i["action"]) for i in r["backups"]] == [("d2", "delete"), ("d1", "keep")]
+    flags = [body["filter"]["onlyShowDeletedUniverses"] for body in yba.page_bodies]
+    assert flags == [False, True] and all(b["filter"]["universeUUIDList"] == [gone] for b in yba.page_bodies)
+    r = run(capsys, universes=["nope", gone])
+    assert r["failed"] is True and r["msg"] == "unknown universe: nope (YBA has orders)"
