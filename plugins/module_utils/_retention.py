@@ -374,11 +374,14 @@ def backup_state(client: t.Any, uuid: str) -> str | None:
 class Deleter:
     """POST backups/delete in batches; each batch is watched until YBA's tasks queued it, then (``wait``) every
     queued backup until YBA's GC has deleted it. A backup's state is read with one backups/page per universe
-    (narrowed to the batch's creation times), not one GET per backup; a backup the page no longer lists is gone."""
+    (narrowed to the batch's creation times), not one GET per backup; a backup the page no longer lists is gone.
+    The backups of a deleted universe (``deleted_universes``) are also read with ``onlyShowDeletedUniverses`` true:
+    a YBA version may hide them otherwise, and a hidden backup must not pass for deleted."""
 
-    def __init__(self, client: t.Any, params: dict[str, t.Any]) -> None:
+    def __init__(self, client: t.Any, params: dict[str, t.Any], deleted_universes: t.Collection[str] = ()) -> None:
         self.client = client
         self.p = params
+        self.deleted_universes = {str(u) for u in deleted_universes}
         self.batches: list[dict[str, t.Any]] = []
 
     def run(self, items: list[dict[str, t.Any]]) -> None:
@@ -404,11 +407,12 @@ class Deleter:
         for i in items:
             by_u.setdefault(str(i["universe_uuid"] or ""), []).append(bi.parse_time(i["created"]) or 0.0)
         for u, times in sorted(by_u.items()):
-            flt = dict(bi.BACKUP_FILTER, universeUUIDList=[u] if u else [],
-                       dateRangeStart=bi.iso(min(times) - 1), dateRangeEnd=bi.iso(max(times) + 1))
-            for b in self.client.paged(self.client.cpath("backups/page"), {"filter": flt}, limit=500):
-                f = fields(b)
-                out[f["backup_uuid"]] = str(f["state"])
+            for deleted in (False, True) if u in self.deleted_universes else (False,):
+                flt = dict(bi.BACKUP_FILTER, universeUUIDList=[u] if u else [], onlyShowDeletedUniverses=deleted,
+                           dateRangeStart=bi.iso(min(times) - 1), dateRangeEnd=bi.iso(max(times) + 1))
+                for b in self.client.paged(self.client.cpath("backups/page"), {"filter": flt}, limit=500):
+                    f = fields(b)
+                    out[f["backup_uuid"]] = str(f["state"])
         return out
 
     def task_state(self, task: str) -> tuple[str, str]:

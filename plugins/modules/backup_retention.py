@@ -424,7 +424,9 @@ def main():
                     probe_mode, "; ".join("%s: %s" % (x["config"], x["summary"]) for x in broken)))
         if module.check_mode or not todo:
             done()
-        deleter = rt.Deleter(client, p)
+        live = {str(u.get("universeUUID")) for u in universes}
+        deleter = rt.Deleter(client, p, deleted_universes={str(i["universe_uuid"]) for i in todo
+                                                           if str(i["universe_uuid"]) not in live})
         try:
             deleter.run(plan["items"])
         finally:

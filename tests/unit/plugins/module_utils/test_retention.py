@@ -219,6 +219,7 @@ class FakeClient:
         self.sleeps = []
         self.t = 0.0
         self.queued_at = {}
+        self.hide_deleted = None
 
     def _sleep(self, s):
         self.sleeps.append(s)
@@ -247,6 +248,9 @@ class FakeClient:
 
     def paged(self, path, query, limit):
         self.calls.append(("PAGE", path, query["filter"]["universeUUIDList"]))
+        if self.hide_deleted is not None and not query["filter"]["onlyShowDeletedUniverses"]:
+            return  # a YBA version that lists a deleted universe's backups only with onlyShowDeletedUniverses
+            yield
         for b, at in list(self.queued_at.items()):
             if len(self.calls) - at > self.gc_after and self.state.get(b) == "QueuedForDeletion":
                 del self.state[b]
@@ -310,6 +314,19 @@ def test_a_batch_that_cannot_be_queued_stops_the_run_with_the_tasks_error():
     assert todo[13]["detail"] == "YBA could not queue it (task t-b13 Failure: S3 refused); it is FailedToDelete"
     assert {i["result"] for i in todo[20:]} == {"not_requested"}
     assert todo[20]["detail"].startswith("stopped after batch 2: 1 backup(s) could not be queued (first: b13 YBA")
+
+
+def test_a_deleted_universes_backups_are_also_read_with_only_show_deleted_universes():
+    fake = FakeClient(["b00"], gc_after=5)
+    fake.hide_deleted = True
+    todo = items(1)
+    rt.Deleter(fake, dparams(wait=False), deleted_universes={U}).run(todo)
+    assert todo[0]["result"] == "queued"  # not taken for deleted although the first page hides it
+    fake = FakeClient(["b00"], gc_after=5)
+    fake.hide_deleted = True
+    todo = items(1)
+    rt.Deleter(fake, dparams(wait=False)).run(todo)
+    assert todo[0]["result"] == "deleted"  # what the old read concluded
 
 
 def test_wait_timeout_says_still_queued():
