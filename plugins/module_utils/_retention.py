@@ -343,6 +343,16 @@ def read_backups(client: t.Any, universe_uuids: t.Sequence[str] | None, page_siz
     return sorted(seen.values(), key=lambda b: fields(b)["create_time"] or 0)
 
 
+def is_gone(err: _api.YBAError) -> bool:
+    """The collection's one check that a backup is gone (other module_utils import it rather than guess from any 400):
+    404, or the 400 of Backup.getOrBadRequest ("Invalid customer: <c> or backup: <b>") once the GC deleted the row.
+    Any other 400 (a refused request, a bad customer UUID) is not a gone backup."""
+    if isinstance(err, _api.YBANotFound) or err.status == 404:
+        return True
+    text = str(err.message or "").lower()
+    return err.status == 400 and "invalid customer" in text and "backup" in text
+
+
 def list_increments(client: t.Any, base_uuid: str) -> list[dict[str, t.Any]] | None:
     """GET backups/{b}/list_increments (BackupsController.listIncrementalBackups): the chain, newest first; None
     when the backup is gone (YBA's GC deleted it meanwhile)."""
@@ -353,11 +363,6 @@ def list_increments(client: t.Any, base_uuid: str) -> list[dict[str, t.Any]] | N
             return None
         raise
     return [c for c in answer or [] if isinstance(c, dict)]
-
-
-def is_gone(err: _api.YBAError) -> bool:
-    """YBA answers 400 "Invalid customer or backup UUID" (Backup.getOrBadRequest) once the GC deleted the row."""
-    return err.status == 404 or (err.status == 400 and "invalid customer" in str(err).lower())
 
 
 def backup_state(client: t.Any, uuid: str) -> str | None:

@@ -329,6 +329,16 @@ def test_a_deleted_universes_backups_are_also_read_with_only_show_deleted_univer
     assert todo[0]["result"] == "deleted"  # what the old read concluded
 
 
+@pytest.mark.parametrize("err,gone", [
+    (_api.YBAValidationError("Invalid customer: c or backup: b", status=400), True),  # Backup.getOrBadRequest
+    (_api.YBANotFound("not found", status=404), True),
+    (_api.YBAValidationError("Invalid customer UUID: c", status=400), False),  # a bad customer, not a gone backup
+    (_api.YBAValidationError("Cannot delete backup in state InProgress", status=400), False),
+    (_api.YBAError("Invalid customer: c or backup: b", status=500), False)])
+def test_is_gone_is_the_one_backup_gone_check(err, gone):
+    assert rt.is_gone(err) is gone
+
+
 def test_wait_timeout_says_still_queued():
     todo = items(2)
     fake = FakeClient([i["backup_uuid"] for i in todo], gc_after=10 ** 6)
