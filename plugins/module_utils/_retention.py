@@ -20,14 +20,14 @@ Candidates (full backups only: an incremental goes with its full, ``DeleteBackup
 * ``policy`` - Completed and older than ``keep_days``, or beyond the newest ``keep_last`` per universe (or
   schedule).
 
-The floor, which no candidate reason overrides: per universe x backup type x keyspace set, the newest ``min_redundancy`` good
-chains are kept - a chain is good when its full is Completed, no increment is in progress, and, with verification,
-every location of the full and of its Completed increments holds its data objects and marker in the bucket
-(``_backupverify``; a Failed/Stopped/Skipped increment does not stop the full from restoring); a catalog entry whose
-objects are gone does not count (Barman's ``minimum_redundancy``, counted on verified backups). When the floor is not
+The floor, which no candidate reason overrides: per universe x backup type x keyspace set, the newest
+``min_redundancy`` good chains are kept - a chain is good when its full is Completed, no increment is in progress,
+and, with verification, every location of the full and of its Completed increments holds its data objects and marker
+in the bucket (``_backupverify``; a Failed/Stopped/Skipped increment does not stop the full from restoring); a catalog
+entry whose objects are gone does not count (Barman's ``minimum_redundancy``, counted on verified backups). When the floor is not
 met, only candidates found dangling are deleted: retention never deletes below the floor. Never deleted either: a
-pinned backup (named in ``pinned``, or ``expiry`` null = never expires unless it is FailedToDelete), a chain with an increment in progress
-(``DeleteBackupYb`` refuses it), a backup whose storage config is gone.
+pinned backup (named in ``pinned``, or ``expiry`` null = never expires unless it is FailedToDelete), a chain with
+an increment in progress (``DeleteBackupYb`` refuses it), a backup whose storage config is gone.
 """
 from __future__ import annotations
 
@@ -182,7 +182,8 @@ class Planner:
         return out
 
     # --------------------------------------------------------------------------------------------- floor
-    def floor(self, key: tuple[str, str, tuple[str, ...]], rows: list[dict[str, t.Any]], oldest: float) -> dict[str, t.Any]:
+    def floor(self, key: tuple[str, str, tuple[str, ...]], rows: list[dict[str, t.Any]],
+              oldest: float) -> dict[str, t.Any]:
         """Walk the Completed fulls newest first until min_redundancy good chains are found, the walk passes the
         oldest candidate (nothing older matters), or the walk limit is reached."""
         need = int(self.p["min_redundancy"])

@@ -176,8 +176,9 @@ options:
 notes:
   - Run it on the YBA host (as the P(yba.remediation.backup_retention#role) role does), so the probe speaks for where
     YBA reaches the buckets from.
-  - The floor is counted per universe, backup type and keyspace set over all its storage configs and schedules; YBA's own GC only
-    keeps C(minNumBackupsToRetain) (3) Completed backups per schedule and does not look into the bucket.
+  - The floor is counted per universe, backup type and keyspace set over all its storage configs and schedules; YBA's
+    own GC only keeps C(minNumBackupsToRetain) (3) Completed backups per schedule (which retention does not delete
+    as expired either) and does not look into the bucket.
 seealso:
   - module: yba.remediation.backup_sla
   - module: yba.remediation.storage_probe
@@ -202,9 +203,10 @@ RETURN = r"""
 backups:
   description:
     - One item per candidate - C(backup_uuid), C(universe), C(universe_uuid), C(backup_type) (V(ysql), V(ycql)),
-      C(keyspaces), C(state), C(reason) (V(expired), V(failed_to_delete), V(policy), V(stuck)), C(created), C(expiry), C(schedule),
-      C(storage_config_uuid), C(size_bytes) (the chain), C(increments) (UUIDs deleted with it), C(action)
-      (V(delete), V(keep), V(report), V(gone) - deleted by YBA while the plan was made), C(why) (the reason it is kept or reported), and after a run C(result)
+      C(keyspaces), C(state), C(reason) (V(expired), V(failed_to_delete), V(policy), V(stuck)), C(created),
+      C(expiry), C(schedule), C(storage_config_uuid), C(size_bytes) (the chain), C(increments) (UUIDs deleted with
+      it), C(action) (V(delete), V(keep), V(report), V(gone) - deleted by YBA while the plan was made), C(why) (the
+      reason it is kept or reported), and after a run C(result)
       (V(deleted), V(gone) - deleted by YBA meanwhile, V(queued), V(failed_to_queue), V(failed_to_delete),
       V(dropped), V(timeout), V(not_requested), V(not_deleted)), C(detail) and C(task_uuid).
   returned: always
