@@ -111,6 +111,21 @@ def retain_lookups(backups: t.Iterable[dict[str, t.Any]], schedules: t.Sequence[
     return out
 
 
+def schedule_retained(fields: t.Iterable[dict[str, t.Any]], min_retain: t.Mapping[str, int]) -> set[str]:
+    """The backups YBA's GC keeps past their expiry: per schedule, its newest minNumBackupsToRetain (``min_retain``,
+    else 3) Completed backups (BackupGarbageCollector.getBackupsToDeleteForSchedule). ``fields`` are
+    ``_backup_fields`` answers."""
+    by_schedule: dict[str, list[dict[str, t.Any]]] = {}
+    for f in fields:
+        if f["state"] == COMPLETED and f["schedule_uuid"]:
+            by_schedule.setdefault(f["schedule_uuid"], []).append(f)
+    retained: set[str] = set()
+    for sched, items in by_schedule.items():
+        items.sort(key=lambda x: x["completion_time"] or x["create_time"] or 0, reverse=True)
+        retained.update(str(f["backup_uuid"]) for f in items[:min_retain.get(sched, DEFAULT_MIN_RETAIN)])
+    return retained
+
+
 def _brief(f: dict[str, t.Any], now: float) -> dict[str, t.Any]:
     ref = f["completion_time"] or f["update_time"] or f["create_time"]
     return {"backup_uuid": f["backup_uuid"], "universe_name": f["universe_name"], "state": f["state"],
@@ -153,7 +168,7 @@ def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[
     failed: list[dict[str, t.Any]] = []
     running: list[dict[str, t.Any]] = []
     expired: list[dict[str, t.Any]] = []
-    completed_by_schedule: dict[str, list[dict[str, t.Any]]] = {}
+    seen: list[dict[str, t.Any]] = []
     scanned = 0
     for raw in backups:
         scanned += 1
@@ -166,8 +181,7 @@ def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[
             done = f["completion_time"] or f["update_time"] or f["create_time"]
             if done and (entry["last_completed_time"] is None or done > entry["last_completed_time"]):
                 entry["last_completed_time"] = done
-            if f["schedule_uuid"]:
-                completed_by_schedule.setdefault(f["schedule_uuid"], []).append(f)
+            seen.append(f)
         elif state == FAILED:
             when = f["update_time"] or f["completion_time"] or f["create_time"]
             if when and now - when <= window_seconds:
@@ -183,11 +197,7 @@ def summarize(backups: t.Iterable[dict[str, t.Any]], universes: t.Sequence[dict[
             expired.append(f)
 
     # A schedule keeps its newest N Completed backups even past expiry: those are not "not deleted".
-    retained: set[str] = set()
-    for sched, items in completed_by_schedule.items():
-        items.sort(key=lambda x: x["completion_time"] or x["create_time"] or 0, reverse=True)
-        for f in items[:min_retain.get(sched, DEFAULT_MIN_RETAIN)]:
-            retained.add(f["backup_uuid"])
+    retained = schedule_retained(seen, min_retain)
     expired = [f for f in expired if f["backup_uuid"] not in retained]
     for f in expired:
         universe(f["universe_uuid"], f["universe_name"])["expired_not_deleted"] += 1

@@ -9,7 +9,9 @@
 Candidates (full backups only: an incremental goes with its full, ``DeleteBackupYb`` queues the whole chain):
 
 * ``expired`` - ``expiry < now`` in a state YBA's GC deletes (``Backup.getCompletedExpiredBackups``: Completed,
-  Failed, Stopped, Skipped);
+  Failed, Stopped, Skipped), except what YBA keeps on purpose: the newest ``minNumBackupsToRetain`` (3) Completed
+  backups of each schedule (``BackupGarbageCollector.getBackupsToDeleteForSchedule``; not candidates at all) and the
+  backups of a paused universe (kept, said why);
 * ``failed_to_delete`` - ``FailedToDelete``: a deletion that failed (the GC's canary failed while the storage was
   down); YBA's expiry sweep never picks it again, only an API delete does;
 * ``stuck`` - ``QueuedForDeletion``/``QueuedForForcedDeletion``/``DeleteInProgress`` not updated for two GC
@@ -18,12 +20,14 @@ Candidates (full backups only: an incremental goes with its full, ``DeleteBackup
 * ``policy`` - Completed and older than ``keep_days``, or beyond the newest ``keep_last`` per universe (or
   schedule).
 
-The floor, which no candidate reason overrides: per universe x backup type, the newest ``min_redundancy`` good
-chains are kept - a chain is good when its full and every increment are Completed and, with verification, every
-location of each holds its data objects and marker in the bucket (``_backupverify``); a catalog entry whose objects
-are gone does not count (Barman's ``minimum_redundancy``, counted on verified backups). Never deleted either: a
-pinned backup (``expiry`` null = never expires, or named in ``pinned``), a chain with an increment in progress
-(``DeleteBackupYb`` refuses it), a backup whose storage config is gone.
+The floor, which no candidate reason overrides: per universe x backup type x keyspace set, the newest
+``min_redundancy`` good chains are kept - a chain is good when its full is Completed, no increment is in progress,
+and, with verification, every location of the full and of its Completed increments holds its data objects and marker
+in the bucket (``_backupverify``; a Failed/Stopped/Skipped increment does not stop the full from restoring); a catalog
+entry whose objects are gone does not count (Barman's ``minimum_redundancy``, counted on verified backups). When the floor is not
+met, only candidates found dangling are deleted: retention never deletes below the floor. Never deleted either: a
+pinned backup (named in ``pinned``, or ``expiry`` null = never expires unless it is FailedToDelete), a chain with
+an increment in progress (``DeleteBackupYb`` refuses it), a backup whose storage config is gone.
 """
 from __future__ import annotations
 
@@ -78,7 +82,22 @@ def fields(b: dict[str, t.Any]) -> dict[str, t.Any]:
     f["backup_type"] = fr.backup_type(b)
     f["schedule_name"] = b.get("scheduleName") or None
     f["size"] = size_of(b)
+    f["keyspaces"] = keyspaces_of(b)
     return f
+
+
+def keyspaces_of(b: dict[str, t.Any]) -> tuple[str, ...]:
+    """The sorted keyspaces of a backup (``commonBackupInfo.responseList[].keyspace``): a universe backed up per
+    keyspace has one floor per keyspace set."""
+    common = b.get("commonBackupInfo") if isinstance(b.get("commonBackupInfo"), dict) else b
+    return tuple(sorted({str(r["keyspace"]) for r in common.get("responseList") or []
+                         if isinstance(r, dict) and r.get("keyspace")}))
+
+
+def label(floor: dict[str, t.Any], sep: str = "/") -> str:
+    """``universe/type`` of a floor, with ``[ks1,ks2]`` when its backups name keyspaces."""
+    ks = floor.get("keyspaces") or []
+    return "%s%s%s%s" % (floor["universe"], sep, floor["backup_type"], (" [%s]" % ",".join(ks)) if ks else "")
 
 
 def chain_entries(chain: t.Sequence[dict[str, t.Any]], base_uuid: str) -> list[dict[str, t.Any]]:
@@ -97,15 +116,19 @@ class Planner:
     def __init__(self, backups: t.Sequence[dict[str, t.Any]], now: float, params: dict[str, t.Any],
                  chain_of: t.Callable[[str], list[dict[str, t.Any]]],
                  verify: t.Callable[[dict[str, t.Any], list[dict[str, t.Any]]], dict[str, t.Any]] | None,
-                 configs: t.Collection[str] | None = None) -> None:
+                 configs: t.Collection[str] | None = None, min_retain: t.Mapping[str, int] | None = None,
+                 paused: t.Collection[str] = ()) -> None:
         self.now = now
         self.p = params
         self.chain_of = chain_of
         self.verify = verify
         self.configs = set(configs) if configs is not None else None
+        self.paused = set(paused)
         self.rows = []
-        for b in backups:
-            f = fields(b)
+        every = [fields(b) for b in backups]
+        # what YBA's GC keeps on purpose past expiry (newest minNumBackupsToRetain Completed per schedule)
+        self.retained = bi.schedule_retained(every, min_retain or {})
+        for b, f in zip(backups, every):
             if f["base_uuid"] != f["backup_uuid"]:
                 continue  # an increment: it goes with its full
             f["raw"] = b
@@ -130,14 +153,15 @@ class Planner:
         if state in QUEUED:
             updated = f["update_time"] or f["create_time"] or self.now
             return "stuck" if self.now - updated > 2 * float(self.p["gc_interval"]) else None
-        if state in EXPIRABLE and f["expiry"] is not None and f["expiry"] < self.now:
+        if state in EXPIRABLE and f["expiry"] is not None and f["expiry"] < self.now \
+                and f["backup_uuid"] not in self.retained:
             return "expired"
         if f["backup_uuid"] in policy_old:
             return "policy"
         return None
 
-    def policy_old(self, groups: dict[tuple[str, str], list[dict[str, t.Any]]]) -> set[str]:
-        """Completed fulls past keep_days or beyond keep_last (per universe x type, or per schedule)."""
+    def policy_old(self, groups: dict[tuple[str, str, tuple[str, ...]], list[dict[str, t.Any]]]) -> set[str]:
+        """Completed fulls past keep_days or beyond keep_last (per universe x type x keyspaces, or per schedule)."""
         out: set[str] = set()
         keep_days, keep_last = float(self.p.get("keep_days") or 0), int(self.p.get("keep_last") or 0)
         if not keep_days and not keep_last:
@@ -158,15 +182,17 @@ class Planner:
         return out
 
     # --------------------------------------------------------------------------------------------- floor
-    def floor(self, key: tuple[str, str], rows: list[dict[str, t.Any]], oldest: float) -> dict[str, t.Any]:
+    def floor(self, key: tuple[str, str, tuple[str, ...]], rows: list[dict[str, t.Any]],
+              oldest: float) -> dict[str, t.Any]:
         """Walk the Completed fulls newest first until min_redundancy good chains are found, the walk passes the
         oldest candidate (nothing older matters), or the walk limit is reached."""
         need = int(self.p["min_redundancy"])
         limit = max(FLOOR_WALK_MIN, FLOOR_WALK_FACTOR * need)
         out: dict[str, t.Any] = {"universe": rows[0]["universe_name"], "universe_uuid": key[0],
-                                 "backup_type": fr.api_name(key[1]), "min_redundancy": need, "kept": [],
+                                 "backup_type": fr.api_name(key[1]), "keyspaces": list(key[2]),
+                                 "min_redundancy": need, "kept": [],
                                  "not_counted": [], "met": need == 0, "unverifiable": None, "examined": 0,
-                                 "not_examined_before": None}
+                                 "not_examined_before": None, "dangling": []}
         for f in sorted(rows, key=lambda f: f["create_time"] or 0, reverse=True):
             if len(out["kept"]) >= need or (f["create_time"] or 0) < oldest:
                 break
@@ -181,13 +207,15 @@ class Planner:
                 out["not_counted"].append({"backup_uuid": f["backup_uuid"], "why": "gone (deleted meanwhile)"})
                 continue
             members = chain_entries(chain, f["backup_uuid"])
-            bad = next((c for c in members if str(c.get("state")) != bi.COMPLETED), None)
-            if bad is not None:
+            busy = in_progress_member(members)
+            if busy is not None:
                 out["not_counted"].append({"backup_uuid": f["backup_uuid"], "why": "increment %s is %s" % (
-                    bad.get("backupUUID"), bad.get("state"))})
+                    busy.get("backupUUID"), busy.get("state"))})
                 continue
+            # a Failed/Stopped/Skipped increment does not make the chain unrestorable: the full (and the Completed
+            # increments) still restore, so only those are verified and the chain counts
             if self.verify is not None:
-                res = self.verify(f["raw"], members)
+                res = self.verify(f["raw"], [c for c in members if str(c.get("state")) == bi.COMPLETED])
                 if not res.get("verified"):
                     if res.get("error_class") not in DANGLING_CLASSES:
                         out["unverifiable"] = "cannot verify %s in the bucket: %s" % (
@@ -195,6 +223,7 @@ class Planner:
                         return out
                     out["not_counted"].append({"backup_uuid": f["backup_uuid"],
                                                "why": "dangling: %s" % res.get("problem")})
+                    out["dangling"].append(f["backup_uuid"])
                     continue
             out["kept"].append(f["backup_uuid"])
         out["met"] = len(out["kept"]) >= need
@@ -203,9 +232,10 @@ class Planner:
     # ---------------------------------------------------------------------------------------------- plan
     def plan(self) -> dict[str, t.Any]:
         self.pinned = {str(u) for u in self.p.get("pinned") or []}
-        groups: dict[tuple[str, str], list[dict[str, t.Any]]] = {}
+        # the floor is per universe x backup type x keyspace set: a universe backed up per keyspace keeps each
+        groups: dict[tuple[str, str, tuple[str, ...]], list[dict[str, t.Any]]] = {}
         for f in self.rows:
-            groups.setdefault((str(f["universe_uuid"] or ""), f["backup_type"]), []).append(f)
+            groups.setdefault((str(f["universe_uuid"] or ""), f["backup_type"], f["keyspaces"]), []).append(f)
         policy_old = self.policy_old(groups)
         items, floors = [], []
         for key in sorted(groups, key=lambda k: (groups[k][0]["universe_name"] or "", k)):
@@ -225,12 +255,18 @@ class Planner:
                "created": bi.iso(f["create_time"]), "expiry": bi.iso(f["expiry"]), "schedule": f["schedule_name"],
                "storage_config_uuid": f["storage_config_uuid"], "size_bytes": f["size"], "increments": [],
                "action": "delete", "why": None}
-        where = "%s %s" % (out["universe"], out["backup_type"])
+        out["keyspaces"] = list(f["keyspaces"])
+        where = label(floor, " ")
         if reason == "stuck":
             out.update(action="report", why="%s since %s: YBA refuses to delete a backup in that state; its GC "
                        "retries it every run (check the GC in the YBA log)" % (f["state"], bi.iso(f["update_time"])))
             return out
-        if f["backup_uuid"] in self.pinned or f["expiry"] is None:
+        # expiry null pins, except a FailedToDelete backup: that was a requested deletion (only ``pinned`` pins it)
+        if reason in ("expired", "policy") and str(f["universe_uuid"] or "") in self.paused:
+            out.update(action="keep", why="universe %s is paused: YBA's GC does not expire the backups of a paused "
+                       "universe (Backup.getCompletedExpiredBackups); resume it first" % out["universe"])
+            return out
+        if f["backup_uuid"] in self.pinned or (f["expiry"] is None and reason != "failed_to_delete"):
             out.update(action="keep", why="pinned (%s)" % ("named in pinned" if f["backup_uuid"] in self.pinned
                                                            else "never expires"))
             return out
@@ -247,6 +283,11 @@ class Planner:
             rank = floor["kept"].index(f["backup_uuid"]) + 1
             out.update(action="keep", why="floor: newest verified chain %d of %d of %s (min_redundancy %d)" % (
                 rank, len(floor["kept"]), where, floor["min_redundancy"]))
+            return out
+        if not floor["met"] and f["backup_uuid"] not in floor["dangling"]:
+            out.update(action="keep", why="floor not met: only %d of %d verified chains of %s; retention refuses to "
+                       "delete below the floor (only chains found dangling in the bucket are deleted)" % (
+                           len(floor["kept"]), floor["min_redundancy"], where))
             return out
         if self.configs is not None and str(f["storage_config_uuid"]) not in self.configs:
             out.update(action="keep", why="its storage config %s is gone: YBA cannot delete its objects (re-home it "
@@ -269,12 +310,48 @@ class Planner:
 
 # ------------------------------------------------------------------------------------------------ API side
 
+def paused_universes(universes: t.Sequence[dict[str, t.Any]]) -> set[str]:
+    """UUIDs of the paused universes (universeDetails.universePaused): YBA's GC skips their expired backups."""
+    return {str(u.get("universeUUID")) for u in universes if fr.universe_state(u) == "paused"}
+
+
+def read_min_retain(client: t.Any, backups: t.Sequence[dict[str, t.Any]], now: float) -> dict[str, int]:
+    """minNumBackupsToRetain of each schedule owning an expired Completed backup (GET schedules/{s} taskParams;
+    schedules/page lacks it). A schedule that cannot be read keeps YBA's default (3)."""
+    out: dict[str, int] = {}
+    # retain_lookups asks for backups expired longer than the GC grace: shifting now by it asks for every expired one
+    for sched_uuid in bi.retain_lookups(backups, [], now + bi.GC_GRACE_SECONDS):
+        try:
+            value = bi.schedule_min_retain(client.get(client.cpath("schedules/%s" % quote(sched_uuid, safe="")),
+                                                      idempotent=True) or {})
+        except (_api.YBANotFound, _api.YBAValidationError):
+            continue
+        if value is not None:
+            out[sched_uuid] = value
+    return out
+
+
 def read_backups(client: t.Any, universe_uuids: t.Sequence[str] | None, page_size: int) -> list[dict[str, t.Any]]:
-    """Every backup (all states) of the given universes (all when None), oldest first."""
-    flt = dict(bi.BACKUP_FILTER)
-    flt["universeUUIDList"] = list(universe_uuids or [])
-    return list(client.paged(client.cpath("backups/page"), {"filter": flt, "direction": "ASC",
-                                                            "sortBy": "createTime"}, limit=page_size))
+    """Every backup (all states) of the given universes (all when None), oldest first. Read twice, with
+    ``onlyShowDeletedUniverses`` false then true (as ``_reconcile.read_catalog``), so the backups of deleted universes
+    are there whichever way a YBA version reads the flag; de-duplicated by backup UUID."""
+    seen: dict[str, dict[str, t.Any]] = {}
+    for deleted in (False, True):
+        flt = dict(bi.BACKUP_FILTER, onlyShowDeletedUniverses=deleted, universeUUIDList=list(universe_uuids or []))
+        for b in client.paged(client.cpath("backups/page"), {"filter": flt, "direction": "ASC",
+                                                             "sortBy": "createTime"}, limit=page_size):
+            seen.setdefault(str(fields(b)["backup_uuid"]), b)
+    return sorted(seen.values(), key=lambda b: fields(b)["create_time"] or 0)
+
+
+def is_gone(err: _api.YBAError) -> bool:
+    """The collection's one check that a backup is gone (other module_utils import it rather than guess from any 400):
+    404, or the 400 of Backup.getOrBadRequest ("Invalid customer: <c> or backup: <b>") once the GC deleted the row.
+    Any other 400 (a refused request, a bad customer UUID) is not a gone backup."""
+    if isinstance(err, _api.YBANotFound) or err.status == 404:
+        return True
+    text = str(err.message or "").lower()
+    return err.status == 400 and "invalid customer" in text and "backup" in text
 
 
 def list_increments(client: t.Any, base_uuid: str) -> list[dict[str, t.Any]] | None:
@@ -287,11 +364,6 @@ def list_increments(client: t.Any, base_uuid: str) -> list[dict[str, t.Any]] | N
             return None
         raise
     return [c for c in answer or [] if isinstance(c, dict)]
-
-
-def is_gone(err: _api.YBAError) -> bool:
-    """YBA answers 400 "Invalid customer or backup UUID" (Backup.getOrBadRequest) once the GC deleted the row."""
-    return err.status == 404 or (err.status == 400 and "invalid customer" in str(err).lower())
 
 
 def backup_state(client: t.Any, uuid: str) -> str | None:
@@ -308,11 +380,14 @@ def backup_state(client: t.Any, uuid: str) -> str | None:
 class Deleter:
     """POST backups/delete in batches; each batch is watched until YBA's tasks queued it, then (``wait``) every
     queued backup until YBA's GC has deleted it. A backup's state is read with one backups/page per universe
-    (narrowed to the batch's creation times), not one GET per backup; a backup the page no longer lists is gone."""
+    (narrowed to the batch's creation times), not one GET per backup; a backup the page no longer lists is gone.
+    The backups of a deleted universe (``deleted_universes``) are also read with ``onlyShowDeletedUniverses`` true:
+    a YBA version may hide them otherwise, and a hidden backup must not pass for deleted."""
 
-    def __init__(self, client: t.Any, params: dict[str, t.Any]) -> None:
+    def __init__(self, client: t.Any, params: dict[str, t.Any], deleted_universes: t.Collection[str] = ()) -> None:
         self.client = client
         self.p = params
+        self.deleted_universes = {str(u) for u in deleted_universes}
         self.batches: list[dict[str, t.Any]] = []
 
     def run(self, items: list[dict[str, t.Any]]) -> None:
@@ -338,11 +413,12 @@ class Deleter:
         for i in items:
             by_u.setdefault(str(i["universe_uuid"] or ""), []).append(bi.parse_time(i["created"]) or 0.0)
         for u, times in sorted(by_u.items()):
-            flt = dict(bi.BACKUP_FILTER, universeUUIDList=[u] if u else [],
-                       dateRangeStart=bi.iso(min(times) - 1), dateRangeEnd=bi.iso(max(times) + 1))
-            for b in self.client.paged(self.client.cpath("backups/page"), {"filter": flt}, limit=500):
-                f = fields(b)
-                out[f["backup_uuid"]] = str(f["state"])
+            for deleted in (False, True) if u in self.deleted_universes else (False,):
+                flt = dict(bi.BACKUP_FILTER, universeUUIDList=[u] if u else [], onlyShowDeletedUniverses=deleted,
+                           dateRangeStart=bi.iso(min(times) - 1), dateRangeEnd=bi.iso(max(times) + 1))
+                for b in self.client.paged(self.client.cpath("backups/page"), {"filter": flt}, limit=500):
+                    f = fields(b)
+                    out[f["backup_uuid"]] = str(f["state"])
         return out
 
     def task_state(self, task: str) -> tuple[str, str]:
@@ -497,9 +573,9 @@ def record(items: t.Sequence[dict[str, t.Any]], floors: t.Sequence[dict[str, t.A
             s["deleted"], s["gone"], s["queued"], len(failed_items(items)), s["kept"],
             s["reported"])
     if short:
-        text += "; floor not met for %s" % ", ".join("%s/%s" % (f["universe"], f["backup_type"]) for f in short)
+        text += "; floor not met for %s" % ", ".join(label(f) for f in short)
     ok = not failed_items(items) if not check_mode else True
     if not check_mode and wait:
         ok = ok and s["queued"] == 0
     return {"ok": ok, "summary": text, "check_mode": check_mode, "counts": s, "requests": requests,
-            "floor_short": ["%s/%s" % (f["universe"], f["backup_type"]) for f in short]}
+            "floor_short": [label(f) for f in short]}

@@ -15,14 +15,20 @@ description:
     expired backups per run, re-runs the storage canary first, and a backup it could not delete becomes
     C(FailedToDelete) and is never retried by the expiry sweep, so after a storage outage expired backups pile up.
   - Candidates are full backups (an incremental goes with its full - YBA deletes the whole chain) that are expired
-    (C(expiry) in the past, state Completed, Failed, Stopped or Skipped), C(FailedToDelete), stuck in
+    (C(expiry) in the past, state Completed, Failed, Stopped or Skipped - except what YBA's garbage collector keeps on
+    purpose, the newest C(minNumBackupsToRetain) (3 unless the schedule says otherwise) Completed backups of each
+    schedule, and the backups of a paused universe, which are kept with that reason), C(FailedToDelete), stuck in
     C(QueuedForDeletion) or C(DeleteInProgress) for two O(gc_interval)s (reported only, YBA refuses to delete them
     again), or past the optional policy (O(keep_days), O(keep_last)).
-  - 'The floor, which no candidate reason overrides: per universe and backup type, the newest O(min_redundancy) good
-    chains are never deleted. A chain is good when its full and every increment are Completed and, with
-    O(verify=true), every location of each holds its data objects and its writer''s marker in the bucket; a catalog
-    entry whose objects are gone (dangling) does not count. Never deleted either: a pinned backup (C(expiry) null, that
-    is never expires, or named in O(pinned)), a chain with an increment in progress, a backup whose storage config is
+  - 'The floor, which no candidate reason overrides: per universe, backup type and keyspace set (a universe backed up
+    per keyspace keeps chains of each keyspace), the newest O(min_redundancy) good
+    chains are never deleted. A chain is good when its full is Completed, none of its increments is in progress and,
+    with O(verify=true), every location of the full and of its Completed increments holds its data objects and its
+    writer''s marker in the bucket (a Failed increment does not stop the full from restoring); a catalog entry whose
+    objects are gone (dangling) does not count. When fewer good chains than O(min_redundancy) exist, only the
+    candidates found dangling are deleted - retention never deletes below the floor. Never deleted either: a pinned
+    backup (named in O(pinned), or C(expiry) null - never expires - unless it is C(FailedToDelete), which was a
+    requested deletion), a chain with an increment in progress, a backup whose storage config is
     gone. A universe whose chains cannot be verified (network, credentials) keeps every candidate.'
   - Before the first deletion every S3 storage config of the planned deletions is probed from where the module runs
     (O(probe)); a failing probe refuses the run with the probe's summary (deleting into broken storage only makes more
@@ -57,14 +63,14 @@ options:
   universes:
     description:
       - The universes (names or UUIDs) whose backups are considered. Empty - every universe, and backups of deleted
-        universes.
+        universes. A deleted universe is named by its UUID (YBA no longer knows its name); an unknown name fails.
     type: list
     elements: str
     default: []
   min_redundancy:
     description:
-      - The newest good (verified) chains kept per universe and backup type, whatever their expiry or the policy
-        (Barman's C(minimum_redundancy)). V(1) by default - the least that keeps every universe restorable; V(0)
+      - The newest good (verified) chains kept per universe, backup type and keyspace set, whatever their expiry or the
+        policy (Barman's C(minimum_redundancy)). V(1) by default - the least that keeps every universe restorable; V(0)
         disables the floor.
     type: int
     default: 1
@@ -81,13 +87,15 @@ options:
     default: 0
   policy_by:
     description:
-      - What O(keep_last) counts per - V(universe) (and backup type) or V(schedule) (on-demand backups per universe).
+      - What O(keep_last) counts per - V(universe) (and backup type and keyspace set) or V(schedule) (on-demand backups
+        per universe).
     type: str
     choices: [universe, schedule]
     default: universe
   pinned:
     description:
-      - Backup UUIDs never to delete, whatever their expiry.
+      - Backup UUIDs never to delete, whatever their expiry or state (the only way to keep a C(FailedToDelete)
+        backup).
     type: list
     elements: str
     default: []
@@ -168,8 +176,9 @@ options:
 notes:
   - Run it on the YBA host (as the P(yba.remediation.backup_retention#role) role does), so the probe speaks for where
     YBA reaches the buckets from.
-  - The floor is counted per universe and backup type over all its storage configs and schedules; YBA's own GC only
-    keeps C(minNumBackupsToRetain) (3) Completed backups per schedule and does not look into the bucket.
+  - The floor is counted per universe, backup type and keyspace set over all its storage configs and schedules; YBA's
+    own GC only keeps C(minNumBackupsToRetain) (3) Completed backups per schedule (which retention does not delete
+    as expired either) and does not look into the bucket.
 seealso:
   - module: yba.remediation.backup_sla
   - module: yba.remediation.storage_probe
@@ -194,9 +203,10 @@ RETURN = r"""
 backups:
   description:
     - One item per candidate - C(backup_uuid), C(universe), C(universe_uuid), C(backup_type) (V(ysql), V(ycql)),
-      C(state), C(reason) (V(expired), V(failed_to_delete), V(policy), V(stuck)), C(created), C(expiry), C(schedule),
-      C(storage_config_uuid), C(size_bytes) (the chain), C(increments) (UUIDs deleted with it), C(action)
-      (V(delete), V(keep), V(report), V(gone) - deleted by YBA while the plan was made), C(why) (the reason it is kept or reported), and after a run C(result)
+      C(keyspaces), C(state), C(reason) (V(expired), V(failed_to_delete), V(policy), V(stuck)), C(created),
+      C(expiry), C(schedule), C(storage_config_uuid), C(size_bytes) (the chain), C(increments) (UUIDs deleted with
+      it), C(action) (V(delete), V(keep), V(report), V(gone) - deleted by YBA while the plan was made), C(why) (the
+      reason it is kept or reported), and after a run C(result)
       (V(deleted), V(gone) - deleted by YBA meanwhile, V(queued), V(failed_to_queue), V(failed_to_delete),
       V(dropped), V(timeout), V(not_requested), V(not_deleted)), C(detail) and C(task_uuid).
   returned: always
@@ -204,9 +214,11 @@ backups:
   elements: dict
 floors:
   description:
-    - Per universe and backup type with candidates - C(universe), C(universe_uuid), C(backup_type),
+    - Per universe, backup type and keyspace set with candidates - C(universe), C(universe_uuid), C(backup_type),
+      C(keyspaces) (sorted),
       C(min_redundancy), C(kept) (the chains the floor keeps, newest first), C(not_counted) (C(backup_uuid), C(why) -
-      newer chains that did not count, such as dangling ones), C(met), C(unverifiable), C(examined) (the Completed
+      newer chains that did not count, such as dangling ones), C(dangling) (the chains whose objects are gone),
+      C(met), C(unverifiable), C(examined) (the Completed
       fulls looked at, at most max(50, 10 x O(min_redundancy)); candidates older than C(not_examined_before) are kept
       when the floor is not met by then).
   returned: always
@@ -237,7 +249,7 @@ plan:
 record:
   description:
     - The run record - C(ok), C(summary) (one line), C(check_mode), C(counts), C(requests), C(floor_short)
-      (universes and types with fewer good chains than O(min_redundancy)).
+      (C(universe/type [keyspaces]) with fewer good chains than O(min_redundancy)).
   returned: always
   type: dict
 requests:
@@ -246,6 +258,7 @@ requests:
   type: int
 """
 
+import re
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -257,17 +270,23 @@ from ansible_collections.yba.remediation.plugins.module_utils import _s3
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 
 
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 def pick_universes(universes, wanted):
-    """The UUIDs of the wanted universes (names or UUIDs); ValueError names the unknown ones."""
+    """The UUIDs of the wanted universes (names or UUIDs); a UUID YBA no longer lists is a deleted universe whose
+    backups stay in the catalog, so it is taken as is. ValueError names the unknown names."""
     if not wanted:
         return None
     out, unknown = [], []
     for w in wanted:
         u = next((u for u in universes if w in (u.get("name"), u.get("universeUUID"))), None)
-        if u is None:
-            unknown.append(w)
-        else:
+        if u is not None:
             out.append(str(u["universeUUID"]))
+        elif UUID_RE.match(w):
+            out.append(w.lower())
+        else:
+            unknown.append(w)
     if unknown:
         known = ", ".join(sorted(str(u.get("name")) for u in universes))
         raise ValueError("unknown universe%s: %s (YBA has %s)" % ("s" if len(unknown) > 1 else "", ", ".join(unknown),
@@ -381,8 +400,11 @@ def main():
                     return res
             return {"verified": True}
 
-        planner = rt.Planner(backups, time.time(), p, lambda b: rt.list_increments(client, b),
-                             verify if p["verify"] else None, configs=by_cfg)
+        now = time.time()
+        planner = rt.Planner(backups, now, p, lambda b: rt.list_increments(client, b),
+                             verify if p["verify"] else None, configs=by_cfg,
+                             min_retain=rt.read_min_retain(client, backups, now),
+                             paused=rt.paused_universes(universes))
         plan = planner.plan()
         result["backups"], result["floors"] = plan["items"], plan["floors"]
 
@@ -404,7 +426,9 @@ def main():
                     probe_mode, "; ".join("%s: %s" % (x["config"], x["summary"]) for x in broken)))
         if module.check_mode or not todo:
             done()
-        deleter = rt.Deleter(client, p)
+        live = {str(u.get("universeUUID")) for u in universes}
+        deleter = rt.Deleter(client, p, deleted_universes={str(i["universe_uuid"]) for i in todo
+                                                           if str(i["universe_uuid"]) not in live})
         try:
             deleter.run(plan["items"])
         finally:

@@ -13,12 +13,14 @@ H = 3600.0
 U = "u-orders"
 
 
-def resp(uuid, hours_ago, expired=True, state="Completed", universe=U, incs=False, expiry="default", schedule=None):
+def resp(uuid, hours_ago, expired=True, state="Completed", universe=U, incs=False, expiry="default", schedule=None,
+         keyspaces=()):
     created = NOW - hours_ago * H
     out = {"commonBackupInfo": {"backupUUID": uuid, "baseBackupUUID": uuid, "state": state,
                                 "createTime": bi.iso(created), "updateTime": bi.iso(created),
                                 "storageConfigUUID": "cfg", "totalBackupSizeInBytes": 1024,
-                                "responseList": [{"defaultLocation": "s3://b/" + uuid}]},
+                                "responseList": [{"defaultLocation": "s3://b/" + uuid, **({"keyspace": k} if k else {})}
+                                                 for k in (keyspaces or [None])]},
            "universeUUID": universe, "universeName": universe[2:], "backupType": "PGSQL_TABLE_TYPE",
            "category": "YB_CONTROLLER", "hasIncrementalBackups": incs,
            "scheduleUUID": schedule or bi.NIL_UUID}
@@ -90,10 +92,33 @@ def test_no_verified_chain_at_all_says_the_floor_is_not_met_and_unverifiable_kee
     assert plan["by"]["b2"]["why"] == "floor unknown for orders ysql: cannot verify b1 in the bucket: connect refused"
 
 
-def test_a_newer_chain_with_a_failed_increment_does_not_count():
-    chains = {"b1": [{"backupUUID": "i1", "state": "Failed"}, {"backupUUID": "b1", "state": "Completed"}]}
-    plan = planner([resp("b1", 6, incs=True), resp("b2", 12), resp("b3", 18)], chains=chains)
-    assert plan["floors"][0]["kept"] == ["b2"] and plan["floors"][0]["not_counted"][0]["why"] == "increment i1 is Failed"
+def test_a_failed_increment_leaves_its_chain_counted_and_only_an_in_progress_one_disqualifies():
+    chains = {"b1": [{"backupUUID": "i1", "state": "Failed"}, {"backupUUID": "b1", "state": "Completed"}],
+              "b2": [{"backupUUID": "i2", "state": "InProgress"}, {"backupUUID": "b2", "state": "Completed"}]}
+    verified = []
+    plan = planner([resp("b1", 6, incs=True), resp("b2", 12, incs=True), resp("b3", 18)], chains=chains)
+    assert plan["floors"][0]["kept"] == ["b1"] and plan["floors"][0]["not_counted"] == []
+    assert plan["by"]["b3"]["action"] == "delete"
+    plan = planner([resp("b2", 12, incs=True), resp("b3", 18)], chains=chains)
+    assert plan["floors"][0]["not_counted"][0]["why"] == "increment i2 is InProgress"
+    assert plan["floors"][0]["kept"] == ["b3"]
+    # the failed increment is not verified (its objects may be partial): the full restores without it
+    pl = rt.Planner([resp("b1", 6, incs=True)], NOW, params(), lambda u: chains[u],
+                    lambda b, incs: verified.append([c["backupUUID"] for c in incs]) or {"verified": True})
+    assert pl.plan()["floors"][0]["kept"] == ["b1"] and verified == [[]]
+
+
+def test_below_the_floor_only_dangling_candidates_are_deleted():
+    chains = {"b3": [{"backupUUID": "i3", "state": "InProgress"}, {"backupUUID": "b3", "state": "Completed"}]}
+    plan = planner([resp("b1", 6), resp("b2", 12, state="Failed"), resp("b3", 18, incs=True), resp("b4", 24)],
+                   chains=chains, dangling={"b1", "b4"})
+    floor = plan["floors"][0]
+    assert floor["met"] is False and floor["dangling"] == ["b1", "b4"]
+    assert {u: i["action"] for u, i in plan["by"].items()} == {"b1": "delete", "b2": "keep", "b3": "keep",
+                                                               "b4": "delete"}
+    assert plan["by"]["b2"]["why"] == ("floor not met: only 0 of 1 verified chains of orders ysql; retention refuses "
+                                       "to delete below the floor (only chains found dangling in the bucket are "
+                                       "deleted)")
 
 
 def test_the_plan_shows_the_chain_and_an_in_progress_increment_keeps_it():
@@ -110,6 +135,33 @@ def test_the_plan_shows_the_chain_and_an_in_progress_increment_keeps_it():
     assert sorted(plan["looked"]) == ["b2", "b3"]
 
 
+def test_a_universe_backed_up_per_keyspace_keeps_a_chain_of_each_keyspace():
+    backups = [resp("a1", 6, keyspaces=["orders"]), resp("a2", 12, keyspaces=["orders"]),
+               resp("c1", 18, keyspaces=["customers"]), resp("c2", 24, keyspaces=["customers"]),
+               resp("both", 30, keyspaces=["orders", "customers"])]
+    plan = planner(backups)
+    assert {u: i["action"] for u, i in plan["by"].items()} == {"a1": "keep", "a2": "delete", "c1": "keep",
+                                                               "c2": "delete", "both": "keep"}
+    assert sorted(f["keyspaces"] for f in plan["floors"]) == [["customers"], ["customers", "orders"], ["orders"]]
+    assert plan["by"]["c1"]["why"] == "floor: newest verified chain 1 of 1 of orders ysql [customers] (min_redundancy 1)"
+    short = planner(backups[:2], dangling={"a1", "a2"})
+    assert rt.record(short["items"], short["floors"], True, 1, True)["floor_short"] == ["orders/ysql [orders]"]
+
+
+def test_a_schedules_newest_three_completed_and_a_paused_universe_are_what_yba_keeps():
+    backups = [resp("s%d" % k, 6 * k, schedule="sch") for k in range(1, 6)] + [
+        resp("f1", 40, schedule="sch", state="Failed"), resp("ftd", 50, schedule="sch", state="FailedToDelete")]
+    plan = planner(backups)
+    # s1..s3 are YBA's minNumBackupsToRetain (3 by default): not candidates; Failed and FailedToDelete stay
+    assert sorted(plan["by"]) == ["f1", "ftd", "s4", "s5"]
+    pl = rt.Planner(backups, NOW, params(), lambda u: [{"backupUUID": u, "state": "Completed"}], None,
+                    min_retain={"sch": 1}, paused={U})
+    by = {i["backup_uuid"]: i for i in pl.plan()["items"]}
+    assert sorted(by) == ["f1", "ftd", "s2", "s3", "s4", "s5"]
+    assert by["s2"]["action"] == "keep" and by["s2"]["why"].startswith("universe orders is paused: ")
+    assert (by["ftd"]["action"], by["ftd"]["reason"]) == ("delete", "failed_to_delete")
+
+
 def test_pinned_stuck_failed_to_delete_and_not_candidates():
     backups = [resp("new", 1, expired=False), resp("b1", 6, expired=False), resp("pin", 12),
                resp("never", 18, expiry=None, state="FailedToDelete"), resp("ftd", 24, expired=False,
@@ -120,7 +172,11 @@ def test_pinned_stuck_failed_to_delete_and_not_candidates():
     by = plan["by"]
     assert sorted(by) == ["ftd", "never", "pin", "q-old"]
     assert (by["pin"]["action"], by["pin"]["why"]) == ("keep", "pinned (named in pinned)")
-    assert (by["never"]["action"], by["never"]["why"]) == ("keep", "pinned (never expires)")
+    # a FailedToDelete backup was a requested deletion: expiry null does not pin it, only pinned does
+    assert (by["never"]["action"], by["never"]["reason"]) == ("delete", "failed_to_delete")
+    assert planner(backups, pinned=["never"])["by"]["never"]["why"] == "pinned (named in pinned)"
+    forever = planner([resp("new", 1, expired=False), resp("keep", 6, expiry=None)], keep_last=1)["by"]["keep"]
+    assert (forever["action"], forever["why"]) == ("keep", "pinned (never expires)")
     assert (by["ftd"]["action"], by["ftd"]["reason"]) == ("delete", "failed_to_delete")
     assert by["q-old"]["action"] == "report" and by["q-old"]["why"].startswith("QueuedForDeletion since ")
     assert plan["floors"][0]["kept"] == ["new"]
@@ -163,6 +219,7 @@ class FakeClient:
         self.sleeps = []
         self.t = 0.0
         self.queued_at = {}
+        self.hide_deleted = None
 
     def _sleep(self, s):
         self.sleeps.append(s)
@@ -191,6 +248,9 @@ class FakeClient:
 
     def paged(self, path, query, limit):
         self.calls.append(("PAGE", path, query["filter"]["universeUUIDList"]))
+        if self.hide_deleted is not None and not query["filter"]["onlyShowDeletedUniverses"]:
+            return  # a YBA version that lists a deleted universe's backups only with onlyShowDeletedUniverses
+            yield
         for b, at in list(self.queued_at.items()):
             if len(self.calls) - at > self.gc_after and self.state.get(b) == "QueuedForDeletion":
                 del self.state[b]
@@ -254,6 +314,29 @@ def test_a_batch_that_cannot_be_queued_stops_the_run_with_the_tasks_error():
     assert todo[13]["detail"] == "YBA could not queue it (task t-b13 Failure: S3 refused); it is FailedToDelete"
     assert {i["result"] for i in todo[20:]} == {"not_requested"}
     assert todo[20]["detail"].startswith("stopped after batch 2: 1 backup(s) could not be queued (first: b13 YBA")
+
+
+def test_a_deleted_universes_backups_are_also_read_with_only_show_deleted_universes():
+    fake = FakeClient(["b00"], gc_after=5)
+    fake.hide_deleted = True
+    todo = items(1)
+    rt.Deleter(fake, dparams(wait=False), deleted_universes={U}).run(todo)
+    assert todo[0]["result"] == "queued"  # not taken for deleted although the first page hides it
+    fake = FakeClient(["b00"], gc_after=5)
+    fake.hide_deleted = True
+    todo = items(1)
+    rt.Deleter(fake, dparams(wait=False)).run(todo)
+    assert todo[0]["result"] == "deleted"  # what the old read concluded
+
+
+@pytest.mark.parametrize("err,gone", [
+    (_api.YBAValidationError("Invalid customer: c or backup: b", status=400), True),  # Backup.getOrBadRequest
+    (_api.YBANotFound("not found", status=404), True),
+    (_api.YBAValidationError("Invalid customer UUID: c", status=400), False),  # a bad customer, not a gone backup
+    (_api.YBAValidationError("Cannot delete backup in state InProgress", status=400), False),
+    (_api.YBAError("Invalid customer: c or backup: b", status=500), False)])
+def test_is_gone_is_the_one_backup_gone_check(err, gone):
+    assert rt.is_gone(err) is gone
 
 
 def test_wait_timeout_says_still_queued():

@@ -49,6 +49,9 @@ class FakeYBA:
                                 "PATH_STYLE_ACCESS": True, "SIGNING_REGION": "us-east-1",
                                 "AWS_ACCESS_KEY_ID": "AK*********01", "AWS_SECRET_ACCESS_KEY": "un**********89"}}
         self.backups = {}
+        self.universe = {"universeUUID": "u-orders", "name": "orders", "universeDetails": {}}
+        self.schedules = {}
+        self.page_bodies = []
         self.seen = []
         self.queued = set()
 
@@ -76,15 +79,21 @@ class FakeYBA:
             return [{"uuid": C}]
         rest = path[len(base):]
         if rest == "universes":
-            return [{"universeUUID": "u-orders", "name": "orders"}]
+            return [self.universe]
+        if rest.startswith("schedules/"):
+            return self.schedules[rest.split("/")[1]]
         if rest == "configs":
             return [self.config]
         if rest == "backups/page":
             f = body["filter"]
+            self.page_bodies.append(body)
             assert set(bi.BACKUP_FILTER) <= set(f)
             self.gc()
             items = sorted(self.backups.values(), key=lambda b: b["commonBackupInfo"]["createTime"])
             items = [b for b in items if not f["states"] or b["commonBackupInfo"]["state"] in f["states"]]
+            items = [b for b in items if not f["universeUUIDList"] or b["universeUUID"] in f["universeUUIDList"]]
+            if f["onlyShowDeletedUniverses"]:
+                items = [b for b in items if b["universeUUID"] != self.universe["universeUUID"]]
             off, lim = body["offset"], body["limit"]
             return {"entities": items[off:off + lim], "hasNext": off + lim < len(items), "hasPrev": off > 0}
         if rest == "backups/delete":
@@ -139,7 +148,7 @@ def test_plan_deletes_nothing_and_shows_sizes_and_the_floor(yba, capsys):
     assert r["changed"] is True and "failed" not in r
     assert r["summary"]["planned"] == 4 and r["summary"]["kept"] == 1 and r["summary"]["bytes_planned"] == 4 * 2048
     assert r["plan"][-1].startswith("keep   b1 orders/ysql Completed ")
-    assert r["plan"][-1].endswith("2.0 KiB (expired): floor: newest verified chain 1 of 1 of orders ysql "
+    assert r["plan"][-1].endswith("2.0 KiB (expired): floor: newest verified chain 1 of 1 of orders ysql [yugabyte] "
                                   "(min_redundancy 1)")
     assert r["probes"][0]["ok"] is True and r["probes"][0]["mode"] == "read"
     assert not [s for s in yba.seen if s[1].endswith("backups/delete")] and r["batches"] == []
@@ -173,7 +182,7 @@ def test_storage_that_fails_its_probe_refuses_before_the_first_delete(yba, capsy
     yba.config["data"]["AWS_HOST_BASE"] = s3["dead"]
     r = run(capsys, probe_timeout=1, verify_timeout=1)  # the floor cannot be verified: everything is kept
     assert "failed" not in r and r["changed"] is False and r["summary"]["kept"] == 5
-    assert r["backups"][0]["why"].startswith("floor unknown for orders ysql: cannot verify b1 in the bucket: listing")
+    assert r["backups"][0]["why"].startswith("floor unknown for orders ysql [yugabyte]: cannot verify b1 in the bucket: listing")
     r = run(capsys, probe_timeout=1, verify=False)
     assert r["failed"] is True and r["changed"] is False
     assert r["msg"].startswith("no backup was deleted: the storage fails its canary probe: s3-prod: "
@@ -207,4 +216,33 @@ def test_bad_input_fails_with_one_clear_message_and_sends_nothing(yba, capsys, a
 
 def test_an_unknown_universe_is_named(yba, capsys):
     r = run(capsys, universes=["nope"])
+    assert r["failed"] is True and r["msg"] == "unknown universe: nope (YBA has orders)"
+
+
+def test_what_yba_keeps_on_purpose_is_not_deleted(yba, capsys):
+    # a schedule's newest minNumBackupsToRetain Completed backups (taskParams of GET schedules/{s}) stay past expiry
+    yba.schedules["s-1"] = {"scheduleUUID": "s-1", "taskParams": {"minNumBackupsToRetain": 4}}
+    for b in yba.backups.values():
+        b["scheduleUUID"] = "s-1"
+    r = run(capsys, check_mode=True)
+    assert [(i["backup_uuid"], i["action"]) for i in r["backups"]] == [("b5", "delete")]
+    assert ("GET", "/api/v1/customers/%s/schedules/s-1" % C) in yba.seen
+    # a paused universe: YBA's GC skips its expired backups (Backup.getCompletedExpiredBackups), so does retention
+    yba.universe["universeDetails"]["universePaused"] = True
+    r = run(capsys, check_mode=True)
+    assert [(i["backup_uuid"], i["action"]) for i in r["backups"]] == [("b5", "keep")]
+    assert r["backups"][0]["why"] == ("universe orders is paused: YBA's GC does not expire the backups of a paused "
+                                      "universe (Backup.getCompletedExpiredBackups); resume it first")
+
+
+def test_a_deleted_universe_is_named_by_its_uuid_and_its_backups_are_read(yba, capsys):
+    gone = "dddddddd-0000-0000-0000-000000000001"
+    for uuid, hours in (("d1", 6), ("d2", 12)):
+        yba.add(uuid, hours)
+        yba.backups[uuid].update(universeUUID=gone, universeName="old", isUniversePresent=False)
+    r = run(capsys, check_mode=True, universes=[gone.upper()], verify=False, probe="none")
+    assert [(i["backup_uuid"], i["action"]) for i in r["backups"]] == [("d2", "delete"), ("d1", "keep")]
+    flags = [body["filter"]["onlyShowDeletedUniverses"] for body in yba.page_bodies]
+    assert flags == [False, True] and all(b["filter"]["universeUUIDList"] == [gone] for b in yba.page_bodies)
+    r = run(capsys, universes=["nope", gone])
     assert r["failed"] is True and r["msg"] == "unknown universe: nope (YBA has orders)"
