@@ -37,7 +37,7 @@ def test_the_incident_backups_are_brought_back_within_rpo(tmp_path: Path) -> Non
     record = runbook.remediate(tmp_path, "runbook")["remediation"]
     nxt = {f["id"]: f["fix_playbook"] for f in record["not_automated"] if f["fix_playbook"]}
     assert nxt == {"backups_stale": "emergency_backup.yml", "backups_failing": "emergency_backup.yml",
-                   "schedules_paused": "backup_schedules.yml"}, record
+                   "schedules_paused": "backup_schedules.yml", "retention_not_enforced": "backup_retention.yml"}, record
     rc, output, _summary = run(tmp_path, "storage", "storage_config", "-e", f"@{vars_file}", "--quiet")
     assert rc == 0, output
 
