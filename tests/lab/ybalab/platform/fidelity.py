@@ -141,8 +141,8 @@ INTERNAL_OPERATIONS: dict[str, dict[str, Any]] = {
                 "properties": {
                     "tableUUID": {"type": "string", "format": "uuid"}, "tableID": {"type": "string"},
                     "keySpace": {"type": "string"}, "tableName": {"type": "string"},
-                    "tableType": {"type": "string", "enum": ["YQL_TABLE_TYPE", "REDIS_TABLE_TYPE", "PGSQL_TABLE_TYPE",
-                                                            "TRANSACTION_STATUS_TABLE_TYPE"]},
+                    "tableType": {"type": "string", "enum": [
+                        "YQL_TABLE_TYPE", "REDIS_TABLE_TYPE", "PGSQL_TABLE_TYPE", "TRANSACTION_STATUS_TABLE_TYPE"]},
                     "relationType": {"type": "string", "enum": [
                         "SYSTEM_TABLE_RELATION", "USER_TABLE_RELATION", "INDEX_TABLE_RELATION",
                         "MATVIEW_TABLE_RELATION", "COLOCATED_PARENT_TABLE_RELATION"]},

@@ -931,7 +931,7 @@ def submit_restore(workers: Any, conn: Any, cust: dict[str, Any], user: dict[str
     infos = [dict(i) for i in body["backupStorageInfoList"]]
     first = str(infos[0].get("storageLocation") or "")
     source = universe_of_location(first)
-    src_row = conn.execute("SELECT name FROM universe WHERE universe_uuid::text = %s", (source,)).fetchone()         if source else None
+    src_row = conn.execute("SELECT name FROM universe WHERE universe_uuid::text = %s", (source,)).fetchone() if source else None
     params = dict(body)
     params.update({"customerUUID": str(cust["uuid"]), "universeUUID": str(uni["universe_uuid"]), "category": category})
     restore_uuid = str(uuidlib.uuid4())
@@ -1013,8 +1013,8 @@ def run_restore(platform: Any, restore_uuid: str, task_uuid: str, data: dict[str
     try:
         with platform.connect() as conn, conn.transaction():
             conn.execute("UPDATE restore SET state = %s, restore_size_in_bytes = %s, update_time = now() "
-                         "WHERE restore_uuid = %s", ("Completed" if outcome == "Success" else "Failed", total,
-                                                    restore_uuid))
+                         "WHERE restore_uuid = %s",
+                         ("Completed" if outcome == "Success" else "Failed", total, restore_uuid))
             conn.execute("UPDATE restore_keyspace SET state = 'Failed' WHERE restore_uuid = %s "
                          "AND state IN ('Created', 'InProgress')", (restore_uuid,))
             finish_task(conn, task_uuid, outcome, error)
