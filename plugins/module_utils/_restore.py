@@ -29,6 +29,7 @@ import typing as t
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _backupverify as bv
 from ansible_collections.yba.remediation.plugins.module_utils import _freshness as fr
+from ansible_collections.yba.remediation.plugins.module_utils import _layout
 from ansible_collections.yba.remediation.plugins.module_utils import _metadb
 
 YSQL = fr.YSQL
@@ -38,7 +39,6 @@ RESTORE_DONE = ("Completed",)
 RESTORE_FAILED = ("Failed", "Aborted")
 # a keyspace name YSQL and YCQL both accept without quoting (the drill's own names must never need quotes)
 KEYSPACE_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-DEFAULT_PSQL = "/opt/yugabyte/software/active/pgsql/bin/psql"  # YBA's bundled client (speaks to YSQL too)
 
 Runner = t.Callable[[t.List[str], str, t.Dict[str, str]], t.Tuple[int, str, str]]
 
@@ -141,7 +141,7 @@ def sql_connection(ysql: dict[str, t.Any] | None) -> _metadb.Connection | None:
     ``ysqlsh``/``psql`` on PATH, else YBA's bundled client."""
     if not ysql or not ysql.get("host"):
         return None
-    path = ysql.get("psql_path") or shutil.which("ysqlsh") or shutil.which("psql") or DEFAULT_PSQL
+    path = ysql.get("psql_path") or shutil.which("ysqlsh") or shutil.which("psql") or bundled_psql()
     if os.path.isdir(path):
         path = os.path.join(path, "psql")
     if not os.access(path, os.X_OK):
@@ -150,6 +150,13 @@ def sql_connection(ysql: dict[str, t.Any] | None) -> _metadb.Connection | None:
                               port=int(ysql.get("port") or 5433), user=str(ysql.get("user") or "yugabyte"),
                               database=str(ysql.get("maintenance_db") or "yugabyte"),
                               password=ysql.get("password"), connect_timeout=int(ysql.get("connect_timeout") or 10))
+
+
+def bundled_psql() -> str:
+    """YBA's own psql (speaks to YSQL too) from the detected install layout, as the metadata DB modules find it
+    (yba-ctl's installRoot, a Replicated host); the default layout's path when nothing is detected."""
+    pgsql_bin = _layout.detect("/").pgsql_bin or "/opt/yugabyte/software/active/pgsql/bin"
+    return os.path.join(pgsql_bin, "psql")
 
 
 def run_sql(conn: _metadb.Connection, runner: Runner, database: str, sql: str) -> str:

@@ -81,3 +81,15 @@ def test_record_lines():
     assert ok["skipped_backups"] == ["b0"] and ok["api_calls"] == 9
     assert rd.record(result, True, True, 3)["summary"].startswith("RESTORE DRILL PLANNED - backup b1")
     assert rd.record(result, False, False, 3, "boom")["summary"] == "RESTORE DRILL FAILED - orders: boom"
+
+
+def test_the_bundled_psql_is_the_detected_install_layouts(monkeypatch):
+    """A yba-ctl installRoot other than /opt/yugabyte (or a Replicated host): the layout's pgsql/bin, not a fixed
+    path; the default layout's path only when no install is detected."""
+    class Layout:
+        pgsql_bin = "/data/yba/software/2024.2.1.0-b185/pgsql/bin"
+
+    monkeypatch.setattr(rd._layout, "detect", lambda host_root: Layout)
+    assert rd.bundled_psql() == "/data/yba/software/2024.2.1.0-b185/pgsql/bin/psql"
+    Layout.pgsql_bin = None
+    assert rd.bundled_psql() == "/opt/yugabyte/software/active/pgsql/bin/psql"
