@@ -44,3 +44,14 @@ def route_api(monkeypatch, fake):
 
     monkeypatch.setattr(_api.YBAClient, "_send_once", send)
     return fake
+
+
+def bucket_on(plain_s3, key_id, secret, bucket):
+    """The plain_s3 fixture's server with ``bucket`` made by a client signed with the test module's keys:
+    plain_s3's urls plus that client."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=plain_s3["live"], region_name="us-east-1", aws_access_key_id=key_id,
+                          aws_secret_access_key=secret)
+    client.create_bucket(Bucket=bucket)
+    return dict(plain_s3, client=client)

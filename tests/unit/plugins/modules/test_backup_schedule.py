@@ -14,7 +14,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 from ansible_collections.yba.remediation.plugins.modules import backup_schedule
-from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done, route_api
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done, bucket_on, route_api
 
 pytestmark = pytest.mark.usefixtures("raw_results")
 
@@ -32,10 +32,8 @@ CLASSIC_VERSION, TOGGLE_VERSION = "2.18.1.0-b84", "2024.2.1.0-b20"
 @pytest.fixture(scope="module")
 def s3(plain_s3):
     """A real S3 (moto) with the bucket, and an endpoint where nothing listens."""
-    boto3 = pytest.importorskip("boto3")
-    boto3.client("s3", endpoint_url=plain_s3["live"], region_name="us-east-1", aws_access_key_id=KEY_ID,
-                 aws_secret_access_key=SECRET).create_bucket(Bucket=BUCKET)
-    return plain_s3
+    pytest.importorskip("boto3")
+    return bucket_on(plain_s3, KEY_ID, SECRET, BUCKET)
 
 
 class Clock:

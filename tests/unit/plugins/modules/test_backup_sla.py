@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
 from ansible_collections.yba.remediation.plugins.modules import backup_sla
-from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import route_api
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import bucket_on, route_api
 
 C = "cccccccc-cccc-cccc-cccc-cccccccccccc"
 CFG = "11111111-2222-3333-4444-555555555555"
@@ -29,11 +29,8 @@ XSD = Path(__file__).resolve().parents[1] / "module_utils" / "fixtures" / "junit
 
 @pytest.fixture(scope="module")
 def s3(plain_s3):
-    boto3 = pytest.importorskip("boto3")
-    client = boto3.client("s3", endpoint_url=plain_s3["live"], region_name="us-east-1", aws_access_key_id=KEY_ID,
-                          aws_secret_access_key=SECRET)
-    client.create_bucket(Bucket=BUCKET)
-    return dict(plain_s3, client=client)
+    pytest.importorskip("boto3")
+    return bucket_on(plain_s3, KEY_ID, SECRET, BUCKET)
 
 
 class FakeYBA:

@@ -16,7 +16,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.yba.remediation.plugins.module_utils import _api
 from ansible_collections.yba.remediation.plugins.modules import restore_drill
-from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done, route_api
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done, bucket_on, route_api
 
 pytestmark = pytest.mark.usefixtures("raw_results")
 
@@ -49,11 +49,8 @@ def pg():
 
 @pytest.fixture(scope="module")
 def s3(plain_s3):
-    boto3 = pytest.importorskip("boto3")
-    client = boto3.client("s3", endpoint_url=plain_s3["live"], region_name="us-east-1", aws_access_key_id=KEY_ID,
-                          aws_secret_access_key=SECRET)
-    client.create_bucket(Bucket=BUCKET)
-    return dict(plain_s3, client=client)
+    pytest.importorskip("boto3")
+    return bucket_on(plain_s3, KEY_ID, SECRET, BUCKET)
 
 
 def location(b_uuid, keyspace):

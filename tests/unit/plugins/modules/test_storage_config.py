@@ -15,7 +15,7 @@ from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo
 from ansible_collections.yba.remediation.plugins.module_utils import _s3
 from ansible_collections.yba.remediation.plugins.module_utils import _storageconfig as sc
 from ansible_collections.yba.remediation.plugins.modules import storage_config
-from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done, route_api
+from ansible_collections.yba.remediation.tests.unit.plugins.modules.module_results import Done, bucket_on, route_api
 
 pytestmark = pytest.mark.usefixtures("raw_results")
 
@@ -31,10 +31,8 @@ SEEDED = "11111111-2222-3333-4444-555555555555"
 @pytest.fixture(scope="module")
 def s3(plain_s3):
     """A real S3 (moto) with the bucket, and an endpoint where nothing listens."""
-    boto3 = pytest.importorskip("boto3")
-    boto3.client("s3", endpoint_url=plain_s3["live"], region_name="us-east-1", aws_access_key_id=KEY_ID,
-                 aws_secret_access_key=SECRET).create_bucket(Bucket=BUCKET)
-    return plain_s3
+    pytest.importorskip("boto3")
+    return bucket_on(plain_s3, KEY_ID, SECRET, BUCKET)
 
 
 class FakeYBA:
