@@ -261,7 +261,12 @@ class Platform:
         return conn
 
     def heap_rows(self) -> tuple[int, int]:
-        with self.connect(pool_wait=False) as conn:
+        """(backups, tasks) for the heap model: counted on the tables themselves. The planner picks an index-only
+        scan once autovacuum has set the visibility map, and the incident's corrupt backup index would then fail
+        the count and leave the model at its base (no heap pressure, depending on when autovacuum ran)."""
+        with self.connect(pool_wait=False) as conn, conn.transaction():
+            for knob in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
+                conn.execute(f"SET LOCAL {knob} = off")
             row = conn.execute("SELECT (SELECT count(*) FROM backup) AS b, (SELECT count(*) FROM task_info) AS t").fetchone()
         return int(row["b"]), int(row["t"])
 
