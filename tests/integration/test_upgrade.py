@@ -53,6 +53,11 @@ def test_upgrade_after_the_runbook_then_nothing_to_do(tmp_path: Path) -> None:
     before = host_tree()
     assert before["active"] == OLD
 
+    # a rejected token is found by the input checks, before anything is copied or backed up
+    rc, output, summary = run(tmp_path, "token", *args, "-e", "yba_api_token=not-the-token")
+    assert rc != 0 and [ln for ln in output.splitlines() if "HTTP 401" in ln and "yba_api_token" in ln], output
+    assert summary["hosts"]["yba-lab"]["changed"] == 0 and host_tree() == before and not copies.exists()
+
     rc, output, summary = run(tmp_path, "check", *args, "--check", "--diff")
     assert rc == 0, output
     planned = summary["run_record"]["yba-lab"]["platform_upgrade"]
