@@ -113,8 +113,8 @@ def test_preflight_table_exit_codes_and_skips(labdir: str) -> None:
     assert "#  Check name        Status Error" in cp.stdout.splitlines()  # Go tabwriter: widest cell + 1
     assert [(r[1], r[2]) for r in table(cp.stdout)] == [(n, "Pass") for n in UPGRADE_CHECKS]
     cp = sh(state, f"{ctl} preflight --upgrade -s cpu,memory")
-    assert cp.returncode == 0 and [r[1] for r in table(cp.stdout)] == [n for n in UPGRADE_CHECKS
-                                                                      if n not in ("cpu", "memory")]
+    kept = [n for n in UPGRADE_CHECKS if n not in ("cpu", "memory")]
+    assert cp.returncode == 0 and [r[1] for r in table(cp.stdout)] == kept
     cp = sh(state, f"{ctl} preflight --upgrade -s cpu --skip_preflight python")
     assert cp.returncode == 1 and "FATAL" in cp.stderr
     assert "The preflight check 'python' is at a critical level and cannot be skipped." in cp.stderr
