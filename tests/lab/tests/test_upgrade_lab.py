@@ -240,3 +240,15 @@ def test_reset_clears_the_upgrade_fault(labdir: str) -> None:
     ctl = bundle(labdir, NEW, "/tmp/ext-g")["extracted"] + "/yba-ctl"
     cp = sh(state, f"{ctl} preflight --upgrade")
     assert cp.returncode == 0 and {r[2] for r in table(cp.stdout)} == {"Pass"}
+
+
+def test_version_order_and_sizes_as_yba_installer() -> None:
+    from ybalab import yba_ctl
+
+    # common.LessVersions: four numbers, then the build
+    assert lifecycle.version_less("2.18.1.0-b84", "2.20.1.3-b3")
+    assert lifecycle.version_less("2.20.1.3-b3", "2.20.1.3-b10") and not lifecycle.version_less(NEW, NEW)
+    assert lifecycle.version_less("2.20.1.3-b3", "2024.1.0.0-b1") and lifecycle.version_key("active") is None
+    # go-humanize IBytes, as checks/diskavail.go prints sizes
+    assert [yba_ctl.humanize_ibytes(n) for n in (1023, 9227468, 32 << 20, 25 << 30)] == \
+        ["1023 B", "8.8 MiB", "32 MiB", "25 GiB"]
