@@ -537,12 +537,13 @@ def test_upgrade_from_bundle(labdir: str) -> None:
     soft = os.path.join(state["host"]["root"], "opt/yugabyte/software")
     before = sorted(os.listdir(soft))
     lifecycle.make_bundle(state, "2.16.0.0-b1", os.path.join(state["host"]["root"], "tmp/b-old"))
-    cp = on_host(state, "/tmp/b-old/yba-ctl", "upgrade", "-s", check=False)
-    assert cp.returncode == 1 and "not newer" in cp.stderr
+    cp = on_host(state, "/tmp/b-old/yba-ctl", "upgrade", "-f", check=False)
+    assert cp.returncode == 1 and ("upgrade target version '2.16.0.0-b1' must be greater then the installed "
+                                   "YugabyteDB Anywhere version '2.18.1.0-b84'") in cp.stderr, cp.stderr
     cp = yba_ctl(state, "upgrade", check=False)
-    assert cp.returncode == 1 and "bundle directory" in cp.stderr
+    assert cp.returncode == 1 and "Upgrade must be executed from the target yba bundle" in cp.stderr, cp.stderr
     lifecycle.make_bundle(state, "2.20.1.3-b3", os.path.join(state["host"]["root"], "tmp/b-new"))
-    cp = on_host(state, "/tmp/b-new/yba-ctl", "upgrade", "--skip_preflight", check=False)
+    cp = on_host(state, "/tmp/b-new/yba-ctl", "upgrade", "-f", "--skip_preflight", "disk-availability", check=False)
     assert cp.returncode == 0, cp.stderr + cp.stdout
     wait_https(state)
     after = sorted(os.listdir(soft))

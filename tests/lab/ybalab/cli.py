@@ -1,4 +1,4 @@
-"""Command line of the lab: up, reset, status, down (see tests/lab/README.md)."""
+"""Command line of the lab: up, reset, status, down and the run-time knobs (see tests/lab/README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -95,19 +95,45 @@ def backup_speed(args: argparse.Namespace) -> dict[str, Any]:
     return {"file": path, "knobs": tasks.backup_knobs(state)}
 
 
-def platform_version(version: str) -> dict[str, Any]:
-    """The platform re-installed at another version and restarted on the lab host (lab.json platform.version
-    follows); a reset goes back to the scenario's version."""
-    from ybalab import hostns
+def _check_version(version: str) -> None:
     from ybalab.platform import api
 
     if len(api.version_tuple(version)) < 4 or "-b" not in version:
         raise LabError(f"version {version!r}: expected <a>.<b>.<c>.<d>-b<build>, e.g. 2024.2.2.0-b70")
+
+
+def platform_version(version: str) -> dict[str, Any]:
+    """The platform re-installed at another version and restarted on the lab host (lab.json platform.version
+    follows); a reset goes back to the scenario's version."""
+    from ybalab import hostns
+
+    _check_version(version)
     state = _loaded()
     now = hostns.call(state, "ybalab.platform.lifecycle", "switch_version", version, timeout=180)
     state["platform"]["version"] = now
     labstate.save(state)
     return {"version": now}
+
+
+def bundle(version: str, host_dir: str) -> dict[str, Any]:
+    """The installer bundle tarball for ``version`` built on the lab host (lifecycle.make_bundle_tarball); adds
+    where the controller sees it (under host.root)."""
+    from ybalab import hostns
+
+    _check_version(version)
+    if not host_dir.startswith("/"):
+        raise LabError(f"--dir {host_dir!r}: a path on the lab host, absolute")
+    state = _loaded()
+    out = hostns.call(state, "ybalab.platform.lifecycle", "make_bundle_tarball", version, host_dir, timeout=60)
+    out["controller_tarball"] = os.path.join(state["host"]["root"], out["tarball"].lstrip("/"))
+    return out
+
+
+def upgrade_fault(fault: str) -> dict[str, Any]:
+    """The bundle yba-ctl's upgrade fault from its next run on (a key of <lab dir>/knobs.json; a reset clears it)."""
+    from ybalab import yba_ctl
+
+    return yba_ctl.set_upgrade_fault(_loaded(), fault)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     p_version = sub.add_parser("platform-version", help="run the platform at another YBA version until the next "
                                "reset (e.g. 2024.2.2.0-b70: serves pause_resume)")
     p_version.add_argument("version")
+    p_bundle = sub.add_parser("bundle", help="build the YBA installer bundle tarball of a version on the lab host "
+                              "(prints JSON: tarball, sha256, version, dir, ...)")
+    p_bundle.add_argument("version", help="e.g. 2.20.1.3-b3")
+    p_bundle.add_argument("--dir", default="/tmp/yba-bundles", help="host directory (default /tmp/yba-bundles)")
+    p_fault = sub.add_parser("upgrade-fault", help="make the bundle yba-ctl's preflight report a Critical check or "
+                             "its upgrade die half way, until `upgrade-fault none` or the next reset")
+    p_fault.add_argument("fault", choices=("preflight-critical", "die-halfway", "none"))
     p_unis = sub.add_parser("add-universes", help="N more universes like the seeded ones (no schedules), until the "
                             "next reset: for benchmarks")
     p_unis.add_argument("count", type=int)
@@ -165,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
             added = seed.add_universes(state, args.count, args.prefix)
             labstate.save(state)
             print(json.dumps({"added": added, "universes": len(state["platform"]["universes"])}, indent=2))
+            return 0
+        if args.cmd == "bundle":
+            print(json.dumps(bundle(args.version, args.dir), indent=2, sort_keys=True))
+            return 0
+        if args.cmd == "upgrade-fault":
+            print(json.dumps(upgrade_fault(args.fault), indent=2, sort_keys=True))
             return 0
         if args.cmd == "platform-version":
             print(json.dumps(platform_version(args.version), indent=2, sort_keys=True))

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -136,9 +137,15 @@ def _free_port() -> int:
 
 
 def _host_path(state: dict[str, Any], abs_host_path: str) -> str:
-    """A path under host.root as the YBA host itself sees it (what goes into its config files)."""
+    """A path under host.root as the YBA host itself sees it (what goes into its config files). On the host
+    itself (host.root "/") a path is already that, whatever the working directory."""
     root = state["host"]["root"].rstrip("/")
+    if not root:
+        return abs_host_path
     return "/" + os.path.relpath(abs_host_path, root) if abs_host_path.startswith(root + "/") else abs_host_path
+
+
+host_path = _host_path
 
 
 def ensure_server_cert(state: dict[str, Any]) -> tuple[str, str]:
@@ -286,7 +293,8 @@ def install_software(state: dict[str, Any], version: str, active: bool = True) -
 
 def make_bundle(state: dict[str, Any], version: str, dest_dir: str) -> str:
     """An unpacked installer bundle for ``version`` at dest_dir (a real path, e.g. under host.root):
-    ``version_metadata.json`` and a ``yba-ctl`` whose ``upgrade`` installs that version."""
+    ``version_metadata.json`` and a ``yba-ctl`` whose bundle dir is its own directory (so it keeps working
+    wherever the bundle is extracted), whose ``upgrade`` installs that version."""
     import sys
 
     number, build = _version_parts(version)
@@ -299,23 +307,80 @@ def make_bundle(state: dict[str, Any], version: str, dest_dir: str) -> str:
     return dest_dir
 
 
-def _vkey(version: str) -> tuple[int, ...]:
-    number, build = _version_parts(version)
-    try:
-        return tuple(int(x) for x in number.split(".")) + (int(build),)
-    except ValueError:
-        return (0,)
+BUNDLE_HOST_DIR = "/tmp/yba-bundles"  # on the host volume
+
+
+def bundle_top_dir(version: str) -> str:
+    return f"yba_installer_full-{version}"
+
+
+def make_bundle_tarball(state: dict[str, Any], version: str, host_dir: str = BUNDLE_HOST_DIR) -> dict[str, Any]:
+    """On the lab host (``hostns.call``; ``python -m ybalab bundle``): the installer bundle as yugabyte ships it,
+    ``<host_dir>/yba_installer_full-<version>-linux-x86_64.tar.gz`` holding one top dir
+    ``yba_installer_full-<version>/`` (``yba-ctl``, ``version_metadata.json``). Returns {tarball, sha256, version,
+    dir, top_dir, size} with host paths."""
+    import tarfile
+    import tempfile
+
+    dest = paths.on_host(state, host_dir)
+    os.makedirs(dest, exist_ok=True)
+    top = bundle_top_dir(version)
+    tarball = os.path.join(dest, f"{top}-linux-x86_64.tar.gz")
+    part = tarball + ".part"
+    with tempfile.TemporaryDirectory(dir=dest, prefix=".bundle-") as tmp:
+        make_bundle(state, version, os.path.join(tmp, top))
+        with tarfile.open(part, "w:gz") as tar:
+            tar.add(os.path.join(tmp, top), arcname=top)
+    os.replace(part, tarball)
+    digest = hashlib.sha256()
+    with open(tarball, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(chunk)
+    return {"tarball": _host_path(state, tarball), "sha256": digest.hexdigest(), "version": version,
+            "dir": _host_path(state, dest), "top_dir": top, "size": os.path.getsize(tarball)}
+
+
+def lay_down_partial(state: dict[str, Any], version: str) -> str:
+    """What a yba-ctl upgrade that died half way leaves: software/<version> with the launcher and a truncated
+    jar, no conf and no version_metadata.json (the lab's upgrade fault die-halfway)."""
+    import sys
+
+    version_dir = os.path.join(paths.software_dir(state), version)
+    launcher = os.path.join(version_dir, "yb-platform/yugaware/bin/yugaware")
+    _write(launcher, LAUNCHER.format(python=sys.executable, lab_path=paths.lab_python_path()), 0o755)
+    os.makedirs(os.path.join(version_dir, "yb-platform/yugaware/lib"), exist_ok=True)
+    with open(os.path.join(version_dir, f"yb-platform/yugaware/lib/yugaware.yugaware-{version}.jar"), "wb") as fh:
+        fh.write(b"PK\x03\x04" + b"\0" * 60)  # the copy stopped here
+    return version_dir
+
+
+# common.NewYBVersion / LessVersions (yba-installer pkg/common): four numbers, the build, then the remainder
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:-b(\d+))?(.*)$")
+
+
+def version_key(version: str) -> tuple[Any, ...] | None:
+    """The sort key of a YB version ``2.20.1.3-b3`` (None when it is not one: IsValidVersion)."""
+    m = _VERSION_RE.match(version)
+    if not m:
+        return None
+    return tuple(int(x) for x in m.groups()[:4]) + (int(m.group(5) or 0), m.group(6))
+
+
+def version_less(v1: str, v2: str) -> bool:
+    """LessVersions: v1 < v2 (an invalid version sorts first)."""
+    return (version_key(v1) or ()) < (version_key(v2) or ())
 
 
 def prune_past_installs(state: dict[str, Any]) -> list[str]:
-    """As yba-installer's PrunePastInstalls: keep the active release dir and ONE older one; returns removed dirs."""
+    """As yba-installer's PrunePastInstalls (yba-installer pkg/common): of the release dirs (valid version
+    names) other than the active one, keep the newest and remove the others; returns the removed names."""
     soft = paths.software_dir(state)
     active = os.path.basename(os.path.realpath(paths.active_dir(state)))
-    others = sorted((d for d in os.listdir(soft) if d not in ("active", active)
+    others = sorted((d for d in os.listdir(soft) if d != active and version_key(d) is not None
                      and os.path.isdir(os.path.join(soft, d)) and not os.path.islink(os.path.join(soft, d))),
-                    key=_vkey, reverse=True)
+                    key=lambda d: version_key(d) or ())
     removed = []
-    for old in others[1:]:
+    for old in others[:-1]:
         shutil.rmtree(os.path.join(soft, old), ignore_errors=True)
         removed.append(old)
     return removed
@@ -331,14 +396,19 @@ def _existing_prom_port(state: dict[str, Any]) -> int | None:
     return None
 
 
-def installed_version(state: dict[str, Any]) -> str | None:
-    meta = os.path.join(paths.active_dir(state), "yb-platform/yugaware/conf/version_metadata.json")
+def metadata_version(path: str) -> str | None:
+    """``<version_number>-b<build_number>`` of a version_metadata.json (None when unreadable)."""
     try:
-        with open(meta, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
-    except (OSError, ValueError):
+        return f"{data['version_number']}-b{data['build_number']}"
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return f"{data['version_number']}-b{data['build_number']}"
+
+
+def installed_version(state: dict[str, Any]) -> str | None:
+    """yugaware.InstalledVersionFromMetadata: the active release's version_metadata.json."""
+    return metadata_version(os.path.join(paths.active_dir(state), "yb-platform/yugaware/conf/version_metadata.json"))
 
 
 def start(state: dict[str, Any], timeout: float = 60.0) -> None:
