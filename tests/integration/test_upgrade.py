@@ -47,7 +47,7 @@ def test_upgrade_after_the_runbook_then_nothing_to_do(tmp_path: Path) -> None:
     assert built.returncode == 0, drv.explain(built)
     bundle = json.loads(built.stdout)
     copies = tmp_path / "copies"
-    args = ("-e", f"yba_upgrade_target={NEW}", "-e", f"yba_upgrade_bundle={host_path(bundle['tarball'])}",
+    args = ("-e", f"yba_upgrade_target={NEW}", "-e", f"yba_upgrade_bundle={bundle['controller_tarball']}",
             "-e", "yba_upgrade_bundle_from=controller", "-e", f"yba_upgrade_bundle_sha256={bundle['sha256']}",
             "-e", f"yba_upgrade_backup_copy_dir={copies}")
     before = host_tree()
