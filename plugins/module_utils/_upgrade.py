@@ -170,11 +170,13 @@ def is_tarball(path: str) -> bool:
     return path.endswith(TARBALL_SUFFIXES)
 
 
-def _unsafe_member(member: tarfile.TarInfo, top: str) -> t.Optional[str]:
+def _unsafe_member(member: tarfile.TarInfo, top: t.Optional[str]) -> t.Optional[str]:
     name = member.name
     norm = os.path.normpath(name)
     if name.startswith("/") or norm == ".." or norm.startswith("../") or "/../" in "/%s/" % name:
         return "%s leaves the bundle directory" % name
+    if top is None:
+        return None
     if norm.split("/", 1)[0] != top:
         return "%s is not under the bundle's top directory %s" % (name, top)
     if not (member.isfile() or member.isdir() or member.issym()):
@@ -193,6 +195,10 @@ def inspect_tarball(path: str) -> t.Tuple[str, str]:
     try:
         with tarfile.open(path, "r:*") as tar:
             members = tar.getmembers()
+            for member in members:
+                problem = _unsafe_member(member, None)
+                if problem:
+                    raise ValueError("refusing to extract %s: %s" % (path, problem))
             tops = {os.path.normpath(m.name).split("/", 1)[0] for m in members}
             tops.discard(".")
             if len(tops) != 1:
