@@ -456,8 +456,8 @@ class Upgrade:
                 if self.p.get("bundle_sha256"):
                     digest = sha256_file(real)
                     if digest.lower() != self.p["bundle_sha256"].lower():
-                        raise ValueError("sha256 of %s is %s, bundle_sha256 says %s" % (given, digest,
-                                                                                       self.p["bundle_sha256"].lower()))
+                        raise ValueError("sha256 of %s is %s, bundle_sha256 says %s"
+                                         % (given, digest, self.p["bundle_sha256"].lower()))
                     notes.append("sha256 verified")
                 top, version = inspect_tarball(real)
                 existing = os.path.join(os.path.dirname(real), top)
@@ -478,8 +478,8 @@ class Upgrade:
             return
         self.bundle_version = version
         if not version_matches(self.p["target_version"], version):
-            self.set("bundle", FAIL, "%s is version %s, not the target_version %s" % (given, version,
-                                                                                       self.p["target_version"]))
+            self.set("bundle", FAIL, "%s is version %s, not the target_version %s"
+                     % (given, version, self.p["target_version"]))
             return
         self.set("bundle", PASS, "%s is YBA %s%s" % (given, version, (" (%s)" % ", ".join(notes)) if notes else ""))
 

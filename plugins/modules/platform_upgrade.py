@@ -15,8 +15,9 @@ description:
   - Every step first runs all checks, in this order, and changes nothing when one fails. C(bundle) (the bundle exists,
     its C(version_metadata.json) is the target, its sha256 matches O(bundle_sha256)); C(installed_version)
     (C(yba-ctl version) and C(GET /api/v1/app_version) agree); C(target_newer) (YB version order as yugabyte's
-    C(CompareYbVersions); the installed version equal to the target means nothing to do, a lower target fails:
-    downgrades are not supported); C(install_type) (yba-installer only); C(disk_space) (O(min_free_mb) free on the
+    C(CompareYbVersions); the installed version equal to the target means nothing to do, a lower target fails,
+    downgrades are not supported);
+    C(install_type) (yba-installer only); C(disk_space) (O(min_free_mb) free on the
     install root's volume plus the estimated size of the backup archive); C(yba_ctl_preflight) (the bundle's
     C(yba-ctl preflight --upgrade), Critical rows fail, Warning rows warn); C(no_running_tasks) (no task Created,
     Initializing or Running in C(tasks_list), no backup or restore in progress in the metadata DB);
@@ -269,6 +270,23 @@ backup:
       C(platform_dump.sql) is a pg_dump custom-format file), or null.
   returned: always
   type: dict
+  contains:
+    path:
+      description: Host path of the archive.
+      type: str
+    size:
+      description: Size in bytes.
+      type: int
+    sha256:
+      description: sha256 of the archive.
+      type: str
+    members:
+      description: The archive's members (paths under C(data/) cut after three parts).
+      type: list
+      elements: str
+    dump_ok:
+      description: Whether C(platform_dump.sql) starts with C(PGDMP), the pg_dump custom-format header.
+      type: bool
   sample: {"path": "/opt/yugabyte/backups/backup_24-01-01-00-00.tgz", "size": 123456, "sha256": "9f86...",
            "members": ["data/yb-platform/keys", "platform_dump.sql", "version_metadata_backup.json"], "dump_ok": true}
 upgraded:

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.yba.remediation.plugins.module_utils import _upgrade
 
 
-@pytest.mark.parametrize("a,b,want", [
+@pytest.mark.parametrize("first,second,want", [
     ("2.20.1.3-b3", "2.18.1.0-b84", 1),
     ("2.18.0.0-b1", "2.18.1.0-b84", -1),
     ("2.20.1.3-b3", "2.20.1.3-b3", 0),
@@ -23,9 +23,9 @@ from ansible_collections.yba.remediation.plugins.module_utils import _upgrade
     ("2.20.1.3-b3-custom-suffix", "2.20.1.3-b3", 0),  # everything after a second dash is ignored
     ("2.20.1.3-customer", "2.20.1.3-b3", 0),
 ])
-def test_compare_versions(a: str, b: str, want: int) -> None:
-    assert _upgrade.compare_versions(a, b) == want
-    assert _upgrade.compare_versions(b, a) == -want
+def test_compare_versions(first: str, second: str, want: int) -> None:
+    assert _upgrade.compare_versions(first, second) == want
+    assert _upgrade.compare_versions(second, first) == -want
 
 
 @pytest.mark.parametrize("bad", ["2.20", "v2.20.1.3", "2.20.1.3-b.1", "", "latest"])
