@@ -582,6 +582,8 @@ class Upgrade:
         self.bundle_dir = extract_tarball(real, top)
         self.bundle_tarball = None
         self.result["bundle_extracted"] = self.host(self.bundle_dir)
+        check = self.checks["bundle"]
+        self.set("bundle", check.status, check.message.replace("to be extracted to", "extracted to"))
         self.result["changed"] = True
         self.timed("extract", start)
 

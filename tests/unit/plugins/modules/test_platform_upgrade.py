@@ -214,6 +214,7 @@ def test_preflight_extracts_and_parses_the_table(host: t.Dict[str, t.Any]) -> No
     r = run(host, step="preflight", yba_ctl_skip_preflight=["cpu", "python"])
     assert not r["failed"], r["msg"]
     assert r["bundle_extracted"] == "/opt/bundles/" + TOP and r["changed"] is True
+    assert r["checks"]["bundle"]["message"].endswith("(extracted to /opt/bundles/%s)" % TOP)
     assert r["yba_ctl_preflight"][1] == {"name": "memory", "status": "Warning", "error": "only 2 GB of memory"}
     assert r["checks"]["yba_ctl_preflight"]["status"] == "warning"
     assert st(host)["calls"] == [["preflight", "--upgrade", "-s", "cpu,python"]]
