@@ -661,6 +661,28 @@ class Psql:
         return script, step_counts(step, out)
 
 
+def collect_info(params: t.Mapping[str, t.Any], layout: t.Any, runner: Runner, **kwargs: t.Any) -> t.Dict[str, t.Any]:
+    """metadb_info's ``metadb`` result: the connection from the options (``metadb_argument_spec``) and the layout,
+    ``Psql.info(**kwargs)``, and its findings; an unreachable database gives ``unreachable_info`` (never raises)."""
+    try:
+        info = Psql(resolve_connection(params, layout), runner).info(**kwargs)
+    except MetadbError as exc:
+        info = unreachable_info(str(exc))
+    if info.get("reachable"):
+        info["findings"] = findings(info)
+    return info
+
+
+# Restores running (models/Restore.java State: the column holds the enum name, InProgress); 0 without the table.
+RUNNING_RESTORES_SQL = ("SELECT json_build_object('count', CASE WHEN to_regclass('public.restore') IS NULL THEN 0 "
+                        "ELSE (SELECT count(*) FROM restore WHERE state IN ('Created', 'InProgress')) END);\n")
+
+
+def running_restores(params: t.Mapping[str, t.Any], layout: t.Any, runner: Runner) -> int:
+    """How many restores the metadata DB shows Created or InProgress (raises MetadbError when unreachable)."""
+    return int(Psql(resolve_connection(params, layout), runner).json(RUNNING_RESTORES_SQL)["count"])
+
+
 UNREACHABLE_KEYS = ("server_version", "database_size_bytes", "dump_estimate_bytes", "tables", "amcheck",
                     "failed_migrations",
                     "stale_backups", "live_backups", "stale_tasks", "schedules", "expired_not_deleted", "orphans",
@@ -687,17 +709,27 @@ def unreachable_info(error: str) -> t.Dict[str, t.Any]:
     }
 
 
+def critical_findings(info: t.Mapping[str, t.Any]) -> t.List[str]:
+    """The findings that make the database unsafe to dump or upgrade: corrupt indexes, failed Flyway migrations
+    (pure; the same lines as ``findings``)."""
+    out: t.List[str] = []
+    for c in (info.get("amcheck") or {}).get("corrupt") or []:
+        out.append("corrupt index %s on %s" % (c.get("index"), c.get("table")))
+    for m in info.get("failed_migrations") or []:
+        out.append("failed migration %s (%s)" % (m.get("version"), m.get("script")))
+    return out
+
+
 def findings(info: t.Mapping[str, t.Any], bloat_ratio: float = 0.2, bloat_min_dead: int = 1000) -> t.List[str]:
     """Short human-readable list of what is wrong (pure)."""
     out: t.List[str] = []
     if not info.get("reachable"):
         return ["metadata DB unreachable: %s" % info.get("error")]
     am = info.get("amcheck") or {}
-    for c in am.get("corrupt") or []:
-        out.append("corrupt index %s on %s" % (c.get("index"), c.get("table")))
+    critical = critical_findings(info)
+    out += [c for c in critical if c.startswith("corrupt index ")]
     out += index_check_warnings(am)
-    for m in info.get("failed_migrations") or []:
-        out.append("failed migration %s (%s)" % (m.get("version"), m.get("script")))
+    out += [c for c in critical if c.startswith("failed migration ")]
     for key, label in (("stale_backups", "backups in progress with no live task"),
                        ("stale_tasks", "incomplete tasks not updated for too long"),
                        ("expired_not_deleted", "expired backups not deleted"),

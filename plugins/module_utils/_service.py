@@ -71,11 +71,12 @@ class CmdResult:
 Runner = t.Callable[[t.List[str], t.Optional[float]], CmdResult]
 
 
-def run_command(argv: t.List[str], timeout: t.Optional[float] = None) -> CmdResult:
-    """Run a command without a shell; never raises (a missing binary is rc 127, a timeout rc 124)."""
+def run_command(argv: t.List[str], timeout: t.Optional[float] = None, cwd: t.Optional[str] = None) -> CmdResult:
+    """Run a command without a shell (in ``cwd`` when given); never raises (a missing binary is rc 127, a timeout
+    rc 124)."""
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout, check=False, close_fds=True)
+                              timeout=timeout, check=False, close_fds=True, cwd=cwd)
     except FileNotFoundError as exc:
         return CmdResult(list(argv), 127, "", str(exc))
     except subprocess.TimeoutExpired as exc:

@@ -269,16 +269,10 @@ def main() -> None:
         module.fail_json(msg="host_root %s is not a directory" % p["host_root"])
     if p["dump_dir"] is not None and not os.path.isabs(p["dump_dir"]):
         module.fail_json(msg="dump_dir must be an absolute path on the host, got %s" % p["dump_dir"])
-    try:
-        conn = _metadb.resolve_connection(p, layout)
-        info = _metadb.Psql(conn, module_runner(module)).info(
-            stale_age=p["stale_age"], sample_size=p["sample_size"], amcheck=p["amcheck"],
-            install_amcheck=p["install_amcheck"] and not module.check_mode, heapallindexed=p["heapallindexed"])
-    except _metadb.MetadbError as exc:
-        info = _metadb.unreachable_info(str(exc))
+    info = _metadb.collect_info(
+        p, layout, module_runner(module), stale_age=p["stale_age"], sample_size=p["sample_size"], amcheck=p["amcheck"],
+        install_amcheck=p["install_amcheck"] and not module.check_mode, heapallindexed=p["heapallindexed"])
     changed = bool((info.get("amcheck") or {}).get("installed"))
-    if info.get("reachable"):
-        info["findings"] = _metadb.findings(info)
     space = None
     if p["dump_dir"] is not None:
         from ansible_collections.yba.remediation.plugins.module_utils import _layout  # pylint: disable=import-outside-toplevel

@@ -1,0 +1,207 @@
+# Unit tests of _upgrade: version order (CompareYbVersions), yba-ctl output parsers, bundle tarballs, archives.
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+import time
+
+import pytest
+
+from ansible_collections.yba.remediation.plugins.module_utils import _upgrade
+
+
+@pytest.mark.parametrize("first,second,want", [
+    ("2.20.1.3-b3", "2.18.1.0-b84", 1),
+    ("2.18.0.0-b1", "2.18.1.0-b84", -1),
+    ("2.20.1.3-b3", "2.20.1.3-b3", 0),
+    ("2.20.1.3-b4", "2.20.1.3-b3", 1),
+    ("2.20.1.3", "2.20.1.3-b3", 0),  # no build on one side: equal, as CompareYbVersions
+    ("2024.1.0.0-b129", "2.20.1.3-b3", 1),  # stable year scheme after the 2.x scheme
+    ("2.20.10.0-b1", "2.20.9.0-b99", 1),  # numeric, not lexical
+    ("2.20.1.3-b3-custom-suffix", "2.20.1.3-b3", 0),  # everything after a second dash is ignored
+    ("2.20.1.3-customer", "2.20.1.3-b3", 0),
+])
+def test_compare_versions(first: str, second: str, want: int) -> None:
+    assert _upgrade.compare_versions(first, second) == want
+    assert _upgrade.compare_versions(second, first) == -want
+
+
+@pytest.mark.parametrize("bad", ["2.20", "v2.20.1.3", "2.20.1.3-b.1", "", "latest"])
+def test_parse_version_refuses(bad: str) -> None:
+    with pytest.raises(ValueError):
+        _upgrade.parse_version(bad)
+
+
+def test_version_matches_any_build_when_none_given() -> None:
+    assert _upgrade.version_matches("2.20.1.3", "2.20.1.3-b3")
+    assert _upgrade.version_matches("2.20.1.3-b3", "2.20.1.3-b3")
+    assert not _upgrade.version_matches("2.20.1.3-b4", "2.20.1.3-b3")
+    assert not _upgrade.version_matches("2.20.1.4", "2.20.1.3-b3")
+
+
+def test_parse_ybactl_version() -> None:
+    out = "INFO[2024-01-01T00:00:00Z] something\nYBA Installer: 2.20.1.3-b3\nYugabyteDB Anywhere: 2.18.1.0-b84\n"
+    assert _upgrade.parse_ybactl_version(out) == {"installer": "2.20.1.3-b3", "yba": "2.18.1.0-b84"}
+    assert _upgrade.parse_ybactl_version("garbage") == {"installer": None, "yba": None}
+
+
+def tabwriter(rows):
+    """What Go's tabwriter.NewWriter(os.Stdout, 3, 0, 1, ' ', 0) prints for PrintPreflightResults' rows."""
+    cells = [["#", "Check name", "Status", "Error"]] + [[str(i + 1)] + list(r) for i, r in enumerate(rows)]
+    widths = [max(max(len(c[i]) for c in cells) + 1, 3) for i in range(3)]
+    return "".join("".join(c[i].ljust(widths[i]) for i in range(3)) + c[3] + "\n" for c in cells)
+
+
+def test_parse_preflight_real_table() -> None:
+    text = "INFO[2024-01-01T00:00:00Z] Running preflight check 'python'\n" + tabwriter([
+        ("license", "Critical", "stat /opt/yba-ctl/YBA.lic: no such file or directory"),
+        ("disk-availability", "Warning", "Available disk space on volume / is less than minimum required 25 GiB"),
+        ("install does not exist", "Pass", ""),
+        ("cpu", "Skipped", ""),
+    ])
+    rows = _upgrade.parse_preflight(text)
+    assert rows == [
+        {"name": "license", "status": "Critical", "error": "stat /opt/yba-ctl/YBA.lic: no such file or directory"},
+        {"name": "disk-availability", "status": "Warning",
+         "error": "Available disk space on volume / is less than minimum required 25 GiB"},
+        {"name": "install does not exist", "status": "Pass", "error": ""},
+        {"name": "cpu", "status": "Skipped", "error": ""},
+    ]
+
+
+def test_parse_preflight_tabs_and_fatal_tail() -> None:
+    text = "#\tCheck name\tStatus\tError\n1\tpython\tCritical\tpython3 not found\n2\tmemory\tPass\t\n" \
+           "FATAL[2024-01-01T00:00:00Z] preflight failed\n"
+    assert _upgrade.parse_preflight(text) == [{"name": "python", "status": "Critical", "error": "python3 not found"},
+                                              {"name": "memory", "status": "Pass", "error": ""}]
+    assert _upgrade.parse_preflight("usage: yba-ctl [-h]\n") == []
+
+
+def make_tar(path, members):
+    """members: (name, bytes|None for a dir, linkname for a symlink when given as ('sym', target))."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tar.addfile(info)
+            elif isinstance(data, tuple):
+                info.type = tarfile.SYMTYPE
+                info.linkname = data[1]
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                info.mode = 0o755
+                tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+META = json.dumps({"version_number": "2.20.1.3", "build_number": "3"}).encode()
+TOP = "yba_installer_full-2.20.1.3-b3"
+
+
+def good_bundle(tmp_path):
+    return make_tar(tmp_path / ("%s-linux-x86_64.tar.gz" % TOP), [
+        (TOP, None), (TOP + "/version_metadata.json", META), (TOP + "/yba-ctl", b"#!/bin/sh\necho hi\n"),
+        (TOP + "/link", ("sym", "yba-ctl"))])
+
+
+def test_tarball_inspected_and_extracted_beside_itself(tmp_path) -> None:
+    tarball = good_bundle(tmp_path)
+    assert _upgrade.inspect_tarball(tarball) == (TOP, "2.20.1.3-b3")
+    dest = _upgrade.extract_tarball(tarball, TOP)
+    assert dest == str(tmp_path / TOP)
+    assert _upgrade.bundle_dir_problem(dest) is None
+    assert _upgrade.read_version_metadata(os.path.join(dest, "version_metadata.json")) == "2.20.1.3-b3"
+    assert sorted(os.listdir(tmp_path)) == sorted([TOP, os.path.basename(tarball)])  # no temp dir left
+
+
+@pytest.mark.parametrize("members,msg", [
+    ([(TOP + "/version_metadata.json", META), ("../evil", b"x")], "leaves the bundle directory"),
+    ([(TOP + "/version_metadata.json", META), ("/etc/evil", b"x")], "leaves the bundle directory"),
+    ([(TOP + "/version_metadata.json", META), (TOP + "/l", ("sym", "/etc/passwd"))], "points outside"),
+    ([(TOP + "/version_metadata.json", META), (TOP + "/l", ("sym", "../../x"))], "points outside"),
+    ([(TOP + "/version_metadata.json", META), ("other/x", b"x")], "one top directory"),
+    ([(TOP + "/yba-ctl", b"x")], "no %s/version_metadata.json" % TOP),
+])
+def test_tarball_refused(tmp_path, members, msg) -> None:
+    tarball = make_tar(tmp_path / "b.tgz", members)
+    with pytest.raises(ValueError, match=msg):
+        _upgrade.inspect_tarball(tarball)
+
+
+def archive(tmp_path, name="backup_24-01-01-00-00.tgz", dump=b"PGDMP\x01\x0e rest"):
+    members = [("version_metadata_backup.json", META), ("data/yb-platform/keys/k", b"key")]
+    if dump is not None:
+        members.append(("platform_dump.sql", dump))
+    return make_tar(tmp_path / name, members)
+
+
+def test_verify_archive(tmp_path) -> None:
+    path = archive(tmp_path)
+    info = _upgrade.verify_archive(path)
+    assert info["dump_ok"] and info["size"] == os.path.getsize(path) and len(info["sha256"]) == 64
+    assert info["sha256"] == _upgrade.sha256_file(path)
+    assert "platform_dump.sql" in info["members"] and "version_metadata_backup.json" in info["members"]
+
+
+@pytest.mark.parametrize("dump,msg", [(None, "holds no platform_dump.sql"), (b"-- plain SQL", "no PGDMP header")])
+def test_verify_archive_refuses(tmp_path, dump, msg) -> None:
+    with pytest.raises(ValueError, match=msg):
+        _upgrade.verify_archive(archive(tmp_path, dump=dump))
+
+
+def test_verify_archive_missing_or_empty(tmp_path) -> None:
+    with pytest.raises(ValueError, match="No such file"):
+        _upgrade.verify_archive(str(tmp_path / "nope.tgz"))
+    (tmp_path / "empty.tgz").write_bytes(b"")
+    with pytest.raises(ValueError, match="is empty"):
+        _upgrade.verify_archive(str(tmp_path / "empty.tgz"))
+
+
+def test_newest_backup_only_from_this_run(tmp_path) -> None:
+    old = archive(tmp_path, "backup_23-01-01-00-00.tgz")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    since = time.time()
+    assert _upgrade.newest_backup(str(tmp_path), since) is None
+    new = archive(tmp_path, "backup_24-01-01-00-00.tgz")
+    (tmp_path / "other.tgz").write_bytes(b"x")
+    assert _upgrade.newest_backup(str(tmp_path), since) == new
+    assert _upgrade.newest_backup(str(tmp_path / "missing"), since) is None
+
+
+BASE = dict(target_version="2.20.1.3-b3", bundle="/tmp/b.tgz", step="preflight", skip_checks=[],
+            yba_ctl_skip_preflight=[], upgrade_timeout=1800, ready_timeout=600, min_free_mb=25600,
+            yba_url="https://localhost", yba_api_token="t0ken-value")
+
+
+@pytest.mark.parametrize("params,msg", [
+    (dict(target_version="latest"), "target_version must be a YugabyteDB Anywhere version like 2.20.1.3-b3"),
+    (dict(bundle="b.tgz"), "bundle must be an absolute path on the YBA host, got 'b.tgz'"),
+    (dict(bundle_sha256="abc"), "bundle_sha256 must be 64 hex digits (a sha256), got 'abc'"),
+    (dict(backup_sha256="z" * 64), "backup_sha256 must be 64 hex digits"),
+    (dict(skip_checks=["bundle"]), "skip_checks: bundle cannot be skipped (never skippable: bundle, installed_version, "
+                                   "target_newer, install_type)"),
+    (dict(skip_checks=["nope"]), "skip_checks: unknown check 'nope'"),
+    (dict(yba_ctl_skip_preflight=["a,b"]), "yba_ctl_skip_preflight: 'a,b' is not a yba-ctl preflight check name"),
+    (dict(upgrade_timeout=0), "upgrade_timeout must be a positive number of seconds, got 0"),
+    (dict(step="upgrade"), "step=upgrade needs backup_archive (the archive step=backup returned), or skip_backup"),
+    (dict(step="upgrade", backup_archive="/b.tgz"), "step=upgrade needs backup_copy"),
+    (dict(yba_url=None), "yba_url is required"),
+])
+def test_validate(params, msg) -> None:
+    got = _upgrade.validate(dict(BASE, **params))
+    assert got is not None and got.startswith(msg), got
+
+
+def test_validate_accepts() -> None:
+    assert _upgrade.validate(BASE) is None
+    assert _upgrade.validate(dict(BASE, step="upgrade", skip_backup=True, skip_checks=["disk_space", "host_lock"],
+                                  bundle_sha256="a" * 64)) is None
+
+
+def test_size_text() -> None:
+    assert _upgrade.size_text(25600) == "25 GiB" and _upgrade.size_text(16) == "16 MiB"
