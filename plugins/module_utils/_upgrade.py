@@ -29,7 +29,7 @@ STEPS = ("preflight", "backup", "upgrade")
 PASS, WARNING, FAIL, SKIPPED = "pass", "warning", "fail", "skipped"
 PREFLIGHT_STATUSES = ("Pass", "Warning", "Critical", "Skipped")  # pkg/preflight/checks/result.go
 RUNNING_TASK_STATES = ("Created", "Initializing", "Running")  # models/TaskInfo.java State, not finished
-BUNDLE_PENDING = "copied to the host by the real run"
+BUNDLE_PENDING = "copied to the host after these checks"
 DUMP_MEMBER = "platform_dump.sql"
 DUMP_MAGIC = b"PGDMP"  # pg_dump -Fc (yb_platform_backup.sh create_postgres_backup)
 READY_POLL = 5.0
@@ -439,7 +439,8 @@ class Upgrade:
         given = self.p["bundle"]
         real = _layout.join_root(self.host_root, given)
         if not os.path.exists(real):
-            if self.p.get("bundle_pending") and self.check_mode:
+            # the caller copies the bundle after a step=preflight, and never in check mode
+            if self.p.get("bundle_pending") and (self.check_mode or self.step == "preflight"):
                 self.set("bundle", SKIPPED, "%s is %s" % (given, BUNDLE_PENDING))
                 return
             self.set("bundle", FAIL, "%s does not exist on the host" % given)

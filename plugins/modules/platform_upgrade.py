@@ -75,8 +75,10 @@ options:
     type: str
   bundle_pending:
     description:
-      - The caller copies the bundle to the host only in a real run. In check mode a missing O(bundle) then makes the
-        C(bundle) and C(yba_ctl_preflight) checks V(skipped) instead of failing.
+      - The caller copies the bundle to the host after the checks (from the controller or a URL), and not at all in
+        check mode. A missing O(bundle) then makes the C(bundle) and C(yba_ctl_preflight) checks V(skipped) instead
+        of failing, with O(step=preflight) or in check mode. Steps V(backup) and V(upgrade) of a real run need the
+        bundle on the host.
     type: bool
     default: false
   step:

@@ -199,13 +199,15 @@ def test_check_mode_runs_every_check_and_changes_nothing(host: t.Dict[str, t.Any
     assert "calls" not in st(host) and st(host)["version"] == OLD
 
 
-def test_bundle_pending_in_check_mode(host: t.Dict[str, t.Any]) -> None:
-    r = run(host, check=True, step="preflight", bundle="/opt/bundles/not-yet.tgz", bundle_pending=True)
-    assert not r["failed"], r["msg"]
-    assert r["checks"]["bundle"]["status"] == "skipped" and "copied to the host by the real run" in \
-        r["checks"]["bundle"]["message"]
-    assert r["checks"]["yba_ctl_preflight"]["status"] == "skipped"
-    r = run(host, step="preflight", bundle="/opt/bundles/not-yet.tgz", bundle_pending=True)
+def test_bundle_pending_in_check_mode_and_before_the_copy(host: t.Dict[str, t.Any]) -> None:
+    for check in (True, False):  # the caller copies the bundle after step=preflight, never in check mode
+        r = run(host, check=check, step="preflight", bundle="/opt/bundles/not-yet.tgz", bundle_pending=True)
+        assert not r["failed"], r["msg"]
+        assert r["checks"]["bundle"]["status"] == "skipped" and "copied to the host after these checks" in \
+            r["checks"]["bundle"]["message"]
+        assert r["checks"]["yba_ctl_preflight"]["status"] == "skipped"
+        assert r["changed"] is False
+    r = run(host, step="backup", bundle="/opt/bundles/not-yet.tgz", bundle_pending=True)
     assert r["failed"] and r["failed_step"] == "preflight" and "bundle: /opt/bundles/not-yet.tgz does not exist" in r["msg"]
 
 
