@@ -407,7 +407,8 @@ def main() -> None:
         module.warn("skip_backup: the upgrade runs without a backup; there is no way back to %s"
                     % (result.get("installed_version") or "the installed version"))
     after = result.get("installed_version")
-    if result.get("action") == "upgrade" and (result.get("upgraded") or (module.check_mode and p["step"] == "upgrade")):
+    # the version changes by step=upgrade; in check mode step=preflight plans the whole upgrade too
+    if result.get("action") == "upgrade" and (result.get("upgraded") or (module.check_mode and p["step"] != "backup")):
         after = result.get("target_version") or p["target_version"]
     if module._diff:
         result["diff"] = {"before": {"version": result.get("installed_version")}, "after": {"version": after}}

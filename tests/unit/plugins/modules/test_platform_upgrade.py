@@ -199,6 +199,15 @@ def test_check_mode_runs_every_check_and_changes_nothing(host: t.Dict[str, t.Any
     assert "calls" not in st(host) and st(host)["version"] == OLD
 
 
+def test_check_mode_diff_shows_the_version_change_of_the_steps_that_plan_it(host: t.Dict[str, t.Any]) -> None:
+    """step=preflight plans the whole upgrade, step=backup only the backup: its diff keeps the version."""
+    for step, after in (("preflight", NEW), ("backup", OLD), ("upgrade", NEW)):
+        r = run(host, check=True, step=step, skip_backup=step == "upgrade")
+        assert not r["failed"], r["msg"]
+        assert r["diff"] == {"before": {"version": OLD}, "after": {"version": after}}, step
+    assert st(host)["version"] == OLD
+
+
 def test_bundle_pending_in_check_mode_and_before_the_copy(host: t.Dict[str, t.Any]) -> None:
     for check in (True, False):  # the caller copies the bundle after step=preflight, never in check mode
         r = run(host, check=check, step="preflight", bundle="/opt/bundles/not-yet.tgz", bundle_pending=True)
