@@ -693,6 +693,8 @@ class Upgrade:
         if owner:
             if held and held.get("owner") == owner:
                 self.set("host_lock", PASS, "held by this run (%s)" % owner)
+            elif self.check_mode and not held:  # a check run takes no lock (host_lock's check mode writes nothing)
+                self.set("host_lock", PASS, "free: the real run takes it as %s" % owner)
             else:
                 self.set("host_lock", FAIL, "the host lock is not held by %s: %s" % (
                     owner, _lock.describe(held) if held else "no lock is held"))

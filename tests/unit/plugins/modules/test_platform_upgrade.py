@@ -304,6 +304,8 @@ def test_host_lock_owner(host: t.Dict[str, t.Any]) -> None:
     assert r["failed"] and "host_lock: the host lock is not held by run-1: no lock is held" in r["msg"]
     r = run(host, step="preflight")
     assert r["checks"]["host_lock"] == {"status": "warning", "message": "no lock_owner given; no lock is held"}
+    r = run(host, step="preflight", lock_owner="run-1", check=True)  # a check run takes no lock: free is enough
+    assert r["checks"]["host_lock"] == {"status": "pass", "message": "free: the real run takes it as run-1"}
 
 
 def test_disk_space_message(host: t.Dict[str, t.Any]) -> None:
