@@ -156,7 +156,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS ix_backup_task_uuid ON backup (task_uuid);
 
 -- Restores (models/Restore.java, models/RestoreKeyspace.java; YBA's restore and restore_keyspace tables): written
 -- by the simulator's restore task (platform/tasks.py Workers.submit_restore), read by POST restore/page and by
--- GET universes/{u}/tables (which keyspaces a restore created on a universe).
+-- GET universes/{u}/tables (which keyspaces a restore created on a universe). States as the @EnumValue of
+-- Restore.State / RestoreKeyspace.State: "In Progress" in the DB, the enum's name InProgress in the API.
 CREATE TABLE IF NOT EXISTS restore (
     restore_uuid          uuid CONSTRAINT pk_restore PRIMARY KEY,
     customer_uuid         uuid NOT NULL,
@@ -168,7 +169,7 @@ CREATE TABLE IF NOT EXISTS restore (
     storage_location      text,
     restore_size_in_bytes bigint DEFAULT 0,
     state                 varchar(50) NOT NULL
-        CHECK (state IN ('Created', 'InProgress', 'Completed', 'Failed', 'Aborted')),
+        CHECK (state IN ('Created', 'In Progress', 'Completed', 'Failed', 'Aborted')),
     create_time           timestamp NOT NULL DEFAULT now(),
     update_time           timestamp NOT NULL DEFAULT now(),
     backup_created_on_date timestamp
@@ -182,7 +183,7 @@ CREATE TABLE IF NOT EXISTS restore_keyspace (
     target_keyspace       varchar(255),
     table_name_list       json,
     state                 varchar(50) NOT NULL
-        CHECK (state IN ('Created', 'InProgress', 'Completed', 'Failed', 'Aborted')),
+        CHECK (state IN ('Created', 'In Progress', 'Completed', 'Failed', 'Aborted')),
     create_time           timestamp NOT NULL DEFAULT now(),
     complete_time         timestamp,
     backup_size_from_storage_location bigint DEFAULT 0

@@ -1508,9 +1508,9 @@ class Platform:
         with self.connect() as conn:
             cust = self.customer(conn, ctx, c_uuid)
             args: list[Any] = [cust["uuid"]]
-            if states:
+            if states:  # the DB holds Restore.State's @EnumValue ("In Progress"), the API the enum's name
                 sql += " AND r.state = ANY(%s)"
-                args.append(list(states))
+                args.append([STATE_TO_DB.get(x, x) for x in states])
             if flt.get("universeUUIDList"):
                 sql += " AND r.universe_uuid::text = ANY(%s)"
                 args.append([str(x).lower() for x in flt["universeUUIDList"]])
@@ -1535,13 +1535,13 @@ class Platform:
                     "targetUniverseName": r["target_name"] or "", "customerUUID": str(r["customer_uuid"]),
                     "sourceUniverseUUID": str(r["source_universe_uuid"] or tasks.ZERO_UUID),
                     "sourceUniverseName": r["source_universe_name"] or "", "isSourceUniversePresent": src is not None,
-                    "state": r["state"], "restoreSizeInBytes": int(r["restore_size_in_bytes"] or 0),
+                    "state": STATE_FROM_DB.get(r["state"], r["state"]), "restoreSizeInBytes": int(r["restore_size_in_bytes"] or 0),
                     "createTime": fmt_time(r["create_time"]), "updateTime": fmt_time(r["update_time"]),
                     "backupType": "PGSQL_TABLE_TYPE",
                     "restoreKeyspaceList": [{
                         "uuid": str(k["uuid"]), "restoreUUID": str(k["restore_uuid"]), "taskUUID": str(k["task_uuid"]),
                         "sourceKeyspace": k["source_keyspace"], "targetKeyspace": k["target_keyspace"],
-                        "storageLocation": k["storage_location"], "state": k["state"],
+                        "storageLocation": k["storage_location"], "state": STATE_FROM_DB.get(k["state"], k["state"]),
                         "tableNameList": list(json.loads(k["table_name_list"] or "[]")),
                         "createTime": fmt_time(k["create_time"]), "completeTime": fmt_time(k["complete_time"]),
                         "backupSizeFromStorageLocation": int(k["backup_size_from_storage_location"] or 0)}

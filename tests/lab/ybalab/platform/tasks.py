@@ -969,7 +969,7 @@ def run_restore(platform: Any, restore_uuid: str, task_uuid: str, data: dict[str
     try:
         with platform.connect() as conn:
             set_task(conn, task_uuid, "Running", 10)
-            conn.execute("UPDATE restore SET state = 'InProgress', update_time = now() WHERE restore_uuid = %s",
+            conn.execute("UPDATE restore SET state = 'In Progress', update_time = now() WHERE restore_uuid = %s",
                          (restore_uuid,))
         if not data:
             raise RestoreFailed("RestoreBackupYbc", "Only S3 storage configs are supported by the lab")
@@ -979,7 +979,7 @@ def run_restore(platform: Any, restore_uuid: str, task_uuid: str, data: dict[str
             target = str(info.get("keyspace") or keyspace_of_location(loc))
             subtask = "RestoreBackupYbc" if category == "YB_CONTROLLER" else "RestoreBackupYb"
             with platform.connect() as conn:
-                conn.execute("UPDATE restore_keyspace SET state = 'InProgress' WHERE uuid = %s", (info["_uuid"],))
+                conn.execute("UPDATE restore_keyspace SET state = 'In Progress' WHERE uuid = %s", (info["_uuid"],))
             try:
                 try:
                     marker, size = read_backup_location(client, loc, category)
@@ -1016,7 +1016,7 @@ def run_restore(platform: Any, restore_uuid: str, task_uuid: str, data: dict[str
                          "WHERE restore_uuid = %s",
                          ("Completed" if outcome == "Success" else "Failed", total, restore_uuid))
             conn.execute("UPDATE restore_keyspace SET state = 'Failed' WHERE restore_uuid = %s "
-                         "AND state IN ('Created', 'InProgress')", (restore_uuid,))
+                         "AND state IN ('Created', 'In Progress')", (restore_uuid,))
             finish_task(conn, task_uuid, outcome, error)
         if error:
             LOG.error("Restore %s failed: %s", restore_uuid, error)
