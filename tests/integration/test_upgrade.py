@@ -58,6 +58,11 @@ def test_upgrade_after_the_runbook_then_nothing_to_do(tmp_path: Path) -> None:
     assert rc != 0 and [ln for ln in output.splitlines() if "HTTP 401" in ln and "yba_api_token" in ln], output
     assert summary["hosts"]["yba-lab"]["changed"] == 0 and host_tree() == before and not copies.exists()
 
+    # in AWX (a job id) the controller's copy would vanish with the job's container: refused without a copy dir
+    rc, output, summary = run(tmp_path, "awx", *args[:-2], "-e", "awx_job_id=42")
+    assert rc != 0 and "set yba_upgrade_backup_copy_dir to persistent storage" in output, output
+    assert summary["hosts"]["yba-lab"]["changed"] == 0 and host_tree() == before
+
     rc, output, summary = run(tmp_path, "check", *args, "--check", "--diff")
     assert rc == 0, output
     planned = summary["run_record"]["yba-lab"]["platform_upgrade"]
