@@ -32,12 +32,17 @@ def load(d: str) -> dict[str, Any]:
 def set_platform_keys(d: str, **keys: Any) -> dict[str, Any]:
     """Optional platform.* keys of lab.json (None removes one), read by the platform at its next start and kept
     across resets; returns the new state."""
+    return set_lab_keys(d, "platform", **keys)
+
+
+def set_lab_keys(d: str, section: str, **keys: Any) -> dict[str, Any]:
+    """Keys of one lab.json section (platform.*, host.*; None removes one); returns the new state."""
     state = load(d)
     for k, v in keys.items():
         if v is None:
-            state["platform"].pop(k, None)
+            state[section].pop(k, None)
         else:
-            state["platform"][k] = v
+            state[section][k] = v
     tmp = os.path.join(d, "lab.json.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(state, fh, indent=2)

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from labtest import load, own_lab, ybalab  # noqa: E402  (puts the lab on sys.path)
+from labtest import load, own_lab, set_lab_keys, ybalab  # noqa: E402  (puts the lab on sys.path)
 
 from ybalab import hostns, hosttree  # noqa: E402
 from ybalab.platform import client as pclient  # noqa: E402
@@ -64,15 +64,7 @@ def table(stdout: str) -> list[tuple[str, str, str, str]]:
 
 def set_host_key(d: str, key: str, value: Any) -> None:
     """A lab.json host.* key (None removes it), read by yba-ctl at its next run."""
-    state = load(d)
-    if value is None:
-        state["host"].pop(key, None)
-    else:
-        state["host"][key] = value
-    tmp = os.path.join(d, "lab.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(state, fh, indent=2)
-    os.replace(tmp, os.path.join(d, "lab.json"))
+    set_lab_keys(d, "host", **{key: value})
 
 
 def app_version(state: dict[str, Any]) -> str:
