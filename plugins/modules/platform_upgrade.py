@@ -399,9 +399,10 @@ def main() -> None:
     except _upgrade.UpgradeError as err:
         run.result["failed_step"] = err.step
         result, failure = run.result, str(err)
-    except (OSError, ValueError) as err:
-        run.result["failed_step"] = run.result.get("failed_step") or "preflight"
-        result, failure = run.result, "%s step failed: %s" % (p["step"], err)
+    except Exception as err:  # pylint: disable=broad-except
+        # anything no step turned into an UpgradeError (an API error, a file error): still report how far it got
+        run.result["failed_step"] = run.failed_step()
+        result, failure = run.result, "%s failed: %s" % (run.result["failed_step"], err)
     result["commands"] = run.commands
     if p["skip_backup"] and p["step"] == "upgrade":
         module.warn("skip_backup: the upgrade runs without a backup; there is no way back to %s"

@@ -293,7 +293,7 @@ def test_busy_unhealthy_and_dirty_db_fail_before_any_change(host: t.Dict[str, t.
     set_state(host, services={"prometheus": "Stopped"})
     r = run(host, step="backup")
     assert r["failed"] and r["failed_step"] == "preflight"
-    assert "no_running_tasks: wait for or stop: task Create Backup t1 (Running); 1 restores InProgress" in r["msg"]
+    assert "no_running_tasks: wait for or stop: task Create Backup t1 (Running); 1 restores In Progress" in r["msg"]
     assert "platform_healthy: not Running: prometheus Stopped" in r["msg"]
     assert "metadb_clean: corrupt index public.ix_b on public.backup" in r["msg"]
     assert [c[0] for c in st(host)["calls"]] == ["preflight"]
