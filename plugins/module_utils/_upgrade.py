@@ -697,10 +697,13 @@ class Upgrade:
         else:
             notes.append("backups and restores not read: metadata DB unreachable")
         if busy or unread:
-            self.set("no_running_tasks", FAIL, "; ".join(
-                (["wait for or stop: " + "; ".join(busy[:10]) + (" (+%d more)" % (len(busy) - 10) if len(busy) > 10
-                                                                   else "")] if busy else []) +
-                ([unread] if unread else [])))
+            parts = []
+            if busy:
+                more = " (+%d more)" % (len(busy) - 10) if len(busy) > 10 else ""
+                parts.append("wait for or stop: " + "; ".join(busy[:10]) + more)
+            if unread:
+                parts.append(unread)
+            self.set("no_running_tasks", FAIL, "; ".join(parts))
         elif notes:
             self.set("no_running_tasks", WARNING, "none seen, but " + "; ".join(notes))
         else:

@@ -167,8 +167,8 @@ def test_verify_archive(tmp_path) -> None:
     assert "platform_dump.sql" in info["members"] and "version_metadata_backup.json" in info["members"]
 
 
-@pytest.mark.parametrize("dump,msg", [(None, "holds no platform_dump.sql at its root"),
-                                       (b"\x00garbage", "neither a pg_dump custom-format dump")])
+@pytest.mark.parametrize("dump,msg", [
+    (None, "holds no platform_dump.sql at its root"), (b"\x00garbage", "neither a pg_dump custom-format dump")])
 def test_verify_archive_refuses(tmp_path, dump, msg) -> None:
     with pytest.raises(ValueError, match=msg):
         _upgrade.verify_archive(archive(tmp_path, dump=dump))

@@ -420,8 +420,8 @@ def test_schedules_unreadable_after_the_upgrade_is_a_verify_problem(host: t.Dict
     assert r["verify"]["app_version"] == NEW and r["verify"]["schedules_unchanged"] is False
 
 
-def test_unexpected_error_after_yba_ctl_upgrade_is_failed_step_verify(host: t.Dict[str, t.Any],
-                                                                     monkeypatch: t.Any) -> None:
+def test_unexpected_error_after_yba_ctl_upgrade_is_failed_step_verify(
+        host: t.Dict[str, t.Any], monkeypatch: t.Any) -> None:
     def boom(self):
         raise RuntimeError("no route to the verification")
 
