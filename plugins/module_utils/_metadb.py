@@ -673,13 +673,17 @@ def collect_info(params: t.Mapping[str, t.Any], layout: t.Any, runner: Runner, *
     return info
 
 
-# Restores running (models/Restore.java State: the column holds the enum name, InProgress); 0 without the table.
+# Restores running: managed/src/main/java/com/yugabyte/yw/models/Restore.java State is stored by its @EnumValue,
+# `@EnumValue("Created") Created` and `@EnumValue("In Progress") InProgress` (RestoreKeyspace.java the same), so the
+# column holds 'In Progress', not the enum name. 0 without the table: the count runs through query_to_xml, as a
+# plain subquery naming a missing table fails at parse time even in a CASE branch that is never taken.
 RUNNING_RESTORES_SQL = ("SELECT json_build_object('count', CASE WHEN to_regclass('public.restore') IS NULL THEN 0 "
-                        "ELSE (SELECT count(*) FROM restore WHERE state IN ('Created', 'InProgress')) END);\n")
+                        "ELSE (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM public.restore "
+                        "WHERE state IN (''Created'', ''In Progress'')', false, true, '')))[1]::text::int END);\n")
 
 
 def running_restores(params: t.Mapping[str, t.Any], layout: t.Any, runner: Runner) -> int:
-    """How many restores the metadata DB shows Created or InProgress (raises MetadbError when unreachable)."""
+    """How many restores the metadata DB shows Created or In Progress (raises MetadbError when unreachable)."""
     return int(Psql(resolve_connection(params, layout), runner).json(RUNNING_RESTORES_SQL)["count"])
 
 

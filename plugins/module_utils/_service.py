@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import time
 import typing as t
@@ -73,19 +74,42 @@ Runner = t.Callable[[t.List[str], t.Optional[float]], CmdResult]
 
 def run_command(argv: t.List[str], timeout: t.Optional[float] = None, cwd: t.Optional[str] = None) -> CmdResult:
     """Run a command without a shell (in ``cwd`` when given); never raises (a missing binary is rc 127, a timeout
-    rc 124)."""
+    rc 124).
+
+    The command runs in its own session (process group): on a timeout the whole group is killed (SIGKILL), so what
+    it started (yba-ctl's backup script, its systemctl calls) does not run on unseen. A child that started a session
+    of its own (a daemon) is not in the group and is left alone."""
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout, check=False, close_fds=True, cwd=cwd)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                close_fds=True, cwd=cwd, start_new_session=True)
     except FileNotFoundError as exc:
         return CmdResult(list(argv), 127, "", str(exc))
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else ""
-        return CmdResult(list(argv), 124, out, "timed out after %ss" % timeout, timed_out=True)
     except OSError as exc:
         return CmdResult(list(argv), 126, "", str(exc))
-    return CmdResult(list(argv), proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                     proc.stderr.decode("utf-8", "replace"))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        try:  # the group is dead: its pipes close; a member that left the group may still hold them
+            out, _err = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            out = b""
+            proc.kill()
+            proc.wait()
+        return CmdResult(list(argv), 124, (out or b"").decode("utf-8", "replace"),
+                         "timed out after %ss: killed with its process group" % timeout, timed_out=True)
+    return CmdResult(list(argv), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group ``proc`` leads (start_new_session), or ``proc`` alone when that fails."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
 
 
 @dataclass

@@ -28,10 +28,13 @@ NOT_SKIPPABLE = ("bundle", "installed_version", "target_newer", "install_type")
 STEPS = ("preflight", "backup", "upgrade")
 PASS, WARNING, FAIL, SKIPPED = "pass", "warning", "fail", "skipped"
 PREFLIGHT_STATUSES = ("Pass", "Warning", "Critical", "Skipped")  # pkg/preflight/checks/result.go
-RUNNING_TASK_STATES = ("Created", "Initializing", "Running")  # models/TaskInfo.java State, not finished
+# models/TaskInfo.java State: not finished yet; Abort is "abort requested", the task still runs until it sees it
+RUNNING_TASK_STATES = ("Created", "Initializing", "Running", "Abort")
 BUNDLE_PENDING = "copied to the host after these checks"
 DUMP_MEMBER = "platform_dump.sql"
+VERSION_MEMBER = "version_metadata_backup.json"  # yb_platform_backup.sh: restoreBackup reads the version from it
 DUMP_MAGIC = b"PGDMP"  # pg_dump -Fc (yb_platform_backup.sh create_postgres_backup)
+PLAIN_SQL_HEADER = b"--"  # ysql_dump (a YBDB-metadata install) writes plain SQL: it opens with a "--" comment
 READY_POLL = 5.0
 ROLLBACK_SINCE = "2.23.0.0"  # yba-ctl upgrade --rollback (default on), release 2.23.0.0-b413
 TARBALL_SUFFIXES = (".tar.gz", ".tgz")
@@ -76,6 +79,14 @@ def compare_versions(a: str, b: str) -> int:
     if ba is not None and bb is not None and ba != bb:
         return -1 if ba < bb else 1
     return 0
+
+
+def is_stable(version: str) -> bool:
+    """yugabyte's IsVersionStable (yba-cli cmd/util/util.go, yba-installer common/version.go): an even minor
+    (2.18, 2.20) or a year as the major (2024.1, 2025.2) is a stable release; an odd minor (2.19, 2.21, 2.23, 2.25)
+    is a preview release."""
+    (major, minor, _m, _p), _build = parse_version(version)
+    return minor % 2 == 0 or len(str(major)) == 4
 
 
 def version_matches(wanted: str, actual: str) -> bool:
@@ -170,9 +181,16 @@ def is_tarball(path: str) -> bool:
     return path.endswith(TARBALL_SUFFIXES)
 
 
+def _is_dot(member: tarfile.TarInfo) -> bool:
+    """The archive's own directory (``./`` or ``.``, first in a tarball made with ``tar -C dir .``)."""
+    return os.path.normpath(member.name) == "." and member.isdir()
+
+
 def _unsafe_member(member: tarfile.TarInfo, top: t.Optional[str]) -> t.Optional[str]:
     name = member.name
     norm = os.path.normpath(name)
+    if _is_dot(member):
+        return None
     if name.startswith("/") or norm == ".." or norm.startswith("../") or "/../" in "/%s/" % name:
         return "%s leaves the bundle directory" % name
     if top is None:
@@ -199,8 +217,7 @@ def inspect_tarball(path: str) -> t.Tuple[str, str]:
                 problem = _unsafe_member(member, None)
                 if problem:
                     raise ValueError("refusing to extract %s: %s" % (path, problem))
-            tops = {os.path.normpath(m.name).split("/", 1)[0] for m in members}
-            tops.discard(".")
+            tops = {os.path.normpath(m.name).split("/", 1)[0] for m in members if not _is_dot(m)}
             if len(tops) != 1:
                 raise ValueError("%s must hold one top directory, holds %s" % (path, ", ".join(sorted(tops)) or "nothing"))
             top = tops.pop()
@@ -230,6 +247,8 @@ def extract_tarball(path: str, top: str) -> str:
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar.getmembers():
+                if _is_dot(member):  # the archive's own directory: the temporary directory stands for it
+                    continue
                 if _unsafe_member(member, top):  # checked before; the archive may have changed since
                     raise ValueError("refusing to extract %s: %s" % (path, _unsafe_member(member, top)))
                 tar.extract(member, tmp, set_attrs=True, **_extract_kw())
@@ -252,9 +271,26 @@ def bundle_dir_problem(path: str) -> t.Optional[str]:
     return None
 
 
+def archive_name(name: str) -> str:
+    """A member's name as ``tar -tzf`` would match it: yb_platform_backup.sh tars ``-C <dir> .``, so its members are
+    ``./platform_dump.sql``; the leading ``./`` (and a trailing ``/``) cut off, ``.`` for the archive's own dir."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name.rstrip("/") or "."
+
+
+def dump_header_ok(head: bytes) -> bool:
+    """A platform_dump.sql yb_platform_backup.sh writes: ``pg_dump -Fc`` (a YBA on PostgreSQL) starts with
+    ``PGDMP``; ``ysql_dump`` (a YBA whose metadata is in YBDB) writes plain SQL, which starts with a ``--`` comment
+    line (blank lines before it allowed)."""
+    return head.startswith(DUMP_MAGIC) or head.lstrip(b"\r\n").startswith(PLAIN_SQL_HEADER)
+
+
 def verify_archive(path: str) -> t.Dict[str, t.Any]:
     """What ``tar -tzf`` shows of a createBackup archive, and its dump's header: ``{path, size, sha256, members,
-    dump_ok}``. ValueError when it is missing, empty, unreadable or has no ``platform_dump.sql``."""
+    dump_ok}``. ValueError when it is missing, empty, unreadable, has no ``platform_dump.sql`` or no
+    ``version_metadata_backup.json`` at its root (restoreBackup needs both), or the dump is neither a pg_dump
+    custom-format file nor plain SQL (``dump_header_ok``)."""
     try:
         size = os.path.getsize(path)
     except OSError as exc:
@@ -264,19 +300,22 @@ def verify_archive(path: str) -> t.Dict[str, t.Any]:
     dump_ok = False
     try:
         with tarfile.open(path, "r:gz") as tar:
-            members = [m.name for m in tar.getmembers()]
-            dump = next((m for m in tar.getmembers() if os.path.basename(os.path.normpath(m.name)) == DUMP_MEMBER
-                         and m.isfile()), None)
+            infos = tar.getmembers()
+            members = [n for n in (archive_name(m.name) for m in infos) if n != "."]
+            dump = next((m for m in infos if archive_name(m.name) == DUMP_MEMBER and m.isfile()), None)
+            has_version = any(archive_name(m.name) == VERSION_MEMBER and m.isfile() for m in infos)
             if dump is not None:
                 handle = tar.extractfile(dump)
-                dump_ok = bool(handle) and handle.read(len(DUMP_MAGIC)) == DUMP_MAGIC
+                dump_ok = bool(handle) and dump_header_ok(handle.read(256))
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ValueError("backup archive %s is not a readable .tgz: %s" % (path, exc))
-    if dump is None:
-        raise ValueError("backup archive %s holds no %s" % (path, DUMP_MEMBER))
+    missing = [n for n, ok in ((DUMP_MEMBER, dump is not None), (VERSION_MEMBER, has_version)) if not ok]
+    if missing:
+        raise ValueError("backup archive %s holds no %s at its root (yba-ctl restoreBackup needs it)"
+                         % (path, " and no ".join(missing)))
     if not dump_ok:
-        raise ValueError("backup archive %s: %s is not a pg_dump custom-format dump (no PGDMP header)"
-                         % (path, DUMP_MEMBER))
+        raise ValueError("backup archive %s: %s is neither a pg_dump custom-format dump (PGDMP header) nor a plain "
+                         "SQL dump (a -- header line)" % (path, DUMP_MEMBER))
     top_members = sorted({m.split("/", 1)[0] if not m.startswith("data/") else "/".join(m.split("/")[:3])
                           for m in members})
     return {"path": path, "size": size, "sha256": sha256_file(path), "members": top_members, "dump_ok": dump_ok}
@@ -401,6 +440,8 @@ class Upgrade:
         self.health: t.Optional[_service.Health] = None
         self.metadb: t.Optional[t.Dict[str, t.Any]] = None
         self.action = "upgrade"
+        self.phase = "preflight"  # the step under way: failed_step of an unexpected error
+        self.upgrade_ran = False  # yba-ctl upgrade was started (the installed software may have changed)
         self.timings: t.Dict[str, float] = {}
         self.result: t.Dict[str, t.Any] = {
             "changed": False, "checks": {}, "yba_ctl_preflight": [], "installed_version": None,
@@ -426,6 +467,10 @@ class Upgrade:
 
     def timed(self, name: str, start: float) -> None:
         self.timings[name] = round(self.timings.get(name, 0.0) + self.clock() - start, 2)
+
+    def failed_step(self) -> str:
+        """failed_step for an error no step handled: ``verify`` once yba-ctl upgrade ran, else the step under way."""
+        return "verify" if self.upgrade_ran or self.result.get("upgraded") else self.phase
 
     def set(self, name: str, status: str, message: str) -> None:
         if status == FAIL and name in (self.p.get("skip_checks") or []):
@@ -522,6 +567,10 @@ class Upgrade:
         elif order < 0:
             self.set("target_newer", FAIL, "%s is older than the installed %s; downgrades are not supported"
                      % (target, self.installed))
+        elif not is_stable(self.installed) and is_stable(target):
+            # preview and stable are separate tracks (yugabyte's IsVersionStable); no upgrade path between them
+            self.set("target_newer", FAIL, "upgrading from a preview release (%s) to a stable release (%s) is not "
+                     "supported" % (self.installed, target))
         else:
             self.set("target_newer", PASS, "%s -> %s" % (self.installed, target))
 
@@ -628,7 +677,10 @@ class Upgrade:
                     busy.append("task %s %s (%s)" % (task.get("title") or task.get("type") or "?", task.get("id"),
                                                      task.get("status")))
         except Exception as exc:  # pylint: disable=broad-except
-            notes.append("tasks not read from the API: %s" % exc)
+            unread = "the task list (GET tasks_list) was not read from the API, so a running task cannot be ruled " \
+                     "out: %s" % exc
+        else:
+            unread = None
         info = self.read_metadb()
         if info.get("reachable"):
             live = (info.get("live_backups") or {}).get("count") or 0
@@ -641,12 +693,17 @@ class Upgrade:
                 notes.append("restores not read: %s" % exc)
                 restores = 0
             if restores:
-                busy.append("%d restores InProgress in the metadata DB" % restores)
+                busy.append("%d restores In Progress in the metadata DB" % restores)
         else:
             notes.append("backups and restores not read: metadata DB unreachable")
-        if busy:
-            self.set("no_running_tasks", FAIL, "wait for or stop: " + "; ".join(busy[:10]) +
-                     (" (+%d more)" % (len(busy) - 10) if len(busy) > 10 else ""))
+        if busy or unread:
+            parts = []
+            if busy:
+                more = " (+%d more)" % (len(busy) - 10) if len(busy) > 10 else ""
+                parts.append("wait for or stop: " + "; ".join(busy[:10]) + more)
+            if unread:
+                parts.append(unread)
+            self.set("no_running_tasks", FAIL, "; ".join(parts))
         elif notes:
             self.set("no_running_tasks", WARNING, "none seen, but " + "; ".join(notes))
         else:
@@ -714,7 +771,7 @@ class Upgrade:
                 self.set(name, SKIPPED, "not needed: %s is installed already" % self.installed)
         else:
             self.check_disk_space()
-            if not any(self.checks[n].status == FAIL for n in NOT_SKIPPABLE):
+            if not any(c.status == FAIL for c in self.checks.values()):  # nothing changes after a failed check
                 self.prepare_bundle()
             self.check_yba_ctl_preflight()
             self.check_no_running_tasks()
@@ -741,10 +798,11 @@ class Upgrade:
         bundle_host = bundle_host or "<bundle>"
         target = self.bundle_version or self.p["target_version"]
         if self.step in ("preflight", "backup"):
-            steps.append("%s createBackup %s%s%s (the installed yba-ctl)" % (
-                self.host(self.yba_ctl), self.backup_dir_host,
-                " --exclude_prometheus" if self.p["exclude_prometheus"] else "",
-                " --exclude_releases" if self.p["exclude_releases"] else ""))
+            steps.append("%s createBackup %s%s%s (the installed yba-ctl; it stops yb-platform while the dump is taken "
+                         "and restarts it), then wait up to %d s for the API to answer again" % (
+                             self.host(self.yba_ctl), self.backup_dir_host,
+                             " --exclude_prometheus" if self.p["exclude_prometheus"] else "",
+                             " --exclude_releases" if self.p["exclude_releases"] else "", self.p["ready_timeout"]))
             steps.append("verify the archive: lists %s (a PGDMP dump), size > 0, sha256" % DUMP_MEMBER)
         if self.step == "preflight":
             steps.append("copy the archive off the host (the caller), then step=upgrade with backup_archive")
@@ -783,6 +841,7 @@ class Upgrade:
         return text
 
     def take_backup(self) -> None:
+        self.phase = "backup"
         start = self.clock()
         since = self.wall()
         os.makedirs(self.backup_dir, exist_ok=True)
@@ -791,13 +850,17 @@ class Upgrade:
             argv.append("--exclude_prometheus")
         if self.p["exclude_releases"]:
             argv.append("--exclude_releases")
+        self.result["changed"] = True  # createBackup stops and restarts yb-platform, whatever it leaves behind
         res = self.run_cmd(argv, float(self.p["upgrade_timeout"]))
         self.timed("backup", start)
+        # 2.18/2.20's createBackup restarts yb-platform with systemctl and returns without waiting for the app
+        # (1-3 min on a real host): wait as after the upgrade, or step=upgrade's platform_healthy check fails
+        health = self.wait_platform("backup_ready")
+        back = "" if health.healthy else "; the platform does not answer %d s later either: %s" % (
+            self.p["ready_timeout"], health.message)
         archive = newest_backup(self.backup_dir, since)
-        if archive is not None:
-            self.result["changed"] = True
         if res.rc != 0:
-            raise UpgradeError("yba-ctl createBackup failed: %s" % res.summary(), "backup")
+            raise UpgradeError("yba-ctl createBackup failed: %s%s" % (res.summary(), back), "backup")
         if archive is None:
             raise UpgradeError("yba-ctl createBackup exited 0 but no new backup_*.tgz is in %s" % self.backup_dir_host,
                                "backup")
@@ -808,8 +871,24 @@ class Upgrade:
         info["path"] = self.host(archive)
         self.result["backup"] = info
         self.result["way_back"] = self.way_back(info["path"])
+        if not health.healthy:
+            raise UpgradeError("yba-ctl createBackup made %s, but the platform it stopped for the dump does not "
+                               "answer %d s after it (ready_timeout): %s; check yba-ctl status and yb-platform's log "
+                               "before step=upgrade" % (info["path"], self.p["ready_timeout"], health.message),
+                               "backup")
+
+    def wait_platform(self, timing: str) -> _service.Health:
+        """Probe the API (app_version, then an authenticated call) until it answers, within ready_timeout."""
+        start = self.clock()
+        probe_timeout = float(self.p.get("request_timeout") or 30)
+        health, _probes, _waited = _service.wait_healthy(
+            lambda timeout: _service.probe_health(self.client, timeout), float(self.p["ready_timeout"]),
+            probe_timeout, max_delay=READY_POLL, clock=self.clock, sleep=self.sleep)
+        self.timed(timing, start)
+        return health
 
     def reverify_backup(self) -> None:
+        self.phase = "backup"
         given = self.p["backup_archive"]
         real = _layout.join_root(self.host_root, given)
         try:
@@ -828,22 +907,35 @@ class Upgrade:
         return {str(s.get("scheduleUUID")): str(s.get("status")) for s in items if isinstance(s, dict)}
 
     def do_upgrade(self) -> None:
+        self.phase = "upgrade"
         before = self.schedules()
         self.result["verify"] = {"app_version": None, "authenticated": False, "services": {},
                                  "schedules_before": before, "schedules_after": {}, "schedules_unchanged": False}
         start = self.clock()
         argv = [os.path.join(t.cast(str, self.bundle_dir), "yba-ctl"), "upgrade", "-f"] + self.skip_arg()
         self.result["changed"] = True
+        self.upgrade_ran = True
         res = self.run_cmd(argv, float(self.p["upgrade_timeout"]), cwd=self.bundle_dir)
         self.timed("upgrade", start)
         if res.rc != 0:
-            raise UpgradeError("yba-ctl upgrade failed: %s" % res.summary(), "upgrade")
+            raise UpgradeError("yba-ctl upgrade failed: %s%s" % (res.summary(), (
+                "; it was killed with what it started, the upgrade may be left half way" if res.timed_out else "")),
+                "upgrade")
         self.result["upgraded"] = True
         self.verify()
 
+    @staticmethod
+    def is_version(actual: t.Optional[str], target: str) -> bool:
+        """app_version is the target: CompareYbVersions equal (a target without a build matches any build)."""
+        try:
+            return actual is not None and compare_versions(actual, target) == 0
+        except ValueError:
+            return False
+
     def verify(self) -> None:
+        self.phase = "verify"
         start = self.clock()
-        target = t.cast(str, self.bundle_version)
+        target = t.cast(str, self.bundle_version or self.p["target_version"])
         verify = self.result["verify"]
         deadline = self.clock() + float(self.p["ready_timeout"])
         version = None
@@ -853,12 +945,12 @@ class Upgrade:
                                                               max(deadline - self.clock(), 1.0)), retries=0)["version"]
             except Exception:  # pylint: disable=broad-except
                 version = None
-            if version == target or self.clock() >= deadline:
+            if self.is_version(version, target) or self.clock() >= deadline:
                 break
             self.sleep(min(READY_POLL, max(deadline - self.clock(), 0.0)))
         verify["app_version"] = version
         problems = []
-        if version != target:
+        if not self.is_version(version, target):
             problems.append("app_version is %s, not %s, after %s s" % (version, target, self.p["ready_timeout"]))
         else:
             try:
@@ -870,8 +962,13 @@ class Upgrade:
         verify["services"] = states
         if down:
             problems.append("not Running: " + ", ".join(down))
+        after = None
         if verify["authenticated"]:
-            after = self.schedules()
+            try:
+                after = self.schedules()
+            except Exception as exc:  # pylint: disable=broad-except
+                problems.append("the schedules were not read after the upgrade: %s" % exc)
+        if after is not None:
             verify["schedules_after"] = after
             changed = sorted(u for u in set(verify["schedules_before"]) | set(after)
                              if verify["schedules_before"].get(u) != after.get(u))

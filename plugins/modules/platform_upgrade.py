@@ -16,25 +16,31 @@ description:
     its C(version_metadata.json) is the target, its sha256 matches O(bundle_sha256)); C(installed_version)
     (C(yba-ctl version) and C(GET /api/v1/app_version) agree); C(target_newer) (YB version order as yugabyte's
     C(CompareYbVersions); the installed version equal to the target means nothing to do, a lower target fails,
-    downgrades are not supported);
+    downgrades are not supported; a preview release (an odd minor such as 2.21 or 2.23, yugabyte's
+    C(IsVersionStable)) is not upgraded to a stable release (2.20, 2024.x, 2025.x));
     C(install_type) (yba-installer only); C(disk_space) (O(min_free_mb) free on the
     install root's volume plus the estimated size of the backup archive); C(yba_ctl_preflight) (the bundle's
     C(yba-ctl preflight --upgrade), Critical rows fail, Warning rows warn); C(no_running_tasks) (no task Created,
-    Initializing or Running in C(tasks_list), no backup or restore in progress in the metadata DB);
+    Initializing, Running or Abort (abort requested, still running) in C(tasks_list), no backup or restore in progress
+    in the metadata DB; it fails when the task list cannot be read);
     C(platform_healthy) (the API answers an authenticated call, C(yba-ctl status) shows every service Running);
     C(metadb_clean) (no corrupt index and no failed migration, as M(yba.remediation.metadb_info) finds them);
     C(host_lock) (the host lock of M(yba.remediation.host_lock) is held by O(lock_owner)).
   - O(step=preflight) runs the checks and returns the plan. O(step=backup) then runs the INSTALLED C(yba-ctl
-    createBackup) into O(backup_dir) and verifies the archive (it lists C(platform_dump.sql), a pg_dump custom-format
-    file, size and sha256); copy it off the host before the upgrade. O(step=upgrade) re-verifies that archive
+    createBackup) into O(backup_dir), which stops yb-platform while the dump is taken and restarts it without waiting
+    for it (2.18, 2.20); the step waits up to O(ready_timeout) for the API to answer again and fails when it does
+    not. It verifies the archive (C(platform_dump.sql) and C(version_metadata_backup.json) at its root, the dump a
+    pg_dump custom-format file or plain SQL, size and sha256); copy it off the host before the upgrade. O(step=upgrade) re-verifies that archive
     (O(backup_archive), O(backup_sha256)), runs the bundle's C(yba-ctl upgrade -f) from the bundle directory and
     verifies the result (C(app_version) is the target within O(ready_timeout), an authenticated call works,
     C(yba-ctl status) shows every service Running, the schedules' statuses did not change).
-  - A tarball bundle is extracted beside itself (once; an existing directory with the same version is reused) after
-    the checks that do not need it passed, in a real run only; a member leading out of the bundle directory refuses
+  - A tarball bundle is extracted beside itself (once; an existing directory with the same version is reused) when
+    no check before C(yba_ctl_preflight) failed, in a real run only; a member leading out of the bundle directory refuses
     the whole tarball.
   - An upgrade cannot be undone by this module and is never rolled back automatically. RV(way_back) says how to go
     back by hand (reinstall the old version, C(yba-ctl restoreBackup) the archive).
+  - An error no step expected (an API error, a file error) still returns RV(failed_step) (V(verify) once C(yba-ctl
+    upgrade) was started, else the step under way), RV(way_back), RV(backup) and an honest C(changed).
 author:
   - yba.remediation contributors (@yba-remediation)
 extends_documentation_fragment:
@@ -146,13 +152,17 @@ options:
     default: []
   upgrade_timeout:
     description:
-      - Seconds C(yba-ctl upgrade) (and C(yba-ctl createBackup)) may take.
+      - Seconds C(yba-ctl upgrade) (and C(yba-ctl createBackup)) may take. On a timeout the command is killed
+        together with everything it started (its process group, so the backup script and C(systemctl) calls too) and the step
+        fails. A timed-out upgrade may be left half way (the platform stopped, the new version partly laid down);
+        RV(way_back) applies.
     type: int
     default: 1800
   ready_timeout:
     description:
       - Seconds to wait after the upgrade for C(/api/v1/app_version) to answer the target version (polled every 5 s,
-        as yba-installer's C(WaitForYBAReady)).
+        as yba-installer's C(WaitForYBAReady); a target without a build matches any build), and after C(yba-ctl
+        createBackup) for the restarted platform to answer again.
     type: int
     default: 600
   lock_owner:
@@ -265,7 +275,9 @@ plan:
   returned: always
   type: list
   elements: str
-  sample: ["/usr/bin/yba-ctl createBackup /opt/yugabyte/backups --exclude_prometheus --exclude_releases"]
+  sample: ["/usr/bin/yba-ctl createBackup /opt/yugabyte/backups --exclude_prometheus --exclude_releases (the installed
+           yba-ctl; it stops yb-platform while the dump is taken and restarts it), then wait up to 600 s for the API to
+           answer again"]
 backup:
   description:
     - The verified createBackup archive (host path, size in bytes, sha256, top members, whether its
@@ -283,11 +295,14 @@ backup:
       description: sha256 of the archive.
       type: str
     members:
-      description: The archive's members (paths under C(data/) cut after three parts).
+      description: The archive's members without the leading C(./) (paths under C(data/) cut after three parts).
       type: list
       elements: str
     dump_ok:
-      description: Whether C(platform_dump.sql) starts with C(PGDMP), the pg_dump custom-format header.
+      description:
+        - Whether C(platform_dump.sql) is a dump. It starts with C(PGDMP), the pg_dump custom-format header (a YBA
+          whose metadata DB is PostgreSQL), or with a plain-SQL C(--) comment line (C(ysql_dump) of a YBA whose
+          metadata is in YugabyteDB).
       type: bool
   sample: {"path": "/opt/yugabyte/backups/backup_24-01-01-00-00.tgz", "size": 123456, "sha256": "9f86...",
            "members": ["data/yb-platform/keys", "platform_dump.sql", "version_metadata_backup.json"], "dump_ok": true}
@@ -305,7 +320,8 @@ verify:
   sample: {"app_version": "2.20.1.3-b3", "authenticated": true, "services": {"yb-platform": "Running"},
            "schedules_before": {"uuid": "Active"}, "schedules_after": {"uuid": "Active"}, "schedules_unchanged": true}
 failed_step:
-  description: Null, or the step that failed (V(preflight), V(backup), V(upgrade) or V(verify)).
+  description: Null, or the step that failed (V(preflight), V(backup), V(upgrade) or V(verify); V(verify) for an
+    unexpected error once C(yba-ctl upgrade) was started).
   returned: always
   type: str
   sample: verify
@@ -316,7 +332,8 @@ way_back:
   sample: "the upgrade cannot be undone: reinstall 2.18.1.0-b84 (software/2.18.1.0-b84 is kept) and run
     `yba-ctl restoreBackup /opt/yugabyte/backups/backup_24-01-01-00-00.tgz` with it; copy kept at controller:/b.tgz"
 timings:
-  description: Seconds spent per phase (C(checks), C(extract), C(yba_ctl_preflight), C(backup), C(upgrade), C(verify)).
+  description: Seconds spent per phase (C(checks), C(extract), C(yba_ctl_preflight), C(backup), C(backup_ready) (the
+    wait for the platform after createBackup), C(upgrade), C(verify)).
   returned: always
   type: dict
   sample: {"checks": 4.2, "backup": 20.1}
@@ -399,9 +416,10 @@ def main() -> None:
     except _upgrade.UpgradeError as err:
         run.result["failed_step"] = err.step
         result, failure = run.result, str(err)
-    except (OSError, ValueError) as err:
-        run.result["failed_step"] = run.result.get("failed_step") or "preflight"
-        result, failure = run.result, "%s step failed: %s" % (p["step"], err)
+    except Exception as err:  # pylint: disable=broad-except
+        # anything no step turned into an UpgradeError (an API error, a file error): still report how far it got
+        run.result["failed_step"] = run.failed_step()
+        result, failure = run.result, "%s failed: %s" % (run.result["failed_step"], err)
     result["commands"] = run.commands
     if p["skip_backup"] and p["step"] == "upgrade":
         module.warn("skip_backup: the upgrade runs without a backup; there is no way back to %s"

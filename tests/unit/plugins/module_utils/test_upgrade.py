@@ -28,6 +28,14 @@ def test_compare_versions(first: str, second: str, want: int) -> None:
     assert _upgrade.compare_versions(second, first) == -want
 
 
+@pytest.mark.parametrize("version,stable", [
+    ("2.18.1.0-b84", True), ("2.20.1.3-b3", True), ("2024.1.0.0-b129", True), ("2025.2.1.0", True),
+    ("2.19.0.0-b190", False), ("2.21.0.1-b1", False), ("2.23.1.0-b220", False), ("2.25.0.0-b489", False),
+])
+def test_is_stable_as_yugabytes_isversionstable(version: str, stable: bool) -> None:
+    assert _upgrade.is_stable(version) is stable
+
+
 @pytest.mark.parametrize("bad", ["2.20", "v2.20.1.3", "2.20.1.3-b.1", "", "latest"])
 def test_parse_version_refuses(bad: str) -> None:
     with pytest.raises(ValueError):
@@ -119,6 +127,17 @@ def test_tarball_inspected_and_extracted_beside_itself(tmp_path) -> None:
     assert sorted(os.listdir(tmp_path)) == sorted([TOP, os.path.basename(tarball)])  # no temp dir left
 
 
+def test_tarball_with_a_dot_member_first(tmp_path) -> None:
+    """`tar -C dir -czf b.tgz .` starts with ./ (the archive's own directory): not unsafe."""
+    tarball = make_tar(tmp_path / ("%s-linux-x86_64.tar.gz" % TOP), [
+        ("./", None), ("./" + TOP, None), ("./%s/version_metadata.json" % TOP, META),
+        ("./%s/yba-ctl" % TOP, b"#!/bin/sh\necho hi\n")])
+    assert _upgrade.inspect_tarball(tarball) == (TOP, "2.20.1.3-b3")
+    dest = _upgrade.extract_tarball(tarball, TOP)
+    assert _upgrade.bundle_dir_problem(dest) is None
+    assert sorted(os.listdir(tmp_path)) == sorted([TOP, os.path.basename(tarball)])
+
+
 @pytest.mark.parametrize("members,msg", [
     ([(TOP + "/version_metadata.json", META), ("../evil", b"x")], "leaves the bundle directory"),
     ([(TOP + "/version_metadata.json", META), ("/etc/evil", b"x")], "leaves the bundle directory"),
@@ -148,10 +167,40 @@ def test_verify_archive(tmp_path) -> None:
     assert "platform_dump.sql" in info["members"] and "version_metadata_backup.json" in info["members"]
 
 
-@pytest.mark.parametrize("dump,msg", [(None, "holds no platform_dump.sql"), (b"-- plain SQL", "no PGDMP header")])
+@pytest.mark.parametrize("dump,msg", [
+    (None, "holds no platform_dump.sql at its root"), (b"\x00garbage", "neither a pg_dump custom-format dump")])
 def test_verify_archive_refuses(tmp_path, dump, msg) -> None:
     with pytest.raises(ValueError, match=msg):
         _upgrade.verify_archive(archive(tmp_path, dump=dump))
+
+
+REAL_DUMP_MEMBERS = [(".", None), ("./platform_dump.sql", b"PGDMP\x01\x0e rest"),
+                     ("./version_metadata_backup.json", META), ("./data", None), ("./data/yb-platform", None),
+                     ("./data/yb-platform/keys", None), ("./data/yb-platform/keys/k", b"key")]
+
+
+def test_verify_archive_of_a_real_createbackup_with_dot_slash_names(tmp_path) -> None:
+    """yb_platform_backup.sh tars `-C <dir> .`: members are ./platform_dump.sql etc.; members are reported without
+    the ./ and without the archive's own directory."""
+    info = _upgrade.verify_archive(make_tar(tmp_path / "backup_24-01-01-00-00.tgz", REAL_DUMP_MEMBERS))
+    assert info["dump_ok"] is True
+    assert info["members"] == ["data", "data/yb-platform", "data/yb-platform/keys", "platform_dump.sql",
+                               "version_metadata_backup.json"]
+
+
+def test_verify_archive_needs_version_metadata_at_the_root(tmp_path) -> None:
+    members = [m for m in REAL_DUMP_MEMBERS if m[0] != "./version_metadata_backup.json"] + \
+        [("./data/version_metadata_backup.json", META)]  # not at the root: restoreBackup does not find it there
+    with pytest.raises(ValueError, match="holds no version_metadata_backup.json at its root"):
+        _upgrade.verify_archive(make_tar(tmp_path / "b.tgz", members))
+    with pytest.raises(ValueError, match="holds no platform_dump.sql and no version_metadata_backup.json"):
+        _upgrade.verify_archive(make_tar(tmp_path / "c.tgz", [("./data/yb-platform/keys/k", b"key")]))
+
+
+@pytest.mark.parametrize("dump", [b"PGDMP\x01\x0e", b"--\n-- YSQL database dump\n--\n", b"\n-- PostgreSQL dump\n"])
+def test_verify_archive_accepts_custom_format_and_plain_sql(tmp_path, dump) -> None:
+    """pg_dump -Fc (YBA on PostgreSQL) or ysql_dump's plain SQL (YBA's metadata in YBDB)."""
+    assert _upgrade.verify_archive(archive(tmp_path, dump=dump))["dump_ok"] is True
 
 
 def test_verify_archive_missing_or_empty(tmp_path) -> None:
@@ -205,3 +254,67 @@ def test_validate_accepts() -> None:
 
 def test_size_text() -> None:
     assert _upgrade.size_text(25600) == "25 GiB" and _upgrade.size_text(16) == "16 MiB"
+
+
+def test_run_command_timeout_kills_what_the_command_started(tmp_path) -> None:
+    """yba-ctl createBackup/upgrade run the backup script and systemctl: a timeout kills the whole process group,
+    not only yba-ctl (before, the child ran on unseen)."""
+    from ansible_collections.yba.remediation.plugins.module_utils import _service
+
+    pidfile = tmp_path / "child.pid"
+    res = _service.run_command(["sh", "-c", "sleep 60 & echo $! > %s; echo started; wait" % pidfile], timeout=1)
+    assert res.timed_out and res.rc == 124 and "killed with its process group" in res.stderr
+    assert res.stdout.strip() == "started"
+    child = int(pidfile.read_text().strip())
+    deadline = time.time() + 5
+    while time.time() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child), "the command's child %d survived the timeout" % child
+    # the other outcomes keep their meaning
+    assert _service.run_command(["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=10).rc == 3
+    assert _service.run_command([str(tmp_path / "missing")], timeout=10).rc == 127
+    ok = _service.run_command(["pwd"], timeout=10, cwd=str(tmp_path))
+    assert ok.rc == 0 and ok.stdout.strip() == str(tmp_path) and not ok.timed_out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_running_restores_counts_yba_s_stored_states_on_postgres() -> None:
+    """A real PostgreSQL with YBA's restore table: models/Restore.java stores @EnumValue("In Progress") (and
+    "Created"); 'Completed'/'Failed' rows do not count (before, 'In Progress' rows were missed)."""
+    import subprocess
+    import sys
+
+    from ansible_collections.yba.remediation.plugins.module_utils import _metadb
+
+    collection = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_metadb.__file__))))
+    sys.path.insert(0, os.path.join(collection, "benchmarks"))
+    import metadb_repair_pg as pgtemp  # pylint: disable=import-error,import-outside-toplevel
+
+    if os.geteuid() != 0 or not os.access(os.path.join(pgtemp.PG_BIN, "initdb"), os.X_OK):
+        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+            pytest.fail("prerequisite missing in CI: root and the PostgreSQL 15 server binaries", pytrace=False)
+        pytest.skip("needs root and the PostgreSQL 15 server binaries (PG_BIN=%s)" % pgtemp.PG_BIN)
+    server = pgtemp.TempPostgres().start()
+    try:
+        server.sql("CREATE DATABASE yugaware;", db="postgres")
+
+        def runner(args, data, env):
+            proc = subprocess.run(args, input=data, capture_output=True, text=True, env=dict(os.environ, **env),
+                                  check=False)
+            return proc.returncode, proc.stdout, proc.stderr
+
+        params = {"login_host": server.host, "login_port": server.port, "psql_path": pgtemp.PG_BIN}
+        assert _metadb.running_restores(params, None, runner) == 0  # no restore table: nothing runs
+        server.sql("CREATE TABLE restore (restore_uuid uuid PRIMARY KEY, state varchar(50) NOT NULL); "
+                   "INSERT INTO restore VALUES (gen_random_uuid(), 'In Progress'), (gen_random_uuid(), 'Created'), "
+                   "(gen_random_uuid(), 'Completed'), (gen_random_uuid(), 'Failed'), (gen_random_uuid(), 'Aborted');")
+        assert _metadb.running_restores(params, None, runner) == 2
+    finally:
+        server.destroy()

@@ -48,13 +48,16 @@ elif cmd == "createBackup":
     os.makedirs(out, exist_ok=True)
     print("INFO[x] Creating a backup of YBA")
     path = os.path.join(out, time.strftime("backup_%y-%m-%d-%H-%M.tgz", time.gmtime()))
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in (("platform_dump.sql", st.get("dump", "PGDMP\x01rest").encode("latin-1")),
-                           ("version_metadata_backup.json", b"{{}}")):
+    with tarfile.open(path, "w:gz") as tar:  # yb_platform_backup.sh tars -C <dir> .: ./ names
+        for name, data in (("./platform_dump.sql", st.get("dump", "PGDMP\x01rest").encode("latin-1")),
+                           ("./version_metadata_backup.json", b"{{}}")):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     st.setdefault("calls", []).append(sys.argv[1:])
+    # 2.18/2.20: yb-platform stopped for the dump, restarted with systemctl, not waited for: the API does not
+    # answer for a while after createBackup returns
+    st["api_down_probes"] = st.get("backup_restart_probes", 0)
     save()
     sys.exit(st.get("backup_rc", 0))
 elif cmd == "preflight":
@@ -93,6 +96,8 @@ class FakeYBA:
         self.schedules = [{"scheduleUUID": "s1", "status": "Active"}, {"scheduleUUID": "s2", "status": "Paused"}]
         self.schedules_after: t.Optional[t.List[t.Dict[str, t.Any]]] = None
         self.down = False
+        self.schedules_error: t.Optional[str] = None  # "before" | "after": GET schedules fails then
+        self.version_format = lambda v: v  # what app_version answers for the installed version
 
     def state(self) -> t.Dict[str, t.Any]:
         with open(self.state_file) as fh:
@@ -103,13 +108,20 @@ class FakeYBA:
         if self.down or st["services"].get("yb-platform", "Running") != "Running":
             raise _api.YBAUnreachable("connection refused", method=method, path=path)
         if path == "/api/v1/app_version":
-            return {"version": st["version"]}
+            if st.get("api_down_probes"):
+                st["api_down_probes"] -= 1
+                with open(self.state_file, "w") as fh:
+                    json.dump(st, fh)
+                raise _api.YBAUnreachable("connection refused (restarting)", method=method, path=path)
+            return {"version": self.version_format(st["version"])}
         if path == "/api/v1/customers":
             return [{"uuid": CUSTOMER}]
         if path.endswith("/tasks_list"):
             return self.tasks
         if path.endswith("/schedules"):
             upgraded = st["version"] != st["initial"]
+            if self.schedules_error == ("after" if upgraded else "before"):
+                raise _api.YBAError("internal error", status=500, method=method, path=path)
             return self.schedules_after if upgraded and self.schedules_after is not None else self.schedules
         raise _api.YBANotFound("no route %s" % path, status=404)
 
@@ -293,7 +305,7 @@ def test_busy_unhealthy_and_dirty_db_fail_before_any_change(host: t.Dict[str, t.
     set_state(host, services={"prometheus": "Stopped"})
     r = run(host, step="backup")
     assert r["failed"] and r["failed_step"] == "preflight"
-    assert "no_running_tasks: wait for or stop: task Create Backup t1 (Running); 1 restores InProgress" in r["msg"]
+    assert "no_running_tasks: wait for or stop: task Create Backup t1 (Running); 1 restores In Progress" in r["msg"]
     assert "platform_healthy: not Running: prometheus Stopped" in r["msg"]
     assert "metadb_clean: corrupt index public.ix_b on public.backup" in r["msg"]
     assert [c[0] for c in st(host)["calls"]] == ["preflight"]
@@ -361,3 +373,108 @@ def test_bad_input_one_line(host: t.Dict[str, t.Any], args: t.Dict[str, t.Any], 
     r = run(host, **args)
     assert r["failed"] and r["msg"].startswith(msg) and "\n" not in r["msg"]
     assert "calls" not in st(host)
+
+
+def test_backup_waits_for_the_platform_createbackup_restarted(host: t.Dict[str, t.Any]) -> None:
+    """createBackup (2.18/2.20) restarts yb-platform without waiting: step=backup waits until the API answers, so
+    the next step=upgrade's platform_healthy check passes."""
+    set_state(host, backup_restart_probes=2)
+    r = run(host, step="backup")
+    assert not r["failed"], r["msg"]
+    assert st(host)["api_down_probes"] == 0 and "backup_ready" in r["timings"]
+    r = run(host, step="upgrade", backup_archive=r["backup"]["path"], backup_sha256=r["backup"]["sha256"],
+            backup_copy="controller:/b.tgz")
+    assert not r["failed"], r["msg"]
+    assert r["checks"]["platform_healthy"]["status"] == "pass" and r["upgraded"] is True
+
+
+def test_backup_fails_when_the_platform_does_not_come_back(host: t.Dict[str, t.Any]) -> None:
+    set_state(host, backup_restart_probes=10 ** 6)
+    r = run(host, step="backup", ready_timeout=1)
+    assert r["failed"] and r["failed_step"] == "backup" and r["changed"] is True
+    assert "the platform it stopped for the dump does not answer 1 s after it (ready_timeout)" in r["msg"]
+    assert r["backup"]["dump_ok"] and "restoreBackup %s" % r["backup"]["path"] in r["way_back"]
+
+
+def test_plan_says_createbackup_stops_the_platform(host: t.Dict[str, t.Any]) -> None:
+    r = run(host, check=True, step="backup")
+    line = next(x for x in r["plan"] if " createBackup " in x)
+    assert "it stops yb-platform while the dump is taken" in line and "wait up to 5 s for the API" in line
+
+
+def test_unexpected_api_error_before_the_upgrade_keeps_the_result(host: t.Dict[str, t.Any]) -> None:
+    """A YBAError from the schedules read before yba-ctl upgrade: failed_step upgrade, nothing upgraded."""
+    host["fake"].schedules_error = "before"
+    r = run(host, step="upgrade", skip_backup=True)
+    assert r["failed"] and r["failed_step"] == "upgrade" and r["upgraded"] is False
+    assert r["msg"].startswith("upgrade failed: GET /api/v1/customers/%s/schedules HTTP 500" % CUSTOMER)
+    assert r["way_back"].startswith("no backup was taken") and st(host)["version"] == OLD
+    assert not any(c[0] == "upgrade" for c in st(host)["calls"])
+
+
+def test_schedules_unreadable_after_the_upgrade_is_a_verify_problem(host: t.Dict[str, t.Any]) -> None:
+    host["fake"].schedules_error = "after"
+    r = run(host, step="upgrade", skip_backup=True)
+    assert r["failed"] and r["failed_step"] == "verify" and r["upgraded"] is True and r["changed"] is True
+    assert "does not verify: the schedules were not read after the upgrade: GET" in r["msg"]
+    assert r["verify"]["app_version"] == NEW and r["verify"]["schedules_unchanged"] is False
+
+
+def test_unexpected_error_after_yba_ctl_upgrade_is_failed_step_verify(
+        host: t.Dict[str, t.Any], monkeypatch: t.Any) -> None:
+    def boom(self):
+        raise RuntimeError("no route to the verification")
+
+    monkeypatch.setattr(platform_upgrade._upgrade.Upgrade, "verify", boom)
+    r = run(host, step="upgrade", skip_backup=True)
+    assert r["failed"] and r["failed_step"] == "verify" and r["changed"] is True and st(host)["version"] == NEW
+    assert r["msg"] == "verify failed: no route to the verification"
+
+
+def test_no_extraction_after_a_failed_check(host: t.Dict[str, t.Any]) -> None:
+    r = run(host, step="preflight", min_free_mb=1 << 30)
+    assert r["failed"] and r["checks"]["disk_space"]["status"] == "fail"
+    assert "bundle_extracted" not in r and r["changed"] is False
+    assert not os.path.exists(os.path.join(host["root"], "opt/bundles", TOP))
+
+
+def test_preview_to_stable_refused(host: t.Dict[str, t.Any]) -> None:
+    set_state(host, version="2.21.0.1-b1", initial="2.21.0.1-b1")
+    bundle = bundle_tarball(host["root"], host["state"], "2024.1.0.0", "129")
+    r = run(host, step="preflight", target_version="2024.1.0.0-b129", bundle=bundle)
+    assert r["failed"] and r["checks"]["target_newer"]["status"] == "fail"
+    assert "target_newer: upgrading from a preview release (2.21.0.1-b1) to a stable release (2024.1.0.0-b129) " \
+           "is not supported" in r["msg"]
+
+
+@pytest.mark.parametrize("status", ["Abort", "Running", "Created", "Initializing"])
+def test_a_task_still_running_blocks(host: t.Dict[str, t.Any], status: str) -> None:
+    host["fake"].tasks = [{"id": "t9", "title": "Create Backup", "status": status},
+                          {"id": "t8", "title": "Old", "status": "Aborted"}]
+    r = run(host, step="preflight")
+    assert r["failed"] and "no_running_tasks: wait for or stop: task Create Backup t9 (%s)" % status in r["msg"]
+    assert "t8" not in r["msg"]
+
+
+def test_unreadable_task_list_fails_the_check(host: t.Dict[str, t.Any], monkeypatch: t.Any) -> None:
+    send = host["fake"].send
+
+    def no_tasks(client, method, path, body):
+        if path.endswith("/tasks_list"):
+            raise _api.YBAError("internal error", status=500, method=method, path=path)
+        return send(client, method, path, body)
+
+    monkeypatch.setattr(host["fake"], "send", no_tasks)
+    r = run(host, step="preflight")
+    assert r["failed"] and r["checks"]["no_running_tasks"]["status"] == "fail"
+    assert "no_running_tasks: the task list (GET tasks_list) was not read from the API" in r["msg"]
+    r = run(host, step="preflight", skip_checks=["no_running_tasks"])
+    assert not r["failed"] and r["checks"]["no_running_tasks"]["status"] == "skipped"
+
+
+def test_verify_matches_an_app_version_without_build(host: t.Dict[str, t.Any]) -> None:
+    """app_version compared by CompareYbVersions: 2.20.1.3 is the target 2.20.1.3-b3 (no build: any build)."""
+    host["fake"].version_format = lambda v: v.split("-")[0]
+    r = run(host, step="upgrade", skip_backup=True)
+    assert not r["failed"], r["msg"]
+    assert r["verify"]["app_version"] == "2.20.1.3" and r["upgraded"] is True
