@@ -2,7 +2,8 @@
 with the target and a bundle (a tarball on the controller, copied to the host) plans with --check and changes
 nothing; the real run backs up with yba-ctl createBackup, copies the archive to the controller (same sha256),
 upgrades with the bundle's yba-ctl and verifies the platform at the new version with its schedules as before; the
-second run reports nothing to do and changes nothing. No secret in any output."""
+canary backup of one small universe completes on the new version (the storage repaired first); the second run
+reports nothing to do and changes nothing. No secret in any output."""
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,8 @@ import test_integration as drv  # the integration driver: lab reset, commands, e
 import test_remediate as runbook  # the runbook's CLI runs
 import test_storage_config as storage  # the CLI runner and the secret check
 
-UPGRADE = drv.REPO / "playbooks" / "upgrade.yml"
 OLD, NEW = "2.18.1.0-b84", "2.20.1.3-b3"
+CANARY = "northgate-staging"
 
 
 def lab() -> dict:
@@ -34,8 +35,8 @@ def host_tree() -> dict:
             "backups": sorted(p.name for p in backups.glob("backup_*")) if backups.is_dir() else []}
 
 
-def run(tmp_path: Path, name: str, *extra: str) -> tuple[int, str, dict]:
-    rc, output, summary = storage.run_cli(tmp_path, name, UPGRADE, *extra)
+def run(tmp_path: Path, name: str, *extra: str, playbook: str = "upgrade") -> tuple[int, str, dict]:
+    rc, output, summary = storage.run_cli(tmp_path, name, drv.REPO / "playbooks" / f"{playbook}.yml", *extra)
     storage.assert_no_secret(output, json.dumps(summary))
     return rc, output, summary
 
@@ -43,13 +44,18 @@ def run(tmp_path: Path, name: str, *extra: str) -> tuple[int, str, dict]:
 def test_upgrade_after_the_runbook_then_nothing_to_do(tmp_path: Path) -> None:
     drv.reset("incident")
     runbook.remediate(tmp_path, "runbook")
+    # the storage repaired too, so the canary backup on the new version can reach the bucket
+    vars_file = storage.desired_vars(tmp_path)
+    rc, output, _summary = run(tmp_path, "storage", "-e", f"@{vars_file}", "--quiet", playbook="storage_config")
+    assert rc == 0, output
     built = drv.lab("bundle", NEW)
     assert built.returncode == 0, drv.explain(built)
     bundle = json.loads(built.stdout)
     copies = tmp_path / "copies"
-    args = ("-e", f"yba_upgrade_target={NEW}", "-e", f"yba_upgrade_bundle={bundle['controller_tarball']}",
+    base = ("-e", f"yba_upgrade_target={NEW}", "-e", f"yba_upgrade_bundle={bundle['controller_tarball']}",
             "-e", "yba_upgrade_bundle_from=controller", "-e", f"yba_upgrade_bundle_sha256={bundle['sha256']}",
-            "-e", f"yba_upgrade_backup_copy_dir={copies}")
+            "-e", f"@{vars_file}", "-e", f"platform_upgrade_canary_universe={CANARY}")
+    args = (*base, "-e", f"yba_upgrade_backup_copy_dir={copies}")
     before = host_tree()
     assert before["active"] == OLD
 
@@ -59,7 +65,7 @@ def test_upgrade_after_the_runbook_then_nothing_to_do(tmp_path: Path) -> None:
     assert summary["hosts"]["yba-lab"]["changed"] == 0 and host_tree() == before and not copies.exists()
 
     # in AWX (a job id) the controller's copy would vanish with the job's container: refused without a copy dir
-    rc, output, summary = run(tmp_path, "awx", *args[:-2], "-e", "awx_job_id=42")
+    rc, output, summary = run(tmp_path, "awx", *base, "-e", "awx_job_id=42")
     assert rc != 0 and "set yba_upgrade_backup_copy_dir to persistent storage" in output, output
     assert summary["hosts"]["yba-lab"]["changed"] == 0 and host_tree() == before
 
@@ -79,6 +85,10 @@ def test_upgrade_after_the_runbook_then_nothing_to_do(tmp_path: Path) -> None:
     copy = Path(done["backup_copy"])
     assert copy.parent == copies / "yba-lab" and copy.name == Path(done["backup"]["path"]).name, done
     assert hashlib.sha256(copy.read_bytes()).hexdigest() == done["backup"]["sha256"]
+    canary = summary["run_record"]["yba-lab"]["emergency_backup"]  # on the new version, verified in the bucket
+    created = [b for b in canary["backups"] if b["action"] == "created"]
+    assert canary["ok"] is True and {b["universe"] for b in created} == {CANARY}, canary
+    assert all(b["verified"] and b["state"] == "Completed" for b in created), created
     after = host_tree()
     assert after["active"] == NEW and OLD in after["software"], after
     assert [b for b in after["backups"] if b not in before["backups"]] == [copy.name], after
