@@ -1,4 +1,4 @@
-"""Command line: `yba-remediation run <playbook> ...` and `yba-remediation list`."""
+"""Command line: `yba-remediation run <playbook> ...`, `yba-remediation report <summary.json>` and `yba-remediation list`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from yba_remediation_cli import __version__
 from yba_remediation_cli.errors import UsageError
 from yba_remediation_cli.extravars import parse_extra_vars
 from yba_remediation_cli import nagios
+from yba_remediation_cli import report
 from yba_remediation_cli.locate import find_collection_root, list_playbooks, resolve_inventories, resolve_playbook
 from yba_remediation_cli.summary import EXIT_OK, EXIT_USAGE, RunTracker, build_summary, error_lines, scrub, secret_values
 
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="monitoring check output: the verdict line(s) the run recorded (backup_sla) on stdout, "
                           "exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; implies --quiet")
     sub.add_parser("list", help="list the playbooks with their description")
+    rep = sub.add_parser("report", help="render the evidence report (Markdown + HTML per host) of a run summary again")
+    rep.add_argument("summary_file", metavar="SUMMARY", help="the JSON run summary of `run`")
+    rep.add_argument("--out", metavar="DIR", help="where to write the reports (default: beside the summary)")
     return parser
 
 
@@ -137,6 +141,7 @@ def command_run(args: argparse.Namespace) -> int:
         shutil.rmtree(private_dir, ignore_errors=True)
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    write_evidence(summary_path, summary, sys.stderr if args.nagios else sys.stdout)
     verdict = "OK" if summary["ok"] else "FAILED"
     if args.nagios:
         errors = [e["lines"][0] for e in summary.get("errors", []) if e.get("lines")]
@@ -160,6 +165,42 @@ def command_run(args: argparse.Namespace) -> int:
     return summary["rc"]
 
 
+def write_evidence(summary_path: Path, summary: dict[str, Any], out: Any) -> list[Path]:
+    """The evidence report of a run, beside its summary: its paths on one line; a rendering error is a warning line
+    and never changes the run's exit code."""
+    try:
+        paths = report.write_reports(summary_path, summary)
+    except Exception as exc:  # noqa: BLE001 - the run's outcome stands whatever the report does
+        print(f"yba-remediation: warning: no evidence report: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return []
+    if paths:
+        print("evidence report: " + " ".join(str(p) for p in paths), file=out)
+    return paths
+
+
+def command_report(args: argparse.Namespace) -> int:
+    path = Path(args.summary_file).expanduser()
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"run summary not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the run summary {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"the run summary {path} is not valid JSON: {str(exc).splitlines()[0]}") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("run_record", {}), dict):
+        raise UsageError(f"{path} is not a run summary of yba-remediation run (a JSON object with run_record)")
+    try:
+        paths = report.write_reports(path, summary, Path(args.out).expanduser() if args.out else None)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report: {exc.strerror or exc}: {exc.filename or args.out}") from None
+    if not paths:
+        print(f"no host in {path}: nothing to report")
+    else:
+        print("evidence report: " + " ".join(str(p) for p in paths))
+    return EXIT_OK
+
+
 def command_list() -> int:
     root = find_collection_root()
     books = list_playbooks(root)
@@ -180,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "list":
             return command_list()
+        if args.command == "report":
+            return command_report(args)
         return command_run(args)
     except UsageError as exc:
         print(f"yba-remediation: error: {exc}", file=sys.stderr)
