@@ -3,6 +3,7 @@ stay redacted; the `report` subcommand and the report written after a run."""
 
 import json
 import re
+import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
@@ -191,7 +192,6 @@ def test_report_subcommand_bad_input(tmp_path, capsys):
 
 def test_write_evidence_after_a_run(tmp_path, capsys, monkeypatch):
     path = tmp_path / "s.json"
-    import sys
     paths = write_evidence(path, _summary(), sys.stdout)
     out = capsys.readouterr().out
     assert [p.name for p in paths] == ["s-yba-1.md", "s-yba-1.html"]

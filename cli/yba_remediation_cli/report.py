@@ -3,6 +3,7 @@ no external asset) rendered from the JSON run summary, written beside it as ``<s
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -197,7 +198,6 @@ def _meta(summary: Mapping[str, Any], host: str) -> list[tuple[str, Any]]:
 
 
 def _ended(summary: Mapping[str, Any]) -> str | None:
-    import datetime as dt
     try:
         start = dt.datetime.fromisoformat(str(summary.get("started")))
         return (start + dt.timedelta(seconds=float(summary.get("duration_s")))).isoformat(timespec="seconds")
