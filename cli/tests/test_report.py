@@ -32,8 +32,10 @@ def _summary():
                 "ids": ["disk_full", "schedule_paused"], "incomplete": None},
             "disk_cleanup": {"changed": True, "freed_bytes": 123456789, "duration_seconds": 4.2,
                              "summary": "freed 117 MiB"},
-            "remediation": {"before": ["disk_full", "schedule_paused"], "fixed": ["disk_full", "schedule_paused"],
-                            "remaining": [], "not_automated": [], "failed_step": None, "check_mode": False},
+            "metadb_repair": {"changed": False, "timings": {"dump_seconds": 1.5}, "changes": [], "check_mode": False},
+            "remediation": {"before": ["disk_full", "schedule_paused", "metadb_stale"], "fixed": ["metadb_stale"],
+                            "remaining": [{"id": "disk_full"}], "not_automated": [{"id": "schedule_paused"}],
+                            "failed_step": None, "check_mode": False},
             "storage_config": {"changed": True, "secret_access_key": REDACTED, "summary": "S3 fixed"},
             "backup_sla": {"status": "OK", "summary": "YBA BACKUP OK - 2 of 2 universes within RPO",
                            "counts": {"universes": {"ok": 2, "total": 2}},
@@ -115,6 +117,9 @@ def test_findings_sla_rows_and_escaping():
                      "disk_cleanup", "freed_bytes=123456789", "duration_seconds=4.2", "1.6 min"):
         assert expected in text, expected
     assert NO_SLA not in text
+    assert "found at the start: disk_full, schedule_paused, metadb_stale; fixed: metadb_stale" in text
+    assert "remaining (the runbook fixes it)" in text and "not automated" in text
+    assert "dump_seconds=1.5" in text and "changes=0" in text
 
 
 def test_secrets_stay_redacted():

@@ -88,29 +88,69 @@ def findings(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda f: SEVERITY_RANK.get(_s(f.get("severity")).lower(), 3))
 
 
+def _flag(value: Any) -> str:
+    return "-" if value is None else "yes" if value is True else "no" if value is False else _s(value)
+
+
 def role_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per role record present: changed, the counts, the timings, a one-line summary."""
+    """One row per role record present: changed, the counts (numbers of the record, its ``counts``, the length of its
+    lists), the timings (``*_seconds``, ``timings``, ...), a one-line summary."""
     names = [n for n in ROLE_ORDER if n in record] + sorted(n for n in record if n not in ROLE_ORDER)
     rows = []
     for name in names:
         rec = _dict(record.get(name))
         changed = rec.get("changed")
         if changed is None and name == "remediation":
-            changed = bool(_list(rec.get("fixed"))) or None
-        counts = {k: v for k, v in _dict(rec.get("counts")).items() if isinstance(v, (int, float, str))}
-        counts.update({k: v for k, v in rec.items() if k.endswith(("_count", "_bytes")) and isinstance(v, (int, float))})
-        if name == "remediation":
-            counts.update({k: len(_list(rec.get(k))) for k in ("before", "fixed", "remaining", "not_automated")})
-        elif name == "diagnosis":
-            counts["findings"] = len(_list(rec.get("findings")))
-        timings = {k: v for k, v in rec.items() if TIMING_KEY.search(k) and isinstance(v, (int, float, str))
-                   and not isinstance(v, bool)}
+            changed = bool(_list(rec.get("fixed")))
+        if changed is None and name == "disk_cleanup" and "freed_bytes" in rec:
+            changed = bool(rec.get("freed_bytes"))
+        counts: dict[str, Any] = {}
+        timings: dict[str, Any] = {}
+        for key, value in rec.items():
+            if isinstance(value, bool) or key in ("check_mode", "exit_code"):
+                continue
+            if isinstance(value, (int, float)) or (isinstance(value, str) and TIMING_KEY.search(key)):
+                (timings if TIMING_KEY.search(key) else counts)[key] = value
+            elif isinstance(value, list) and key not in ("universes", "schedules", "controller_files", "outputs"):
+                counts[key] = len(value)
+        for key, value in _dict(rec.get("counts")).items():
+            if isinstance(value, dict):
+                value = _kv({k: v for k, v in value.items() if isinstance(v, (int, float, str))})
+            counts[key] = value
+        for key, value in _dict(rec.get("timings")).items():
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                timings[key] = value
         summary = rec.get("summary") if isinstance(rec.get("summary"), str) else None
         if name == "remediation" and rec.get("failed_step"):
-            summary = f"failed at {_s(_dict(rec.get('failed_step')).get('task'))}: {_s(_dict(rec.get('failed_step')).get('message'))}"
-        rows.append({"role": name, "changed": changed, "check_mode": rec.get("check_mode"), "counts": counts,
-                     "timings": timings, "summary": summary or rec.get("outcome") or rec.get("status")})
+            step = _dict(rec.get("failed_step"))
+            summary = f"failed at {_s(step.get('task'))}: {_s(step.get('message'))}"
+        rows.append({"role": name, "changed": _flag(changed), "check_mode": _flag(rec.get("check_mode")),
+                     "counts": counts, "timings": timings,
+                     "summary": summary or rec.get("outcome") or rec.get("status") or rec.get("failed_step") or "-"})
     return rows
+
+
+def finding_state(record: Mapping[str, Any], finding: Mapping[str, Any]) -> str:
+    """What the remediation says of a finding still there after it: the runbook's to fix (remaining) or not."""
+    rem = _dict(record.get("remediation"))
+    if not rem:
+        return "-"
+    fid = finding.get("id")
+    if any(_dict(f).get("id") == fid for f in _list(rem.get("remaining"))):
+        return "remaining (the runbook fixes it)"
+    if any(_dict(f).get("id") == fid for f in _list(rem.get("not_automated"))):
+        return "not automated"
+    return "-"
+
+
+def remediation_line(record: Mapping[str, Any]) -> str | None:
+    rem = _dict(record.get("remediation"))
+    if not rem:
+        return None
+    parts = [f"{label}: {', '.join(_s(i) for i in _list(rem.get(key))) or 'nothing'}"
+             for key, label in (("before", "found at the start"), ("fixed", "fixed"), ("unverified", "unverified"))
+             if key in rem]
+    return "; ".join(parts)
 
 
 def _sla_doc(sla: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,6 +255,14 @@ def _universe_cols(u: Mapping[str, Any]) -> list[Any]:
             f"{_s(u.get('copies'))}/{_s(u.get('min_copies'))}", u.get("reason")]
 
 
+FINDING_HEAD = ["Id", "Severity", "Title", "Evidence", "Fix", "After the run"]
+
+
+def _finding_cols(record: Mapping[str, Any], f: Mapping[str, Any], case: Any) -> list[Any]:
+    fix = f"playbooks/{_s(f.get('fix_playbook'))}" if f.get("fix_playbook") else f.get("manual_fix") or "-"
+    return [f.get("id"), case(_s(f.get("severity"))), f.get("title"), f.get("evidence"), fix, finding_state(record, f)]
+
+
 UNIVERSE_HEAD = ["Universe", "Type", "Status", "Last success", "Age", "RPO", "RPO from", "Copies", "Reason"]
 SCHEDULE_HEAD = ["Schedule", "Universe", "Type", "State", "Status", "Last success", "Age", "Interval", "Failures",
                  "Reason"]
@@ -237,11 +285,10 @@ def render_markdown(summary: Mapping[str, Any], host: str) -> str:
     lines += _md_table(["Field", "Value"], [[k, v] for k, v in _meta(summary, host)])
     found = findings(record)
     lines += ["", f"## Findings ({len(found)})", ""]
+    if remediation_line(record):
+        lines += [f"Remediation: {_md(remediation_line(record))}", ""]
     if found:
-        lines += _md_table(["Id", "Severity", "Title", "Evidence", "Fix"],
-                           [[f.get("id"), _s(f.get("severity")).upper(), f.get("title"), f.get("evidence"),
-                             f"playbooks/{_s(f.get('fix_playbook'))}" if f.get("fix_playbook") else f.get("manual_fix") or "-"]
-                            for f in found])
+        lines += _md_table(FINDING_HEAD, [_finding_cols(record, f, str.upper) for f in found])
     else:
         lines.append("No finding recorded." if record.get("diagnosis") or record.get("remediation")
                      else "No diagnosis in this run.")
@@ -288,11 +335,10 @@ def render_html(summary: Mapping[str, Any], host: str) -> str:
             _html_table(["Field", "Value"], [[k, v] for k, v in _meta(summary, host)])]
     found = findings(record)
     body.append(f"<h2>Findings ({len(found)})</h2>")
+    if remediation_line(record):
+        body.append(f"<p>Remediation: {_e(remediation_line(record))}</p>")
     if found:
-        body.append(_html_table(["Id", "Severity", "Title", "Evidence", "Fix"],
-                                [[f.get("id"), _s(f.get("severity")).lower(), f.get("title"), f.get("evidence"),
-                                  f"playbooks/{_s(f.get('fix_playbook'))}" if f.get("fix_playbook") else f.get("manual_fix") or "-"]
-                                 for f in found], status_col=1))
+        body.append(_html_table(FINDING_HEAD, [_finding_cols(record, f, str.lower) for f in found], status_col=1))
     else:
         body.append("<p>" + ("No finding recorded." if record.get("diagnosis") or record.get("remediation")
                              else "No diagnosis in this run.") + "</p>")
