@@ -80,6 +80,10 @@ def test_real_run_on_localhost(tmp_path):
     assert [t["task"] for t in summary["tasks"] if t["changed"]] == ["Report a change"]
     assert summary["run_record"]["localhost"]["smoke"]["done"] is True
     assert summary["run_record"]["localhost"]["smoke"]["token"] == "********"
+    # the evidence report beside the summary, its paths on one line, the secret redacted there too
+    report = summary_file.with_name("summary-localhost.html")
+    assert f"evidence report: {summary_file.with_name('summary-localhost.md')} {report}\n" in proc.stdout
+    assert "smoke" in report.read_text() and "supersecret-42" not in report.read_text()
 
 
 def test_real_run_failure_and_check(tmp_path):
