@@ -290,7 +290,7 @@ def render_index(modules, roles):
     lines += ["", "## Roles", "", "| Role | Entry points | Description |", "| --- | --- | --- |"]
     for role in roles:
         entries = sorted(role["specs"], key=lambda entry: (entry != "main", entry))
-        first = role["specs"][entries[0]] or {} if entries else {}
+        first = (role["specs"][entries[0]] or {}) if entries else {}
         lines.append("| [%s.%s](roles/%s.md) | %s | %s |" % (NAMESPACE, role["name"], role["name"],
                                                              ", ".join("`%s`" % entry for entry in entries),
                                                              cell(markup(first.get("short_description", "")))))
