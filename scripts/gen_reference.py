@@ -202,8 +202,8 @@ def _return_rows(returns, prefix=""):
         description = " ".join(paragraphs(spec.get("description")))
         if "sample" in spec:
             description += "<br>Sample: %s" % literal(spec["sample"])
-        rows.append("| `%s%s` | %s | %s | %s |" % (prefix, name, spec.get("type", ""), cell(markup(spec.get("returned", ""))),
-                                                  cell(description)))
+        returned = cell(markup(spec.get("returned", "")))
+        rows.append("| `%s%s` | %s | %s | %s |" % (prefix, name, spec.get("type", ""), returned, cell(description)))
         if spec.get("contains"):
             rows.extend(_return_rows(spec["contains"], "%s%s." % (prefix, name)))
     return rows
@@ -285,8 +285,8 @@ def render_index(modules, roles):
              "`tests/unit/test_reference_docs.py` fails when this directory is out of date.", "",
              "## Modules", "", "| Module | Description |", "| --- | --- |"]
     for module in modules:
-        lines.append("| [%s.%s](modules/%s.md) | %s |" % (NAMESPACE, module["name"], module["name"],
-                                                        cell(markup(module["doc"].get("short_description", "")))))
+        summary = cell(markup(module["doc"].get("short_description", "")))
+        lines.append("| [%s.%s](modules/%s.md) | %s |" % (NAMESPACE, module["name"], module["name"], summary))
     lines += ["", "## Roles", "", "| Role | Entry points | Description |", "| --- | --- | --- |"]
     for role in roles:
         entries = sorted(role["specs"], key=lambda entry: (entry != "main", entry))
