@@ -135,7 +135,7 @@ def test_markdown_has_the_same_findings():
     assert "schedule_paused" in md and "playbooks/backup_schedules.yml" in md
     assert "| orders | YQL | OK |" in md and "billing & &lt;co&gt;" in md
     # raw markup only inside the fenced JSON of the run record (a code block, never rendered as HTML)
-    assert "<script>" not in md.split("```json")[0]
+    assert "<script>" not in md.split("```json", maxsplit=1)[0]
 
 
 def test_missing_or_partial_records():
