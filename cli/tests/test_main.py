@@ -83,6 +83,8 @@ def test_real_run_on_localhost(tmp_path):
     # the evidence report beside the summary, its paths on one line, the secret redacted there too
     report = summary_file.with_name("summary-localhost.html")
     assert f"evidence report: {summary_file.with_name('summary-localhost.md')} {report}\n" in proc.stdout
+    lines = proc.stdout.splitlines()  # just before the verdict, which stays the last line
+    assert lines[-1].startswith("OK: ") and lines[-2].startswith("evidence report: "), proc.stdout
     assert "smoke" in report.read_text() and "supersecret-42" not in report.read_text()
 
 
@@ -147,6 +149,8 @@ def test_result_line_rc_is_the_exit_status(tmp_path):
                     "--summary", str(summary_file), "--quiet")
     assert proc.returncode == 1
     assert f" rc={proc.returncode} " in proc.stdout.splitlines()[-1], proc.stdout
+    # --quiet: the verdict is the only line on stdout; the evidence report is written all the same
+    assert len(proc.stdout.splitlines()) == 1 and summary_file.with_name("summary-localhost.html").is_file()
     summary = json.loads(summary_file.read_text())
     assert summary["rc"] == 1 and summary["ansible_rc"] == 2  # ansible-playbook's own rc is kept apart
 

@@ -141,7 +141,9 @@ def command_run(args: argparse.Namespace) -> int:
         shutil.rmtree(private_dir, ignore_errors=True)
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    write_evidence(summary_path, summary, sys.stderr if args.nagios else sys.stdout)
+    # the reports beside the summary (<stem>-<host>.md/.html); their paths are printed unless --quiet, where the
+    # verdict line is the only line on stdout (as a monitoring check's output is with --nagios)
+    write_evidence(summary_path, summary, None if args.quiet or args.nagios else sys.stdout)
     verdict = "OK" if summary["ok"] else "FAILED"
     if args.nagios:
         errors = [e["lines"][0] for e in summary.get("errors", []) if e.get("lines")]
@@ -166,14 +168,14 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def write_evidence(summary_path: Path, summary: dict[str, Any], out: Any) -> list[Path]:
-    """The evidence report of a run, beside its summary: its paths on one line; a rendering error is a warning line
-    and never changes the run's exit code."""
+    """The evidence report of a run, beside its summary: its paths on one line to ``out`` (None: not printed); a
+    rendering error is a warning line and never changes the run's exit code."""
     try:
         paths = report.write_reports(summary_path, summary)
     except Exception as exc:  # noqa: BLE001 - the run's outcome stands whatever the report does
         print(f"yba-remediation: warning: no evidence report: {type(exc).__name__}: {exc}", file=sys.stderr)
         return []
-    if paths:
+    if paths and out is not None:
         print("evidence report: " + " ".join(str(p) for p in paths), file=out)
     return paths
 
