@@ -6,8 +6,9 @@ VENV ?= $(CURDIR)/.venv
 YBA_LAB_DIR ?= /tmp/yba-lab
 # make test uses its own lab directory so it never tears down a demo lab left up by `make demo`
 TEST_LAB_DIR ?= /tmp/yba-lab-test
-# the job `make demo` runs: diagnose now, the remediate runbook once it exists
-DEMO_PLAYBOOK ?= $(if $(wildcard playbooks/remediate.yml),remediate,diagnose)
+# the job `make demo` runs: the remediate runbook, given the lab's live S3 endpoint and keys as the desired storage
+# settings (`ybalab storage-vars`, as an operator's vars file from a vault)
+DEMO_PLAYBOOK ?= remediate
 DEMO_SUMMARY ?= $(CURDIR)/run-records/demo-$(DEMO_PLAYBOOK).json
 SCENARIO ?= incident
 
@@ -30,7 +31,9 @@ bootstrap:
 
 demo: bootstrap
 	@if $(LAB) status >/dev/null 2>&1; then $(LAB) reset $(SCENARIO); else $(LAB) up --scenario $(SCENARIO); fi
-	@rc=0; YBA_LAB_DIR=$(YBA_LAB_DIR) yba-remediation run $(DEMO_PLAYBOOK) --summary $(DEMO_SUMMARY) || rc=$$?; \
+	@$(LAB) storage-vars --out $(YBA_LAB_DIR)/storage-vars.json >/dev/null
+	@rc=0; YBA_LAB_DIR=$(YBA_LAB_DIR) yba-remediation run $(DEMO_PLAYBOOK) --summary $(DEMO_SUMMARY) \
+	  -e @$(YBA_LAB_DIR)/storage-vars.json || rc=$$?; \
 	echo; echo "JSON run summary: $(DEMO_SUMMARY)"; \
 	echo "The lab is still up in $(YBA_LAB_DIR): inspect it with 'make lab-status', stop it with 'make lab-down'."; \
 	exit $$rc

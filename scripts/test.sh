@@ -86,7 +86,7 @@ stage_lab-tests() { run_pytest -q tests/lab/tests; }
 # YBA_TEST_SERIAL=1: one lab, one pytest.
 SECOND_TARGETS=(backup_reconcile restore_drill)
 THIRD_TARGETS=(run_lock storage_config backup backup_restart backup_schedule backup_sla metadb_info disk_cleanup_safety platform_upgrade)
-THIRD_FILES=(tests/integration/test_backups.py tests/integration/test_storage_config.py tests/integration/test_upgrade.py)
+THIRD_FILES=(tests/integration/test_incident.py tests/integration/test_storage_config.py)
 OTHER_LABS=()
 
 integration_part() {  # integration_part <2|3>: that part's tests on the lab in $YBA_LAB_DIR

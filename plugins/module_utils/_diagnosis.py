@@ -357,6 +357,43 @@ def _failing(n: int, th: dict[str, float], evidence: str, source: str) -> dict[s
                     measured_by="backups")
 
 
+def _still_failing(universes: list[dict[str, t.Any]]) -> tuple[list[dict[str, t.Any]], int]:
+    """(the universes whose failures in the window are not followed by a Completed backup, the failures of the
+    others). A universe backed up since its last failure is no longer failing, as YBA's own "Backup Failure" alert
+    resolves on the next successful backup; without both times a failure counts as unresolved."""
+    failing, recovered = [], 0
+    for u in universes:
+        n = int(_num(u.get("failed_24h")) or 0)
+        if not n:
+            continue
+        last_failed, last_done = _parse_time(u.get("last_failed_time")), _parse_time(u.get("last_completed_time"))
+        if last_failed is not None and last_done is not None and last_done > last_failed:
+            recovered += n
+        else:
+            failing.append(u)
+    return failing, recovered
+
+
+def _failing_finding(universes: list[dict[str, t.Any]], total: int, error: str | None, th: dict[str, float],
+                     source: str, note: str = "") -> dict[str, t.Any] | None:
+    """backups_failing for the failures no later backup resolved; ``total`` (all failures in the window) counts
+    when no universe carries its own count (an older backup_info answer)."""
+    per_u = [u for u in universes if int(_num(u.get("failed_24h")) or 0)]
+    failing, recovered = _still_failing(per_u)
+    n = sum(int(_num(u.get("failed_24h")) or 0) for u in failing) if per_u else total
+    if n < th["failed_warning_count"]:
+        return None
+    parts = []
+    if failing:
+        parts.append("by universe: " + ", ".join("%s %d" % (u.get("name"), int(_num(u.get("failed_24h")) or 0))
+                                                 for u in failing) + note)
+    if recovered:
+        parts.append("%d more followed by a Completed backup" % recovered)
+    if error:
+        parts.append("last error: %s" % error)
+    return _failing(n, th, "; ".join(parts), source)
+
+
 def _not_deleted(n: int, ftd: int, evidence: str, source: str) -> dict[str, t.Any]:
     """retention_not_enforced, from the API's view or the metadata DB's: expired backups not deleted and every
     FailedToDelete one (YBA's GC never retries it: only an API delete after the storage is fixed does)."""
@@ -371,13 +408,10 @@ def _backup_findings(backups: dict[str, t.Any], now: float, th: dict[str, float]
     out += _stale_universes([u for u in backups.get("universes") or [] if isinstance(u, dict)],
                             now, th["rpo_hours"] * 3600.0, "backup_info")
     failed = _d(backups.get("failed_24h"))
-    n = int(_num(failed.get("count")) or 0)
-    if n >= th["failed_warning_count"]:
-        per_u = ", ".join("%s %d" % (u.get("name"), u.get("failed_24h")) for u in backups.get("universes") or []
-                          if isinstance(u, dict) and u.get("failed_24h"))
-        err = short_error(failed.get("error"))
-        out.append(_failing(n, th, "%s%s" % (("by universe: " + per_u) if per_u else "",
-                                             ("; last error: %s" % err) if err else ""), "backup_info"))
+    failing = _failing_finding([u for u in backups.get("universes") or [] if isinstance(u, dict)],
+                               int(_num(failed.get("count")) or 0), short_error(failed.get("error")), th, "backup_info")
+    if failing:
+        out.append(failing)
     out += _schedule_findings(_d(backups.get("schedules")), "backup_info")
     expired = _d(backups.get("expired_not_deleted"))
     ne = int(_num(expired.get("count")) or 0)
@@ -411,11 +445,12 @@ def _metadb_backup_findings(metadb: dict[str, t.Any], now: float, th: dict[str, 
     universes = [{"name": s.get("universe_name"), "universe_uuid": s.get("universe_uuid"),
                   "last_completed_time": s.get("last_completed_time")} for s in summary]
     out += _stale_universes(universes, now, th["rpo_hours"] * 3600.0, "metadb_info")
-    n = sum(int(_num(s.get("failed_24h")) or 0) for s in summary)
-    if n >= th["failed_warning_count"]:
-        per_u = ", ".join("%s %s" % (s.get("universe_name"), s.get("failed_24h")) for s in summary if s.get("failed_24h"))
-        out.append(_failing(n, th, "by universe: %s (from the metadata DB; the API could not be read)" % per_u,
-                            "metadb_info"))
+    failing = _failing_finding([{"name": s.get("universe_name"), "failed_24h": s.get("failed_24h"),
+                                 "last_failed_time": s.get("last_failed_time"),
+                                 "last_completed_time": s.get("last_completed_time")} for s in summary],
+                               0, None, th, "metadb_info", " (from the metadata DB; the API could not be read)")
+    if failing:
+        out.append(failing)
     out += _schedule_findings(_d(metadb.get("schedules")), "metadb_info")
     expired = _d(metadb.get("expired_not_deleted"))
     ne = int(_num(expired.get("count")) or 0)

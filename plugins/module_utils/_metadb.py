@@ -303,11 +303,14 @@ def info_sql(stale_age: int = 3600, sample_size: int = 10, amcheck: bool = True,
  'backup_summary', (SELECT coalesce(json_agg(x ORDER BY x.universe_name), '[]'::json) FROM (
     SELECT coalesce(u.universe_uuid, a.universe_uuid) AS universe_uuid,
            coalesce(u.name, a.universe_name) AS universe_name,
-           a.last_completed_time, coalesce(a.failed_24h, 0) AS failed_24h, coalesce(a.in_progress, 0) AS in_progress
+           a.last_completed_time, coalesce(a.failed_24h, 0) AS failed_24h, a.last_failed_time,
+           coalesce(a.in_progress, 0) AS in_progress
       FROM universe u FULL JOIN (
         SELECT b.universe_uuid, max(b.universe_name) AS universe_name,
                max({btime}) FILTER (WHERE b.state = 'Completed') AS last_completed_time,
                count(*) FILTER (WHERE b.state = 'Failed' AND {btime} > now() - interval '24 hours') AS failed_24h,
+               max({btime}) FILTER (WHERE b.state = 'Failed' AND {btime} > now() - interval '24 hours')
+                 AS last_failed_time,
                count(*) FILTER (WHERE b.state = 'In Progress') AS in_progress
           FROM backup b WHERE b.universe_uuid IS NOT NULL GROUP BY b.universe_uuid) a
         ON a.universe_uuid = u.universe_uuid) x)

@@ -201,11 +201,13 @@ metadb:
       type: dict
       sample: {"count": 0, "missing_universe": 0, "missing_storage_config": 0, "sample": []}
     backup_summary:
-      description: Per universe, the last Completed backup time (as stored, UTC), Failed backups in 24 h, In Progress count.
+      description:
+        - Per universe, the last Completed backup time (as stored, UTC), Failed backups in 24 h and the newest of them,
+          In Progress count.
       type: list
       elements: dict
       sample: [{"universe_uuid": "uuid", "universe_name": "orders", "last_completed_time": "2024-01-28T02:00:00",
-                "failed_24h": 4, "in_progress": 1}]
+                "failed_24h": 4, "last_failed_time": "2024-01-28T08:00:00", "in_progress": 1}]
     findings:
       description: One line per problem found, for people.
       type: list

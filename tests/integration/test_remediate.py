@@ -1,9 +1,13 @@
-"""The incident runbook (playbooks/remediate.yml) end to end, run as users run it: through the CLI, with --check
-first, then for real, then twice more to show it has nothing left to do."""
+"""The incident runbook (playbooks/remediate.yml) run as users run it, through the CLI: the disk-exhausted host
+(stopped at the storage config without its desired settings, resumed with them to zero findings), a controller
+killed half way and its run resumed, a rejected token, two runs at once, a failing step. The incident itself, from
+broken to compliant in one run, is tests/integration/test_incident.py."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import ssl
 import subprocess
 import time
@@ -12,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import test_integration as drv  # the integration driver: lab reset, commands, environment
+import test_storage_config as storage  # the desired storage settings (the lab writes them)
 
 RUNBOOK = drv.REPO / "playbooks" / "remediate.yml"
 FIXED_BY_THE_RUNBOOK = {"disk_full", "metadb_index_corrupt", "metadb_stale_in_progress", "heap_pressure"}
-NOT_AUTOMATED = {"storage_unreachable", "backups_stale", "backups_failing", "schedules_paused",
-                 "retention_not_enforced"}
+BACKUP_FINDINGS = {"storage_unreachable", "backups_stale", "backups_failing", "schedules_paused",
+                   "retention_not_enforced"}
+# the host steps only (no storage settings needed): the lock and failure tests
+HOST_ONLY = ("-e", "remediate_backups=false")
 
 
 # The simulator's heap reaches its working size 2 s after a start and recounts the rows behind it every 5 s (on a
@@ -66,52 +73,6 @@ def wait_for_the_incident_heap(timeout: float = 60) -> None:
         time.sleep(1)
 
 
-def test_runbook_fixes_the_incident_and_is_idempotent(tmp_path: Path) -> None:
-    drv.reset("incident")
-    wait_for_the_incident_heap()
-
-    # check mode: every step says what it would do, nothing changes (the verifying diagnosis sees the same)
-    checked = remediate(tmp_path, "check", "--check", "--diff")
-    assert checked["remediation"]["check_mode"] is True
-    assert FIXED_BY_THE_RUNBOOK | NOT_AUTOMATED <= set(checked["remediation"]["before"])
-    assert checked["remediation"]["after"] == checked["remediation"]["before"]
-    assert checked["disk_cleanup"]["check_mode"] is True and checked["disk_cleanup"]["files"] > 0
-    assert checked["metadb_repair"]["check_mode"] is True
-    assert checked["platform_service"]["check_mode"] is True
-
-    # the real run fixes what the collection automates and names the manual steps for the rest
-    fixed = remediate(tmp_path, "apply")
-    result = fixed["remediation"]
-    assert result["check_mode"] is False
-    assert set(result["fixed"]) == FIXED_BY_THE_RUNBOOK, result
-    assert result["remaining"] == []
-    assert set(result["after"]) == NOT_AUTOMATED
-    # each names its next step: the playbook that fixes it (storage first, then backups and schedules) or the manual fix
-    assert {f["id"]: f["fix_playbook"] or "manual" for f in result["not_automated"]} == {
-        "storage_unreachable": "manual", "backups_stale": "emergency_backup.yml",
-        "backups_failing": "emergency_backup.yml", "schedules_paused": "backup_schedules.yml",
-        "retention_not_enforced": "backup_retention.yml"}
-    assert fixed["disk_cleanup"]["used_percent_after"] <= 80
-    assert fixed["metadb_repair"]["dump"]["path"]
-    assert fixed["platform_service"]["health"]["healthy"] is True
-    # heap: restarted first (the metadata DB repair did), still under pressure once settled, so raised from the
-    # current size (the lab's JVM default 1g) by half, never to a fixed size below it
-    assert fixed["platform_service"]["heap_pressure_after_restart"] is True
-    assert (fixed["platform_service"]["heap_raise"]["current_size"], fixed["platform_service"]["heap_raise"]["target_size"]) \
-        == ("1g", "1536m")
-    assert fixed["platform_service"]["heap"]["xmx_bytes"] == 1536 << 20
-    assert fixed["platform_service"]["heap_pressure"] is False
-
-    # check mode again, then a real run again: nothing left to do
-    for name, extra in (("check-again", ("--check",)), ("apply-again", ())):
-        again = remediate(tmp_path, name, *extra, changed=0)["remediation"]
-        assert again["fixed"] == [] and again["remaining"] == [], (name, again)
-        assert set(again["before"]) == NOT_AUTOMATED, (name, again)
-    record = remediate(tmp_path, "apply-third", changed=0)
-    assert "disk_cleanup" not in record and "metadb_repair" not in record
-    assert record["platform_service"]["changed"] is False
-
-
 def host_facts() -> tuple[float, str]:
     """(volume use in %, yba-ctl's status of postgres) as the lab host sees them, read over SSH."""
     proc = drv.run([str(drv.BIN / "ansible"), "-i", str(drv.INVENTORY), "yba", "-m", "ansible.builtin.shell",
@@ -125,8 +86,10 @@ def host_facts() -> tuple[float, str]:
 
 def test_runbook_brings_back_a_host_whose_disk_is_exhausted(tmp_path: Path) -> None:
     """The escalation at its worst: the volume at 100%, PostgreSQL down and unable to start, the platform hanging on
-    its DB. The runbook frees the disk with the DB down, starts PostgreSQL (crash recovery), looks at the DB again,
-    repairs it, heals the platform (and its heap), and a second run has nothing to do."""
+    its DB. Without the desired storage settings the runbook frees the disk with the DB down, starts PostgreSQL
+    (crash recovery), looks at the DB again, repairs it, heals the platform (and its heap), then stops at the broken
+    storage config naming the variables to set. Run again with them, it goes on from there (the host steps are not
+    redone) to zero findings and the SLA OK; a third run has nothing to do."""
     drv.reset("disk-exhausted")
     assert host_facts() == (100.0, "Errored")
 
@@ -134,20 +97,68 @@ def test_runbook_brings_back_a_host_whose_disk_is_exhausted(tmp_path: Path) -> N
     assert {"disk_full", "metadb_unreachable"} <= set(checked["before"]) and checked["fixed"] == []
     assert host_facts() == (100.0, "Errored")  # check mode freed nothing and started nothing
 
-    record = remediate(tmp_path, "exhausted-apply")
+    rc, output, summary = run_cli(tmp_path, "exhausted-apply")
+    assert rc != 0, output
+    record = summary["run_record"]["yba-lab"]
     result = record["remediation"]
     assert {"disk_full", "metadb_unreachable", "metadb_index_corrupt", "metadb_stale_in_progress"} <= \
         set(result["fixed"]), result
-    assert result["remaining"] == [] and set(result["after"]) <= NOT_AUTOMATED, result
+    assert "storage config" in result["failed_step"]["task"], result
+    for text in ("s3-northgate-backups fails from the YBA host", "storage_config_configs", "storage_config_credentials",
+                 "run again"):
+        assert text in result["failed_step"]["message"], result["failed_step"]
+    assert "storage_unreachable" in {f["id"] for f in result["remaining"]}, result
+    assert "emergency_backup" not in record and "backup_retention" not in record, record.keys()
     assert record["disk_cleanup"]["used_percent_after"] <= 80
     assert record["metadb_repair"]["dump"]["path"]
     assert record["platform_service"]["health"]["healthy"] is True
     pct, status = host_facts()
     assert pct <= 80 and status == "Running"
 
-    again = remediate(tmp_path, "exhausted-again")
-    assert again["remediation"]["fixed"] == [] and again["remediation"]["remaining"] == []
-    assert "disk_cleanup" not in again and "metadb_repair" not in again
+    vars_file = storage.desired_vars(tmp_path)
+    resumed = remediate(tmp_path, "exhausted-resumed", "-e", f"@{vars_file}")
+    result = resumed["remediation"]
+    assert result["after"] == [] and result["sla"]["status"] == "OK", result
+    assert BACKUP_FINDINGS <= set(result["fixed"]), result
+    assert "disk_cleanup" not in resumed and "metadb_repair" not in resumed, resumed.keys()
+    assert resumed["emergency_backup"]["ok"] is True and resumed["backup_retention"]["ok"] is True
+
+    again = remediate(tmp_path, "exhausted-again", "-e", f"@{vars_file}", changed=0)
+    assert again["remediation"]["before"] == [] and again["remediation"]["fixed"] == []
+
+
+def test_a_run_killed_half_way_is_resumed_by_the_next(tmp_path: Path) -> None:
+    """The controller dies during the emergency backups (SIGKILL of the whole CLI, as a lost AWX node): the host
+    lock stays with that run, so another run is refused with the way to resume it; the run started again with the
+    same id does only what is left (no disk cleanup or metadata repair again) and ends with zero findings."""
+    drv.reset("incident")
+    vars_file = storage.desired_vars(tmp_path)
+    cmd = [str(drv.BIN / "yba-remediation"), "run", str(RUNBOOK), "-i", str(drv.INVENTORY), *LAB_VARS,
+           "-e", f"@{vars_file}", "-e", "yba_run_id=killed-run", "--summary", str(tmp_path / "killed.json")]
+    proc = subprocess.Popen(cmd, cwd=drv.REPO, env=drv.environment(), stdout=subprocess.PIPE,  # noqa: S603
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "Back up every universe beyond its RPO" in line:
+            break
+    else:
+        raise AssertionError("the run ended before its emergency backups:\n" + "".join(seen[-80:]))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+
+    rc, output, summary = run_cli(tmp_path, "other", "-e", f"@{vars_file}", "-e", "yba_lock_wait_timeout=3")
+    assert rc != 0 and "held by run killed-run" in output, output
+    assert "resume it: run again with -e yba_run_id=killed-run" in output, output
+    assert summary["hosts"]["yba-lab"]["changed"] == 0, summary["hosts"]
+
+    record = remediate(tmp_path, "resumed", "-e", f"@{vars_file}", "-e", "yba_run_id=killed-run")
+    result = record["remediation"]
+    assert result["after"] == [] and result["sla"]["status"] == "OK", result
+    assert "disk_full" not in result["before"] and "metadb_index_corrupt" not in result["before"], result
+    assert "disk_cleanup" not in record and "metadb_repair" not in record, record.keys()
+    assert "yba-remediation.lock" not in fingerprint()
 
 
 FINGERPRINT = (
@@ -202,7 +213,7 @@ def test_two_runs_at_once_never_both_change_the_host(tmp_path: Path) -> None:
     for name in ("first", "second"):
         procs[name] = subprocess.Popen(  # noqa: S603 (our own CLI)
             cli_command(RUNBOOK, tmp_path / f"{name}.json", "-e", f"yba_run_id=concurrent-{name}",
-                        "-e", "yba_lock_wait_timeout=5"),
+                        "-e", "yba_lock_wait_timeout=5", *HOST_ONLY),
             cwd=drv.REPO, env=drv.environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     outputs = {name: proc.communicate(timeout=drv.TIMEOUT)[0] for name, proc in procs.items()}
     codes = {name: proc.returncode for name, proc in procs.items()}
@@ -216,7 +227,7 @@ def test_two_runs_at_once_never_both_change_the_host(tmp_path: Path) -> None:
     refused = summaries[loser]["run_record"]["yba-lab"]["remediation"]
     assert refused["failed_step"] and refused["fixed"] == [] and refused["before"] == [], refused
     # the winner released its lock: a third run takes it at once and has nothing to fix
-    again = remediate(tmp_path, "third", changed=0)["remediation"]
+    again = remediate(tmp_path, "third", *HOST_ONLY, changed=0)["remediation"]
     assert again["fixed"] == [] and again["remaining"] == []
 
 
@@ -225,7 +236,8 @@ def test_a_failing_step_still_reports_and_releases_the_lock(tmp_path: Path) -> N
     step, the report and the run record say what was done, the platform was never stopped, the lock is free."""
     drv.reset("incident")
     platform_pids = fingerprint().splitlines()[1]
-    rc, output, summary = run_cli(tmp_path, "failing-step", "-e", "metadb_repair_dump_dir=/proc/yba-no-such-dir")
+    rc, output, summary = run_cli(tmp_path, "failing-step", "-e", "metadb_repair_dump_dir=/proc/yba-no-such-dir",
+                                  *HOST_ONLY)
     assert rc != 0, output
     record = summary["run_record"]["yba-lab"]
     result = record["remediation"]

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 
 import test_integration as drv  # the integration driver: lab reset, commands, environment
 
@@ -62,17 +61,10 @@ def assert_no_secret(*texts: str) -> None:
 
 
 def desired_vars(tmp_path: Path) -> Path:
-    """The vars file an operator writes: the live endpoint, the keys as from a vault."""
-    s3 = lab()["s3"]
-    desired = {
-        "storage_config_configs": [{"name": CONFIG, "data": {
-            "BACKUP_LOCATION": f"s3://{s3['bucket']}/northgate", "AWS_HOST_BASE": s3["endpoint"],
-            "PATH_STYLE_ACCESS": True, "SIGNING_REGION": s3["region"]}}],
-        "storage_config_credentials": {CONFIG: {"AWS_ACCESS_KEY_ID": s3["access_key"],
-                                                "AWS_SECRET_ACCESS_KEY": s3["secret_key"]}},
-    }
-    vars_file = tmp_path / "storage.yml"
-    vars_file.write_text(yaml.safe_dump(desired), encoding="utf-8")
+    """The vars file an operator writes: the live endpoint, the keys as from a vault (the lab writes it)."""
+    vars_file = tmp_path / "storage.json"
+    made = drv.lab("storage-vars", "--out", str(vars_file))
+    assert made.returncode == 0, drv.explain(made)
     return vars_file
 
 

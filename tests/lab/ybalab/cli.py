@@ -129,6 +129,25 @@ def bundle(version: str, host_dir: str) -> dict[str, Any]:
     return out
 
 
+def storage_vars(out: str) -> str:
+    """The desired storage settings an operator gives the runbook for the lab (storage_config_configs and the keys
+    in storage_config_credentials, as from a vault): the live S3 endpoint and the seeded config's bucket and prefix.
+    Written to ``out`` (mode 0600, JSON: ``-e @out``); returns the path."""
+    state = _loaded()
+    s3 = state["s3"]
+    desired = {
+        "storage_config_configs": [{"name": seed.STORAGE_CONFIG_NAME, "data": {
+            "BACKUP_LOCATION": f"s3://{s3['bucket']}/{seed.BACKUP_PREFIX}", "AWS_HOST_BASE": s3["endpoint"],
+            "PATH_STYLE_ACCESS": True, "SIGNING_REGION": s3["region"]}}],
+        "storage_config_credentials": {seed.STORAGE_CONFIG_NAME: {"AWS_ACCESS_KEY_ID": s3["access_key"],
+                                                                  "AWS_SECRET_ACCESS_KEY": s3["secret_key"]}},
+    }
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(desired, fh, indent=2, sort_keys=True)
+    return out
+
+
 def upgrade_fault(fault: str) -> dict[str, Any]:
     """The bundle yba-ctl's upgrade fault from its next run on (a key of <lab dir>/knobs.json; a reset clears it)."""
     from ybalab import yba_ctl
@@ -166,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
                               "(prints JSON: tarball, sha256, version, dir, ...)")
     p_bundle.add_argument("version", help="e.g. 2.20.1.3-b3")
     p_bundle.add_argument("--dir", default="/tmp/yba-bundles", help="host directory (default /tmp/yba-bundles)")
+    p_svars = sub.add_parser("storage-vars", help="write the desired storage settings for the runbook (the live S3 "
+                             "endpoint, the seeded config's bucket, the keys: a vars file, mode 0600; prints its path)")
+    p_svars.add_argument("--out", required=True, help="the JSON vars file to write (-e @FILE)")
     p_fault = sub.add_parser("upgrade-fault", help="make the bundle yba-ctl's preflight report a Critical check or "
                              "its upgrade die half way, until `upgrade-fault none` or the next reset")
     p_fault.add_argument("fault", choices=("preflight-critical", "die-halfway", "none"))
@@ -201,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.cmd == "bundle":
             print(json.dumps(bundle(args.version, args.dir), indent=2, sort_keys=True))
+            return 0
+        if args.cmd == "storage-vars":
+            print(storage_vars(args.out))
             return 0
         if args.cmd == "upgrade-fault":
             print(json.dumps(upgrade_fault(args.fault), indent=2, sort_keys=True))

@@ -498,3 +498,31 @@ def test_failed_to_delete_is_retention_not_enforced_and_backup_retention_fixes_i
     assert f["title"] == "7 expired backups not deleted (7 FailedToDelete: YBA's GC never retries them)"
     assert f["source"] == "metadb_info" and f["fix_playbook"] == "backup_retention.yml"
     assert "fix:      playbooks/backup_retention.yml" in dg.render([f], "yba-lab", None)
+
+
+def test_failures_followed_by_a_completed_backup_are_not_failing():
+    """YBA's "Backup Failure" alert resolves on the next successful backup: so does backups_failing (the incident's
+    failures stay in the 24 h window after the emergency backups)."""
+    b = copy.deepcopy(HEALTHY_BACKUPS)
+    b["universes"][0].update(failed_24h=3, last_failed_time=iso(NOW - 3 * H), last_completed_time=iso(NOW - 2 * H))
+    b["failed_24h"] = {"count": 3, "error": "S3 endpoint unreachable"}
+    assert dg.diagnose(None, b, now=NOW) == []
+    b["universes"][0]["last_completed_time"] = iso(NOW - 4 * H)  # the failures came after the last success
+    f = dg.diagnose(None, b, now=NOW)
+    assert [(x["id"], x["title"]) for x in f] == [("backups_failing", "3 backups failed in the last 24 hours")]
+    assert f[0]["evidence"].startswith("by universe: ") and "S3 endpoint unreachable" in f[0]["evidence"]
+    second = dict(b["universes"][0], name="ledger", universe_uuid="u2", failed_24h=2,
+                  last_failed_time=iso(NOW - 5 * H), last_completed_time=iso(NOW - 1 * H))
+    b["universes"].append(second)
+    f = dg.diagnose(None, b, now=NOW)
+    assert f[0]["title"] == "3 backups failed in the last 24 hours"
+    assert "2 more followed by a Completed backup" in f[0]["evidence"]
+
+
+def test_metadb_failures_followed_by_a_completed_backup_are_not_failing():
+    m = copy.deepcopy(HEALTHY_METADB)
+    m["backup_summary"] = [{"universe_uuid": "u1", "universe_name": "orders", "in_progress": 0, "failed_24h": 4,
+                            "last_failed_time": "2024-02-01T09:00:00", "last_completed_time": "2024-02-01T10:00:00"}]
+    assert "backups_failing" not in {x["id"] for x in dg.diagnose(None, None, m, now=NOW)}
+    m["backup_summary"][0]["last_completed_time"] = "2024-02-01T08:00:00"
+    assert "backups_failing" in {x["id"] for x in dg.diagnose(None, None, m, now=NOW)}
