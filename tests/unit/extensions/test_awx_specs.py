@@ -114,7 +114,7 @@ def test_apply_yml_calls_every_awx_task_with_arguments_its_module_accepts(record
     playbooks = len(list((REPO / "playbooks").glob("*.yml")))
     nodes = yaml.safe_load((AWX / "workflows.yml").read_text(encoding="utf-8"))["yba_awx_workflow"]["nodes"]
     assert counts == {"credential_type": 1, "project": 1, "job_template": 2 * playbooks, "schedule": 1,
-                      "workflow_job_template": 1, "workflow_job_template_node": len(nodes)}
+                      "workflow_job_template": 1, "workflow_job_template_node": 2 * len(nodes)}
 
 
 @pytest.mark.parametrize("module, change, message", [
@@ -138,33 +138,33 @@ def _calls(recorded, module):
 def test_the_workflow_runs_diagnose_approval_remediate_then_the_sla(recorded):
     workflow, = _calls(recorded, "workflow_job_template")
     assert workflow["name"] == "YBA incident runbook" and workflow["ask_limit_on_launch"] is True
-    nodes = {node["identifier"]: node for node in _calls(recorded, "workflow_job_template_node")}
-    assert all(node["workflow_job_template"] == workflow["name"] for node in nodes.values())
+    calls = _calls(recorded, "workflow_job_template_node")
+    assert all(call["workflow_job_template"] == workflow["name"] for call in calls)
+    edge_kinds = ("success_nodes", "failure_nodes", "always_nodes")
+    # nodes first, then the edges: an approval node's edges must not go with its approval_node (ansible/awx#8777)
+    nodes = {call["identifier"]: call for call in calls if not set(edge_kinds) & set(call)}
+    edges = [call for call in calls if set(edge_kinds) & set(call)]
+    assert calls[:len(nodes)] == list(nodes.values()) and len(edges) == len(nodes)
+    assert all(set(edge) == {"workflow_job_template", "organization", "identifier", "state", *edge_kinds} for edge in edges)
     templates = {call["name"] for call in _calls(recorded, "job_template")}
-    graph = {}
     for identifier, node in nodes.items():
         if "approval_node" not in node:
             assert node["unified_job_template"] in templates, f"{identifier}: no job template {node['unified_job_template']}"
-        graph[identifier] = {kind: node[kind] for kind in ("success_nodes", "failure_nodes", "always_nodes")}
     assert nodes["diagnose"]["unified_job_template"] == "YBA diagnose"
     assert nodes["diagnose"]["extra_data"] == {"diagnose_fail_on": "none"}  # findings alone do not fail it
     assert nodes["remediate"]["unified_job_template"] == "YBA remediate"
     assert nodes["backup_sla"]["unified_job_template"] == "YBA backup_sla"
-    assert graph == {
+    assert {edge["identifier"]: {kind: edge[kind] for kind in edge_kinds} for edge in edges} == {
         "diagnose": {"success_nodes": ["approve"], "failure_nodes": [], "always_nodes": []},
         "approve": {"success_nodes": ["remediate"], "failure_nodes": [], "always_nodes": []},
         "remediate": {"success_nodes": ["backup_sla"], "failure_nodes": ["backup_sla"], "always_nodes": []},
         "backup_sla": {"success_nodes": [], "failure_nodes": [], "always_nodes": []},
     }
-    # created children first: each node's edges name nodes created before it
-    order = [call["args"]["identifier"] for call in recorded if call["module"] == "workflow_job_template_node"]
-    for position, identifier in enumerate(order):
-        for children in graph[identifier].values():
-            assert set(children) <= set(order[:position]), f"{identifier} links to a node not created yet"
 
 
 def test_the_approval_node_times_out_and_says_what_is_approved(recorded):
-    approve = next(node for node in _calls(recorded, "workflow_job_template_node") if node["identifier"] == "approve")
+    approve = next(node for node in _calls(recorded, "workflow_job_template_node") if "approval_node" in node)
+    assert approve["identifier"] == "approve"
     assert "unified_job_template" not in approve
     approval = approve["approval_node"]
     assert 0 < approval["timeout"] <= 24 * 3600
