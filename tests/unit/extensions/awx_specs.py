@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import ast
-import io
 import json
 import subprocess
 import sys
-import tarfile
 import types
 from pathlib import Path
 
@@ -32,7 +30,6 @@ OUT = HERE / "awx_specs"
 MODULES = "awx_collection/plugins/modules"
 CONTROLLER_API = "awx_collection/plugins/module_utils/controller_api.py"
 ENV_FALLBACK = "env_fallback"
-TARBALL = OUT / "awx_collection.tar.gz"
 GALAXY = "namespace: awx\nname: awx\nversion: {version}\nreadme: README.md\nauthors: [AWX Project Contributors]\n"
 KWARGS = ("mutually_exclusive", "required_if", "required_one_of", "required_together", "required_by")
 
@@ -101,25 +98,19 @@ def jsonable(value):
     return value
 
 
-def vendor_collection(git_dir: str, commit: str, describe: str, names: list[str]) -> None:
-    """The modules and their module_utils as a minimal awx.awx collection (a deterministic tar.gz, so that
-    test_awx_controller.py can run them offline against its fake controller); GPL-3.0, as ansible/awx ships them."""
+def install_collection(git_dir: str, commit: str, names: list[str], root: Path) -> Path:
+    """A minimal awx.awx collection under root/ansible_collections/awx/awx, from the ansible/awx source at commit:
+    the given modules and their module_utils (awx_collection/ is GPL-3.0 code of ansible/awx: it is installed at test
+    time, never committed here). Returns the collections root for ANSIBLE_COLLECTIONS_PATH."""
     files = {f"{MODULES}/{name}.py": git_show(git_dir, commit, f"{MODULES}/{name}.py") for name in names}
     files[CONTROLLER_API] = git_show(git_dir, commit, CONTROLLER_API)
     files["awx_collection/COPYING"] = git_show(git_dir, commit, "awx_collection/COPYING")
-    files["awx_collection/galaxy.yml"] = GALAXY.format(version=describe.split("-")[0] or "0.0.1")
-    files["awx_collection/SOURCE"] = f"https://github.com/ansible/awx {commit} ({describe})\n"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(files):
-            data = files[path].encode("utf-8")
-            info = tarfile.TarInfo("ansible_collections/awx/awx/" + path.split("/", 1)[1])
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
-    # gzip stores a time too: rewrite it to 0 so a refresh from the same commit changes nothing
-    data = bytearray(buffer.getvalue())
-    data[4:8] = b"\0\0\0\0"
-    TARBALL.write_bytes(bytes(data))
+    files["awx_collection/galaxy.yml"] = GALAXY.format(version="0.0.1")
+    for path, text in files.items():
+        target = root / "ansible_collections" / "awx" / "awx" / path.split("/", 1)[1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return root
 
 
 def main() -> int:
@@ -135,7 +126,6 @@ def main() -> int:
     auth = auth_argspec(git_show(args.git_dir, commit, CONTROLLER_API))
     OUT.mkdir(exist_ok=True)
     names = args.modules or used_modules(REPO / "extensions" / "awx" / "apply.yml")
-    vendor_collection(args.git_dir, commit, describe, names)
     for name in names:
         path = f"{MODULES}/{name}.py"
         spec = module_spec(name, git_show(args.git_dir, commit, path))

@@ -1,14 +1,18 @@
-"""extensions/awx/apply.yml run with the REAL awx.awx modules (vendored from ansible/awx, awx_specs/SOURCE in the
-tarball) against fake_controller.py, twice: what AWX ends up holding (the workflow's nodes, edges and approval, the
-SLA schedule) and an idempotent second run."""
+"""extensions/awx/apply.yml run with the REAL awx.awx modules against fake_controller.py, twice: what AWX ends up
+holding (the workflow's nodes, edges and approval, the SLA schedule) and an idempotent second run.
+
+The modules are installed at test time from an ansible/awx git dir at the commit the vendored specs record
+(awx_specs/*.json): $YBA_AWX_GIT_DIR, or the snapshot at /work/.mirror/ansible+awx/repo. Elsewhere (CI):
+git clone --filter=blob:none https://github.com/ansible/awx /tmp/awx && export YBA_AWX_GIT_DIR=/tmp/awx/.git
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,9 +22,17 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 AWX = REPO / "extensions" / "awx"
 TOKEN = "fake-controller-token"
+AWX_GIT_DIR = os.environ.get("YBA_AWX_GIT_DIR", "/work/.mirror/ansible+awx/repo")
 
 sys.path.insert(0, str(HERE))
+from awx_specs import install_collection, used_modules  # noqa: E402  pylint: disable=wrong-import-position
 from fake_controller import Controller  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _spec_commit() -> str:
+    commits = {json.loads(path.read_text(encoding="utf-8"))["source"]["commit"] for path in (HERE / "awx_specs").glob("*.json")}
+    assert len(commits) == 1, f"the vendored specs come from several commits: {commits}"
+    return commits.pop()
 
 
 def _run(root: Path, url: str):
@@ -37,9 +49,11 @@ def _run(root: Path, url: str):
 
 @pytest.fixture(scope="module")
 def controller(tmp_path_factory):
-    root = tmp_path_factory.mktemp("awx-collection")
-    with tarfile.open(HERE / "awx_specs" / "awx_collection.tar.gz") as tar:
-        tar.extractall(root, filter="data")
+    commit = _spec_commit()
+    found = subprocess.run(["git", "--git-dir", AWX_GIT_DIR, "cat-file", "-e", f"{commit}^{{commit}}"],
+                           capture_output=True, check=False)
+    assert found.returncode == 0, f"needs the ansible/awx source at {commit}: set YBA_AWX_GIT_DIR (see this file's doc)"
+    root = install_collection(AWX_GIT_DIR, commit, used_modules(AWX / "apply.yml"), tmp_path_factory.mktemp("awx"))
     (root / "ansible.cfg").write_text("[defaults]\n", encoding="utf-8")
     fake = Controller(TOKEN)
     server = fake.serve()
@@ -55,12 +69,6 @@ def controller(tmp_path_factory):
 
 def _by_name(fake, collection):
     return {item["name"]: item for item in fake.objects.get(collection, {}).values()}
-
-
-def test_the_vendored_modules_name_their_source_commit():
-    with tarfile.open(HERE / "awx_specs" / "awx_collection.tar.gz") as tar:
-        source = tar.extractfile("ansible_collections/awx/awx/SOURCE").read().decode()
-    assert re.fullmatch(r"https://github.com/ansible/awx [0-9a-f]{40} \(.+\)\n", source)
 
 
 def test_apply_yml_configures_the_controller_and_a_second_run_changes_nothing(controller):
