@@ -2,7 +2,8 @@
 
 Lists with the query filters the modules send (exact fields, or__id/or__name), create (POST, 201), update (PATCH),
 association sub-lists (GET, POST {"id"} / {"id", "disassociate"} -> 204), survey_spec, an approval template created
-through a workflow node's create_approval_template, and unified_job_templates over every template kind. Objects
+through a workflow node's create_approval_template, unified_job_templates over every template kind, and a job
+template's launch (a job that is at once successful, for ansible-rulebook's run_job_template). Objects
 apply.yml expects to exist already (organization, inventory, credentials, execution environment) are seeded.
 It answers what awx_collection/plugins/module_utils/controller_api.py reads (count/results/next, url, id, type,
 related) and records every request for the tests to assert on.
@@ -52,6 +53,11 @@ class Controller:
                 "related": {"survey_spec": f"{url}survey_spec/", "update": f"{url}update/", "copy": f"{url}copy/"}}
         if collection == "projects":
             item.setdefault("scm_revision", "")
+        if collection in ("job_templates", "workflow_job_templates"):
+            item["related"]["launch"] = f"{url}launch/"
+            organization = self.objects.get("organizations", {}).get(data.get("organization"))
+            if organization:
+                item["summary_fields"]["organization"] = {"id": organization["id"], "name": organization["name"]}
         self.objects.setdefault(collection, {})[item_id] = item
         return item
 
@@ -60,10 +66,13 @@ class Controller:
             items = [item for kind in TEMPLATE_KINDS for item in self.objects.get(kind, {}).values()]
         else:
             items = list(self.objects.get(collection, {}).values())
+        query = {key: value for key, value in query.items() if key not in ("page", "page_size")}
         either = {key[4:]: value for key, value in query.items() if key.startswith("or__")}
-        exact = {key: value for key, value in query.items() if not key.startswith("or__")}
+        within = {key[:-4]: value.split(",") for key, value in query.items() if key.endswith("__in")}
+        exact = {key: value for key, value in query.items() if not key.startswith("or__") and not key.endswith("__in")}
         return [item for item in items
                 if all(str(item.get(key)) == value for key, value in exact.items())
+                and all(str(item.get(key)) in values for key, values in within.items())
                 and (not either or any(str(item.get(key)) == value for key, value in either.items()))]
 
     def handle(self, method: str, path: str, query: dict, body):
@@ -72,6 +81,8 @@ class Controller:
         if not parts or not parts[0]:
             return 404, {"detail": "Not found."}
         collection = parts[0]
+        if collection == "config" and method == "GET":
+            return 200, {"version": "24.6.1"}
         if len(parts) == 1:
             if method == "GET":
                 results = self.find(collection, query)
@@ -103,6 +114,10 @@ class Controller:
                 return 200, {}
             self.surveys.pop(key, None)
             return 200, {}
+        if sub == "launch" and method == "POST" and collection == "job_templates":
+            job = self.create("jobs", {**(body or {}), "job_template": item["id"], "name": item["name"],
+                                       "status": "successful"})
+            return 201, {**job, "job": job["id"]}
         if sub == "create_approval_template" and method == "POST":
             approval = self.create("workflow_approval_templates", body or {})
             item["unified_job_template"] = approval["id"]
