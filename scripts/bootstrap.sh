@@ -5,7 +5,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${YBA_VENV:-$REPO/.venv}"
 PYTHON="${PYTHON:-python3}"
-APT_PACKAGES=(postgresql-15 postgresql-contrib openssh-server sudo openssl git make python3-venv shellcheck)
+APT_PACKAGES=(postgresql-15 postgresql-contrib openssh-server sudo openssl git make python3-venv shellcheck chromium)
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 
