@@ -97,13 +97,22 @@ def _last_line(cp: subprocess.CompletedProcess[str]) -> str:
     return lines[-1] if lines else f"exit {cp.returncode}"
 
 
+def scenarios_for(count: int, scenario: str) -> list[str]:
+    """One scenario per host from ``incident`` or ``healthy,incident,...`` (the last one repeats)."""
+    names = [s.strip() for s in scenario.split(",") if s.strip()]
+    for name in names or [scenario]:
+        if name not in SCENARIOS:
+            raise LabError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
+    return [names[min(i, len(names) - 1)] for i in range(count)]
+
+
 def up(count: int, scenario: str = "incident", parallel: int = 3) -> dict[str, Any]:
-    """N hosts up (idempotent: running ones are reset to the scenario), hosts beyond N taken down; fleet.json lists
-    the hosts that came up. Raises LabError naming the hosts that did not (the others stay up)."""
+    """N hosts up (idempotent: running ones are reset to their scenario), hosts beyond N taken down; fleet.json
+    lists the hosts that came up. ``scenario``: one for all, or a comma-separated list, one per host (the last one
+    repeats). Raises LabError naming the hosts that did not come up (the others stay up)."""
     if not 1 <= count <= MAX_HOSTS:
         raise LabError(f"fleet size {count}: 1..{MAX_HOSTS}")
-    if scenario not in SCENARIOS:
-        raise LabError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
+    per_host = scenarios_for(count, scenario)
     d = fleet_dir()
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o755)  # postgres and ybaops traverse it to their lab dirs
@@ -112,9 +121,11 @@ def up(count: int, scenario: str = "incident", parallel: int = 3) -> dict[str, A
         _each(extra, parallel, "down", "--purge")
     wanted = {host_name(i): os.path.join(d, host_name(i)) for i in range(1, count + 1)}
     t0 = time.monotonic()
-    results = _each(wanted, parallel, "up", "--scenario", scenario)
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, count))) as pool:
+        futures = {n: pool.submit(_ybalab, p, "up", "--scenario", per_host[i]) for i, (n, p) in enumerate(wanted.items())}
+        results = {n: f.result() for n, f in futures.items()}
     ok = {n: wanted[n] for n, cp in results.items() if cp.returncode == 0}
-    state = _save(ok, {n: scenario for n in ok})
+    state = _save(ok, {n: per_host[i] for i, n in enumerate(wanted) if n in ok})
     state["up_seconds"] = round(time.monotonic() - t0, 1)
     failed = {n: _last_line(cp) for n, cp in results.items() if cp.returncode != 0}
     if failed:
@@ -195,7 +206,8 @@ def add_parser(sub: Any) -> None:
     fsub = p_fleet.add_subparsers(dest="fleet_cmd", required=True)
     p_up = fsub.add_parser("up", help="N hosts up (each a whole lab) and reset to a scenario; hosts beyond N down")
     p_up.add_argument("count", type=int)
-    p_up.add_argument("--scenario", default="incident", choices=SCENARIOS)
+    p_up.add_argument("--scenario", default="incident", help=f"one of {', '.join(SCENARIOS)} for every host, or a "
+                      "comma-separated list, one per host (the last one repeats), e.g. healthy,incident")
     p_reset = fsub.add_parser("reset", help="hosts (names or indexes; default all) into a scenario")
     p_reset.add_argument("scenario", choices=SCENARIOS)
     p_reset.add_argument("hosts", nargs="*")
@@ -209,7 +221,8 @@ def add_parser(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.fleet_cmd == "up":
         st = up(args.count, args.scenario, args.parallel)
-        print(f"fleet up: {', '.join(st['hosts'])} ({args.scenario}) in {st['up_seconds']} s, {fleet_json()}")
+        print("fleet up: " + ", ".join(f"{n} {h['scenario']}" for n, h in st["hosts"].items())
+              + f" in {st['up_seconds']} s, {fleet_json()}")
         return 0
     if args.fleet_cmd == "reset":
         st = reset(args.scenario, args.hosts, args.parallel)
