@@ -114,7 +114,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="yba-bench-cm-") as cm_dir:
             for mux in ([False] if args.no_mux else [False, True]):
                 for n in sizes:
-                    runs = [diagnose(n, args.forks, mux, dirs, cm_dir) for _ in range(args.repeat)]
+                    runs = [diagnose(n, args.forks, mux, dirs, cm_dir) for _run in range(args.repeat)]
                     rows.append((mux, n, {k: statistics.median(r[k] for r in runs) for k in runs[0]}))
                     print(f"  {'mux' if mux else 'no-mux'} n={n}: {rows[-1][2]['wall']:.1f} s", flush=True)
             for sock in os.listdir(cm_dir):  # this run's persisted masters: ended now, not after ControlPersist

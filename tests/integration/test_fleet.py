@@ -217,7 +217,7 @@ def test_remediate_one_host_at_a_time(tmp_path: Path) -> None:
     assert hosts[UNREACHABLE]["unreachable"] == 1, hosts
     assert summary["failed_hosts"] == [UNREACHABLE]
     run_id = summary["run_id"]
-    _, healthy_last = watch.span(HEALTHY, run_id)
-    broken_first, _ = watch.span(BROKEN, run_id)
+    healthy_last = watch.span(HEALTHY, run_id)[1]
+    broken_first = watch.span(BROKEN, run_id)[0]
     assert healthy_last < broken_first, f"yba-lab-2 started before yba-lab-1 was done: {watch.seen}"
     assert lock_of(HEALTHY) is None and lock_of(BROKEN) is None

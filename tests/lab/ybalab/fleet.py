@@ -129,8 +129,8 @@ def up(count: int, scenario: str = "incident", parallel: int = 3) -> dict[str, A
     state["up_seconds"] = round(time.monotonic() - t0, 1)
     failed = {n: _last_line(cp) for n, cp in results.items() if cp.returncode != 0}
     if failed:
-        raise LabError("fleet hosts did not come up: " + "; ".join(f"{n}: {why} (log {wanted[n]}.log)"
-                                                                    for n, why in failed.items()))
+        why = "; ".join(f"{n}: {line} (log {wanted[n]}.log)" for n, line in failed.items())
+        raise LabError(f"fleet hosts did not come up: {why}")
     return state
 
 
