@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE=1
 # of skipping (tests/unit/plugins/modules/test_metadb_pg.py). CI=false keeps the skips on a workstation.
 export CI="${CI:-true}"
 COLLECTION="$REPO/.build/collections/ansible_collections/yba/remediation"
-ALL_STAGES=(sanity units lint build docs changelog lab-up lab-tests integration)
+ALL_STAGES=(sanity units lint build docs changelog lab-up lab-tests integration fleet)
 LAB_STAGES=" lab-tests integration "
 
 cd "$REPO" || exit 1
@@ -95,7 +95,7 @@ integration_part() {  # integration_part <2|3>: that part's tests on the lab in 
         2) for t in "${THIRD_FILES[@]}"; do ids+=(--deselect "$t"); done
            local k="not test_target"
            for t in "${SECOND_TARGETS[@]}"; do k+=" or test_target[$t]"; done
-           run_pytest -v --durations=12 tests/integration -k "$k" "${ids[@]}" ;;
+           run_pytest -v --durations=12 tests/integration -k "$k" "${ids[@]}" --ignore=tests/integration/test_fleet.py ;;
         3) for t in "${THIRD_TARGETS[@]}"; do ids+=("tests/integration/test_integration.py::test_target[$t]"); done
            run_pytest -v --durations=12 "${THIRD_FILES[@]}" "${ids[@]}" ;;
     esac
@@ -103,7 +103,7 @@ integration_part() {  # integration_part <2|3>: that part's tests on the lab in 
 
 stage_integration() {
     if [ -n "${YBA_TEST_SERIAL:-}" ]; then
-        run_pytest -v tests/integration
+        run_pytest -v tests/integration --ignore=tests/integration/test_fleet.py
         return
     fi
     mkdir -p .build/logs
@@ -126,7 +126,8 @@ stage_integration() {
             left+=("$n")
         fi
     done
-    run_pytest -v --durations=12 tests/integration -k "test_target" "${deselect[@]}" || rc=1
+    run_pytest -v --durations=12 tests/integration -k "test_target" "${deselect[@]}" \
+        --ignore=tests/integration/test_fleet.py || rc=1
     for n in "${left[@]}"; do
         integration_part "$n" || rc=1
     done
@@ -147,6 +148,14 @@ other_labs_down() {
     OTHER_LABS=()
 }
 
+# Three lab YBA hosts side by side (ybalab fleet, in $YBA_LAB_DIR-fleet), after the integration parts' labs are down:
+# the test starts and stops its own fleet (the test lab in $YBA_LAB_DIR stays up, idle). Not in the integration
+# stage: three more hosts beside its three labs would be too much for two cores.
+stage_fleet() {
+    FLEET_STARTED=1
+    run_pytest -v --durations=8 tests/integration/test_fleet.py
+}
+
 # Every runnable script in benchmarks/ (one with a __main__ block; helpers are skipped), at its default size.
 stage_bench() {
     local bench ran=0 failed=0
@@ -161,8 +170,13 @@ stage_bench() {
 }
 
 LAB_STARTED=0
+FLEET_STARTED=0
 teardown() {
     other_labs_down
+    if [ "$FLEET_STARTED" -eq 1 ] && [ -f "$YBA_LAB_DIR-fleet/fleet.json" ]; then  # an interrupted fleet stage
+        YBA_FLEET_DIR="$YBA_LAB_DIR-fleet" lab fleet down --purge || echo "fleet down FAILED: inspect $YBA_LAB_DIR-fleet" >&2
+    fi
+    FLEET_STARTED=0
     if [ "$LAB_STARTED" -eq 1 ]; then
         echo "== lab down ($YBA_LAB_DIR)"
         lab down || echo "lab down FAILED: inspect $YBA_LAB_DIR" >&2

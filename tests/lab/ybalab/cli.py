@@ -9,7 +9,7 @@ import sys
 import urllib.request
 from typing import Any
 
-from ybalab import hosttree, labstate, scenarios, seed, services, storage
+from ybalab import fleet, hosttree, labstate, scenarios, seed, services, storage
 from ybalab.labstate import SCENARIOS, LabError
 
 
@@ -197,8 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     p_unis.add_argument("--prefix", default="bench")
     p_down = sub.add_parser("down", help="stop everything this lab started and unmount")
     p_down.add_argument("--purge", action="store_true", help="also remove $YBA_LAB_DIR")
+    fleet.add_parser(sub)
     args = ap.parse_args(argv)
     try:
+        if args.cmd == "fleet":
+            return fleet.main(args)
         if args.cmd == "up":
             st = scenarios.up(args.scenario)
             print(f"lab up: scenario {st['scenario']}, {labstate.lab_json(st['dir'])} (reset {st['reset_seconds']} s)")
