@@ -14,9 +14,9 @@ on the lab inventory and reports, median of --repeat runs:
 - hosts CPU: user+sys seconds of every process in the N hosts' namespaces (sshd, the modules' python, PostgreSQL,
   the platform simulator), read from /proc before and after: with the controller's, the work the machine's cores
   must do, whose sum / cores is a floor for the wall time when everything runs on one machine, as in the lab;
-- each twice: SSH as the inventory sets it (ControlMaster=no, a new connection per task) and, unless --no-mux,
-  with connection sharing (ANSIBLE_SSH_ARGS ControlMaster=auto, ControlPersist=60s: ssh takes the first value
-  of an option, so these win over the inventory's).
+- each twice: without connection sharing (ANSIBLE_SSH_ARGS ControlMaster=no, a new connection per task) and,
+  unless --no-mux, with it (ControlMaster=auto, ControlPersist=60s, as the repo's ansible.cfg sets it) in a
+  ControlPath of this run's own, so no master of an earlier run is reused.
 """
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def main() -> int:
     ap.add_argument("--forks", type=int, default=6)
     ap.add_argument("--scenario", default="incident")
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--no-mux", action="store_true", help="only the inventory's SSH settings (no ControlMaster)")
+    ap.add_argument("--no-mux", action="store_true", help="only without connection sharing (ControlMaster=no)")
     ap.add_argument("--reuse", action="store_true", help="use the fleet already up and leave it up")
     args = ap.parse_args()
     sizes = sorted({int(s) for s in args.sizes.split(",")})

@@ -9,7 +9,6 @@ VENV="${YBA_VENV:-$REPO/.venv}"
 export PATH="$VENV/bin:$PATH"
 export YBA_LAB_DIR="${YBA_LAB_DIR:-/tmp/yba-lab}"
 export ANSIBLE_COLLECTIONS_PATH="$REPO/.build/collections"
-export ANSIBLE_SSH_ARGS="${ANSIBLE_SSH_ARGS:--o ControlMaster=no}"
 export PYTHONDONTWRITEBYTECODE=1
 # Every stage runs as CI runs it (.ci/run -> make test -> here): a test whose prerequisite is missing fails instead
 # of skipping (tests/unit/plugins/modules/test_metadb_pg.py). CI=false keeps the skips on a workstation.

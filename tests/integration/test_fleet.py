@@ -43,7 +43,6 @@ def environment() -> dict[str, str]:
         "YBA_FLEET_DIR": str(FLEET_DIR),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
-        "ANSIBLE_SSH_ARGS": "-o ControlMaster=no",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "cli"), str(REPO / "tests" / "lab"),

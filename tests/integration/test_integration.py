@@ -42,7 +42,6 @@ def environment(**extra: str) -> dict[str, str]:
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build" / "collections"),
         "ANSIBLE_ROLES_PATH": str(TARGETS_DIR),
-        "ANSIBLE_SSH_ARGS": "-o ControlMaster=no",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
         # the CLI of this checkout, whichever copy the venv's yba-remediation script was installed from
