@@ -78,21 +78,24 @@ stage_lab-up() { fresh_lab_up; }
 
 stage_lab-tests() { run_pytest -q tests/lab/tests; }
 
-# Three labs, three parts at once: the role targets on the test lab; the runbook, CLI and API-fidelity tests and
-# the targets in SECOND_TARGETS on a second lab; THIRD_FILES (the backup and storage repairs through the CLI) and the targets in THIRD_TARGETS on a
-# third, so the parts take about as long (each part prints its slowest tests at its end; on 2 cores the parts slow
-# each other down by about a third). A lab that does not start sends its part to the test lab.
-# YBA_TEST_SERIAL=1: one lab, one pytest.
+# Three labs, three parts at once: the role targets on the test lab (in the foreground, after the lab tests); the
+# runbook, CLI and API-fidelity tests and the targets in SECOND_TARGETS on a second lab; THIRD_FILES (the incident
+# story and the storage repairs through the CLI) and the targets in THIRD_TARGETS on a third. The second and third
+# parts run in background lanes (below) with a lab of their own, so the parts take about as long; each prints its
+# slowest tests at its end. YBA_TEST_SERIAL=1: one lab, one pytest, nothing in the background.
 SECOND_TARGETS=(backup_reconcile restore_drill)
 THIRD_TARGETS=(run_lock storage_config backup backup_restart backup_schedule backup_sla metadb_info disk_cleanup_safety platform_upgrade)
 THIRD_FILES=(tests/integration/test_incident.py tests/integration/test_storage_config.py)
-OTHER_LABS=()
 
-integration_part() {  # integration_part <2|3>: that part's tests on the lab in $YBA_LAB_DIR
-    local t ids=()
+integration_part() {  # integration_part <1|2|3>: that part's tests on the lab in $YBA_LAB_DIR
+    local t ids=() k="not test_target"
     case "$1" in
+        1) for t in "${SECOND_TARGETS[@]}" "${THIRD_TARGETS[@]}"; do
+               ids+=(--deselect "tests/integration/test_integration.py::test_target[$t]")
+           done
+           run_pytest -v --durations=12 tests/integration -k "test_target" "${ids[@]}" \
+               --ignore=tests/integration/test_fleet.py ;;
         2) for t in "${THIRD_FILES[@]}"; do ids+=(--deselect "$t"); done
-           local k="not test_target"
            for t in "${SECOND_TARGETS[@]}"; do k+=" or test_target[$t]"; done
            run_pytest -v --durations=12 tests/integration -k "$k" "${ids[@]}" --ignore=tests/integration/test_fleet.py ;;
         3) for t in "${THIRD_TARGETS[@]}"; do ids+=("tests/integration/test_integration.py::test_target[$t]"); done
@@ -100,59 +103,75 @@ integration_part() {  # integration_part <2|3>: that part's tests on the lab in 
     esac
 }
 
+on_its_own_lab() {  # on_its_own_lab N COMMAND...: a lab in $YBA_LAB_DIR-N up, COMMAND on it, the lab down again
+    local dir="$YBA_LAB_DIR-$1" rc
+    shift
+    if YBA_LAB_DIR="$dir" fresh_lab_up; then
+        YBA_LAB_DIR="$dir" "$@"
+        rc=$?
+    else
+        echo "lab $dir did not start" >&2
+        rc=1
+    fi
+    YBA_LAB_DIR="$dir" lab down >/dev/null 2>&1 || { echo "lab down FAILED: inspect $dir" >&2; rc=1; }
+    return "$rc"
+}
+
 stage_integration() {
     if [ -n "${YBA_TEST_SERIAL:-}" ]; then
         run_pytest -v tests/integration --ignore=tests/integration/test_fleet.py
         return
     fi
-    mkdir -p .build/logs
-    local t n dir log rc=0 deselect=() parts=() pids=() left=()
-    for t in "${SECOND_TARGETS[@]}" "${THIRD_TARGETS[@]}"; do
-        deselect+=(--deselect "tests/integration/test_integration.py::test_target[$t]")
-    done
-    for n in 2 3; do
-        dir="$YBA_LAB_DIR-$n"
-        log=".build/logs/integration-$n.log"
-        if YBA_LAB_DIR="$dir" fresh_lab_up > "$log" 2>&1; then
-            OTHER_LABS+=("$dir")
-            (YBA_LAB_DIR="$dir" integration_part "$n" >> "$log" 2>&1) &
-            pids+=($!)
-            parts+=("$n")
-        else
-            cat "$log"
-            echo "lab $dir did not start: its tests run on $YBA_LAB_DIR after the role targets" >&2
-            YBA_LAB_DIR="$dir" lab down >/dev/null 2>&1
-            left+=("$n")
-        fi
-    done
-    run_pytest -v --durations=12 tests/integration -k "test_target" "${deselect[@]}" \
-        --ignore=tests/integration/test_fleet.py || rc=1
-    for n in "${left[@]}"; do
-        integration_part "$n" || rc=1
-    done
-    for n in "${!pids[@]}"; do
-        wait "${pids[$n]}" || rc=1
-        echo "-- integration part ${parts[$n]} (lab $YBA_LAB_DIR-${parts[$n]})"
-        cat ".build/logs/integration-${parts[$n]}.log"
-    done
-    other_labs_down
-    return "$rc"
+    [ -n "${LANE_OF[integration-2]:-}" ] || lane_start integration-2
+    [ -n "${LANE_OF[integration-3]:-}" ] || lane_start integration-3
+    integration_part 1
 }
 
-other_labs_down() {
-    local dir
-    for dir in "${OTHER_LABS[@]}"; do
-        YBA_LAB_DIR="$dir" lab down >/dev/null 2>&1 || echo "lab down FAILED: inspect $dir" >&2
-    done
-    OTHER_LABS=()
-}
-
-# Three lab YBA hosts side by side (ybalab fleet, in $YBA_LAB_DIR-fleet), after the integration parts' labs are down:
-# the test starts and stops its own fleet (the test lab in $YBA_LAB_DIR stays up, idle). Not in the integration
-# stage: three more hosts beside its three labs would be too much for two cores.
+# Three lab YBA hosts side by side (ybalab fleet): the test starts and stops its own fleet in $YBA_LAB_DIR-fleet.
+# In a whole run it follows the second integration part in that part's lane, with YBA_LAB_DIR set to that part's
+# lab (down by then): its fleet dir is then $YBA_LAB_DIR-2-fleet, whose hosts (in the group yba) no other part's
+# inventory lists.
 stage_fleet() {
-    FLEET_STARTED=1
     run_pytest -v --durations=8 tests/integration/test_fleet.py
+}
+
+# Background lanes. A lane runs its steps one after the other: step S's output goes to .build/logs/S.log, its exit
+# code and seconds to .build/logs/S.rc; lane_collect S waits for it, prints its log and records it. A whole run
+# (`make test`) starts three lanes at once, before the foreground stages: sanity (no lab, the most CPU), the third
+# integration part, and the second part then the fleet. On 2 cores a run spends much of its time waiting (SSH,
+# PostgreSQL, the platform's polls, timeouts the tests provoke): side by side, the lanes fill those waits.
+declare -A LANE_OF=()  # step -> pid of the lane that runs it
+step_sanity() { stage_sanity; }
+step_lab-tests() { on_its_own_lab 4 stage_lab-tests; }  # the lab tests that reuse a lab up at $YBA_LAB_DIR take this one
+step_integration-2() { on_its_own_lab 2 integration_part 2; }
+step_integration-3() { on_its_own_lab 3 integration_part 3; }
+step_fleet() { YBA_LAB_DIR="$YBA_LAB_DIR-2" stage_fleet; }
+
+lane() {
+    local step start
+    for step in "$@"; do
+        start=$SECONDS
+        "step_$step" > ".build/logs/$step.log" 2>&1
+        echo "$? $((SECONDS - start))" > ".build/logs/$step.rc"
+    done
+}
+
+lane_start() {  # lane_start STEP...: one lane running these steps, in the background
+    local step
+    mkdir -p .build/logs
+    for step in "$@"; do rm -f ".build/logs/$step.rc"; done
+    echo "== ${*} (in the background: .build/logs/<step>.log)"
+    lane "$@" &
+    for step in "$@"; do LANE_OF[$step]=$!; done
+}
+
+lane_collect() {  # lane_collect STEP
+    local step="$1" rc=1 elapsed=0
+    while [ ! -f ".build/logs/$step.rc" ] && kill -0 "${LANE_OF[$step]}" 2>/dev/null; do sleep 2; done
+    echo "== $step (from its background lane: .build/logs/$step.log)"
+    cat ".build/logs/$step.log"
+    [ -f ".build/logs/$step.rc" ] && read -r rc elapsed < ".build/logs/$step.rc"
+    record "$step" "$rc" "$elapsed"
 }
 
 # Every runnable script in benchmarks/ (one with a __main__ block; helpers are skipped), at its default size.
@@ -169,13 +188,21 @@ stage_bench() {
 }
 
 LAB_STARTED=0
-FLEET_STARTED=0
 teardown() {
-    other_labs_down
-    if [ "$FLEET_STARTED" -eq 1 ] && [ -f "$YBA_LAB_DIR-fleet/fleet.json" ]; then  # an interrupted fleet stage
-        YBA_FLEET_DIR="$YBA_LAB_DIR-fleet" lab fleet down --purge || echo "fleet down FAILED: inspect $YBA_LAB_DIR-fleet" >&2
-    fi
-    FLEET_STARTED=0
+    local pid dir
+    for pid in "${LANE_OF[@]}"; do  # an interrupted run: its lanes stop, their labs go down below
+        kill "$pid" 2>/dev/null
+    done
+    for dir in "$YBA_LAB_DIR-fleet" "$YBA_LAB_DIR-2-fleet"; do
+        if [ -f "$dir/fleet.json" ]; then  # an interrupted fleet test
+            YBA_FLEET_DIR="$dir" lab fleet down --purge >/dev/null 2>&1 || echo "fleet down FAILED: inspect $dir" >&2
+        fi
+    done
+    for dir in "$YBA_LAB_DIR-2" "$YBA_LAB_DIR-3" "$YBA_LAB_DIR-4"; do
+        if [ -f "$dir/lab.json" ] && pgrep -f "$dir/" >/dev/null; then  # an interrupted part's lab
+            YBA_LAB_DIR="$dir" lab down >/dev/null 2>&1 || echo "lab down FAILED: inspect $dir" >&2
+        fi
+    done
     if [ "$LAB_STARTED" -eq 1 ]; then
         echo "== lab down ($YBA_LAB_DIR)"
         lab down || echo "lab down FAILED: inspect $YBA_LAB_DIR" >&2
@@ -210,21 +237,23 @@ for stage in "${stages[@]}"; do
     fi
 done
 
-# Sanity is the longest stage and needs no lab: with other stages to run it goes in the background (output in
-# .build/logs/sanity.log, printed at the end) while the lab stages wait on SSH and PostgreSQL. YBA_TEST_SERIAL=1: no.
-SANITY_PID=""
-if [ "${#stages[@]}" -gt 1 ] && [[ " ${stages[*]} " == *" sanity "* ]] && [ -z "${YBA_TEST_SERIAL:-}" ]; then
-    mkdir -p .build/logs
-    rm -f .build/logs/sanity.rc
-    echo "== sanity (in the background: .build/logs/sanity.log)"
-    (
-        start=$SECONDS
-        stage_sanity > .build/logs/sanity.log 2>&1
-        echo "$? $((SECONDS - start))" > .build/logs/sanity.rc
-    ) &
-    SANITY_PID=$!
+# A whole run (several stages, not YBA_TEST_SERIAL): sanity, and the integration stage's second and third parts
+# (the fleet after the second), start in background lanes before the first foreground stage.
+if [ "${#stages[@]}" -gt 1 ] && [ -z "${YBA_TEST_SERIAL:-}" ]; then
     remaining=()
-    for stage in "${stages[@]}"; do [ "$stage" = "sanity" ] || remaining+=("$stage"); done
+    for stage in "${stages[@]}"; do
+        case "$stage" in
+            sanity) if [[ " ${stages[*]} " == *" lab-tests "* ]]; then lane_start sanity lab-tests
+                    else lane_start sanity; fi ;;
+            lab-tests) [[ " ${stages[*]} " == *" sanity "* ]] || remaining+=("$stage") ;;
+            fleet) [[ " ${stages[*]} " == *" integration "* ]] || remaining+=("$stage") ;;
+            integration) lane_start integration-3
+                         if [[ " ${stages[*]} " == *" fleet "* ]]; then lane_start integration-2 fleet
+                         else lane_start integration-2; fi
+                         remaining+=("$stage") ;;
+            *) remaining+=("$stage") ;;
+        esac
+    done
     stages=("${remaining[@]}")
 fi
 
@@ -243,17 +272,9 @@ for stage in "${stages[@]}"; do
     [ "$stage" = "lab-up" ] && [ "$rc" -ne 0 ] && lab_ok=0
 done
 
-if [ -n "$SANITY_PID" ]; then
-    echo "== sanity (waiting for the background run)"
-    wait "$SANITY_PID"
-    cat .build/logs/sanity.log
-    if [ -f .build/logs/sanity.rc ]; then
-        read -r rc elapsed < .build/logs/sanity.rc
-    else
-        rc=1 elapsed=0
-    fi
-    record "sanity" "$rc" "$elapsed"
-fi
+for step in sanity lab-tests integration-2 integration-3 fleet; do
+    [ -n "${LANE_OF[$step]:-}" ] && lane_collect "$step"
+done
 teardown
 
 echo
