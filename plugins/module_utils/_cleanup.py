@@ -11,8 +11,8 @@ from ansible_collections.yba.remediation.plugins.module_utils._layout import (
     is_config_name,
     is_protected,
     is_within,
-    version_key,
 )
+from ansible_collections.yba.remediation.plugins.module_utils._version import sort_key
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.yba.remediation.plugins.module_utils._diskscan import Candidate
@@ -231,7 +231,7 @@ def plan_cleanup(candidates: t.Iterable["Candidate"], policy: t.Mapping[str, t.M
         keep = int(pol.get("keep", 0) or 0)
         if category == "software":
             keep = max(0, keep - (1 if rollback_version else 0))  # the rollback version counts as one kept
-            members.sort(key=lambda c: (version_key(c.version), c.path), reverse=True)
+            members.sort(key=lambda c: (sort_key(c.version), c.path), reverse=True)
         if category == "backup_archives" and family == "platform_dump":
             keep = 0
         if category == "backup_archives" and family == "createBackup":

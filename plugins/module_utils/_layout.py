@@ -12,6 +12,8 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.yba.remediation.plugins.module_utils._version import sort_key
+
 INSTALL_TYPES = ("yba-installer", "replicated", "unknown")
 
 DEFAULT_INSTALL_ROOT = "/opt/yugabyte"
@@ -308,13 +310,7 @@ def _as_int(value: t.Any, default: int) -> int:
         return default
 
 
-# --------------------------------------------------------------------------- versions
-
-def version_key(name: str) -> t.Tuple[t.Any, ...]:
-    """Sort key for YBA version directory names such as ``2.18.1.0-b84`` or ``2024.2.3.0-b116``."""
-    nums = tuple(int(n) for n in re.findall(r"\d+", name))
-    return (nums, name)
-
+# --------------------------------------------------------------------------- installed versions
 
 def _software_versions(software_dir: str) -> t.Tuple[str, ...]:
     try:
@@ -322,14 +318,14 @@ def _software_versions(software_dir: str) -> t.Tuple[str, ...]:
     except OSError:
         return ()
     names = [e.name for e in entries if e.name != "active" and e.is_dir(follow_symlinks=False)]
-    return tuple(sorted(names, key=version_key))
+    return tuple(sorted(names, key=sort_key))
 
 
 def _rollback_version(versions: t.Sequence[str], active: t.Optional[str]) -> t.Optional[str]:
     """The version kept for rollback: the newest installed version older than the active one."""
     if not active:
         return versions[-1] if versions else None
-    older = [v for v in versions if v != active and version_key(v) < version_key(active)]
+    older = [v for v in versions if v != active and sort_key(v) < sort_key(active)]
     return older[-1] if older else None
 
 
@@ -434,7 +430,7 @@ def _installer_layout(host_root: str, install_root: str, ctl_home: t.Optional[st
 def _replicated_layout(host_root: str, storage_path: str) -> Layout:
     root = resolve_in_root(host_root, storage_path)
     data = os.path.join(root, "yugaware", "data")
-    pg_dirs = sorted(glob.glob(os.path.join(glob.escape(root), "postgresql", "*")), key=version_key)
+    pg_dirs = sorted(glob.glob(os.path.join(glob.escape(root), "postgresql", "*")), key=sort_key)
     pg_data = pg_dirs[-1] if pg_dirs else os.path.join(root, "postgresql", "14")
     licenses = tuple(sorted(glob.glob(os.path.join(glob.escape(data), "licenses"))))
     return Layout(

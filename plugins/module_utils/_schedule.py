@@ -29,6 +29,7 @@ import re
 import typing as t
 
 from ansible_collections.yba.remediation.plugins.module_utils import _backupinfo as bi
+from ansible_collections.yba.remediation.plugins.module_utils._version import numbers
 
 ACTIVE, PAUSED, STOPPED = "Active", "Paused", "Stopped"
 STATES = (ACTIVE, PAUSED, STOPPED)
@@ -50,17 +51,9 @@ def is_uuid(value: t.Any) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
 
-def parse_version(text: t.Any) -> tuple[int, ...] | None:
-    """``2.18.1.0-b84`` -> (2, 18, 1, 0); None when it is no version."""
-    match = re.match(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?(?:\.(\d+))?", str(text or ""))
-    if not match:
-        return None
-    return tuple(int(x) for x in match.groups() if x is not None)
-
-
 def serves_toggle(version: t.Any) -> bool | None:
     """Whether this YBA release has pause_resume; None when the version cannot be read."""
-    parsed = parse_version(version)
+    parsed = numbers(version)
     if parsed is None or len(parsed) < 2:
         return None
     major_minor = parsed[:2]

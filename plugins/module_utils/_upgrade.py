@@ -4,9 +4,9 @@
 # Copyright: (c) 2026, yba.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
-# Version order, yba-ctl output parsers, bundle and archive handling (pure or file-only), and the Upgrade runner:
-# the checks, then the step (preflight | backup | upgrade), with the command runner, the API client, the metadata DB
-# readers and the clock injected, so the whole sequence runs in unit tests against fakes and a fake yba-ctl.
+# yba-ctl output parsers, bundle and archive handling (pure or file-only), and the Upgrade runner: the checks, then
+# the step (preflight | backup | upgrade), with the command runner, the API client, the metadata DB readers and the
+# clock injected, so the whole sequence runs in unit tests against fakes and a fake yba-ctl. Version order: _version.
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +21,12 @@ import time
 import typing as t
 
 from ansible_collections.yba.remediation.plugins.module_utils import _layout, _lock, _metadb, _service
+from ansible_collections.yba.remediation.plugins.module_utils._version import (
+    compare_versions,
+    is_stable,
+    parse_version,
+    version_matches,
+)
 
 CHECKS = ("bundle", "installed_version", "target_newer", "install_type", "disk_space", "yba_ctl_preflight",
           "no_running_tasks", "platform_healthy", "metadb_clean", "host_lock")
@@ -50,50 +56,7 @@ class UpgradeError(Exception):
         self.step = step
 
 
-# --------------------------------------------------------------------------- versions (pure)
-
-# yugabyte's CompareYbVersions (yba-cli cmd/util/util.go, terraform-provider-yba internal/utils/utils.go):
-# "^(\d+.\d+.\d+.\d+)(-(b(\d+)|(\w+)))?$" after cutting everything from a second dash; the four numbers left to
-# right, then the build numbers when both have one; anything else is equal.
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:-(?:b(\d+)|(\w+)))?$")
-
-
-def parse_version(text: str) -> t.Tuple[t.Tuple[int, int, int, int], t.Optional[int]]:
-    """``(numbers, build)`` of a YB version (``2.20.1.3-b3``, ``2024.1.0.0``); ValueError when it is not one."""
-    text = (text or "").strip()
-    parts = text.split("-")
-    if len(parts) > 2:
-        text = parts[0] + "-" + parts[1]
-    m = _VERSION_RE.match(text)
-    if not m:
-        raise ValueError("not a YugabyteDB version: %r (expected like 2.20.1.3-b3 or 2024.1.0.0-b129)" % text)
-    nums = (int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)))
-    return nums, int(m.group(5)) if m.group(5) is not None else None
-
-
-def compare_versions(a: str, b: str) -> int:
-    """-1, 0 or 1 as CompareYbVersions(a, b)."""
-    (na, ba), (nb, bb) = parse_version(a), parse_version(b)
-    if na != nb:
-        return -1 if na < nb else 1
-    if ba is not None and bb is not None and ba != bb:
-        return -1 if ba < bb else 1
-    return 0
-
-
-def is_stable(version: str) -> bool:
-    """yugabyte's IsVersionStable (yba-cli cmd/util/util.go, yba-installer common/version.go): an even minor
-    (2.18, 2.20) or a year as the major (2024.1, 2025.2) is a stable release; an odd minor (2.19, 2.21, 2.23, 2.25)
-    is a preview release."""
-    (major, minor, _m, _p), _build = parse_version(version)
-    return minor % 2 == 0 or len(str(major)) == 4
-
-
-def version_matches(wanted: str, actual: str) -> bool:
-    """``actual`` is ``wanted``; a ``wanted`` without a build matches any build of its numbers."""
-    (nw, bw), (na, ba) = parse_version(wanted), parse_version(actual)
-    return nw == na and (bw is None or bw == ba)
-
+# --------------------------------------------------------------------------- yba-ctl version output (pure)
 
 def parse_ybactl_version(text: str) -> t.Dict[str, t.Optional[str]]:
     """``yba-ctl version``: ``YBA Installer: <v>`` and ``YugabyteDB Anywhere: <v>`` (cmd/version.go)."""

@@ -237,12 +237,6 @@ def test_protected_paths(tmp_path):
     assert any(p.endswith("postgresql/14") for p in rprot)
 
 
-def test_version_key_orders_numerically():
-    names = ["2.20.0.0-b10", "2.18.10.0-b1", "2.18.2.0-b100", "2024.1.0.0-b3"]
-    expected = ["2.18.2.0-b100", "2.18.10.0-b1", "2.20.0.0-b10", "2024.1.0.0-b3"]
-    assert sorted(names, key=_layout.version_key) == expected
-
-
 @pytest.mark.parametrize("name", [
     "yba-ctl.yml", "yba-ctl.yml.2026-11-20", "yba-ctl.yml-2026-11-20", "yba-ctl.yml.bak", "yba-ctl.yml~",
     "yba-ctl.yml.orig", "yba-ctl.yaml.1", "yb-platform.conf", "yb-platform.conf.2024-01-01.gz", "config.json.old",

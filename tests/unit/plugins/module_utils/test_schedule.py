@@ -27,12 +27,6 @@ def test_serves_toggle(version, expected):
     assert sch.serves_toggle(version) is expected
 
 
-def test_parse_version():
-    assert sch.parse_version("2.18.1.0-b84") == (2, 18, 1, 0)
-    assert sch.parse_version("2024.2") == (2024, 2)
-    assert sch.parse_version("b84") is None
-
-
 def test_method_for_follows_verify_schedule_toggle():
     # pause_resume moves only Active <-> Stopped (BackupScheduleToggleParams.verifyScheduleToggle)
     assert sch.method_for("Stopped", "Active", toggle=True) == sch.TOGGLE

@@ -1,4 +1,4 @@
-# Unit tests of _upgrade: version order (CompareYbVersions), yba-ctl output parsers, bundle tarballs, archives.
+# Unit tests of _upgrade: yba-ctl output parsers, bundle tarballs, archives (version order: test_version_order.py).
 from __future__ import annotations
 
 import io
@@ -10,43 +10,6 @@ import time
 import pytest
 
 from ansible_collections.yba.remediation.plugins.module_utils import _upgrade
-
-
-@pytest.mark.parametrize("first,second,want", [
-    ("2.20.1.3-b3", "2.18.1.0-b84", 1),
-    ("2.18.0.0-b1", "2.18.1.0-b84", -1),
-    ("2.20.1.3-b3", "2.20.1.3-b3", 0),
-    ("2.20.1.3-b4", "2.20.1.3-b3", 1),
-    ("2.20.1.3", "2.20.1.3-b3", 0),  # no build on one side: equal, as CompareYbVersions
-    ("2024.1.0.0-b129", "2.20.1.3-b3", 1),  # stable year scheme after the 2.x scheme
-    ("2.20.10.0-b1", "2.20.9.0-b99", 1),  # numeric, not lexical
-    ("2.20.1.3-b3-custom-suffix", "2.20.1.3-b3", 0),  # everything after a second dash is ignored
-    ("2.20.1.3-customer", "2.20.1.3-b3", 0),
-])
-def test_compare_versions(first: str, second: str, want: int) -> None:
-    assert _upgrade.compare_versions(first, second) == want
-    assert _upgrade.compare_versions(second, first) == -want
-
-
-@pytest.mark.parametrize("version,stable", [
-    ("2.18.1.0-b84", True), ("2.20.1.3-b3", True), ("2024.1.0.0-b129", True), ("2025.2.1.0", True),
-    ("2.19.0.0-b190", False), ("2.21.0.1-b1", False), ("2.23.1.0-b220", False), ("2.25.0.0-b489", False),
-])
-def test_is_stable_as_yugabytes_isversionstable(version: str, stable: bool) -> None:
-    assert _upgrade.is_stable(version) is stable
-
-
-@pytest.mark.parametrize("bad", ["2.20", "v2.20.1.3", "2.20.1.3-b.1", "", "latest"])
-def test_parse_version_refuses(bad: str) -> None:
-    with pytest.raises(ValueError):
-        _upgrade.parse_version(bad)
-
-
-def test_version_matches_any_build_when_none_given() -> None:
-    assert _upgrade.version_matches("2.20.1.3", "2.20.1.3-b3")
-    assert _upgrade.version_matches("2.20.1.3-b3", "2.20.1.3-b3")
-    assert not _upgrade.version_matches("2.20.1.3-b4", "2.20.1.3-b3")
-    assert not _upgrade.version_matches("2.20.1.4", "2.20.1.3-b3")
 
 
 def test_parse_ybactl_version() -> None:
