@@ -6,7 +6,7 @@ dir is ``$YBA_FLEET_DIR``, default ``$YBA_LAB_DIR-fleet`` (``/tmp/yba-lab-fleet`
 dir, never inside it, because ``ybalab down`` of a lab ends every process whose command line names a path under its
 dir (labstate.processes_referencing) and ``down --purge`` removes the whole dir: the single lab's teardown must not
 take a fleet with it. ``<fleet dir>/fleet.json`` lists the hosts that are up; the lab inventory
-(inventory/lab/fleet.py) reads it.
+(inventory/lab/lab.py) reads it.
 
 S3 stays one server per host: every reset wipes moto (``/moto-api/reset``) and recreates its IAM users and buckets
 (services.s3_reset), and the storage faults (``ybalab storage deny-writes``, the variants) act on the server's IAM
