@@ -128,24 +128,23 @@ stage_integration() {
 }
 
 # Three lab YBA hosts side by side (ybalab fleet): the test starts and stops its own fleet in $YBA_LAB_DIR-fleet.
-# In a whole run it follows the second integration part in that part's lane, with YBA_LAB_DIR set to that part's
-# lab (down by then): its fleet dir is then $YBA_LAB_DIR-2-fleet, whose hosts (in the group yba) no other part's
-# inventory lists.
+# In a whole run it follows the lab tests in their lane, with YBA_LAB_DIR set to their lab (down by then): its fleet
+# dir is then $YBA_LAB_DIR-4-fleet, whose hosts (in the group yba) no other lane's inventory lists.
 stage_fleet() {
     run_pytest -v --durations=8 tests/integration/test_fleet.py
 }
 
 # Background lanes. A lane runs its steps one after the other: step S's output goes to .build/logs/S.log, its exit
 # code and seconds to .build/logs/S.rc; lane_collect S waits for it, prints its log and records it. A whole run
-# (`make test`) starts three lanes at once, before the foreground stages: sanity (no lab, the most CPU), the third
-# integration part, and the second part then the fleet. On 2 cores a run spends much of its time waiting (SSH,
+# (`make test`) starts three lanes at once, before the foreground stages: the third integration part, the second,
+# and sanity (no lab), the lab tests then the fleet. On 2 cores a run spends much of its time waiting (SSH,
 # PostgreSQL, the platform's polls, timeouts the tests provoke): side by side, the lanes fill those waits.
 declare -A LANE_OF=()  # step -> pid of the lane that runs it
 step_sanity() { stage_sanity; }
 step_lab-tests() { on_its_own_lab 4 stage_lab-tests; }  # the lab tests that reuse a lab up at $YBA_LAB_DIR take this one
 step_integration-2() { on_its_own_lab 2 integration_part 2; }
 step_integration-3() { on_its_own_lab 3 integration_part 3; }
-step_fleet() { YBA_LAB_DIR="$YBA_LAB_DIR-2" stage_fleet; }
+step_fleet() { YBA_LAB_DIR="$YBA_LAB_DIR-4" stage_fleet; }
 
 lane() {
     local step start
@@ -193,7 +192,7 @@ teardown() {
     for pid in "${LANE_OF[@]}"; do  # an interrupted run: its lanes stop, their labs go down below
         kill "$pid" 2>/dev/null
     done
-    for dir in "$YBA_LAB_DIR-fleet" "$YBA_LAB_DIR-2-fleet"; do
+    for dir in "$YBA_LAB_DIR-fleet" "$YBA_LAB_DIR-4-fleet"; do
         if [ -f "$dir/fleet.json" ]; then  # an interrupted fleet test
             YBA_FLEET_DIR="$dir" lab fleet down --purge >/dev/null 2>&1 || echo "fleet down FAILED: inspect $dir" >&2
         fi
@@ -237,23 +236,23 @@ for stage in "${stages[@]}"; do
     fi
 done
 
-# A whole run (several stages, not YBA_TEST_SERIAL): sanity, and the integration stage's second and third parts
-# (the fleet after the second), start in background lanes before the first foreground stage.
+# A whole run (several stages, not YBA_TEST_SERIAL): the integration stage's second and third parts start in lanes of
+# their own, and sanity, the lab tests and the fleet one after the other in a third, before the first foreground
+# stage.
 if [ "${#stages[@]}" -gt 1 ] && [ -z "${YBA_TEST_SERIAL:-}" ]; then
-    remaining=()
+    remaining=() side=()
     for stage in "${stages[@]}"; do
         case "$stage" in
-            sanity) if [[ " ${stages[*]} " == *" lab-tests "* ]]; then lane_start sanity lab-tests
-                    else lane_start sanity; fi ;;
-            lab-tests) [[ " ${stages[*]} " == *" sanity "* ]] || remaining+=("$stage") ;;
-            fleet) [[ " ${stages[*]} " == *" integration "* ]] || remaining+=("$stage") ;;
+            sanity) side+=(sanity) ;;
+            lab-tests) side+=(lab-tests) ;;
+            fleet) side+=(fleet) ;;
             integration) lane_start integration-3
-                         if [[ " ${stages[*]} " == *" fleet "* ]]; then lane_start integration-2 fleet
-                         else lane_start integration-2; fi
+                         lane_start integration-2
                          remaining+=("$stage") ;;
             *) remaining+=("$stage") ;;
         esac
     done
+    [ "${#side[@]}" -gt 0 ] && lane_start "${side[@]}"
     stages=("${remaining[@]}")
 fi
 
