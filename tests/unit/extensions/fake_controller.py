@@ -331,11 +331,13 @@ class FakeController:
         if endpoint == "credential_types":
             self._check_credential_type(merged, errors)
         if endpoint == "job_templates":
-            # JobOptionsSerializer.validate (awx/api/serializers.py): the playbook must be one the project update found
+            # JobOptionsSerializer.validate (awx/api/serializers.py): the playbook of an SCM project that does not
+            # allow overriding the branch must be one its last project update found
             project = self.store["projects"].get(merged.get("project"))
             if project and not merged.get("playbook"):
                 errors.setdefault("playbook", []).append("Must select playbook for project.")
-            elif project and merged["playbook"] not in project.get("_playbook_files", []):
+            elif (project and project.get("scm_type") and not project.get("allow_override")
+                  and merged["playbook"] not in project.get("_playbook_files", [])):
                 errors.setdefault("playbook", []).append("Playbook not found for project.")
         if endpoint == "schedules" and merged.get("rrule") and _rrule_errors(merged["rrule"]):
             errors["rrule"] = _rrule_errors(merged["rrule"])
@@ -376,8 +378,9 @@ class FakeController:
     def _update_project(self, project: dict) -> None:
         # A new SCM project starts a project update (its POST answer carries summary_fields.current_update, which
         # project.py's wait_for_project_update polls at /project_updates/<id>/); the update finds the playbooks.
-        update = self._insert("project_updates", {"project": project["id"], "status": "successful", "failed": False,
-                                                   "finished": "2026-01-01T00:00:01Z", "scm_revision": "0" * 40})
+        update = self._insert("project_updates", {
+            "project": project["id"], "status": "successful", "failed": False, "finished": "2026-01-01T00:00:01Z",
+            "scm_revision": "0" * 40})
         project["_current_update"] = update["id"]
         project["scm_revision"] = update["scm_revision"]
         project["_playbook_files"] = sorted(self.playbooks.get(project.get("scm_url"), []))

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -53,8 +54,8 @@ def _awx_collection_version() -> str | None:
     return manifest["collection_info"]["version"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def awx_collection():
+def require_awx_collection() -> None:
+    """awx.awx as scripts/bootstrap.sh installs it, for every test that runs ansible-playbook."""
     version = _awx_collection_version()
     if version is None:
         prerequisite_missing(f"awx.awx is not installed in {AWX_COLLECTIONS} (scripts/bootstrap.sh extracts it from "
@@ -110,6 +111,7 @@ def _output(result: subprocess.CompletedProcess) -> str:
 def rejected(tmp_path_factory):
     """apply.yml with a token the controller rejects, run in the background while `applied` runs (2 cores, serial
     ansible-playbook runs): (controller, future of the run)."""
+    require_awx_collection()
     controller = _controller()
     pool = ThreadPoolExecutor(max_workers=1)
     try:
@@ -121,8 +123,9 @@ def rejected(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory, rejected):  # pylint: disable=redefined-outer-name,unused-argument
-    """apply.yml run twice against one fake controller: (controller, first run, state after it, second run,
-    requests of the second run)."""
+    """apply.yml run twice against one fake controller: controller, first (run), counts (objects after it), second
+    (run), second_requests."""
+    require_awx_collection()
     controller = _controller()
     try:
         first = run_apply(controller, TOKEN, tmp_path_factory.mktemp("first"))
@@ -131,13 +134,14 @@ def applied(tmp_path_factory, rejected):  # pylint: disable=redefined-outer-name
         seen = len(controller.requests)
         second = run_apply(controller, TOKEN, tmp_path_factory.mktemp("second"))
         assert second.returncode == 0, f"the second apply.yml run failed:\n{_output(second)[-6000:]}"
-        yield controller, first, after_first, second, controller.requests[seen:]
+        yield SimpleNamespace(controller=controller, first=first, counts=after_first, second=second,
+                              second_requests=controller.requests[seen:])
     finally:
         controller.stop()
 
 
 def test_the_credential_type_is_what_credential_type_yml_says(applied):
-    controller = applied[0]
+    controller = applied.controller
     created = controller.one("credential_types", name=CREDENTIAL_TYPE["name"])
     assert created["kind"] == CREDENTIAL_TYPE["kind"] == "cloud" and created["managed"] is False
     assert created["description"] == CREDENTIAL_TYPE["description"]
@@ -147,7 +151,7 @@ def test_the_credential_type_is_what_credential_type_yml_says(applied):
 
 
 def test_the_project_points_at_the_repository_and_was_synced(applied):
-    controller = applied[0]
+    controller = applied.controller
     org = controller.one("organizations", name="Default")
     ee = controller.one("execution_environments", name="yba-remediation-ee")
     project = controller.one("projects", name="yba.remediation")
@@ -160,7 +164,7 @@ def test_the_project_points_at_the_repository_and_was_synced(applied):
 
 @pytest.mark.parametrize("playbook", PLAYBOOKS)
 def test_every_playbook_has_a_run_and_a_check_template(applied, playbook):
-    controller = applied[0]
+    controller = applied.controller
     org = controller.one("organizations", name="Default")
     project = controller.one("projects", name="yba.remediation")
     inventory = controller.one("inventories", name="YBA fleet")
@@ -184,7 +188,7 @@ def test_every_playbook_has_a_run_and_a_check_template(applied, playbook):
 
 
 def test_nothing_else_was_created(applied):
-    controller, _, counts = applied[:3]
+    controller, counts = applied.controller, applied.counts
     assert counts["job_templates"] == 2 * len(PLAYBOOKS)
     assert (counts["projects"], counts["schedules"], counts["workflow_job_templates"]) == (1, 1, 1)
     assert counts["workflow_job_template_nodes"] == len(WORKFLOW["nodes"])
@@ -194,7 +198,7 @@ def test_nothing_else_was_created(applied):
 
 
 def test_the_sla_check_is_scheduled_on_its_run_template(applied):
-    controller = applied[0]
+    controller = applied.controller
     sla = JOB_TEMPLATES["backup_sla"]["schedule"]
     schedule = controller.one("schedules", name=sla["name"])
     assert schedule["rrule"] == sla["rrule"]
@@ -203,7 +207,7 @@ def test_the_sla_check_is_scheduled_on_its_run_template(applied):
 
 
 def test_the_workflow_runs_diagnose_approval_remediate_then_the_sla(applied):
-    controller = applied[0]
+    controller = applied.controller
     workflow = controller.one("workflow_job_templates", name=WORKFLOW["name"])
     assert workflow["organization"] == controller.one("organizations", name="Default")["id"]
     assert workflow["inventory"] == controller.one("inventories", name="YBA fleet")["id"]
@@ -211,8 +215,8 @@ def test_the_workflow_runs_diagnose_approval_remediate_then_the_sla(applied):
     assert workflow["survey_enabled"] is True
     assert controller.survey("workflow_job_templates", workflow["id"]) == WORKFLOW["survey"]
 
-    nodes = {node["identifier"]: node for node in controller.find("workflow_job_template_nodes",
-                                                                   workflow_job_template=workflow["id"])}
+    found = controller.find("workflow_job_template_nodes", workflow_job_template=workflow["id"])
+    nodes = {node["identifier"]: node for node in found}
     assert set(nodes) == {"diagnose", "approve", "remediate", "backup_sla"}
     for identifier, template in (("diagnose", "YBA diagnose"), ("remediate", "YBA remediate"),
                                  ("backup_sla", "YBA backup_sla")):
@@ -226,30 +230,29 @@ def test_the_workflow_runs_diagnose_approval_remediate_then_the_sla(applied):
     assert 0 < approval["timeout"] <= 24 * 3600
 
     by_id = {node["id"]: identifier for identifier, node in nodes.items()}
-    edges = {identifier: {kind: sorted(by_id[i] for i in node[kind]) for kind in ("success_nodes", "failure_nodes",
-                                                                                   "always_nodes") if node[kind]}
+    kinds = ("success_nodes", "failure_nodes", "always_nodes")
+    edges = {identifier: {kind: sorted(by_id[i] for i in node[kind]) for kind in kinds if node[kind]}
              for identifier, node in nodes.items()}
     # backup_sla after remediate whatever its outcome: one always edge (AWX refuses a success AND a failure edge to
     # the same child, and counts an always edge as handling the failure)
     assert edges == {"diagnose": {"success_nodes": ["approve"]}, "approve": {"success_nodes": ["remediate"]},
                      "remediate": {"always_nodes": ["backup_sla"]}, "backup_sla": {}}
-    assert edges == {node["identifier"]: {kind: sorted(node[kind]) for kind in ("success_nodes", "failure_nodes",
-                                                                                "always_nodes") if node.get(kind)}
+    assert edges == {node["identifier"]: {kind: sorted(node[kind]) for kind in kinds if node.get(kind)}
                      for node in WORKFLOW["nodes"]}, "AWX's edges differ from workflows.yml"
 
 
 def test_a_second_run_changes_nothing_and_creates_no_duplicate(applied):
-    controller, first, counts, second, requests = applied
+    controller, first, counts, second = applied.controller, applied.first, applied.counts, applied.second
     assert recap(first)["changed"] > 0
     assert recap(second)["changed"] == 0, "apply.yml is not idempotent: " + "; ".join(
         line for line in second.stdout.splitlines() if line.startswith("changed:"))
     assert controller.counts() == counts, "the second run created objects"
-    writes = [f"{method} {path}" for method, path, _ in requests if method != "GET"]
+    writes = [f"{method} {path}" for method, path, _query in applied.second_requests if method != "GET"]
     assert not writes, f"the second run wrote to AWX: {writes}"
 
 
 def test_the_token_never_appears_in_the_output(applied):
-    controller, first, _, second, _ = applied
+    controller, first, second = applied.controller, applied.first, applied.second
     assert controller.tokens_seen == {TOKEN}, "every request carried the token"
     for result in (first, second):
         assert TOKEN not in _output(result), "the controller token was printed"
@@ -272,11 +275,12 @@ def test_a_rejected_token_fails_the_play_with_a_clear_message(rejected):
 
 def test_the_fake_refuses_what_awx_refuses():
     """The AWX rules fake_controller.py models (each cited there), which found apply.yml's bugs, keep refusing."""
-    controller = FakeController(TOKEN)  # no server: its API methods directly
+    controller = FakeController(TOKEN, playbooks={SCM_URL: ["playbooks/diagnose.yml"]})  # no server: its methods
     org = controller.one("organizations", name="Default")["id"]
+    project = controller.create("projects", {"name": "p", "organization": org, "scm_type": "git", "scm_url": SCM_URL})
     workflow = controller.create("workflow_job_templates", {"name": "w", "organization": org})["id"]
-    parent, child = (controller.create("workflow_job_template_nodes", {"workflow_job_template": workflow,
-                                                                        "identifier": name})["id"]
+    parent, child = (controller.create("workflow_job_template_nodes",
+                                       {"workflow_job_template": workflow, "identifier": name})["id"]
                      for name in ("parent", "child"))
     controller.associate("workflow_job_template_nodes", parent, "success_nodes", {"id": child})
     cases = [
@@ -292,6 +296,8 @@ def test_the_fake_refuses_what_awx_refuses():
                                                  "rrule": "DTSTART:20260101T000000 RRULE:FREQ=MINUTELY;INTERVAL=5"}),
          "DTSTART cannot be a naive datetime"),
         (lambda: controller.create("credential_types", {"name": "c", "kind": "ssh"}), "Must be 'cloud' or 'net'"),
+        (lambda: controller.create("job_templates", {"name": "j", "project": project["id"],
+                                                     "playbook": "playbooks/gone.yml"}), "Playbook not found"),
         (lambda: controller.create("workflow_job_templates", {"name": "w", "organization": org}), "already exists"),
     ]
     for call, message in cases:
