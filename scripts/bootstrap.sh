@@ -57,7 +57,49 @@ link_collection() {
     fi
 }
 
+# awx.awx for tests/unit/extensions/test_awx_live.py (extensions/awx/apply.yml run against a fake AWX). Galaxy may be
+# unreachable, so it comes from PyPI: the pinned `ansible` community package wheel bundles awx.awx (ansible 11.13.0 ->
+# awx.awx 24.6.1). Only ansible_collections/awx/awx is extracted, the wheel (57 MB) is deleted; both stay out of git.
+AWX_WHEEL_VERSION=11.13.0
+AWX_WHEEL_SHA256=7f1c9c6a6026ff214d9240647e4d2b019b2a9d4c7a2bc733932bcf92af80ab04
+AWX_COLLECTION_VERSION=24.6.1
+
+install_awx_collection() {
+    local root="$REPO/.build/awx-collections" stamp stamped
+    stamp="$root/.yba-bootstrap"
+    stamped="ansible==$AWX_WHEEL_VERSION sha256:$AWX_WHEEL_SHA256 awx.awx==$AWX_COLLECTION_VERSION"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamped" ] \
+        && [ -f "$root/ansible_collections/awx/awx/MANIFEST.json" ]; then
+        return 0
+    fi
+    local tmp="$REPO/.build/awx-wheel"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    log "fetching awx.awx $AWX_COLLECTION_VERSION from PyPI (ansible==$AWX_WHEEL_VERSION wheel, sha256 pinned)"
+    printf 'ansible==%s --hash=sha256:%s\n' "$AWX_WHEEL_VERSION" "$AWX_WHEEL_SHA256" > "$tmp/requirements.txt"
+    # --require-hashes: pip refuses a wheel whose sha256 differs from the pin
+    "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+        --require-hashes -r "$tmp/requirements.txt" -d "$tmp"
+    rm -rf "$root.new"
+    "$VENV/bin/python" - "$tmp/ansible-$AWX_WHEEL_VERSION-py3-none-any.whl" "$root.new" "$AWX_COLLECTION_VERSION" <<'PY'
+import hashlib, json, sys, zipfile
+wheel, dest, version = sys.argv[1:]
+prefix = "ansible_collections/awx/awx/"
+with zipfile.ZipFile(wheel) as archive:
+    members = [name for name in archive.namelist() if name.startswith(prefix)]
+    if not members:
+        sys.exit(f"{wheel}: no {prefix}")
+    archive.extractall(dest, members)
+manifest = json.load(open(f"{dest}/{prefix}MANIFEST.json", encoding="utf-8"))["collection_info"]
+if manifest["version"] != version:
+    sys.exit(f"{wheel}: awx.awx {manifest['version']}, expected {version}")
+PY
+    rm -rf "$root" "$tmp"
+    mv "$root.new" "$root"
+    printf '%s\n' "$stamped" > "$stamp"
+}
+
 install_os_packages
 install_venv
 link_collection
-log "ready (venv: $VENV, collection: $REPO/.build/collections)"
+install_awx_collection
+log "ready (venv: $VENV, collections: $REPO/.build/collections, $REPO/.build/awx-collections)"

@@ -157,7 +157,7 @@ def test_the_workflow_runs_diagnose_approval_remediate_then_the_sla(recorded):
     assert {edge["identifier"]: {kind: edge[kind] for kind in edge_kinds} for edge in edges} == {
         "diagnose": {"success_nodes": ["approve"], "failure_nodes": [], "always_nodes": []},
         "approve": {"success_nodes": ["remediate"], "failure_nodes": [], "always_nodes": []},
-        "remediate": {"success_nodes": ["backup_sla"], "failure_nodes": ["backup_sla"], "always_nodes": []},
+        "remediate": {"success_nodes": [], "failure_nodes": [], "always_nodes": ["backup_sla"]},
         "backup_sla": {"success_nodes": [], "failure_nodes": [], "always_nodes": []},
     }
 
