@@ -7,7 +7,6 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${YBA_EDA_VENV:-$REPO/.build/eda-venv}"
 PYTHON="${PYTHON:-python3}"
 REQUIREMENTS="$REPO/requirements/eda.txt"
-JAVA_PACKAGE=openjdk-17-jre-headless
 
 log() { printf 'bootstrap-eda: %s\n' "$*"; }
 
@@ -19,25 +18,16 @@ java_bin() {
     fi
 }
 
-# ansible-rulebook runs its rules in Drools, on Java 17 or later
-java_major() {
-    "$1" -version 2>&1 | sed -n 's/.* version "\([0-9]*\).*/\1/p' | head -n 1
-}
-
-install_java() {
+# ansible-rulebook runs its rules in Drools, on Java 17 or later (bootstrap.sh installs openjdk-17-jre-headless)
+check_java() {
     local java major
     java="$(java_bin)"
-    if [ -n "$java" ]; then
-        major="$(java_major "$java")"
-        [ -n "$major" ] && [ "$major" -ge 17 ] && return 0
+    [ -n "$java" ] || { log "no java on PATH nor in JAVA_HOME: install Java 17+ (scripts/bootstrap.sh does)"; exit 1; }
+    major="$("$java" -version 2>&1 | sed -n 's/.* version "\([0-9]*\).*/\1/p' | head -n 1)"
+    if [ -z "$major" ] || [ "$major" -lt 17 ]; then
         log "$java is Java ${major:-of an unknown version}: ansible-rulebook needs 17 or later"
+        exit 1
     fi
-    command -v apt-get >/dev/null 2>&1 || { log "not a Debian system: install Java 17+ yourself"; exit 1; }
-    local sudo=()
-    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-    log "installing $JAVA_PACKAGE"
-    "${sudo[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$JAVA_PACKAGE"
 }
 
 # The stamp is a digest of the venv's inputs (the pins and the Python): when neither changed, pip is not run at all.
@@ -66,6 +56,6 @@ install_venv() {
     printf '%s\n' "$digest" > "$stamp"
 }
 
-install_java
+check_java
 install_venv
 log "ready (ansible-rulebook: $VENV/bin/ansible-rulebook)"

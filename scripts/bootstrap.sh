@@ -5,7 +5,9 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${YBA_VENV:-$REPO/.venv}"
 PYTHON="${PYTHON:-python3}"
-APT_PACKAGES=(postgresql-15 postgresql-contrib openssh-server sudo openssl git make python3-venv shellcheck chromium)
+# openjdk-17-jre-headless: ansible-rulebook's rule engine (scripts/bootstrap-eda.sh)
+APT_PACKAGES=(postgresql-15 postgresql-contrib openssh-server sudo openssl git make python3-venv shellcheck chromium
+              openjdk-17-jre-headless)
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 
@@ -30,7 +32,8 @@ install_os_packages() {
 
 # The stamp is a digest of every input of the venv: when none changed, pip is not run at all.
 venv_digest() {
-    cat "$REPO"/requirements/*.txt "$REPO/cli/pyproject.toml" | sha256sum | cut -d' ' -f1
+    cat "$REPO/requirements/test.txt" "$REPO/requirements/constraints.txt" "$REPO/cli/pyproject.toml" \
+        | sha256sum | cut -d' ' -f1
 }
 
 install_venv() {
@@ -102,4 +105,5 @@ install_os_packages
 install_venv
 link_collection
 install_awx_collection
+"$REPO/scripts/bootstrap-eda.sh"
 log "ready (venv: $VENV, collections: $REPO/.build/collections, $REPO/.build/awx-collections)"

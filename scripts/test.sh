@@ -137,10 +137,11 @@ stage_fleet() {
 # Background lanes. A lane runs its steps one after the other: step S's output goes to .build/logs/S.log, its exit
 # code and seconds to .build/logs/S.rc; lane_collect S waits for it, prints its log and records it. A whole run
 # (`make test`) starts three lanes at once, before the foreground stages: the third integration part, the second,
-# and sanity (no lab), the lab tests then the fleet. On 2 cores a run spends much of its time waiting (SSH,
+# and sanity, the units, the lab tests and the fleet. On 2 cores a run spends much of its time waiting (SSH,
 # PostgreSQL, the platform's polls, timeouts the tests provoke): side by side, the lanes fill those waits.
 declare -A LANE_OF=()  # step -> pid of the lane that runs it
 step_sanity() { stage_sanity; }
+step_units() { stage_units; }
 step_lab-tests() { on_its_own_lab 4 stage_lab-tests; }  # the lab tests that reuse a lab up at $YBA_LAB_DIR take this one
 step_integration-2() { on_its_own_lab 2 integration_part 2; }
 step_integration-3() { on_its_own_lab 3 integration_part 3; }
@@ -237,13 +238,14 @@ for stage in "${stages[@]}"; do
 done
 
 # A whole run (several stages, not YBA_TEST_SERIAL): the integration stage's second and third parts start in lanes of
-# their own, and sanity, the lab tests and the fleet one after the other in a third, before the first foreground
-# stage.
+# their own, and sanity, the units, the lab tests and the fleet one after the other in a third, before the first
+# foreground stage.
 if [ "${#stages[@]}" -gt 1 ] && [ -z "${YBA_TEST_SERIAL:-}" ]; then
     remaining=() side=()
     for stage in "${stages[@]}"; do
         case "$stage" in
             sanity) side+=(sanity) ;;
+            units) side+=(units) ;;
             lab-tests) side+=(lab-tests) ;;
             fleet) side+=(fleet) ;;
             integration) lane_start integration-3
@@ -271,7 +273,7 @@ for stage in "${stages[@]}"; do
     [ "$stage" = "lab-up" ] && [ "$rc" -ne 0 ] && lab_ok=0
 done
 
-for step in sanity lab-tests integration-2 integration-3 fleet; do
+for step in sanity units lab-tests integration-2 integration-3 fleet; do
     [ -n "${LANE_OF[$step]:-}" ] && lane_collect "$step"
 done
 teardown

@@ -19,6 +19,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from ci_prerequisites import prerequisite_missing  # tests/unit/ci_prerequisites.py
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 AWX = REPO / "extensions" / "awx"
@@ -31,19 +33,6 @@ SCM_URL = "https://git.example.com/yba-remediation.git"
 
 sys.path.insert(0, str(HERE))
 from fake_controller import ApiError, FakeController  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def in_ci() -> bool:
-    """CI (CI=true: scripts/test.sh sets it for every `make test`, hence .ci/run) must run every test here."""
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def prerequisite_missing(reason: str) -> None:
-    """A missing prerequisite skips the test on a workstation and FAILS it in CI, where a skip would hide it."""
-    if in_ci():
-        pytest.fail(f"prerequisite missing in CI: {reason} (run scripts/bootstrap.sh, it installs it; "
-                    f"CI={os.environ['CI']} turns this skip into a failure)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
 
 
 def _awx_collection_version() -> str | None:

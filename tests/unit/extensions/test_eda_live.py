@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ci_prerequisites import prerequisite_missing  # tests/unit/ci_prerequisites.py
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 RULEBOOK = REPO / "extensions" / "eda" / "rulebooks" / "backup_failures.yml"
@@ -34,19 +36,6 @@ EDA_VENV = Path(os.environ.get("YBA_EDA_VENV", REPO / ".build" / "eda-venv"))
 START_TIMEOUT = 45.0  # JVM + Drools start: ~5 s on an idle machine, more on a loaded CI run
 EVENT_TIMEOUT = 20.0
 CONTROLLER_TOKEN = "controller-" + secrets.token_hex(8)
-
-
-def in_ci() -> bool:
-    """CI (CI=true: scripts/test.sh sets it for every `make test`, hence .ci/run) must run every test here."""
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def prerequisite_missing(reason: str) -> None:
-    """A missing prerequisite skips the test on a workstation and FAILS it in CI, where a skip would hide it."""
-    if in_ci():
-        pytest.fail(f"prerequisite missing in CI: {reason} (run scripts/bootstrap-eda.sh; CI={os.environ['CI']} "
-                    "turns this skip into a failure)", pytrace=False)
-    pytest.skip(f"{reason} (run scripts/bootstrap-eda.sh)")
 
 
 class FakeController:
@@ -221,7 +210,8 @@ def _stop(process: subprocess.Popen) -> None:
 def rulebook(tmp_path_factory) -> t.Iterator[Rulebook]:
     executable = EDA_VENV / "bin" / "ansible-rulebook"
     if not os.access(executable, os.X_OK) or not os.access(EDA_VENV / "bin" / "ansible-galaxy", os.X_OK):
-        prerequisite_missing(f"needs ansible-rulebook and ansible-galaxy in {EDA_VENV}")
+        prerequisite_missing(f"needs ansible-rulebook and ansible-galaxy in {EDA_VENV}",
+                             "scripts/bootstrap-eda.sh installs it, scripts/bootstrap.sh runs it")
     java_home = os.environ.get("JAVA_HOME")
     if not shutil.which("java") and not (java_home and os.access(os.path.join(java_home, "bin", "java"), os.X_OK)):
         prerequisite_missing("needs Java 17+ (ansible-rulebook's Drools engine): no java on PATH nor in JAVA_HOME")

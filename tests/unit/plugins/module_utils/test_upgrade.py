@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from ci_prerequisites import prerequisite_missing  # tests/unit/ci_prerequisites.py
+
 from ansible_collections.yba.remediation.plugins.module_utils import _upgrade
 
 
@@ -261,9 +263,7 @@ def test_running_restores_counts_yba_s_stored_states_on_postgres() -> None:
     import metadb_repair_pg as pgtemp  # pylint: disable=import-error,import-outside-toplevel
 
     if os.geteuid() != 0 or not os.access(os.path.join(pgtemp.PG_BIN, "initdb"), os.X_OK):
-        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-            pytest.fail("prerequisite missing in CI: root and the PostgreSQL 15 server binaries", pytrace=False)
-        pytest.skip("needs root and the PostgreSQL 15 server binaries (PG_BIN=%s)" % pgtemp.PG_BIN)
+        prerequisite_missing("needs root and the PostgreSQL 15 server binaries (PG_BIN=%s)" % pgtemp.PG_BIN)
     server = pgtemp.TempPostgres().start()
     try:
         server.sql("CREATE DATABASE yugaware;", db="postgres")

@@ -11,24 +11,13 @@ import time
 
 import pytest
 
+from ci_prerequisites import prerequisite_missing  # tests/unit/ci_prerequisites.py
+
 from ansible_collections.yba.remediation.plugins.module_utils import _metadb
 
 COLLECTION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_metadb.__file__))))
 COLLECTIONS_PATH = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION)))
 sys.path.insert(0, os.path.join(COLLECTION, "benchmarks"))
-
-
-def in_ci() -> bool:
-    """CI (CI=true: scripts/test.sh sets it for every `make test`, hence .ci/run) must run every test here."""
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def prerequisite_missing(reason: str) -> None:
-    """A missing prerequisite skips the test on a workstation and FAILS it in CI, where a skip would hide it."""
-    if in_ci():
-        pytest.fail(f"prerequisite missing in CI: {reason} (scripts/bootstrap.sh installs it; CI={os.environ['CI']} "
-                    "turns this skip into a failure)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
 
 
 try:
