@@ -78,7 +78,7 @@ stage_lab-up() { fresh_lab_up; }
 
 stage_lab-tests() { run_pytest -q tests/lab/tests; }
 
-# Three labs, three parts at once: the role targets on the test lab (in the foreground, after the lab tests); the
+# Three labs, three parts at once: the role targets on the test lab (in the foreground); the
 # runbook, CLI and API-fidelity tests and the targets in SECOND_TARGETS on a second lab; THIRD_FILES (the incident
 # story and the storage repairs through the CLI) and the targets in THIRD_TARGETS on a third. The second and third
 # parts run in background lanes (below) with a lab of their own, so the parts take about as long; each prints its
