@@ -84,7 +84,7 @@ install_awx_collection() {
         --require-hashes -r "$tmp/requirements.txt" -d "$tmp"
     rm -rf "$root.new"
     "$VENV/bin/python" - "$tmp/ansible-$AWX_WHEEL_VERSION-py3-none-any.whl" "$root.new" "$AWX_COLLECTION_VERSION" <<'PY'
-import hashlib, json, sys, zipfile
+import json, sys, zipfile
 wheel, dest, version = sys.argv[1:]
 prefix = "ansible_collections/awx/awx/"
 with zipfile.ZipFile(wheel) as archive:

@@ -244,10 +244,7 @@ if [ "${#stages[@]}" -gt 1 ] && [ -z "${YBA_TEST_SERIAL:-}" ]; then
     remaining=() side=()
     for stage in "${stages[@]}"; do
         case "$stage" in
-            sanity) side+=(sanity) ;;
-            units) side+=(units) ;;
-            lab-tests) side+=(lab-tests) ;;
-            fleet) side+=(fleet) ;;
+            sanity | units | lab-tests | fleet) side+=("$stage") ;;
             integration) lane_start integration-3
                          lane_start integration-2
                          remaining+=("$stage") ;;

@@ -570,11 +570,11 @@ def test_concurrent_backups_run_in_parallel(labdir: str) -> None:
     single = time.monotonic() - t0
     # one backup per universe at once: YBA refuses a second backup of a universe whose backup task still runs
     # (409 "locked state"), so backing up the same universe twice at once would only test a race
+    n = len(unis)
     t0 = time.monotonic()
-    with ThreadPoolExecutor(max_workers=len(unis)) as pool:
+    with ThreadPoolExecutor(max_workers=n) as pool:
         results = list(pool.map(lambda uni: backup(api, state, cfg, uni), unis))
     elapsed = time.monotonic() - t0
-    n = len(unis)
     assert n >= 4 and [t["status"] for t, _b in results] == ["Success"] * n
     assert len({b["backupUUID"] for _t, b in results}) == n
     assert elapsed < n * single / 2, f"{n} backups took {elapsed:.1f}s, one {single:.1f}s: not concurrent"
